@@ -1,0 +1,170 @@
+//! The config file as written (TOML, unknown keys rejected) and the validated settings it
+//! becomes. Flags say how the process runs; this file says what the pipeline does.
+//!
+//! ```toml
+//! [input]
+//! name_pattern = "{logtype}_{app}_{env}_{imagetag}_{host}_{date}.log"
+//! env_codes = ["dev", "nor", "eme", "spe", "mir", "pro"]
+//! timezone = "UTC"              # zone of timestamps written without an offset
+//! assume_year = 2026            # year of timestamps without one; default: this year
+//! max_decoded_bytes = 1099511627776
+//!
+//! [fold]
+//! max_event_lines = 5000
+//! max_event_bytes = 1048576
+//!
+//! [grouping]
+//! by = "root"                   # root | outermost | chain
+//! in_app_include = ["com.acme."]  # when set, only these prefixes are in-app
+//! in_app_exclude = ["java.", "org.springframework."]  # replaces the default framework list
+//! ```
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::decode::DEFAULT_MAX_DECODED_BYTES;
+use crate::error::{Error, Result};
+use crate::fold::{
+    Analyzer, DEFAULT_JVM_FRAMEWORKS, DEFAULT_MAX_EVENT_BYTES, DEFAULT_MAX_EVENT_LINES,
+    FoldSettings, GroupBy, InApp,
+};
+use crate::pipeline::PipelineSettings;
+use crate::source::{DEFAULT_ENV_CODES, DEFAULT_NAME_PATTERN, NamePattern};
+
+/// The config file, as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    #[serde(default)]
+    pub input: InputConfig,
+    #[serde(default)]
+    pub fold: FoldConfig,
+    #[serde(default)]
+    pub grouping: GroupingConfig,
+}
+
+/// `[input]`: what files are and what their names mean.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputConfig {
+    pub name_pattern: Option<String>,
+    pub env_codes: Option<Vec<String>>,
+    pub timezone: Option<String>,
+    pub assume_year: Option<i16>,
+    pub max_decoded_bytes: Option<u64>,
+}
+
+/// `[fold]`: the caps on one event.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FoldConfig {
+    pub max_event_lines: Option<u32>,
+    pub max_event_bytes: Option<usize>,
+}
+
+/// `[grouping]`: how exceptions become groups.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupingConfig {
+    pub by: Option<GroupBy>,
+    pub in_app_include: Option<Vec<String>>,
+    pub in_app_exclude: Option<Vec<String>>,
+}
+
+impl ConfigFile {
+    /// Reads and parses `path`; an unknown key is an error that names its line.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
+    }
+
+    /// Parses config text.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| e.to_string().trim_end().to_owned())
+    }
+
+    /// Validates the file into pipeline settings; `timezone` and `threads` come from flags
+    /// and win over the file.
+    pub fn settings(
+        &self,
+        timezone: Option<&str>,
+        threads: usize,
+        this_year: i16,
+    ) -> Result<PipelineSettings> {
+        let env_codes: Vec<String> = match &self.input.env_codes {
+            Some(codes) => codes.clone(),
+            None => DEFAULT_ENV_CODES.iter().map(|s| s.to_string()).collect(),
+        };
+        let pattern = self
+            .input
+            .name_pattern
+            .as_deref()
+            .unwrap_or(DEFAULT_NAME_PATTERN);
+        let names = NamePattern::new(pattern, &env_codes)?;
+        let zone_name = timezone.or(self.input.timezone.as_deref()).unwrap_or("UTC");
+        let zone = jiff::tz::TimeZone::get(zone_name)
+            .map_err(|e| Error::Config(format!("timezone {zone_name:?}: {e}")))?;
+        let fold = FoldSettings {
+            max_event_lines: self.fold.max_event_lines.unwrap_or(DEFAULT_MAX_EVENT_LINES),
+            max_event_bytes: self.fold.max_event_bytes.unwrap_or(DEFAULT_MAX_EVENT_BYTES),
+        };
+        if fold.max_event_lines == 0 || fold.max_event_bytes == 0 {
+            return Err(Error::Config("fold caps must be at least 1".into()));
+        }
+        let exclude = match &self.grouping.in_app_exclude {
+            Some(list) => list.clone(),
+            None => DEFAULT_JVM_FRAMEWORKS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        };
+        let in_app = InApp {
+            include: self.grouping.in_app_include.clone().unwrap_or_default(),
+            exclude,
+        };
+        Ok(PipelineSettings {
+            fold,
+            analyzer: Analyzer {
+                in_app,
+                group_by: self.grouping.by.unwrap_or_default(),
+            },
+            names,
+            zone,
+            assume_year: self.input.assume_year.unwrap_or(this_year),
+            max_decoded_bytes: self
+                .input
+                .max_decoded_bytes
+                .unwrap_or(DEFAULT_MAX_DECODED_BYTES),
+            threads,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_name_their_line() {
+        let err = ConfigFile::parse("[fold]\nmax_event_lines = 10\nmax_lines = 3\n").unwrap_err();
+        assert!(err.contains("line 3"), "{err}");
+        assert!(err.contains("max_lines"), "{err}");
+    }
+
+    #[test]
+    fn settings_from_a_file() {
+        let file = ConfigFile::parse(
+            "[input]\ntimezone = \"Europe/Oslo\"\nassume_year = 2019\n[grouping]\nby = \"chain\"\nin_app_include = [\"com.acme.\"]\n",
+        )
+        .unwrap();
+        let s = file.settings(None, 2, 2026).unwrap();
+        assert_eq!(s.assume_year, 2019);
+        assert_eq!(s.analyzer.group_by, GroupBy::Chain);
+        assert_eq!(s.analyzer.in_app.include, ["com.acme."]);
+        assert!(file.settings(Some("Mars/Olympus"), 2, 2026).is_err());
+    }
+}

@@ -1,0 +1,190 @@
+//! Splitting decoded bytes into lines, over a memory map or a stream read in chunks.
+
+use std::io::{self, Read};
+
+use memchr::memchr;
+use memmap2::Mmap;
+
+/// How much a stream is read at a time. Large enough that the per-read cost vanishes
+/// against decoding; small enough that many files in flight stay cheap.
+pub const CHUNK: usize = 256 * 1024;
+
+/// Longest line passed on whole; a longer one is passed on in pieces of this size, so one
+/// runaway line (a minified blob, a binary file) cannot exhaust memory. The fold stage's
+/// event cap then marks the event truncated.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+
+/// One line: its bytes without line ending, where it starts, and its 1-based number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawLine<'a> {
+    pub offset: u64,
+    pub number: u64,
+    pub bytes: &'a [u8],
+}
+
+enum Buffer {
+    Owned(Vec<u8>),
+    Mapped(Mmap),
+}
+
+impl Buffer {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Buffer::Owned(v) => v,
+            Buffer::Mapped(m) => m,
+        }
+    }
+}
+
+/// Yields the lines of a decoded input.
+pub struct LineReader {
+    buf: Buffer,
+    reader: Option<Box<dyn Read + Send>>,
+    /// The unread bytes are `buf[start..end]`.
+    start: usize,
+    end: usize,
+    /// Decoded offset of `buf[0]`.
+    base: u64,
+    number: u64,
+    /// Bytes decoded so far.
+    decoded: u64,
+    max_decoded: u64,
+    /// An error met while reading ahead, returned once the lines before it are out.
+    pending: Option<io::Error>,
+}
+
+impl LineReader {
+    /// Lines of a memory-mapped file.
+    pub fn from_map(map: Mmap) -> Self {
+        let len = map.len();
+        Self::whole(Buffer::Mapped(map), len)
+    }
+
+    /// Lines of bytes already in memory.
+    pub fn from_bytes(bytes: Vec<u8>) -> Self {
+        let len = bytes.len();
+        Self::whole(Buffer::Owned(bytes), len)
+    }
+
+    fn whole(buf: Buffer, len: usize) -> Self {
+        LineReader {
+            buf,
+            reader: None,
+            start: 0,
+            end: len,
+            base: 0,
+            number: 0,
+            decoded: len as u64,
+            max_decoded: u64::MAX,
+            pending: None,
+        }
+    }
+
+    /// Lines of a stream, failing once more than `max_decoded` bytes come out of it.
+    pub fn from_reader(reader: Box<dyn Read + Send>, max_decoded: u64) -> Self {
+        LineReader {
+            buf: Buffer::Owned(vec![0; 2 * CHUNK]),
+            reader: Some(reader),
+            start: 0,
+            end: 0,
+            base: 0,
+            number: 0,
+            decoded: 0,
+            max_decoded,
+            pending: None,
+        }
+    }
+
+    /// How many decoded bytes were read so far.
+    pub fn decoded_offset(&self) -> u64 {
+        self.decoded
+    }
+
+    /// The cap on decoded bytes.
+    pub fn max_decoded(&self) -> u64 {
+        self.max_decoded
+    }
+
+    /// The next line, `None` at the end; an error after the last good line if the input is
+    /// damaged.
+    pub fn next_line(&mut self) -> io::Result<Option<RawLine<'_>>> {
+        let (from, to, next) = loop {
+            let window = &self.buf.as_slice()[self.start..self.end];
+            let searched = &window[..window.len().min(MAX_LINE_BYTES + 1)];
+            if let Some(i) = memchr(b'\n', searched) {
+                break (self.start, self.start + i, self.start + i + 1);
+            }
+            if window.len() > MAX_LINE_BYTES {
+                let cut = self.start + MAX_LINE_BYTES;
+                break (self.start, cut, cut);
+            }
+            if self.reader.is_none() {
+                if let Some(err) = self.pending.take() {
+                    return Err(err);
+                }
+                if window.is_empty() {
+                    return Ok(None);
+                }
+                break (self.start, self.end, self.end);
+            }
+            self.fill();
+        };
+        self.start = next;
+        self.number += 1;
+        let mut bytes = &self.buf.as_slice()[from..to];
+        if let [head @ .., b'\r'] = bytes {
+            bytes = head;
+        }
+        Ok(Some(RawLine {
+            offset: self.base + from as u64,
+            number: self.number,
+            bytes,
+        }))
+    }
+
+    /// Reads more of the stream behind the unread bytes; at its end or on an error, drops
+    /// the reader (keeping the error for later).
+    fn fill(&mut self) {
+        let Buffer::Owned(buf) = &mut self.buf else {
+            self.reader = None;
+            return;
+        };
+        if self.start > 0 {
+            buf.copy_within(self.start..self.end, 0);
+            self.base += self.start as u64;
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.end == buf.len() {
+            buf.resize(buf.len() * 2, 0);
+        }
+        let reader = self
+            .reader
+            .as_mut()
+            .expect("fill is only called with a reader");
+        let read = loop {
+            match reader.read(&mut buf[self.end..]) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => break other,
+            }
+        };
+        match read {
+            Ok(0) => self.reader = None,
+            Ok(n) => {
+                self.end += n;
+                self.decoded += n as u64;
+                if self.decoded > self.max_decoded {
+                    self.reader = None;
+                    self.pending = Some(io::Error::new(
+                        io::ErrorKind::FileTooLarge,
+                        "decoded size exceeds the cap",
+                    ));
+                }
+            }
+            Err(e) => {
+                self.reader = None;
+                self.pending = Some(e);
+            }
+        }
+    }
+}

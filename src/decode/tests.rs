@@ -1,0 +1,202 @@
+use std::io::{Read, Write};
+
+use proptest::prelude::*;
+
+use super::*;
+
+/// Offset, number and bytes of a line.
+type Owned = (u64, u64, Vec<u8>);
+
+fn collect(lines: &mut LineReader) -> (Vec<Owned>, Option<io::Error>) {
+    let mut out = Vec::new();
+    loop {
+        match lines.next_line() {
+            Ok(Some(l)) => out.push((l.offset, l.number, l.bytes.to_vec())),
+            Ok(None) => return (out, None),
+            Err(e) => return (out, Some(e)),
+        }
+    }
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(data).unwrap();
+    enc.finish().unwrap()
+}
+
+fn zstd_frame(data: &[u8]) -> Vec<u8> {
+    zstd::encode_all(data, 3).unwrap()
+}
+
+fn write_temp(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.path().join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+const TEXT: &[u8] = b"first line\r\nsecond line\n\nfourth, no newline";
+
+#[test]
+fn lines_with_offsets_numbers_and_endings() {
+    let (lines, err) = collect(&mut LineReader::from_bytes(TEXT.to_vec()));
+    assert!(err.is_none());
+    let want: Vec<Owned> = vec![
+        (0, 1, b"first line".to_vec()),
+        (12, 2, b"second line".to_vec()),
+        (24, 3, b"".to_vec()),
+        (25, 4, b"fourth, no newline".to_vec()),
+    ];
+    assert_eq!(lines, want);
+}
+
+#[test]
+fn formats_are_sniffed_not_guessed_from_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("plain.gz", TEXT.to_vec(), Format::Plain),
+        ("packed.log", gzip(TEXT), Format::Gzip),
+        ("packed.txt", zstd_frame(TEXT), Format::Zstd),
+    ];
+    for (name, bytes, format) in cases {
+        let path = write_temp(&dir, name, &bytes);
+        let mut decoded = open(&path, u64::MAX).unwrap();
+        assert_eq!(decoded.format, format, "{name}");
+        let (lines, err) = collect(&mut decoded.lines);
+        assert!(err.is_none(), "{name}: {err:?}");
+        assert_eq!(lines.len(), 4, "{name}");
+    }
+}
+
+#[test]
+fn multi_member_gzip_and_multi_frame_zstd() {
+    let dir = tempfile::tempdir().unwrap();
+    let gz = [gzip(b"a\nb\n"), gzip(b"c\n")].concat();
+    let zst = [zstd_frame(b"a\nb\n"), zstd_frame(b"c\n")].concat();
+    for (name, bytes) in [("x.gz", gz), ("x.zst", zst)] {
+        let path = write_temp(&dir, name, &bytes);
+        let (lines, err) = collect(&mut open(&path, u64::MAX).unwrap().lines);
+        assert!(err.is_none());
+        let texts: Vec<&[u8]> = lines.iter().map(|l| l.2.as_slice()).collect();
+        assert_eq!(texts, [b"a", b"b", b"c"], "{name}");
+    }
+}
+
+/// Bytes that compress poorly, so that damage lands well inside the stream.
+fn noisy_lines(n: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut x: u64 = 0x2545F4914F6CDD1D;
+    for i in 0..n {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        writeln!(out, "2024-03-01 10:00:00,000 INFO line {i} {x:016x}").unwrap();
+    }
+    out
+}
+
+#[test]
+fn corrupt_gzip_yields_lines_before_the_damage_then_names_the_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = noisy_lines(20_000);
+    let mut gz = gzip(&plain);
+    let middle = gz.len() / 2;
+    gz[middle..middle + 64].fill(0xff);
+    let path = write_temp(&dir, "bad.log.gz", &gz);
+    let mut decoded = open(&path, u64::MAX).unwrap();
+    let (lines, err) = collect(&mut decoded.lines);
+    let err = decoded.error(err.expect("the damage is reported"));
+    assert!(
+        !lines.is_empty() && lines.len() < 20_000,
+        "{} lines",
+        lines.len()
+    );
+    let message = err.to_string();
+    assert!(
+        message.starts_with(&path.display().to_string()),
+        "{message}"
+    );
+    assert!(
+        message.contains("gzip") && message.contains("at decoded byte"),
+        "{message}"
+    );
+    // The lines well before the damage are intact (deflate finds some damage only later).
+    let text = String::from_utf8_lossy(&plain);
+    for (i, (_, _, line)) in lines.iter().enumerate().take(lines.len() / 2) {
+        assert_eq!(
+            std::str::from_utf8(line).unwrap(),
+            text.lines().nth(i).unwrap()
+        );
+    }
+}
+
+#[test]
+fn truncated_zstd_is_an_error_not_a_silent_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let zst = zstd_frame(&noisy_lines(20_000));
+    let path = write_temp(&dir, "cut.log.zst", &zst[..zst.len() / 2]);
+    let mut decoded = open(&path, u64::MAX).unwrap();
+    let (lines, err) = collect(&mut decoded.lines);
+    let err = decoded.error(err.expect("truncation is reported"));
+    assert!(!lines.is_empty());
+    assert!(err.to_string().contains("zstd"), "{err}");
+}
+
+#[test]
+fn decoded_size_is_capped() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_temp(&dir, "bomb.gz", &gzip(&vec![b'a'; 4 << 20]));
+    let mut decoded = open(&path, 1 << 20).unwrap();
+    let (_, err) = collect(&mut decoded.lines);
+    let err = decoded.error(err.expect("the cap is enforced"));
+    assert!(matches!(err, Error::TooLarge { .. }), "{err}");
+}
+
+#[test]
+fn overlong_lines_come_in_pieces() {
+    let mut bytes = vec![b'x'; lines::MAX_LINE_BYTES + 10];
+    bytes.extend_from_slice(b"\nnext\n");
+    let (lines, _) = collect(&mut LineReader::from_bytes(bytes));
+    let sizes: Vec<usize> = lines.iter().map(|l| l.2.len()).collect();
+    assert_eq!(sizes, [lines::MAX_LINE_BYTES, 10, 4]);
+}
+
+#[test]
+fn empty_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_temp(&dir, "empty.log", b"");
+    let (lines, err) = collect(&mut open(&path, u64::MAX).unwrap().lines);
+    assert!(lines.is_empty() && err.is_none());
+}
+
+/// A reader that hands out its bytes in the given chunk sizes.
+struct Chunked {
+    data: Vec<u8>,
+    pos: usize,
+    sizes: Vec<usize>,
+    turn: usize,
+}
+
+impl Read for Chunked {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let size = self.sizes[self.turn % self.sizes.len()].max(1);
+        self.turn += 1;
+        let n = size.min(buf.len()).min(self.data.len() - self.pos);
+        buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+proptest! {
+    #[test]
+    fn chunk_boundaries_do_not_change_lines(
+        text in "([a-z \\t]{0,30}(\r\n|\n)){0,40}[a-z]{0,5}",
+        sizes in prop::collection::vec(1usize..50, 1..10),
+    ) {
+        let bytes = text.into_bytes();
+        let whole = collect(&mut LineReader::from_bytes(bytes.clone())).0;
+        let reader = Chunked { data: bytes, pos: 0, sizes, turn: 0 };
+        let streamed = collect(&mut LineReader::from_reader(Box::new(reader), u64::MAX)).0;
+        prop_assert_eq!(whole, streamed);
+    }
+}

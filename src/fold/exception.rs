@@ -1,0 +1,469 @@
+//! Reading a trace: the chain of exceptions and their frames (GROUPING.md §2), for Java (and
+//! other JVM languages), Python and Go. Frames are stored most recent call first for every
+//! language (Python prints them the other way round).
+
+use std::borrow::Cow;
+
+use super::trace::{Kind, classify, exception_head, is_throwable_class};
+use crate::event::{ExceptionInfo, Frame, Language};
+
+/// Which frames are the application's own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InApp {
+    /// Module prefixes that are in-app; when empty, every frame not excluded is.
+    pub include: Vec<String>,
+    /// Module prefixes that are frameworks, not in-app (checked after `include`).
+    pub exclude: Vec<String>,
+}
+
+/// JVM packages Sentry classifies as frameworks (GROUPING.md §3).
+pub const DEFAULT_JVM_FRAMEWORKS: &[&str] = &[
+    "java.",
+    "javax.",
+    "jakarta.",
+    "sun.",
+    "com.sun.",
+    "jdk.",
+    "kotlin.",
+    "kotlinx.",
+    "scala.",
+    "akka.",
+    "org.springframework.",
+    "org.apache.",
+    "org.eclipse.jetty.",
+    "io.netty.",
+    "com.fasterxml.",
+    "org.hibernate.",
+    "com.google.",
+    "io.grpc.",
+    "reactor.",
+    "io.micrometer.",
+    "io.opentelemetry.",
+    "org.junit.",
+    "groovy.",
+    "org.codehaus.groovy.",
+    "android.",
+    "com.android.",
+    "dalvik.",
+    "libcore.",
+];
+
+impl Default for InApp {
+    fn default() -> Self {
+        InApp {
+            include: Vec::new(),
+            exclude: DEFAULT_JVM_FRAMEWORKS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        }
+    }
+}
+
+impl InApp {
+    fn by_prefix(&self, module: &str) -> Option<bool> {
+        if !self.include.is_empty() {
+            return Some(self.include.iter().any(|p| module.starts_with(p.as_str())));
+        }
+        if self.exclude.iter().any(|p| module.starts_with(p.as_str())) {
+            return Some(false);
+        }
+        None
+    }
+}
+
+/// The language and exception chain (outermost first) of a trace, or `None` if `text` holds
+/// no trace.
+pub fn extract(text: &str, in_app: &InApp) -> Option<(Language, Vec<ExceptionInfo>)> {
+    let text = expand_escaped(text);
+    let lines: Vec<&str> = text.lines().collect();
+    let first = lines
+        .iter()
+        .enumerate()
+        .find_map(|(i, line)| match classify(line) {
+            Kind::JavaFrame | Kind::JavaCause => Some((i, Language::Java)),
+            Kind::PyTraceback => Some((i, Language::Python)),
+            Kind::GoPanic => Some((i, Language::Go)),
+            _ => None,
+        })?;
+    let chain = match first.1 {
+        Language::Java => java(&lines, in_app),
+        Language::Python => python(&lines[first.0..], in_app),
+        Language::Go => go(&lines[first.0..], in_app),
+        Language::Other => None,
+    }?;
+    Some((first.1, chain))
+}
+
+/// A trace sent on one line, its newlines escaped as `\n` (JSON-ish) or `#012` (rsyslog's
+/// control-character escaping), becomes lines again. Only done when the text has no real
+/// continuation lines of its own.
+fn expand_escaped(text: &str) -> Cow<'_, str> {
+    let looks_escaped = |sep: &str| {
+        [
+            "at ",
+            "Caused by: ",
+            "Traceback (most",
+            "  File \"",
+            "goroutine ",
+        ]
+        .iter()
+        .any(|next| {
+            text.contains(&format!("{sep}{next}"))
+                || text.contains(&format!("{sep}\\t{next}"))
+                || text.contains(&format!("{sep}#011{next}"))
+        })
+    };
+    let single_line = text.lines().nth(1).is_none_or(|l| l.trim().is_empty());
+    if !single_line {
+        return Cow::Borrowed(text);
+    }
+    if looks_escaped("\\n") {
+        return Cow::Owned(
+            text.replace("\\r\\n", "\n")
+                .replace("\\n", "\n")
+                .replace("\\t", "\t"),
+        );
+    }
+    if looks_escaped("#012") {
+        return Cow::Owned(text.replace("#012", "\n").replace("#011", "\t"));
+    }
+    Cow::Borrowed(text)
+}
+
+fn indentation(line: &str) -> usize {
+    line.len() - line.trim_start().len()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Java
+
+fn java(lines: &[&str], in_app: &InApp) -> Option<Vec<ExceptionInfo>> {
+    let first_frame = lines.iter().position(|l| classify(l) == Kind::JavaFrame);
+    let limit = first_frame.unwrap_or(lines.len());
+    let (start, head) = java_first_exception(lines, limit)?;
+    let mut chain = vec![head];
+    let mut suppressed_indent: Option<usize> = None;
+    for line in &lines[start + 1..] {
+        let indent = indentation(line);
+        if let Some(level) = suppressed_indent {
+            let back_to_main = classify(line) == Kind::JavaCause && indent < level;
+            if !back_to_main {
+                continue;
+            }
+            suppressed_indent = None;
+        }
+        match classify(line) {
+            Kind::JavaFrame => {
+                let frame = java_frame(line.trim_start(), in_app);
+                chain
+                    .last_mut()
+                    .expect("chain is not empty")
+                    .frames
+                    .extend(frame);
+            }
+            Kind::JavaCause => {
+                let cause = line.trim_start().trim_start_matches("Caused by: ");
+                chain.push(java_exception(cause));
+            }
+            Kind::JavaSuppressed => suppressed_indent = Some(indent.max(1)),
+            _ => {}
+        }
+    }
+    Some(chain)
+}
+
+/// The outermost exception: the first line before the first frame that is an exception line,
+/// else an exception class named inside the line just before the first frame (a log message
+/// that ends with the exception), else an unnamed one (a trace cut above its first frame).
+fn java_first_exception(lines: &[&str], first_frame: usize) -> Option<(usize, ExceptionInfo)> {
+    for (i, line) in lines[..first_frame].iter().enumerate() {
+        let t = line.trim_start();
+        let t = strip_uncaught(t);
+        if exception_head(t).is_some() || t.starts_with("Caused by: ") {
+            return Some((i, java_exception(t.trim_start_matches("Caused by: "))));
+        }
+    }
+    if first_frame == lines.len() {
+        return None;
+    }
+    let before = first_frame.checked_sub(1)?;
+    let embedded =
+        bracketed_exception(lines[before].trim()).or_else(|| embedded_exception(lines[before]));
+    let head = embedded.unwrap_or_else(|| ExceptionInfo {
+        ty: String::new(),
+        message: String::new(),
+        frames: Vec::new(),
+    });
+    Some((before, head))
+}
+
+/// Elasticsearch's `MergeMappingException[Merge failed with failures {...}]`.
+fn bracketed_exception(t: &str) -> Option<ExceptionInfo> {
+    let (class, rest) = t.split_once('[')?;
+    let message = rest.strip_suffix(']')?;
+    let last = class.rsplit('.').next().unwrap_or(class);
+    let named = !class.is_empty()
+        && class
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'$'))
+        && (last.ends_with("Exception") || last.ends_with("Error"));
+    named.then(|| ExceptionInfo {
+        ty: class.to_owned(),
+        message: message.to_owned(),
+        frames: Vec::new(),
+    })
+}
+
+/// `Exception in thread "main" X: msg` → `X: msg`.
+fn strip_uncaught(t: &str) -> &str {
+    let Some(rest) = t.strip_prefix("Exception in thread \"") else {
+        return t;
+    };
+    rest.split_once("\" ").map_or(t, |(_, exc)| exc)
+}
+
+/// An exception class named inside a message: `failed to read: java.io.IOException: x`.
+fn embedded_exception(line: &str) -> Option<ExceptionInfo> {
+    let mut search = line;
+    while let Some(pos) = search.find(|c: char| c.is_ascii_alphabetic()) {
+        let candidate = &search[pos..];
+        let word_end = candidate.find([':', ' ']).unwrap_or(candidate.len());
+        if is_throwable_class(&candidate[..word_end]) {
+            return Some(java_exception(candidate));
+        }
+        let skip = candidate.find(' ').map_or(candidate.len(), |s| s + 1);
+        search = &candidate[skip..];
+    }
+    None
+}
+
+fn java_exception(t: &str) -> ExceptionInfo {
+    let (ty, message) = match t.split_once(": ") {
+        Some((ty, msg)) if !ty.contains(' ') => (ty, msg),
+        _ => (t.trim_end_matches(':'), ""),
+    };
+    ExceptionInfo {
+        ty: ty.trim().to_owned(),
+        message: message.trim().to_owned(),
+        frames: Vec::new(),
+    }
+}
+
+/// `at java.base/com.acme.Foo.bar(Foo.java:42) ~[app.jar:1.0]`.
+fn java_frame(t: &str, in_app: &InApp) -> Option<Frame> {
+    let body = t.strip_prefix("at ")?;
+    let (qualified, rest) = body.split_once('(')?;
+    // `app//`, `java.base/` or `java.base@17/` before the class; a lambda class's own
+    // `$$Lambda$412/0x...` keeps its slash.
+    let prefix_end = qualified.find("$$Lambda").unwrap_or(qualified.len());
+    let qualified = match qualified[..prefix_end].rfind('/') {
+        Some(slash) => &qualified[slash + 1..],
+        None => qualified,
+    };
+    let (module, function) = qualified.rsplit_once('.')?;
+    let location = rest.split_once(')').map_or(rest, |(loc, _)| loc);
+    let (file, line) = match location.rsplit_once(':') {
+        Some((file, line)) => (Some(file.to_owned()), line.parse().ok()),
+        None if matches!(location, "Native Method" | "Unknown Source" | "") => (None, None),
+        None => (Some(location.to_owned()), None),
+    };
+    Some(Frame {
+        module: module.to_owned(),
+        function: function.to_owned(),
+        file,
+        line,
+        in_app: in_app.by_prefix(module).unwrap_or(true),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Python
+
+fn python(lines: &[&str], in_app: &InApp) -> Option<Vec<ExceptionInfo>> {
+    let mut printed: Vec<ExceptionInfo> = Vec::new();
+    let mut current: Option<ExceptionInfo> = None;
+    let mut frame_indent = 0;
+    for line in lines {
+        let t = line.trim_start();
+        match classify(line) {
+            Kind::PyTraceback => {
+                printed.extend(current.take());
+                current = Some(ExceptionInfo {
+                    ty: String::new(),
+                    message: String::new(),
+                    frames: Vec::new(),
+                });
+            }
+            Kind::PyFrame => {
+                if let Some(exc) = current.as_mut() {
+                    frame_indent = indentation(line);
+                    exc.frames.extend(python_frame(t, in_app));
+                }
+            }
+            Kind::Blank | Kind::PyChain => {}
+            _ => {
+                let Some(exc) = current.as_mut().filter(|e| e.ty.is_empty()) else {
+                    continue;
+                };
+                if indentation(line) > frame_indent && !exc.frames.is_empty() {
+                    continue; // the source line or caret marks under a frame
+                }
+                let (ty, message) = python_exception(t);
+                exc.ty = ty;
+                exc.message = message;
+                printed.extend(current.take());
+            }
+        }
+    }
+    printed.extend(current);
+    if printed.is_empty() {
+        return None;
+    }
+    for exc in &mut printed {
+        exc.frames.reverse();
+        if exc.ty.is_empty() {
+            exc.ty = "<unknown>".to_owned();
+        }
+    }
+    // Python prints the root cause first and the exception that escaped last.
+    printed.reverse();
+    Some(printed)
+}
+
+/// `ValueError: bad`, `requests.exceptions.ConnectionError: ...`, or a bare `KeyboardInterrupt`.
+fn python_exception(t: &str) -> (String, String) {
+    let (ty, message) = t.split_once(": ").unwrap_or((t.trim_end_matches(':'), ""));
+    let is_type = !ty.is_empty()
+        && ty
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_'));
+    if is_type {
+        (ty.to_owned(), message.trim().to_owned())
+    } else {
+        ("<unknown>".to_owned(), t.to_owned())
+    }
+}
+
+/// `File "/usr/lib/python3/dist-packages/foo/bar.py", line 12, in baz`.
+fn python_frame(t: &str, in_app: &InApp) -> Option<Frame> {
+    let rest = t.strip_prefix("File \"")?;
+    let (path, rest) = rest.split_once("\", line ")?;
+    let (line, function) = match rest.split_once(", in ") {
+        Some((line, function)) => (line.parse().ok(), function.trim().to_owned()),
+        None => (rest.trim().parse().ok(), String::from("<module>")),
+    };
+    let (module, library) = python_module(path);
+    let in_app = in_app.by_prefix(&module).unwrap_or(!library);
+    Some(Frame {
+        module,
+        function,
+        file: Some(path.to_owned()),
+        line,
+        in_app,
+    })
+}
+
+/// The dotted module of a source path, and whether it is a library (installed package or the
+/// standard library). An application path keeps only its last two parts, because what lies
+/// above them (a checkout or release directory) changes between deploys.
+fn python_module(path: &str) -> (String, bool) {
+    let path = path.replace('\\', "/");
+    const LIBRARY_MARKERS: &[&str] = &["/site-packages/", "/dist-packages/"];
+    let library = LIBRARY_MARKERS
+        .iter()
+        .find_map(|m| path.rfind(m).map(|i| i + m.len()));
+    let stdlib = path
+        .find("/lib/python")
+        .and_then(|i| path[i + 1..].find('/').map(|j| i + 1 + j + 1));
+    let (relative, is_library) = match (library, stdlib) {
+        (Some(start), _) | (None, Some(start)) => (&path[start..], true),
+        (None, None) => {
+            let tail_start = path.rmatch_indices('/').nth(1).map_or(0, |(i, _)| i + 1);
+            (&path[tail_start..], path.starts_with('<'))
+        }
+    };
+    let module = relative
+        .trim_end_matches(".py")
+        .trim_end_matches("/__init__")
+        .trim_start_matches('/')
+        .replace('/', ".");
+    (module, is_library)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Go
+
+fn go(lines: &[&str], in_app: &InApp) -> Option<Vec<ExceptionInfo>> {
+    let panic_line = lines[0].trim();
+    let (kind, message) = if let Some(m) = panic_line.strip_prefix("panic: ") {
+        ("panic", m)
+    } else {
+        ("fatal error", panic_line.strip_prefix("fatal error: ")?)
+    };
+    let message = message
+        .trim_end_matches(" [recovered, repanicked]")
+        .trim_end_matches(" [recovered]");
+    let (ty, message) = match message.strip_prefix("runtime error: ") {
+        Some(m) => ("runtime error", m),
+        None => (kind, message),
+    };
+    let mut exc = ExceptionInfo {
+        ty: ty.to_owned(),
+        message: message.to_owned(),
+        frames: Vec::new(),
+    };
+    let goroutine = lines.iter().position(|l| classify(l) == Kind::GoGoroutine);
+    if let Some(start) = goroutine {
+        exc.frames = go_frames(&lines[start + 1..], in_app);
+    }
+    Some(vec![exc])
+}
+
+/// The frames of one goroutine: pairs of `pkg.fn(args)` and `\t/path/file.go:42 +0x1d`.
+fn go_frames(lines: &[&str], in_app: &InApp) -> Vec<Frame> {
+    let mut frames = Vec::new();
+    let mut iter = lines.iter().peekable();
+    while let Some(line) = iter.next() {
+        if line.trim().is_empty()
+            || line.starts_with("created by ")
+            || line.starts_with("goroutine ")
+        {
+            break;
+        }
+        if line.starts_with('\t') || line.starts_with("...") {
+            continue;
+        }
+        let location = iter.next_if(|l| l.starts_with('\t'));
+        frames.extend(go_frame(line, location.copied(), in_app));
+    }
+    frames
+}
+
+fn go_frame(call: &str, location: Option<&str>, in_app: &InApp) -> Option<Frame> {
+    let call = call.trim_end();
+    let name = match call.strip_suffix(')') {
+        Some(_) => &call[..call.rfind('(')?],
+        None => call,
+    };
+    let slash = name.rfind('/').map_or(0, |i| i + 1);
+    let dot = slash + name[slash..].find('.')?;
+    let (module, function) = (&name[..dot], &name[dot + 1..]);
+    let (file, line) = location
+        .map(|l| l.trim().split(' ').next().unwrap_or(""))
+        .and_then(|l| l.rsplit_once(':'))
+        .map_or((None, None), |(f, n)| (Some(f.to_owned()), n.parse().ok()));
+    let first_segment = module.split('/').next().unwrap_or(module);
+    let standard_library =
+        !first_segment.contains('.') && !matches!(module, "main" | "command-line-arguments");
+    Some(Frame {
+        module: module.to_owned(),
+        function: function.to_owned(),
+        file,
+        line,
+        in_app: in_app.by_prefix(module).unwrap_or(!standard_library),
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,383 @@
+//! The folding state machine: lines (with their parsed headers) into events.
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+
+use super::trace::{Kind, classify};
+use crate::event::{Event, FileInfo, Level};
+use crate::parse::Header;
+
+/// Default cap on the lines of one event. Logstash's multiline codec stops at 500 and
+/// Promtail at 128; real JVM traces with long `Caused by` chains reach a few hundred lines,
+/// and a goroutine dump of a busy Go server several thousand. Too small splits real traces,
+/// too large lets one runaway "event" hold megabytes in memory.
+pub const DEFAULT_MAX_EVENT_LINES: u32 = 5_000;
+/// Default cap on the bytes of one event's text (Logstash: 10 MiB). One event is held whole
+/// in memory and indexed as one document, so this bounds both.
+pub const DEFAULT_MAX_EVENT_BYTES: usize = 1 << 20;
+
+/// Limits of the fold stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FoldSettings {
+    /// Lines per event before it is cut and marked truncated.
+    pub max_event_lines: u32,
+    /// Bytes of text per event before it is cut and marked truncated.
+    pub max_event_bytes: usize,
+}
+
+impl Default for FoldSettings {
+    fn default() -> Self {
+        FoldSettings {
+            max_event_lines: DEFAULT_MAX_EVENT_LINES,
+            max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
+        }
+    }
+}
+
+/// One input line as the fold stage sees it.
+#[derive(Debug, Clone)]
+pub struct Line<'a> {
+    /// 1-based line number in the decoded file.
+    pub number: u64,
+    /// Byte offset of the line in the decoded file.
+    pub offset: u64,
+    /// The line as written, without its line ending.
+    pub raw: &'a str,
+    /// Its header, if the parse stage recognised one.
+    pub header: Option<Header<'a>>,
+}
+
+/// What the fold stage counts for one file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FoldCounters {
+    pub lines: u64,
+    pub events: u64,
+    /// Events whose first line had no recognised header (kept, with the previous timestamp).
+    pub headerless_events: u64,
+    /// Events cut at the line or byte cap.
+    pub truncated_events: u64,
+    /// Lines that carried a full log header but continued a trace (OpenStack `TRACE`, logcat).
+    pub prefixed_continuations: u64,
+}
+
+impl FoldCounters {
+    /// Adds `other` into `self`.
+    pub fn add(&mut self, other: &FoldCounters) {
+        self.lines += other.lines;
+        self.events += other.events;
+        self.headerless_events += other.headerless_events;
+        self.truncated_events += other.truncated_events;
+        self.prefixed_continuations += other.prefixed_continuations;
+    }
+}
+
+/// Which runtime's trace the open event is in the middle of, if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Context {
+    None,
+    Java,
+    /// In a Python traceback, before (`true`) or after its final exception line.
+    Python {
+        in_frames: bool,
+    },
+    Go,
+}
+
+#[derive(Debug)]
+struct Open {
+    event: Event,
+    has_header: bool,
+    context: Context,
+    origin: Option<String>,
+    /// The time of the last header folded in, for the same-second rule.
+    last_header_ts: Option<Timestamp>,
+}
+
+/// Folds one stream's lines into events (GROUPING.md §1).
+///
+/// Push lines in order with [`Folder::push`]; each call returns the event that the line
+/// closed, if any. [`Folder::finish`] returns the last one at end of input. No line is ever
+/// dropped: the concatenated `text` of all events, each followed by `\n`, is the input with
+/// line endings normalised to `\n`.
+#[derive(Debug)]
+pub struct Folder {
+    settings: FoldSettings,
+    file: Arc<FileInfo>,
+    open: Option<Open>,
+    last_ts: Option<Timestamp>,
+    counters: FoldCounters,
+}
+
+impl Folder {
+    /// A folder for the lines of `file`.
+    pub fn new(settings: FoldSettings, file: Arc<FileInfo>) -> Self {
+        let last_ts = file.date_ts;
+        Folder {
+            settings,
+            file,
+            open: None,
+            last_ts,
+            counters: FoldCounters::default(),
+        }
+    }
+
+    /// What was counted so far.
+    pub fn counters(&self) -> &FoldCounters {
+        &self.counters
+    }
+
+    /// Adds the next line; returns the event it closed, if any.
+    pub fn push(&mut self, line: Line<'_>) -> Option<Event> {
+        self.counters.lines += 1;
+        let Some(open) = self.open.as_mut() else {
+            self.start(line);
+            return None;
+        };
+        let continues = match &line.header {
+            Some(header) => {
+                let prefixed = continues_under_header(open, header);
+                if prefixed {
+                    self.counters.prefixed_continuations += 1;
+                }
+                prefixed
+            }
+            None => continues_without_header(open, line.raw),
+        };
+        if !continues {
+            let done = self.open.take().map(|o| o.event);
+            self.start(line);
+            return done;
+        }
+        if self.fits(&line) {
+            append(self.open.as_mut().expect("an event is open"), line);
+            return None;
+        }
+        let mut full = self.open.take().expect("an event is open");
+        full.event.truncated = true;
+        self.counters.truncated_events += 1;
+        let done = full.event;
+        self.start_continued(&done, full.context, line);
+        Some(done)
+    }
+
+    /// Closes and returns the open event at end of input.
+    pub fn finish(&mut self) -> Option<Event> {
+        self.open.take().map(|o| o.event)
+    }
+
+    fn fits(&self, line: &Line<'_>) -> bool {
+        let open = self.open.as_ref().expect("an event is open");
+        open.event.lines < self.settings.max_event_lines
+            && open.event.text.len() + 1 + line.raw.len() <= self.settings.max_event_bytes
+    }
+
+    fn start(&mut self, line: Line<'_>) {
+        self.counters.events += 1;
+        let has_header = line.header.is_some();
+        if !has_header {
+            self.counters.headerless_events += 1;
+        }
+        let kind = classify(line.raw);
+        let mut event = Event {
+            ts: self.last_ts,
+            level: None,
+            logger: None,
+            thread: None,
+            message: line.raw.to_owned(),
+            source: Arc::clone(&self.file),
+            line: line.number,
+            offset: line.offset,
+            lines: 1,
+            text: line.raw.to_owned(),
+            format: "none",
+            truncated: false,
+            continued: false,
+            stack_trace: None,
+            detail: None,
+            exception: None,
+        };
+        let mut origin = None;
+        let mut last_header_ts = None;
+        let mut context = context_after(Context::None, kind, line.raw);
+        if let Some(h) = line.header {
+            if h.ts.is_some() {
+                self.last_ts = h.ts;
+                event.ts = h.ts;
+            }
+            event.level = h.level;
+            event.logger = h.logger.map(|s| s.into_owned());
+            event.thread = h.thread.map(|s| s.into_owned());
+            event.format = h.format;
+            context = context_after(Context::None, classify(&h.message), &h.message);
+            event.message = h.message.into_owned();
+            event.stack_trace = h.stack_trace;
+            origin = h.origin.map(|s| s.into_owned());
+            last_header_ts = h.ts;
+        }
+        self.open = Some(Open {
+            event,
+            has_header,
+            context,
+            origin,
+            last_header_ts,
+        });
+    }
+
+    /// Opens the event that carries on after `cut`, which hit a cap.
+    fn start_continued(&mut self, cut: &Event, context: Context, line: Line<'_>) {
+        self.counters.events += 1;
+        let content = line
+            .header
+            .as_ref()
+            .map_or(line.raw, |h| &h.message)
+            .to_owned();
+        let event = Event {
+            message: content,
+            line: line.number,
+            offset: line.offset,
+            lines: 1,
+            text: line.raw.to_owned(),
+            truncated: false,
+            continued: true,
+            stack_trace: None,
+            detail: None,
+            exception: None,
+            ..cut.clone_header()
+        };
+        self.open = Some(Open {
+            event,
+            has_header: true,
+            context,
+            origin: None,
+            last_header_ts: None,
+        });
+    }
+}
+
+impl Event {
+    /// A copy of the header fields only (time, level, logger, thread, source, format).
+    fn clone_header(&self) -> Event {
+        Event {
+            ts: self.ts,
+            level: self.level,
+            logger: self.logger.clone(),
+            thread: self.thread.clone(),
+            message: String::new(),
+            source: Arc::clone(&self.source),
+            line: self.line,
+            offset: self.offset,
+            lines: 0,
+            text: String::new(),
+            format: self.format,
+            truncated: false,
+            continued: false,
+            stack_trace: None,
+            detail: None,
+            exception: None,
+        }
+    }
+}
+
+/// Appends a continuation line to the open event.
+fn append(open: &mut Open, line: Line<'_>) {
+    let event = &mut open.event;
+    if event.lines == 1 && event.format == "jul" && event.level.is_none() && line.header.is_none() {
+        jul_level_line(event, line.raw);
+    }
+    let content: &str = line.header.as_ref().map_or(line.raw, |h| &h.message);
+    if line.header.is_some() && event.detail.is_none() {
+        let continuation = event.text.split_once('\n').map_or("", |(_, rest)| rest);
+        event.detail = Some(continuation.to_owned());
+    }
+    if let Some(detail) = event.detail.as_mut() {
+        if event.lines > 1 {
+            detail.push('\n');
+        }
+        detail.push_str(content);
+    }
+    event.lines += 1;
+    event.text.push('\n');
+    event.text.push_str(line.raw);
+    if let Some(h) = &line.header {
+        open.last_header_ts = h.ts.or(open.last_header_ts);
+    }
+    open.context = context_after(open.context, classify(content), content);
+}
+
+/// java.util.logging's second line, `SEVERE: msg`, carries the level and message.
+fn jul_level_line(event: &mut Event, raw: &str) {
+    if let Some((word, message)) = raw.split_once(": ")
+        && let Some(level) = Level::from_word(word)
+    {
+        event.level = Some(level);
+        event.message = message.to_owned();
+    }
+}
+
+/// Whether a line without header continues the open event (GROUPING.md §1).
+fn continues_without_header(open: &Open, raw: &str) -> bool {
+    let kind = classify(raw);
+    if kind.starts_event() {
+        return false;
+    }
+    if kind == Kind::GoGoroutine {
+        return open.context == Context::Go || open.has_header;
+    }
+    if open.has_header || kind.is_trace_line() {
+        return true;
+    }
+    match (kind, open.context) {
+        (_, Context::Go) => true,
+        (Kind::Blank | Kind::Indented, Context::None) => false,
+        (Kind::Blank | Kind::Indented, _) => true,
+        (_, Context::Python { in_frames }) => in_frames,
+        _ => false,
+    }
+}
+
+/// Whether a line with its own full header is really the next line of the open event's
+/// trace: same writer, same second, and a body that is a trace continuation.
+fn continues_under_header(open: &Open, header: &Header<'_>) -> bool {
+    let same_origin = match (&open.origin, &header.origin) {
+        (Some(a), Some(b)) => a == b.as_ref(),
+        _ => false,
+    };
+    let same_second = match (open.last_header_ts, header.ts) {
+        (Some(a), Some(b)) => (b.as_second() - a.as_second()).abs() <= 1,
+        (None, None) => true,
+        _ => false,
+    };
+    if !same_origin || !same_second {
+        return false;
+    }
+    let kind = classify(&header.message);
+    match (kind, open.context) {
+        (k, _) if k.starts_event() => false,
+        (k, _) if k.is_trace_line() => true,
+        (Kind::Blank | Kind::Indented, Context::None) => false,
+        (Kind::Blank | Kind::Indented, _) => true,
+        (_, Context::Python { in_frames }) => in_frames,
+        _ => false,
+    }
+}
+
+/// The trace context after a line of `kind`.
+fn context_after(context: Context, kind: Kind, line: &str) -> Context {
+    match kind {
+        Kind::JavaFrame
+        | Kind::JavaCause
+        | Kind::JavaSuppressed
+        | Kind::JavaMore
+        | Kind::JavaException
+        | Kind::JavaUncaught => Context::Java,
+        Kind::PyTraceback | Kind::PyFrame | Kind::PyChain => Context::Python { in_frames: true },
+        Kind::GoPanic | Kind::GoGoroutine | Kind::GoSignal => Context::Go,
+        Kind::Other => match context {
+            Context::Python { in_frames: true } => Context::Python { in_frames: false },
+            Context::Python { .. } | Context::Java if !line.is_empty() => context,
+            other => other,
+        },
+        _ => context,
+    }
+}

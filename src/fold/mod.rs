@@ -1,0 +1,68 @@
+//! Stage 4, fold: lines into events, traces into exceptions, exceptions into groups.
+//!
+//! In: a file's lines in order, each with the header the parse stage found (or none). Out:
+//! events in the same order, each with every line that belongs to it (GROUPING.md §1), and,
+//! for an event holding a trace, its exception chain and fingerprint (§2-§4).
+//!
+//! Guarantees: no line is lost (the events' texts, joined, give back the input); an event
+//! over the line or byte cap is cut, marked `truncated`, and continues as the next event;
+//! the last event comes out at end of input. This module is pure: no files, threads, clocks
+//! or parsers, so its tests drive it line by line.
+
+pub mod exception;
+pub mod fingerprint;
+mod folder;
+pub mod groups;
+pub mod template;
+pub mod trace;
+
+pub use exception::{DEFAULT_JVM_FRAMEWORKS, InApp};
+pub use fingerprint::{GROUPING_VERSION, GroupBy};
+pub use folder::{
+    DEFAULT_MAX_EVENT_BYTES, DEFAULT_MAX_EVENT_LINES, FoldCounters, FoldSettings, Folder, Line,
+};
+
+use crate::event::{Event, Exception};
+
+/// Finds the exception in an event and computes its fingerprint.
+#[derive(Debug, Clone, Default)]
+pub struct Analyzer {
+    pub in_app: InApp,
+    pub group_by: GroupBy,
+}
+
+impl Analyzer {
+    /// Sets `event.exception` when the event holds a trace.
+    pub fn analyse(&self, event: &mut Event) {
+        if !might_hold_trace(event) {
+            return;
+        }
+        let text = event.trace_text();
+        let Some((language, chain)) = exception::extract(&text, &self.in_app) else {
+            return;
+        };
+        let explain = fingerprint::components(language, &chain, self.group_by);
+        let root = chain.last().expect("extract returns a non-empty chain");
+        let exception = Exception {
+            language,
+            root_type: root.ty.clone(),
+            template: template::parameterize(&root.message),
+            fingerprint: fingerprint::hash(&explain),
+            explain,
+            grouping_version: GROUPING_VERSION,
+            chain,
+        };
+        event.exception = Some(exception);
+    }
+}
+
+/// A cheap test that skips the one-line events that make up most logs.
+fn might_hold_trace(event: &Event) -> bool {
+    event.lines > 1
+        || event.stack_trace.is_some()
+        || event.message.contains("\\n")
+        || event.message.contains("#012")
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,26 @@
+//! stackfold finds, folds and groups the exceptions in services' logs.
+//!
+//! The data flows through one module per stage, each depending only on earlier ones and on
+//! [`event`], the types they all speak:
+//!
+//! ```text
+//! source ─▶ decode ─▶ parse ─▶ fold ─▶ (index ─▶ query ─▶ serve)
+//! files     plain/gz   headers  events,
+//! & names   /zstd      & times  exceptions, fingerprints
+//! ```
+//!
+//! [`pipeline`] is the only module that knows threads and channels; [`app`] is the only one
+//! that knows every stage, and wires them per subcommand.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod decode;
+pub mod error;
+pub mod event;
+pub mod fold;
+pub mod parse;
+pub mod pipeline;
+pub mod source;
+
+pub use error::{Error, Result};

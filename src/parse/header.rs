@@ -1,0 +1,552 @@
+//! The header grammars: one nom function per family of log line layouts, chosen by the line's
+//! first bytes so that continuation lines (frames, tracebacks) fail in a few instructions.
+
+use nom::branch::alt;
+use nom::bytes::complete::{tag, take_till, take_till1, take_while1};
+use nom::character::complete::{char, one_of, space0, space1};
+use nom::combinator::opt;
+use nom::{IResult, Parser};
+
+use super::rest::{Rest, parse_rest};
+use super::time::{
+    Civil, am_pm, digits, digits12, dmy_month_name, iso_datetime, month_name, time_of_day,
+};
+use crate::event::Level;
+
+/// A header as a grammar found it, before its time is resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawHeader<'a> {
+    pub format: &'static str,
+    pub civil: Option<Civil>,
+    pub rest: Rest<'a>,
+    /// Who wrote the line when the header names it apart from the logger (syslog host and
+    /// program, logcat pid/tid/tag): lines of one trace share it.
+    pub origin: Option<&'a str>,
+}
+
+type Res<'a> = IResult<&'a str, RawHeader<'a>>;
+
+fn fail(i: &str) -> nom::Err<nom::error::Error<&str>> {
+    nom::Err::Error(nom::error::Error::new(i, nom::error::ErrorKind::Fail))
+}
+
+fn header<'a>(format: &'static str, civil: Option<Civil>, rest: Rest<'a>) -> RawHeader<'a> {
+    RawHeader {
+        format,
+        civil,
+        rest,
+        origin: None,
+    }
+}
+
+/// Tries the grammars that can match a line starting with `line`'s first byte.
+pub fn raw_header(line: &str) -> Option<RawHeader<'_>> {
+    let bytes = line.as_bytes();
+    let result = match *bytes.first()? {
+        b'0'..=b'9' => match bytes.get(2)? {
+            b'0'..=b'9' => iso(line),
+            b'-' if bytes.get(3)?.is_ascii_digit() => logcat(line),
+            b'-' => tomcat(line),
+            b':' => time_only(line),
+            _ => return None,
+        },
+        b'[' => bracketed(line),
+        b'<' => syslog_pri(line),
+        b'A'..=b'Z' => alt((jul, syslog3164, logcat_brief, vdsm)).parse(line),
+        _ => return None,
+    };
+    result.ok().map(|(_, h)| h)
+}
+
+/// `2018-03-05 19:50:11,731 INFO org.a.B: msg` and every layout [`parse_rest`] knows.
+fn iso(i: &str) -> Res<'_> {
+    let (rest, civil) = iso_datetime(i)?;
+    if !(rest.is_empty() || rest.starts_with([' ', '[', '|'])) {
+        return Err(fail(i));
+    }
+    Ok(("", header("iso", Some(civil), parse_rest(rest))))
+}
+
+/// `09:12:41 INFO: msg` (syncthing), `12:00:00.123 [main] INFO a.B - msg` (logback's
+/// default): the date comes from the last full one or the file name. A level is required.
+fn time_only(i: &str) -> Res<'_> {
+    let (rest, (h, mi, s, nanos)) = time_of_day(i)?;
+    let parsed = parse_rest(rest);
+    if parsed.level.is_none() || !rest.starts_with(' ') {
+        return Err(fail(i));
+    }
+    let civil = Civil {
+        hour: h,
+        minute: mi,
+        second: s,
+        nanos,
+        ..Civil::default()
+    };
+    Ok(("", header("time", Some(civil), parsed)))
+}
+
+/// Tomcat: `12-Mar-2019 17:34:11.410 INFO [main] org.a.B.method msg`.
+fn tomcat(i: &str) -> Res<'_> {
+    let (rest, ((y, mo, d), _, (h, mi, s, nanos))) =
+        (dmy_month_name, char(' '), time_of_day).parse(i)?;
+    let civil = Civil {
+        year: Some(y),
+        date: Some((mo, d)),
+        hour: h,
+        minute: mi,
+        second: s,
+        nanos,
+        offset: None,
+    };
+    Ok(("", header("tomcat", Some(civil), parse_rest(rest))))
+}
+
+/// java.util.logging's two-line SimpleFormatter: `Jan 12, 2012 3:53:59 PM org.a.B method`;
+/// the level and message follow on the next line (`INFO: msg`), which the fold stage reads.
+fn jul(i: &str) -> Res<'_> {
+    let (rest, (mo, _, d, _, y, _, (h, mi, s, nanos), _, pm, _, logger)) = (
+        month_name,
+        char(' '),
+        digits12,
+        tag(", "),
+        digits(4),
+        char(' '),
+        time_of_day,
+        char(' '),
+        am_pm,
+        char(' '),
+        take_till1(|c| c == ' '),
+    )
+        .parse(i)?;
+    let hour = (h % 12) + if pm { 12 } else { 0 };
+    let civil = Civil {
+        year: Some(y as i16),
+        date: Some((mo, d as i8)),
+        hour,
+        minute: mi,
+        second: s,
+        nanos,
+        offset: None,
+    };
+    let parsed = Rest {
+        logger: Some(logger),
+        message: rest.trim_start(),
+        ..Rest::default()
+    };
+    Ok(("", header("jul", Some(civil), parsed)))
+}
+
+/// `[2015-12-06 01:44:16,735][INFO ][node] [Zach] msg` (Elasticsearch),
+/// `[2021-04-28 16:03:05,534] INFO msg (logger)` (Kafka), and Celery's
+/// `[2023-04-23 11:46:44,290: INFO/MainProcess] msg`.
+fn bracketed(i: &str) -> Res<'_> {
+    let (rest, (_, civil)) = (char('['), iso_datetime).parse(i)?;
+    let celery: IResult<&str, _> = (
+        tag(": "),
+        take_while1(|c: char| c.is_ascii_uppercase()),
+        char('/'),
+        take_till1(|c| c == ']'),
+        char(']'),
+    )
+        .parse(rest);
+    if let Ok((rest, (_, level, _, process, _))) = celery {
+        let parsed = Rest {
+            level: Level::from_word(level),
+            thread: Some(process),
+            logger: None,
+            message: rest.strip_prefix(' ').unwrap_or(rest),
+        };
+        return Ok(("", header("celery", Some(civil), parsed)));
+    }
+    let (rest, _) = char(']').parse(rest)?;
+    Ok(("", header("bracketed", Some(civil), parse_rest(rest))))
+}
+
+/// `<PRI>` then RFC 5424 (`1 ts host app procid msgid sd msg`) or RFC 3164
+/// (`Mmm dd hh:mm:ss host tag: msg`). The level comes from the message if it has one, else
+/// from the priority's severity.
+fn syslog_pri(i: &str) -> Res<'_> {
+    let (rest, (_, pri, _)) = (
+        char('<'),
+        take_while1(|c: char| c.is_ascii_digit()),
+        char('>'),
+    )
+        .parse(i)?;
+    let severity = pri.parse::<u32>().map_err(|_| fail(i))? % 8;
+    let (_, mut h) = alt((syslog5424, syslog3164)).parse(rest)?;
+    if h.rest.level.is_none() {
+        h.rest.level = Some(match severity {
+            0..=2 => Level::Fatal,
+            3 => Level::Error,
+            4 => Level::Warn,
+            5 | 6 => Level::Info,
+            _ => Level::Debug,
+        });
+    }
+    Ok(("", h))
+}
+
+fn syslog5424(i: &str) -> Res<'_> {
+    let (rest, (_, _, civil, _, host, _, app, _, _procid, _, _msgid, _)) = (
+        char('1'),
+        char(' '),
+        iso_datetime,
+        char(' '),
+        take_till1(|c| c == ' '),
+        char(' '),
+        take_till1(|c| c == ' '),
+        char(' '),
+        take_till1(|c| c == ' '),
+        char(' '),
+        take_till1(|c| c == ' '),
+        char(' '),
+    )
+        .parse(i)?;
+    let (msg, _sd) = structured_data(rest)?;
+    let mut parsed = parse_rest(msg);
+    parsed.logger = parsed.logger.or(Some(app));
+    let origin_end = host.as_ptr() as usize - i.as_ptr() as usize + host.len() + 1 + app.len();
+    let mut h = header("syslog5424", Some(civil), parsed);
+    h.origin = i.get(host.as_ptr() as usize - i.as_ptr() as usize..origin_end);
+    Ok(("", h))
+}
+
+/// `-` or one or more `[id k="v"...]` elements.
+fn structured_data(i: &str) -> IResult<&str, &str> {
+    if let Some(rest) = i.strip_prefix('-') {
+        return Ok((rest, "-"));
+    }
+    let mut rest = i;
+    while rest.starts_with('[') {
+        let mut escaped = false;
+        let end = rest
+            .char_indices()
+            .find(|&(_, c)| {
+                let close = c == ']' && !escaped;
+                escaped = c == '\\' && !escaped;
+                close
+            })
+            .map(|(idx, _)| idx)
+            .ok_or_else(|| fail(i))?;
+        rest = &rest[end + 1..];
+    }
+    Ok((rest, &i[..i.len() - rest.len()]))
+}
+
+/// `May 26 20:44:32.276580 host cinder-volume[27348]: INFO cinder.volume.manager msg`: the
+/// message may itself carry a layout [`parse_rest`] knows (OpenStack under journald).
+fn syslog3164(i: &str) -> Res<'_> {
+    let (rest, (mo, _, d, _, (h, mi, s, nanos), _)) = (
+        month_name,
+        space1,
+        digits12,
+        char(' '),
+        time_of_day,
+        char(' '),
+    )
+        .parse(i)?;
+    let origin_start = rest;
+    let (rest, (_host, _, program, _pid, _)) = (
+        take_till1(|c| c == ' '),
+        char(' '),
+        take_till1(|c: char| c == '[' || c == ':' || c == ' '),
+        opt((char('['), take_till(|c| c == ']'), char(']'))),
+        char(':'),
+    )
+        .parse(rest)?;
+    let origin = &origin_start[..origin_start.len() - rest.len() - 1];
+    let mut parsed = parse_rest(rest);
+    parsed.logger = parsed.logger.or(Some(program));
+    let civil = Civil {
+        year: None,
+        date: Some((mo, d as i8)),
+        hour: h,
+        minute: mi,
+        second: s,
+        nanos,
+        offset: None,
+    };
+    let mut h = header("syslog3164", Some(civil), parsed);
+    h.origin = Some(origin);
+    Ok(("", h))
+}
+
+/// Android `logcat -v threadtime`: `09-26 18:18:27.847  2519  2519 I vold    : msg`.
+fn logcat(i: &str) -> Res<'_> {
+    let (rest, (mo, _, d, _, (h, mi, s, nanos), _)) = (
+        digits(2),
+        char('-'),
+        digits(2),
+        char(' '),
+        time_of_day,
+        space1,
+    )
+        .parse(i)?;
+    let origin_start = rest;
+    let (rest, (_pid, _, tid, _, prio, _, tag_, _)) = (
+        take_while1(|c: char| c.is_ascii_digit()),
+        space1,
+        take_while1(|c: char| c.is_ascii_digit()),
+        char(' '),
+        one_of("VDIWEFA"),
+        char(' '),
+        take_till(|c| c == ':'),
+        tag(": "),
+    )
+        .parse(rest)?;
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
+        return Err(fail(i));
+    }
+    let origin = &origin_start[..origin_start.len() - rest.len() - 2];
+    let parsed = Rest {
+        level: Level::from_letter(prio as u8),
+        logger: Some(tag_.trim_end()),
+        thread: Some(tid),
+        message: rest,
+    };
+    let civil = Civil {
+        year: None,
+        date: Some((mo as i8, d as i8)),
+        hour: h,
+        minute: mi,
+        second: s,
+        nanos,
+        offset: None,
+    };
+    let mut h = header("logcat", Some(civil), parsed);
+    h.origin = Some(origin);
+    Ok(("", h))
+}
+
+/// Android `logcat -v brief`: `E/AndroidRuntime( 2519): msg`; no timestamp.
+fn logcat_brief(i: &str) -> Res<'_> {
+    let (rest, (prio, _, tag_, _, _, _pid, _, _)) = (
+        one_of("VDIWEFA"),
+        char('/'),
+        take_till1(|c| c == '('),
+        char('('),
+        space0,
+        take_while1(|c: char| c.is_ascii_digit()),
+        char(')'),
+        tag(": "),
+    )
+        .parse(i)?;
+    let origin = &i[..i.len() - rest.len() - 2];
+    let parsed = Rest {
+        level: Level::from_letter(prio as u8),
+        logger: Some(tag_.trim_end()),
+        thread: None,
+        message: rest,
+    };
+    let mut h = header("logcat", None, parsed);
+    h.origin = Some(origin);
+    Ok(("", h))
+}
+
+/// oVirt vdsm: `MainThread::INFO::2011-12-05 07:04:56,101::vdsm::71::vds::(run) msg`.
+fn vdsm(i: &str) -> Res<'_> {
+    let (rest, (thread, _, level, _, civil, _)) = (
+        take_while1(|c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+        tag("::"),
+        take_while1(|c: char| c.is_ascii_uppercase()),
+        tag("::"),
+        iso_datetime,
+        tag("::"),
+    )
+        .parse(i)?;
+    let mut fields = rest.splitn(4, "::");
+    let (_module, _line, logger, message) = (
+        fields.next(),
+        fields.next(),
+        fields.next(),
+        fields.next().ok_or_else(|| fail(i))?,
+    );
+    let message = message.split_once(") ").map_or(message, |(_, m)| m);
+    let parsed = Rest {
+        level: Level::from_word(level),
+        logger,
+        thread: Some(thread),
+        message,
+    };
+    Ok(("", header("vdsm", Some(civil), parsed)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn fields(
+        line: &str,
+    ) -> (
+        &'static str,
+        Option<Level>,
+        Option<&str>,
+        Option<&str>,
+        &str,
+    ) {
+        let h = raw_header(line).unwrap_or_else(|| panic!("no header: {line:?}"));
+        (
+            h.format,
+            h.rest.level,
+            h.rest.logger,
+            h.rest.thread,
+            h.rest.message,
+        )
+    }
+
+    #[track_caller]
+    fn none(line: &str) {
+        assert_eq!(raw_header(line), None, "{line:?}");
+    }
+
+    #[test]
+    fn continuation_lines_have_no_header() {
+        none("\tat org.elasticsearch.index.Foo.bar(Foo.java:42)");
+        none("java.lang.IllegalStateException: boom");
+        none("Caused by: java.io.IOException: x");
+        none("Traceback (most recent call last):");
+        none("  File \"/usr/lib/python3/x.py\", line 3, in f");
+        none("panic: runtime error: invalid memory address or nil pointer dereference");
+        none("goroutine 1 [running]:");
+        none("main.main()");
+        none("\t... 12 more");
+        none("STARTUP_MSG: Starting DataNode");
+        none("2015");
+        none("");
+    }
+
+    #[test]
+    fn real_headers() {
+        assert_eq!(
+            fields(
+                "[2015-12-06 01:44:16,735][INFO ][node                     ] [Zach] version[2.0.0]"
+            ),
+            (
+                "bracketed",
+                Some(Level::Info),
+                Some("node"),
+                None,
+                "version[2.0.0]"
+            )
+        );
+        assert_eq!(
+            fields(
+                "[2023-04-23 11:46:44,290: INFO/MainProcess] Connected to redis://localhost:6379//"
+            ),
+            (
+                "celery",
+                Some(Level::Info),
+                None,
+                Some("MainProcess"),
+                "Connected to redis://localhost:6379//"
+            )
+        );
+        assert_eq!(
+            fields(
+                "12-Mar-2019 17:34:11.410 SEVERE [main] org.apache.catalina.core.StandardServer.await Failed"
+            ),
+            (
+                "tomcat",
+                Some(Level::Fatal),
+                Some("org.apache.catalina.core.StandardServer.await"),
+                Some("main"),
+                "Failed"
+            )
+        );
+        assert_eq!(
+            fields("Jan 12, 2012 3:53:59 PM org.apache.catalina.core.AprLifecycleListener init"),
+            (
+                "jul",
+                None,
+                Some("org.apache.catalina.core.AprLifecycleListener"),
+                None,
+                "init"
+            )
+        );
+        assert_eq!(
+            fields(
+                "09-26 18:18:30.823  2817  2835 E AndroidRuntime: \tat android.util.Log.wtf(Log.java:304)"
+            ),
+            (
+                "logcat",
+                Some(Level::Error),
+                Some("AndroidRuntime"),
+                Some("2835"),
+                "\tat android.util.Log.wtf(Log.java:304)"
+            )
+        );
+        assert_eq!(
+            fields("E/AndroidRuntime( 2519): FATAL EXCEPTION: main"),
+            (
+                "logcat",
+                Some(Level::Error),
+                Some("AndroidRuntime"),
+                None,
+                "FATAL EXCEPTION: main"
+            )
+        );
+        assert_eq!(
+            fields(
+                "May 26 20:44:32.283764 ubuntu-xenial-rax-dfw-9013276 cinder-volume[27348]:   File \"/usr/x.py\", line 457, in fire_timers"
+            ),
+            (
+                "syslog3164",
+                None,
+                Some("cinder-volume"),
+                None,
+                "  File \"/usr/x.py\", line 457, in fire_timers"
+            )
+        );
+        assert_eq!(
+            fields(
+                "<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [exampleSDID@32473 iut=\"3\"] An application event"
+            ),
+            (
+                "syslog5424",
+                Some(Level::Info),
+                Some("evntslog"),
+                None,
+                "An application event"
+            )
+        );
+        assert_eq!(
+            fields("<34>Oct 11 22:14:15 mymachine su: 'su root' failed for lonvick on /dev/pts/8"),
+            (
+                "syslog3164",
+                Some(Level::Fatal),
+                Some("su"),
+                None,
+                "'su root' failed for lonvick on /dev/pts/8"
+            )
+        );
+        assert_eq!(
+            fields(
+                "MainThread::ERROR::2011-12-05 07:04:56,300::vdsm::74::vds::(run) Traceback (most recent call last):"
+            ),
+            (
+                "vdsm",
+                Some(Level::Error),
+                Some("vds"),
+                Some("MainThread"),
+                "Traceback (most recent call last):"
+            )
+        );
+        assert_eq!(
+            fields("09:12:41 INFO: syncthing v1.1.3"),
+            ("time", Some(Level::Info), None, None, "syncthing v1.1.3")
+        );
+        assert_eq!(
+            fields("2009/11/10 23:00:00 Hello, log"),
+            ("iso", None, None, None, "Hello, log")
+        );
+    }
+
+    #[test]
+    fn syslog_origin_ties_trace_lines_together() {
+        let a = raw_header("May 26 20:44:32.283596 host-1 cinder-volume[27348]: Traceback (most recent call last):").unwrap();
+        assert_eq!(a.origin, Some("host-1 cinder-volume[27348]"));
+        let b = raw_header("09-26 18:18:30.823  2817  2835 E AndroidRuntime: x").unwrap();
+        assert_eq!(b.origin, Some("2817  2835 E AndroidRuntime"));
+    }
+}

@@ -1,0 +1,149 @@
+//! Stage 3, parse: recognises a line's header and turns its timestamp into UTC.
+//!
+//! In: one line of text (no line ending). Out: a [`Header`] when the line starts an event in
+//! one of the known layouts, `None` otherwise (a continuation line, or a line nobody
+//! recognises, which the fold stage keeps and counts). No configuration is needed: the
+//! grammars are chosen by the line's first bytes. A [`HeaderParser`] is per file and keeps the
+//! little state a file needs (the last date, for time-only headers).
+
+mod header;
+mod json;
+mod rest;
+pub mod time;
+
+use std::borrow::Cow;
+
+use jiff::Timestamp;
+use jiff::civil;
+use jiff::tz::TimeZone;
+use nom::Parser;
+use nom::bytes::complete::{tag, take_while};
+use nom::sequence::preceded;
+
+use crate::event::Level;
+pub use header::{RawHeader, raw_header};
+pub use json::{JsonHeader, parse_json};
+pub use rest::{Rest, is_dotted_name, parse_rest};
+use time::TimeResolver;
+
+/// A recognised log header.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Header<'a> {
+    /// Which grammar matched: `iso`, `bracketed`, `celery`, `tomcat`, `jul`, `time`, `logcat`,
+    /// `syslog3164`, `syslog5424`, `vdsm`, `json`.
+    pub format: &'static str,
+    pub ts: Option<Timestamp>,
+    pub level: Option<Level>,
+    pub logger: Option<Cow<'a, str>>,
+    pub thread: Option<Cow<'a, str>>,
+    /// The message after the header; continuation lines under a repeated header keep their
+    /// indentation here.
+    pub message: Cow<'a, str>,
+    /// Who wrote the line (syslog host and program, logcat pid/tid/tag), else the logger.
+    pub origin: Option<Cow<'a, str>>,
+    /// A JSON line's stack-trace field.
+    pub stack_trace: Option<String>,
+}
+
+/// Parses the headers of one file's lines.
+#[derive(Debug, Clone)]
+pub struct HeaderParser {
+    time: TimeResolver,
+}
+
+impl HeaderParser {
+    /// A parser resolving zone-less times in `zone`, `assume_year` for headers without a year
+    /// and `file_date` for headers without a date.
+    pub fn new(zone: TimeZone, assume_year: i16, file_date: Option<civil::Date>) -> Self {
+        HeaderParser {
+            time: TimeResolver::new(zone, assume_year, file_date),
+        }
+    }
+
+    /// The header of `line`, if it has one. `line` must be free of ANSI colour codes
+    /// (see [`strip_ansi`]).
+    pub fn parse<'a>(&mut self, line: &'a str) -> Option<Header<'a>> {
+        if line.starts_with('{') {
+            return parse_json(line).map(from_json);
+        }
+        let raw = raw_header(line)?;
+        let ts = raw.civil.and_then(|c| self.time.resolve(&c));
+        let rest = raw.rest;
+        Some(Header {
+            format: raw.format,
+            ts,
+            level: rest.level,
+            logger: rest.logger.map(Cow::Borrowed),
+            thread: rest.thread.map(Cow::Borrowed),
+            message: Cow::Borrowed(rest.message),
+            origin: raw.origin.or(rest.logger).map(Cow::Borrowed),
+            stack_trace: None,
+        })
+    }
+}
+
+fn from_json<'a>(h: JsonHeader) -> Header<'a> {
+    Header {
+        format: "json",
+        ts: h.ts,
+        level: h.level,
+        origin: h.logger.clone().map(Cow::Owned),
+        logger: h.logger.map(Cow::Owned),
+        thread: h.thread.map(Cow::Owned),
+        message: Cow::Owned(h.message),
+        stack_trace: h.stack_trace,
+    }
+}
+
+/// Removes ANSI escape sequences (colours, as Celery and many dev servers print them).
+pub fn strip_ansi(line: &str) -> Cow<'_, str> {
+    if !line.contains('\x1b') {
+        return Cow::Borrowed(line);
+    }
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(pos) = rest.find('\x1b') {
+        out.push_str(&rest[..pos]);
+        let after = &rest[pos..];
+        let csi: nom::IResult<&str, &str> = preceded(
+            tag("\x1b["),
+            take_while(|c: char| c.is_ascii_digit() || c == ';' || c == '?'),
+        )
+        .parse(after);
+        rest = match csi {
+            Ok((tail, _)) => tail.get(1..).unwrap_or(""),
+            Err(_) => &after[1..],
+        };
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_colour_codes() {
+        assert_eq!(
+            strip_ansi("\x1b[1;33m[2024-04-21 17:38:06,891: WARNING/MainProcess] x\x1b[0m"),
+            "[2024-04-21 17:38:06,891: WARNING/MainProcess] x"
+        );
+        assert!(matches!(strip_ansi("plain"), Cow::Borrowed("plain")));
+    }
+
+    #[test]
+    fn resolves_times_and_keeps_dates_for_time_only_lines() {
+        let mut p = HeaderParser::new(TimeZone::UTC, 2020, None);
+        let h = p
+            .parse("09-26 18:18:27.847  2519  2519 I vold    : Vold 3.0")
+            .unwrap();
+        assert_eq!(h.ts.unwrap().to_string(), "2020-09-26T18:18:27.847Z");
+        let h = p
+            .parse("[2015-04-16 01:00:09,062][WARN ][transport.netty] [Zarek] x")
+            .unwrap();
+        assert_eq!(h.ts.unwrap().to_string(), "2015-04-16T01:00:09.062Z");
+        let h = p.parse("02:03:04 WARNING: later").unwrap();
+        assert_eq!(h.ts.unwrap().to_string(), "2015-04-16T02:03:04Z");
+    }
+}
