@@ -19,7 +19,7 @@ use std::thread;
 
 use crossbeam_channel::{Receiver, Sender, bounded};
 
-use crate::decode::{self, Format};
+use crate::decode::{self, Format, LineReader};
 use crate::error::Error;
 use crate::event::{Event, FileInfo};
 use crate::fold::{Analyzer, FoldCounters, FoldSettings, Folder, Line};
@@ -148,22 +148,53 @@ pub fn read_file(path: PathBuf, settings: &PipelineSettings, tx: Sender<Output>)
     };
     report.format = Some(decoded.format);
     report.stored_bytes = decoded.stored_len;
+    let mut batch = Batch::new(&tx, &settings.analyzer);
+    let outcome = fold_lines(&mut decoded.lines, &file, settings, |event| {
+        batch.push(event)
+    });
+    let Some(counters) = outcome.counters else {
+        return; // the consumer went away
+    };
+    batch.flush();
+    report.counters = counters;
+    report.exceptions = batch.exceptions;
+    report.decoded_bytes = decoded.lines.decoded_offset();
+    report.error = outcome.error.map(|err| decoded.error(err));
+    let _ = tx.send(Output::Done(report));
+}
+
+/// How [`fold_lines`] ended.
+pub struct FoldOutcome {
+    /// What the fold stage counted; `None` if `emit` asked to stop.
+    pub counters: Option<FoldCounters>,
+    /// The read error that ended the input early, after the events before it.
+    pub error: Option<std::io::Error>,
+}
+
+/// Parses and folds every line of `lines`, passing each finished event to `emit` (which
+/// returns false to stop). Events come out in order; the last one at the end of the input or
+/// at a read error.
+pub fn fold_lines(
+    lines: &mut LineReader,
+    file: &Arc<FileInfo>,
+    settings: &PipelineSettings,
+    mut emit: impl FnMut(Event) -> bool,
+) -> FoldOutcome {
     let file_date = file
         .date_ts
         .map(|ts| ts.to_zoned(settings.zone.clone()).date());
     let mut parser = HeaderParser::new(settings.zone.clone(), settings.assume_year, file_date);
-    let mut folder = Folder::new(settings.fold, Arc::clone(&file));
-    let mut batch = Batch::new(&tx, &settings.analyzer);
+    let mut folder = Folder::new(settings.fold, Arc::clone(file));
+    let mut error = None;
     loop {
-        let raw = match decoded.lines.next_line() {
+        let raw = match lines.next_line() {
             Ok(Some(raw)) => raw,
             Ok(None) => break,
             Err(err) => {
-                report.error = Some(decoded.error(err));
+                error = Some(err);
                 break;
             }
         };
-        report.decoded_bytes = raw.offset + raw.bytes.len() as u64;
         let text = String::from_utf8_lossy(raw.bytes);
         let clean = strip_ansi(&text);
         let header = parser.parse(&clean);
@@ -174,19 +205,41 @@ pub fn read_file(path: PathBuf, settings: &PipelineSettings, tx: Sender<Output>)
             header,
         };
         if let Some(event) = folder.push(line)
-            && !batch.push(event)
+            && !emit(event)
         {
-            return; // the consumer went away
+            return FoldOutcome {
+                counters: None,
+                error,
+            };
         }
     }
-    report.decoded_bytes = report.decoded_bytes.max(decoded.lines.decoded_offset());
-    if let Some(event) = folder.finish() {
-        batch.push(event);
+    if let Some(event) = folder.finish()
+        && !emit(event)
+    {
+        return FoldOutcome {
+            counters: None,
+            error,
+        };
     }
-    batch.flush();
-    report.counters = *folder.counters();
-    report.exceptions = batch.exceptions;
-    let _ = tx.send(Output::Done(report));
+    FoldOutcome {
+        counters: Some(*folder.counters()),
+        error,
+    }
+}
+
+/// Reads one file on the calling thread and returns all its events and its report: for tests,
+/// benchmarks and small inputs (the events are held in memory).
+pub fn collect_file(path: PathBuf, settings: &PipelineSettings) -> (Vec<Event>, FileReport) {
+    let (tx, rx) = crossbeam_channel::unbounded();
+    read_file(path, settings, tx);
+    let mut events = Vec::new();
+    for output in rx {
+        match output {
+            Output::Events(batch) => events.extend(batch),
+            Output::Done(report) => return (events, report),
+        }
+    }
+    unreachable!("read_file always sends its report")
 }
 
 /// The metadata of a file from its name.

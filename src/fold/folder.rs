@@ -348,7 +348,14 @@ fn continues_under_header(open: &Open, header: &Header<'_>) -> bool {
         (None, None) => true,
         _ => false,
     };
-    if !same_origin || !same_second {
+    // A line that raises the severity starts an event of its own (vdsm's `ERROR ...
+    // Traceback` after an INFO line); OpenStack's `TRACE` lines sit below their `ERROR`.
+    let raises_level = match (open.event.level, header.level) {
+        (Some(open_level), Some(level)) => level > open_level,
+        (None, Some(_)) => true,
+        _ => false,
+    };
+    if !same_origin || !same_second || raises_level {
         return false;
     }
     let kind = classify(&header.message);

@@ -1,0 +1,116 @@
+//! Throughput of the read stages on real log bytes: parse + fold + fingerprint on decoded
+//! text, the same behind zstd, and `zstd -d` alone on the same bytes as the yardstick
+//! (issue: the stage should be at least as fast per core as decompression).
+//!
+//! The corpus is the Java, Python and Go logs of `../shared/reallogs` when present (about
+//! 6 MB), else `fixtures/`. Run: `cargo bench --bench fold`.
+
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use stackfold::config::ConfigFile;
+use stackfold::decode::LineReader;
+use stackfold::event::FileInfo;
+use stackfold::pipeline::{PipelineSettings, fold_lines};
+
+/// Real logs with traces, by runtime, from `shared/reallogs`.
+const REAL: &[&str] = &[
+    "elasticsearch-1.5.1-logs/elasticsearch.log.2015-04-16",
+    "hadoop-2.7.2-logs/hadoop-root-datanode-singlenode.log",
+    "kafka-2.8.0-logs/server.log.2021-04-26-20",
+    "tomcat-liferay/catalina.out",
+    "spring-boot/spring.log",
+    "zookeeper-curator-client/app.log",
+    "odoo/odoo.log",
+    "openstack-os-log-merger/nova-conductor.log",
+    "android-logcat/logcat.txt",
+    "syncthing/panic.log",
+];
+
+fn corpus() -> (String, Vec<u8>) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let real = root.join("../shared/reallogs");
+    let files: Vec<PathBuf> = if real.is_dir() {
+        REAL.iter().map(|f| real.join(f)).collect()
+    } else {
+        ["java", "python", "go"]
+            .iter()
+            .flat_map(|d| std::fs::read_dir(root.join("fixtures").join(d)).unwrap())
+            .map(|e| e.unwrap().path())
+            .collect()
+    };
+    let mut bytes = Vec::new();
+    for f in &files {
+        bytes.extend(std::fs::read(f).unwrap());
+        if !bytes.ends_with(b"\n") {
+            bytes.push(b'\n');
+        }
+    }
+    let name = if real.is_dir() {
+        "reallogs-mix"
+    } else {
+        "fixtures"
+    };
+    (name.to_owned(), bytes)
+}
+
+fn settings() -> PipelineSettings {
+    ConfigFile::default()
+        .settings(Some("UTC"), 1, 2020)
+        .unwrap()
+}
+
+fn fold_all(lines: &mut LineReader, file: &Arc<FileInfo>, settings: &PipelineSettings) -> usize {
+    let mut events = 0;
+    fold_lines(lines, file, settings, |e| {
+        events += 1;
+        black_box(e);
+        true
+    });
+    events
+}
+
+fn bench(c: &mut Criterion) {
+    let (name, bytes) = corpus();
+    let zst = zstd::encode_all(&bytes[..], 3).unwrap();
+    let settings = settings();
+    let file = Arc::new(FileInfo {
+        path: "bench.log".into(),
+        meta: Default::default(),
+        date_ts: None,
+    });
+    let mut group = c.benchmark_group(format!("read/{name}"));
+    group.throughput(Throughput::Bytes(bytes.len() as u64));
+    group.sample_size(20);
+    group.bench_function("parse+fold+fingerprint", |b| {
+        b.iter_batched(
+            || bytes.clone(),
+            |copy| fold_all(&mut LineReader::from_bytes(copy), &file, &settings),
+            BatchSize::LargeInput,
+        )
+    });
+    group.bench_function("zstd -d (yardstick)", |b| {
+        b.iter(|| zstd::decode_all(&zst[..]).unwrap().len())
+    });
+    group.bench_function("zstd -d + parse+fold+fingerprint", |b| {
+        b.iter_batched(
+            || std::io::Cursor::new(zst.clone()),
+            |compressed| {
+                #[allow(clippy::disallowed_types)] // a stand-in for decode::open without a file
+                let decoder = zstd::stream::read::Decoder::new(compressed).unwrap();
+                fold_all(
+                    &mut LineReader::from_reader(Box::new(decoder), u64::MAX),
+                    &file,
+                    &settings,
+                )
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

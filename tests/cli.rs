@@ -1,0 +1,204 @@
+//! The `stackfold fold` command as users run it: exit codes, stderr reports, the NDJSON and
+//! group contracts.
+
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn fold(args: &[&str]) -> Output {
+    Command::new(common::binary())
+        .arg("fold")
+        .args(["--tz", "UTC"])
+        .args(args)
+        .output()
+        .expect("running stackfold")
+}
+
+fn events(out: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each stdout line is a JSON object"))
+        .collect()
+}
+
+fn fixture(rel: &str) -> String {
+    common::fixtures().join(rel).display().to_string()
+}
+
+#[test]
+fn ndjson_events_carry_the_documented_fields() {
+    let out = fold(&[&fixture(
+        "java/weberror_billing_pro_1.4.2_web01_20240301.log",
+    )]);
+    assert!(out.status.success());
+    let events = events(&out);
+    assert_eq!(events.len(), 6);
+    let e = &events[1];
+    for key in [
+        "ts", "level", "logger", "thread", "message", "source", "line", "meta",
+    ] {
+        assert!(e.get(key).is_some(), "missing {key}: {e}");
+    }
+    assert_eq!(e["ts"], "2024-03-01T10:00:00.123Z");
+    assert_eq!(e["level"], "ERROR");
+    assert_eq!(e["line"], 2);
+    assert_eq!(e["meta"]["app"], "billing");
+    let x = &e["exception"];
+    for key in ["language", "chain", "root_type", "fingerprint", "explain"] {
+        assert!(x.get(key).is_some(), "missing exception.{key}");
+    }
+    let frame = &x["chain"][1]["frames"][0];
+    for key in ["module", "function", "file", "line", "in_app"] {
+        assert!(frame.get(key).is_some(), "missing frame.{key}");
+    }
+    assert_eq!(x["root_type"], "java.lang.IllegalStateException");
+    assert!(x["fingerprint"].as_str().unwrap().len() == 32);
+}
+
+#[test]
+fn groups_as_json() {
+    let out = fold(&["--groups", "--json", &fixture("java")]);
+    assert!(out.status.success());
+    let groups: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    for g in &groups {
+        for key in [
+            "fingerprint",
+            "count",
+            "root_type",
+            "first_seen",
+            "last_seen",
+        ] {
+            assert!(g.get(key).is_some(), "missing {key}: {g}");
+        }
+    }
+    let counts: Vec<u64> = groups
+        .iter()
+        .map(|g| g["count"].as_u64().unwrap())
+        .collect();
+    assert!(
+        counts.windows(2).all(|w| w[0] >= w[1]),
+        "most frequent first: {counts:?}"
+    );
+    let top = &groups[0];
+    assert_eq!(top["root_type"], "java.lang.IllegalStateException");
+    assert_eq!(top["count"], 4, "twice in each of the two releases");
+    assert_eq!(top["first_seen"], "2024-03-01T10:00:00.123Z");
+    assert_eq!(top["last_seen"], "2024-03-02T10:01:00.123Z");
+}
+
+#[test]
+fn groups_as_text() {
+    let out = fold(&[
+        "--groups",
+        &fixture("python/worker_billing_nor_1.4.2_job01_20240301.log"),
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    // Grouped by root cause: the connection error under the PaymentError.
+    assert!(
+        text.contains("requests.exceptions.ConnectionError"),
+        "{text}"
+    );
+    assert!(text.contains("at billing.payments.charge"), "{text}");
+    assert!(text.contains("KeyError"), "{text}");
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn corrupt_and_truncated_files_fail_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = std::fs::read(fixture(
+        "java/weberror_billing_pro_1.4.2_web01_20240301.log",
+    ))
+    .unwrap();
+    let zst = std::fs::read(fixture(
+        "compressed/weberror_billing_pro_1.4.2_web01_20240301.log.zst",
+    ))
+    .unwrap();
+    let mut gz = std::fs::read(fixture(
+        "compressed/weberror_billing_pro_1.4.2_web01_20240301.log.gz",
+    ))
+    .unwrap();
+    let n = gz.len();
+    gz[n / 2..n / 2 + 16].fill(0);
+    write(dir.path(), "a_good.log", &good);
+    write(dir.path(), "b_corrupt.log.gz", &gz);
+    write(dir.path(), "c_truncated.log.zst", &zst[..zst.len() / 2]);
+    write(dir.path(), "d_good.log.zst", &zst);
+    let out = fold(&[&dir.path().display().to_string()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "exit 0 when some input was read: {stderr}"
+    );
+    assert!(stderr.contains("b_corrupt.log.gz: gzip:"), "{stderr}");
+    assert!(stderr.contains("c_truncated.log.zst: zstd:"), "{stderr}");
+    assert!(stderr.contains("at decoded byte"), "{stderr}");
+    assert!(stderr.contains("4 files (2 failed"), "{stderr}");
+    let events = events(&out);
+    let from = |name: &str| {
+        events
+            .iter()
+            .filter(|e| e["source"].as_str().unwrap().ends_with(name))
+            .count()
+    };
+    assert_eq!(from("a_good.log"), 6);
+    assert_eq!(from("d_good.log.zst"), 6);
+}
+
+#[test]
+fn no_readable_input_is_a_failure() {
+    let out = fold(&["/nonexistent/stackfold/input.log"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("/nonexistent/stackfold/input.log: no such file"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn standard_input_is_sniffed_too() {
+    let zst = std::fs::read(fixture(
+        "compressed/weberror_billing_pro_1.4.2_web01_20240301.log.zst",
+    ))
+    .unwrap();
+    let mut child = Command::new(common::binary())
+        .args(["fold", "--tz", "UTC", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&zst).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let events = events(&out);
+    assert_eq!(events.len(), 6);
+    assert_eq!(events[0]["source"], "-");
+}
+
+#[test]
+fn config_errors_name_the_key_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write(
+        dir.path(),
+        "stackfold.toml",
+        b"[fold]\nmax_event_lines = 10\nmax_lnes = 2\n",
+    );
+    let out = fold(&["--config", &config, &fixture("go")]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("line 3") && stderr.contains("max_lnes"),
+        "{stderr}"
+    );
+}
