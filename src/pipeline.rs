@@ -195,7 +195,10 @@ pub fn fold_lines(
                 break;
             }
         };
-        let text = String::from_utf8_lossy(raw.bytes);
+        let text = match std::str::from_utf8(raw.bytes) {
+            Ok(valid) => std::borrow::Cow::Borrowed(valid),
+            Err(_) => String::from_utf8_lossy(raw.bytes),
+        };
         let clean = strip_ansi(&text);
         let header = parser.parse(&clean);
         let line = Line {

@@ -119,9 +119,17 @@ const THROWABLE_SUFFIXES: &[&str] = &[
 /// The exception class and message of a Java exception line, `X: msg` or a bare `X`: the
 /// class must be qualified (`a.b.C`) and name a throwable (`...Exception`, `...Error`).
 pub fn exception_head(t: &str) -> Option<(&str, &str)> {
-    let (class, message) = match t.find(": ") {
-        Some(colon) => (&t[..colon], &t[colon + 2..]),
-        None => (t.trim_end_matches(':').trim_end(), ""),
+    // Scan only the class token: this runs on every line without a header.
+    let end = t
+        .bytes()
+        .position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'$')))
+        .unwrap_or(t.len());
+    let (class, rest) = t.split_at(end);
+    let message = match rest.strip_prefix(':') {
+        Some(m) if m.is_empty() => "",
+        Some(m) => m.strip_prefix(' ')?,
+        None if rest.trim_end().is_empty() => "",
+        None => return None,
     };
     is_throwable_class(class).then_some((class, message))
 }

@@ -97,7 +97,7 @@ fn from_json<'a>(h: JsonHeader) -> Header<'a> {
 
 /// Removes ANSI escape sequences (colours, as Celery and many dev servers print them).
 pub fn strip_ansi(line: &str) -> Cow<'_, str> {
-    if !line.contains('\x1b') {
+    if memchr::memchr(0x1b, line.as_bytes()).is_none() {
         return Cow::Borrowed(line);
     }
     let mut out = String::with_capacity(line.len());
