@@ -60,9 +60,8 @@ impl Analyzer {
 fn might_hold_trace(event: &Event) -> bool {
     event.lines > 1
         || event.stack_trace.is_some()
-        || memchr::memchr2(b'\\', b'#', event.message.as_bytes()).is_some_and(|_| {
-            event.message.contains("\\n") || event.message.contains("#012")
-        })
+        || memchr::memchr2(b'\\', b'#', event.message.as_bytes())
+            .is_some_and(|_| event.message.contains("\\n") || event.message.contains("#012"))
 }
 
 #[cfg(test)]
