@@ -126,7 +126,7 @@ pub fn exception_head(t: &str) -> Option<(&str, &str)> {
         .unwrap_or(t.len());
     let (class, rest) = t.split_at(end);
     let message = match rest.strip_prefix(':') {
-        Some(m) if m.is_empty() => "",
+        Some("") => "",
         Some(m) => m.strip_prefix(' ')?,
         None if rest.trim_end().is_empty() => "",
         None => return None,
