@@ -187,6 +187,15 @@ fn java_first_exception(lines: &[&str], first_frame: usize) -> Option<(usize, Ex
     if first_frame == lines.len() {
         return None;
     }
+    // A class whose name does not say it is a throwable (`android.app.ServiceConnectionLeaked`).
+    for (i, line) in lines[..first_frame].iter().enumerate() {
+        let t = strip_uncaught(line.trim_start());
+        if let Some((class, _)) = t.split_once(": ")
+            && is_qualified_class(class)
+        {
+            return Some((i, java_exception(t)));
+        }
+    }
     let before = first_frame.checked_sub(1)?;
     let embedded =
         bracketed_exception(lines[before].trim()).or_else(|| embedded_exception(lines[before]));
@@ -196,6 +205,18 @@ fn java_first_exception(lines: &[&str], first_frame: usize) -> Option<(usize, Ex
         frames: Vec::new(),
     });
     Some((before, head))
+}
+
+/// `a.b.C`: dotted identifiers whose last one starts with an upper-case letter.
+fn is_qualified_class(class: &str) -> bool {
+    let Some((package, name)) = class.rsplit_once('.') else {
+        return false;
+    };
+    !package.is_empty()
+        && name.starts_with(|c: char| c.is_ascii_uppercase())
+        && class
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'$'))
 }
 
 /// Elasticsearch's `MergeMappingException[Merge failed with failures {...}]`.

@@ -315,6 +315,18 @@ fn logcat_traces_fold_by_pid_tid_and_tag() {
     assert_eq!(exc.chain[0].frames.len(), 2);
 }
 
+#[test]
+fn exception_class_without_a_throwable_suffix() {
+    // android-logcat/logcat.txt (message shortened)
+    let text = "09-26 18:17:27.143  4022  4022 E ActivityThread: android.app.ServiceConnectionLeaked: Service com.android.email.service.EmailBroadcastProcessorService has leaked ServiceConnection
+09-26 18:17:27.143  4022  4022 E ActivityThread: \tat android.app.LoadedApk$ServiceDispatcher.<init>(LoadedApk.java:1532)
+09-26 18:17:27.143  4022  4022 E ActivityThread: \tat android.app.LoadedApk.getServiceDispatcher(LoadedApk.java:1424)";
+    let events = shape(text, &[3]);
+    let exc = events[0].exception.as_ref().unwrap();
+    assert_eq!(exc.root_type, "android.app.ServiceConnectionLeaked");
+    assert_eq!(exc.chain[0].frames[0].function, "<init>");
+}
+
 // syncthing/panic.log (goroutines cut down)
 const GO_PANIC: &str = "09:12:41 INFO: syncthing v1.1.3+39-g62a6d619e-dirty \"Erbium Earthworm\" (go1.12.1 darwin-amd64) jb@kvar.kastelo.net 2019-05-08 15:38:08 UTC
 Panic at 2019-05-16T09:12:45+02:00

@@ -44,13 +44,15 @@ pub fn raw_header(line: &str) -> Option<RawHeader<'_>> {
     let bytes = line.as_bytes();
     let result = match *bytes.first()? {
         b'0'..=b'9' => match bytes.get(2)? {
+            b'0'..=b'9' if bytes.get(6) == Some(&b' ') => hdfs(line),
             b'0'..=b'9' => iso(line),
+            b'/' => short_year(line),
             b'-' if bytes.get(3)?.is_ascii_digit() => logcat(line),
             b'-' => tomcat(line),
             b':' => time_only(line),
             _ => return None,
         },
-        b'[' => bracketed(line),
+        b'[' => alt((bracketed, apache)).parse(line),
         b'<' => syslog_pri(line),
         b'A'..=b'Z' => alt((jul, syslog3164, logcat_brief, vdsm)).parse(line),
         _ => return None,
@@ -65,6 +67,110 @@ fn iso(i: &str) -> Res<'_> {
         return Err(fail(i));
     }
     Ok(("", header("iso", Some(civil), parse_rest(rest))))
+}
+
+/// log4j's `yy/MM/dd HH:mm:ss` (Spark's default): `17/06/09 20:10:40 INFO a.B: msg`.
+fn short_year(i: &str) -> Res<'_> {
+    let (rest, (y, _, mo, _, d, _, (h, mi, s, nanos))) = (
+        digits(2),
+        char('/'),
+        digits(2),
+        char('/'),
+        digits(2),
+        char(' '),
+        time_of_day,
+    )
+        .parse(i)?;
+    let civil = checked_civil(i, 2000 + y as i16, mo as i8, d as i8, (h, mi, s, nanos))?;
+    Ok(("", header("iso", Some(civil), parse_rest(rest))))
+}
+
+/// Old Hadoop (HDFS 0.x): `081109 203615 148 INFO dfs.DataNode$PacketResponder: msg`.
+fn hdfs(i: &str) -> Res<'_> {
+    let (rest, (y, mo, d, _, h, mi, s)) = (
+        digits(2),
+        digits(2),
+        digits(2),
+        char(' '),
+        digits(2),
+        digits(2),
+        digits(2),
+    )
+        .parse(i)?;
+    if !rest.starts_with(' ') || h > 23 || mi > 59 || s > 59 {
+        return Err(fail(i));
+    }
+    let hms = (h as i8, mi as i8, s as i8, 0);
+    let civil = checked_civil(i, 2000 + y as i16, mo as i8, d as i8, hms)?;
+    Ok(("", header("iso", Some(civil), parse_rest(rest))))
+}
+
+/// Apache httpd's error log: `[Sun Dec 04 04:47:44 2005] [notice] msg` and 2.4's
+/// `[Wed Oct 11 14:32:52.123456 2000] [core:error] [pid 35708:tid 43286] msg`.
+fn apache(i: &str) -> Res<'_> {
+    let (rest, (_, _day, _, mo, _, d, _, (h, mi, s, nanos), _, y, _, _, module_level, _)) = (
+        char('['),
+        take_while1(|c: char| c.is_ascii_alphabetic()),
+        char(' '),
+        month_name,
+        space1,
+        digits12,
+        char(' '),
+        time_of_day,
+        char(' '),
+        digits(4),
+        tag("] "),
+        char('['),
+        take_till1(|c| c == ']'),
+        char(']'),
+    )
+        .parse(i)?;
+    let level_word = module_level.rsplit(':').next().unwrap_or(module_level);
+    let level = match level_word {
+        "emerg" | "alert" | "crit" => Level::Fatal,
+        "error" => Level::Error,
+        "warn" => Level::Warn,
+        "notice" | "info" => Level::Info,
+        "debug" => Level::Debug,
+        w if w.starts_with("trace") => Level::Trace,
+        _ => return Err(fail(i)),
+    };
+    let logger = module_level.split_once(':').map(|(module, _)| module);
+    let rest = rest.strip_prefix(' ').unwrap_or(rest);
+    let rest = match rest.strip_prefix("[pid ") {
+        Some(pid) => pid.split_once("] ").map_or(rest, |(_, m)| m),
+        None => rest,
+    };
+    let civil = checked_civil(i, y as i16, mo, d as i8, (h, mi, s, nanos))?;
+    let parsed = Rest {
+        level: Some(level),
+        logger,
+        thread: None,
+        message: rest,
+    };
+    Ok(("", header("apache", Some(civil), parsed)))
+}
+
+/// A civil time with a full date, or a parse failure for an impossible month or day.
+fn checked_civil(
+    i: &str,
+    year: i16,
+    month: i8,
+    day: i8,
+    (hour, minute, second, nanos): super::time::Hms,
+) -> Result<Civil, nom::Err<nom::error::Error<&str>>> {
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return Err(fail(i));
+    }
+    Ok(Civil {
+        year: Some(year),
+        date: Some((month, day)),
+        hour,
+        minute,
+        second,
+        nanos,
+        offset: None,
+    })
 }
 
 /// `09:12:41 INFO: msg` (syncthing), `12:00:00.123 [main] INFO a.B - msg` (logback's
@@ -535,6 +641,54 @@ mod tests {
         assert_eq!(
             fields("09:12:41 INFO: syncthing v1.1.3"),
             ("time", Some(Level::Info), None, None, "syncthing v1.1.3")
+        );
+        assert_eq!(
+            fields(
+                "17/06/09 20:10:40 INFO executor.CoarseGrainedExecutorBackend: Registered signal handlers"
+            ),
+            (
+                "iso",
+                Some(Level::Info),
+                Some("executor.CoarseGrainedExecutorBackend"),
+                None,
+                "Registered signal handlers"
+            )
+        );
+        assert_eq!(
+            fields(
+                "081109 203615 148 INFO dfs.DataNode$PacketResponder: PacketResponder 1 terminating"
+            ),
+            (
+                "iso",
+                Some(Level::Info),
+                Some("dfs.DataNode$PacketResponder"),
+                None,
+                "PacketResponder 1 terminating"
+            )
+        );
+        assert_eq!(
+            fields(
+                "[Sun Dec 04 04:47:44 2005] [notice] workerEnv.init() ok /etc/httpd/conf/workers2.properties"
+            ),
+            (
+                "apache",
+                Some(Level::Info),
+                None,
+                None,
+                "workerEnv.init() ok /etc/httpd/conf/workers2.properties"
+            )
+        );
+        assert_eq!(
+            fields(
+                "[Wed Oct 11 14:32:52.123456 2000] [core:error] [pid 35708:tid 4328636416] File does not exist"
+            ),
+            (
+                "apache",
+                Some(Level::Error),
+                Some("core"),
+                None,
+                "File does not exist"
+            )
         );
         assert_eq!(
             fields("2009/11/10 23:00:00 Hello, log"),
