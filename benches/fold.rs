@@ -13,7 +13,7 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 use stackfold::config::ConfigFile;
 use stackfold::decode::LineReader;
 use stackfold::event::FileInfo;
-use stackfold::pipeline::{PipelineSettings, fold_lines};
+use stackfold::pipeline::{PipelineSettings, Resume, fold_lines};
 
 /// Real logs with traces, by runtime, from `shared/reallogs`.
 const REAL: &[&str] = &[
@@ -64,7 +64,7 @@ fn settings() -> PipelineSettings {
 
 fn fold_all(lines: &mut LineReader, file: &Arc<FileInfo>, settings: &PipelineSettings) -> usize {
     let mut events = 0;
-    fold_lines(lines, file, settings, |e| {
+    fold_lines(lines, file, settings, Resume::default(), |e| {
         events += 1;
         black_box(e);
         true

@@ -129,6 +129,9 @@ pub struct Event {
     pub line: u64,
     /// Byte offset of the event's first line in its decoded file.
     pub offset: u64,
+    /// Byte offset just past the event's last line (and its line ending): where reading
+    /// resumes after this event.
+    pub end_offset: u64,
     /// How many lines the event spans.
     pub lines: u32,
     /// The event as it was written: its lines joined by `\n`, line endings normalised.

@@ -149,9 +149,13 @@ pub fn read_file(path: PathBuf, settings: &PipelineSettings, tx: Sender<Output>)
     report.format = Some(decoded.format);
     report.stored_bytes = decoded.stored_len;
     let mut batch = Batch::new(&tx, &settings.analyzer);
-    let outcome = fold_lines(&mut decoded.lines, &file, settings, |event| {
-        batch.push(event)
-    });
+    let outcome = fold_lines(
+        &mut decoded.lines,
+        &file,
+        settings,
+        Resume::default(),
+        |event| batch.push(event),
+    );
     let Some(counters) = outcome.counters else {
         return; // the consumer went away
     };
@@ -171,15 +175,41 @@ pub struct FoldOutcome {
     pub error: Option<std::io::Error>,
 }
 
-/// Parses and folds every line of `lines`, passing each finished event to `emit` (which
-/// returns false to stop). Events come out in order; the last one at the end of the input or
-/// at a read error.
+/// Where to resume reading a file: the decoded offset of the first line not yet read, and how
+/// many lines came before it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Resume {
+    pub offset: u64,
+    pub line: u64,
+}
+
+/// Parses and folds every line of `lines` from `resume` on, passing each finished event to
+/// `emit` (which returns false to stop). Events come out in order; the last one at the end of
+/// the input or at a read error.
 pub fn fold_lines(
     lines: &mut LineReader,
     file: &Arc<FileInfo>,
     settings: &PipelineSettings,
+    resume: Resume,
     mut emit: impl FnMut(Event) -> bool,
 ) -> FoldOutcome {
+    if resume.offset > 0 {
+        match lines.skip_to(resume.offset, resume.line) {
+            Ok(true) => {}
+            Ok(false) => {
+                return FoldOutcome {
+                    counters: Some(FoldCounters::default()),
+                    error: None,
+                };
+            }
+            Err(err) => {
+                return FoldOutcome {
+                    counters: Some(FoldCounters::default()),
+                    error: Some(err),
+                };
+            }
+        }
+    }
     let file_date = file
         .date_ts
         .map(|ts| ts.to_zoned(settings.zone.clone()).date());
@@ -204,6 +234,7 @@ pub fn fold_lines(
         let line = Line {
             number: raw.number,
             offset: raw.offset,
+            end: raw.end,
             raw: &text,
             header,
         };

@@ -14,10 +14,13 @@ pub const CHUNK: usize = 256 * 1024;
 /// event cap then marks the event truncated.
 pub const MAX_LINE_BYTES: usize = 1 << 20;
 
-/// One line: its bytes without line ending, where it starts, and its 1-based number.
+/// One line: its bytes without line ending, where it starts and where the next begins, and
+/// its 1-based number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RawLine<'a> {
     pub offset: u64,
+    /// Offset of the byte after the line ending: where the next line starts.
+    pub end: u64,
     pub number: u64,
     pub bytes: &'a [u8],
 }
@@ -137,9 +140,40 @@ impl LineReader {
         }
         Ok(Some(RawLine {
             offset: self.base + from as u64,
+            end: self.base + next as u64,
             number: self.number,
             bytes,
         }))
+    }
+
+    /// Moves on to `offset`, the start of a line, which becomes line number `line + 1`: a
+    /// resumed read. In a map this is a jump; a stream is read and dropped up to it. Returns
+    /// false if the input ends before `offset`.
+    pub fn skip_to(&mut self, offset: u64, line: u64) -> io::Result<bool> {
+        if self.reader.is_none() {
+            let Some(start) = offset.checked_sub(self.base).map(|o| o as usize) else {
+                return Ok(false);
+            };
+            if start > self.end {
+                return Ok(false);
+            }
+            self.start = start;
+            self.number = line;
+            return Ok(true);
+        }
+        while self.base + (self.end as u64) < offset {
+            self.start = self.end;
+            if self.reader.is_none() {
+                return Ok(false);
+            }
+            self.fill();
+            if let Some(err) = self.pending.take() {
+                return Err(err);
+            }
+        }
+        self.start = (offset - self.base) as usize;
+        self.number = line;
+        Ok(true)
     }
 
     /// Reads more of the stream behind the unread bytes; at its end or on an error, drops

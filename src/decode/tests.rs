@@ -187,6 +187,33 @@ impl Read for Chunked {
     }
 }
 
+#[test]
+fn resuming_at_an_offset_in_a_map_and_a_stream() {
+    let text = b"one\ntwo\nthree\nfour\n".to_vec();
+    let mut mapped = LineReader::from_bytes(text.clone());
+    assert!(mapped.skip_to(8, 2).unwrap());
+    let line = mapped.next_line().unwrap().unwrap();
+    assert_eq!(
+        (line.bytes, line.number, line.offset, line.end),
+        (&b"three"[..], 3, 8, 14)
+    );
+    let reader = Chunked {
+        data: text,
+        pos: 0,
+        sizes: vec![3],
+        turn: 0,
+    };
+    let mut streamed = LineReader::from_reader(Box::new(reader), u64::MAX);
+    assert!(streamed.skip_to(8, 2).unwrap());
+    let line = streamed.next_line().unwrap().unwrap();
+    assert_eq!(
+        (line.bytes, line.number, line.offset),
+        (&b"three"[..], 3, 8)
+    );
+    let mut short = LineReader::from_bytes(b"one\n".to_vec());
+    assert!(!short.skip_to(100, 9).unwrap());
+}
+
 proptest! {
     #[test]
     fn chunk_boundaries_do_not_change_lines(

@@ -42,6 +42,8 @@ pub struct Line<'a> {
     pub number: u64,
     /// Byte offset of the line in the decoded file.
     pub offset: u64,
+    /// Byte offset of the next line: this one's offset plus its length and line ending.
+    pub end: u64,
     /// The line as written, without its line ending.
     pub raw: &'a str,
     /// Its header, if the parse stage recognised one.
@@ -188,6 +190,7 @@ impl Folder {
             source: Arc::clone(&self.file),
             line: line.number,
             offset: line.offset,
+            end_offset: line.end,
             lines: 1,
             text: line.raw.to_owned(),
             format: "none",
@@ -236,6 +239,7 @@ impl Folder {
             message: content,
             line: line.number,
             offset: line.offset,
+            end_offset: line.end,
             lines: 1,
             text: line.raw.to_owned(),
             truncated: false,
@@ -267,6 +271,7 @@ impl Event {
             source: Arc::clone(&self.source),
             line: self.line,
             offset: self.offset,
+            end_offset: self.end_offset,
             lines: 0,
             text: String::new(),
             format: self.format,
@@ -297,6 +302,7 @@ fn append(open: &mut Open, line: Line<'_>) {
         detail.push_str(content);
     }
     event.lines += 1;
+    event.end_offset = line.end;
     event.text.push('\n');
     event.text.push_str(line.raw);
     if let Some(h) = &line.header {

@@ -29,6 +29,7 @@ pub(crate) fn fold_with(text: &str, settings: FoldSettings) -> (Vec<Event>, Fold
         let line = Line {
             number: i as u64 + 1,
             offset,
+            end: offset + raw.len() as u64 + 1,
             raw,
             header,
         };
@@ -516,6 +517,7 @@ fn last_event_comes_out_at_end_of_input() {
     let line = Line {
         number: 1,
         offset: 0,
+        end: raw.len() as u64 + 1,
         raw,
         header: parser.parse(raw),
     };
@@ -569,9 +571,12 @@ mod properties {
             prop_assert_eq!(events.iter().map(|e| u64::from(e.lines)).sum::<u64>(), counters.lines);
             prop_assert!(events.iter().all(|e| e.lines <= cap));
             let mut next_line = 1;
+            let mut next_offset = 0;
             for e in &events {
                 prop_assert_eq!(e.line, next_line);
+                prop_assert_eq!(e.offset, next_offset);
                 next_line += u64::from(e.lines);
+                next_offset = e.end_offset;
             }
         }
     }
