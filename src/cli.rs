@@ -17,6 +17,126 @@ pub enum Command {
     /// Fold log files into events and print them as NDJSON (one JSON object per line), or
     /// print the exception groups with --groups.
     Fold(FoldArgs),
+    /// Fold log files and add their events to the index under --data; files already indexed
+    /// are skipped, files that grew are read on from where the last run stopped.
+    Index(IndexArgs),
+    /// Search the indexed events, newest first.
+    Search(SearchArgs),
+    /// List the exception groups with exact counts, most frequent first.
+    Exceptions(ExceptionsArgs),
+    /// Show one exception group in full: trace, explanation, histogram, breakdowns, samples.
+    Show(ShowArgs),
+    /// Delete indexed events older than a given age.
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct IndexArgs {
+    /// The data directory; the index lives in DATA/index.
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// Files, directories (read recursively) and globs; `-` reads standard input.
+    #[arg(value_name = "PATHS", required = true)]
+    pub paths: Vec<String>,
+    /// Memory for tantivy's indexing buffers, in MiB, shared by its threads.
+    #[arg(long, default_value_t = 256, value_name = "MIB")]
+    pub heap_mb: usize,
+    /// Commit (making events searchable and progress durable) after this many MiB of log.
+    #[arg(long, default_value_t = 1024, value_name = "MIB")]
+    pub commit_mb: u64,
+    /// Print the closing summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+}
+
+/// Filters shared by the query commands.
+#[derive(Debug, Args, Default, Clone)]
+pub struct FilterArgs {
+    /// Start of the time range: RFC 3339, YYYY-MM-DD, or relative (-1h, -7d).
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    pub from: Option<String>,
+    /// End of the time range (exclusive), same forms.
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    pub to: Option<String>,
+    /// Only this app (repeat for several).
+    #[arg(long, value_name = "APP")]
+    pub app: Vec<String>,
+    /// Only this env code (repeat for several).
+    #[arg(long, value_name = "ENV")]
+    pub env: Vec<String>,
+    /// Only this host (repeat for several).
+    #[arg(long, value_name = "HOST")]
+    pub host: Vec<String>,
+    /// Only this image tag (repeat for several).
+    #[arg(long, value_name = "TAG")]
+    pub tag: Vec<String>,
+    /// Only this level (repeat for several; case-insensitive).
+    #[arg(long, value_name = "LEVEL")]
+    pub level: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// The query, in tantivy's query language: words, "phrases", field:value, AND/OR/NOT,
+    /// ranges, wildcards. Words match camelCase and dotted parts: NullPointer finds
+    /// java.lang.NullPointerException. `*` matches everything.
+    #[arg(value_name = "QUERY")]
+    pub query: String,
+    #[command(flatten)]
+    pub filters: FilterArgs,
+    /// How many events at most.
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub limit: usize,
+    /// Print NDJSON events (the fold format plus `id`).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExceptionsArgs {
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// Only groups of events matching this query.
+    #[arg(long, short, value_name = "QUERY", default_value = "")]
+    pub query: String,
+    #[command(flatten)]
+    pub filters: FilterArgs,
+    /// How many groups at most.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Print a JSON array.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// The group's fingerprint (32 hex digits, as `exceptions` lists them).
+    #[arg(value_name = "FINGERPRINT")]
+    pub fingerprint: String,
+    #[command(flatten)]
+    pub filters: FilterArgs,
+    /// How many recent events to show.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub samples: usize,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// Delete events older than this: 30d, 12h, 2w.
+    #[arg(long, value_name = "AGE")]
+    pub older_than: String,
 }
 
 /// Flags shared by every command that reads logs.

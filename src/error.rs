@@ -30,6 +30,9 @@ pub enum Error {
     /// A glob pattern is malformed.
     #[error("{pattern}: bad glob: {message}")]
     Glob { pattern: String, message: String },
+    /// The index could not be opened, written or read.
+    #[error("index: {0}")]
+    Index(String),
     /// The configuration is invalid.
     #[error("config: {0}")]
     Config(String),

@@ -19,8 +19,10 @@ pub mod decode;
 pub mod error;
 pub mod event;
 pub mod fold;
+pub mod index;
 pub mod parse;
 pub mod pipeline;
+pub mod query;
 pub mod source;
 
 pub use error::{Error, Result};

@@ -80,7 +80,7 @@ pub enum Output {
 /// Reads `files` with `settings`, calling `sink` with each file's events in order, then its
 /// report. Returns when every file is done, or as soon as `sink` returns false.
 pub fn run(
-    files: Vec<PathBuf>,
+    files: Vec<FileJob>,
     settings: Arc<PipelineSettings>,
     mut sink: impl FnMut(Output) -> bool,
 ) {
@@ -103,7 +103,7 @@ pub fn run(
 }
 
 fn feed(
-    files: Vec<PathBuf>,
+    files: Vec<FileJob>,
     settings: Arc<PipelineSettings>,
     threads: usize,
     order: Sender<Receiver<Output>>,
@@ -113,20 +113,37 @@ fn feed(
         .thread_name(|i| format!("stackfold-fold-{i}"))
         .build()
         .expect("building the worker pool");
-    for path in files {
+    for job in files {
         let (tx, rx) = bounded(BATCHES_IN_FLIGHT);
         if order.send(rx).is_err() {
             return;
         }
         let settings = Arc::clone(&settings);
-        pool.spawn_fifo(move || read_file(path, &settings, tx));
+        pool.spawn_fifo(move || read_file(job, &settings, tx));
     }
     drop(order);
     // Dropping the pool waits for nothing; the receivers drain the remaining work.
 }
 
+/// One file to read, and where to start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileJob {
+    pub path: PathBuf,
+    pub resume: Resume,
+}
+
+impl From<PathBuf> for FileJob {
+    fn from(path: PathBuf) -> Self {
+        FileJob {
+            path,
+            resume: Resume::default(),
+        }
+    }
+}
+
 /// Decodes, parses, folds and analyses one file, sending its events in batches.
-pub fn read_file(path: PathBuf, settings: &PipelineSettings, tx: Sender<Output>) {
+pub fn read_file(job: FileJob, settings: &PipelineSettings, tx: Sender<Output>) {
+    let FileJob { path, resume } = job;
     let file = Arc::new(file_info(&path, settings));
     let mut report = FileReport {
         path: path.clone(),
@@ -149,13 +166,9 @@ pub fn read_file(path: PathBuf, settings: &PipelineSettings, tx: Sender<Output>)
     report.format = Some(decoded.format);
     report.stored_bytes = decoded.stored_len;
     let mut batch = Batch::new(&tx, &settings.analyzer);
-    let outcome = fold_lines(
-        &mut decoded.lines,
-        &file,
-        settings,
-        Resume::default(),
-        |event| batch.push(event),
-    );
+    let outcome = fold_lines(&mut decoded.lines, &file, settings, resume, |event| {
+        batch.push(event)
+    });
     let Some(counters) = outcome.counters else {
         return; // the consumer went away
     };
@@ -265,7 +278,7 @@ pub fn fold_lines(
 /// benchmarks and small inputs (the events are held in memory).
 pub fn collect_file(path: PathBuf, settings: &PipelineSettings) -> (Vec<Event>, FileReport) {
     let (tx, rx) = crossbeam_channel::unbounded();
-    read_file(path, settings, tx);
+    read_file(FileJob::from(path), settings, tx);
     let mut events = Vec::new();
     for output in rx {
         match output {

@@ -23,3 +23,38 @@ pub fn settings() -> PipelineSettings {
 pub fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_stackfold"))
 }
+
+/// The `stackfold-gen` corpus generator built for this test run.
+pub fn generator() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_stackfold-gen"))
+}
+
+/// Runs `stackfold` with `args`, panicking with its stderr if it fails.
+pub fn stackfold(args: &[&str]) -> std::process::Output {
+    let out = std::process::Command::new(binary())
+        .args(args)
+        .output()
+        .expect("running stackfold");
+    assert!(
+        out.status.success(),
+        "stackfold {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Writes a generated corpus of about `size_mb` MB into `dir` and returns its manifest.
+pub fn generate(dir: &Path, size_mb: u64, extra: &[&str]) -> serde_json::Value {
+    let dir_arg = dir.display().to_string();
+    let size = size_mb.to_string();
+    let mut args = vec!["--out", &dir_arg, "--size-mb", &size];
+    args.extend_from_slice(extra);
+    let status = std::process::Command::new(generator())
+        .args(&args)
+        .status()
+        .expect("running stackfold-gen");
+    assert!(status.success());
+    let manifest = std::fs::read_to_string(dir.join("manifest.json")).unwrap();
+    std::fs::remove_file(dir.join("manifest.json")).unwrap();
+    serde_json::from_str(&manifest).unwrap()
+}

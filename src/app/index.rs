@@ -1,0 +1,207 @@
+//! `stackfold index` and `stackfold prune`.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::pipeline_settings;
+use super::summary::Summary;
+use crate::cli::{IndexArgs, PruneArgs};
+use crate::event::Event;
+use crate::index::checkpoint::{Plan, plan};
+use crate::index::{EventWriter, file_key};
+use crate::pipeline::{self, FileJob, Output};
+use crate::query::Reader;
+use crate::query::time::parse_duration;
+use crate::source::discover;
+
+pub fn run(args: IndexArgs) -> anyhow::Result<ExitCode> {
+    let settings = pipeline_settings(&args.pipeline)?;
+    let (index, fields) = crate::index::open_or_create(&args.data)?;
+    let threads = match args.pipeline.threads {
+        0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        n => n,
+    };
+    let mut writer = EventWriter::open(&index, fields, args.heap_mb << 20, threads)?;
+    let found = discover(&args.paths);
+    for err in &found.errors {
+        eprintln!("stackfold: error: {err}");
+    }
+    let mut summary = Summary {
+        unreadable_args: found.errors.len() as u64,
+        ..Summary::default()
+    };
+    let jobs = plan_jobs(found.files, &mut writer, &mut summary);
+    let started = Instant::now();
+    let bar = progress_bar(jobs.len() as u64);
+    let commit_bytes = args.commit_mb << 20;
+    let mut failure: Option<anyhow::Error> = None;
+    let mut live = Live::default();
+    pipeline::run(jobs, Arc::new(settings), |output| {
+        let step = match output {
+            Output::Events(events) => add_batch(&mut writer, &events, commit_bytes, &mut live),
+            Output::Done(report) => {
+                let key = file_key(&report.path);
+                writer.end_file(&key, report.error.is_none());
+                summary.add(report);
+                bar.inc(1);
+                Ok(())
+            }
+        };
+        bar.set_message(live.message(started));
+        match step {
+            Ok(()) => true,
+            Err(err) => {
+                failure = Some(err);
+                false
+            }
+        }
+    });
+    bar.finish_and_clear();
+    if let Some(err) = failure {
+        return Err(err);
+    }
+    writer.commit()?;
+    summary.seconds = started.elapsed().as_secs_f64();
+    summary.index_bytes = Some(dir_size(&crate::index::index_dir(&args.data)));
+    if args.json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        eprintln!("{}", summary.line());
+    }
+    let read_anything = summary.read_files + summary.skipped_files > 0;
+    Ok(if read_anything {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Decides per file whether to skip, resume or read it fresh, from its checkpoint.
+fn plan_jobs(
+    files: Vec<std::path::PathBuf>,
+    writer: &mut EventWriter,
+    summary: &mut Summary,
+) -> Vec<FileJob> {
+    let mut jobs = Vec::with_capacity(files.len());
+    for path in files {
+        if path.as_os_str() == "-" {
+            jobs.push(FileJob::from(path));
+            continue;
+        }
+        let planned = std::fs::canonicalize(&path).and_then(|canonical| {
+            let key = file_key(&canonical);
+            plan(&canonical, writer.checkpoints().files.get(&key)).map(|p| (canonical, key, p))
+        });
+        match planned {
+            Ok((_, _, (Plan::Skip, _))) => summary.skipped_files += 1,
+            Ok((canonical, key, (plan, checkpoint))) => {
+                writer.begin_file(&key, checkpoint);
+                let resume = match plan {
+                    Plan::Resume(resume) => resume,
+                    _ => Default::default(),
+                };
+                jobs.push(FileJob {
+                    path: canonical,
+                    resume,
+                });
+            }
+            Err(err) => {
+                summary.failed_files += 1;
+                summary.files += 1;
+                eprintln!("stackfold: error: {}: {err}", path.display());
+            }
+        }
+    }
+    jobs
+}
+
+/// Counts for the progress bar, updated per batch (the summary is updated per file).
+#[derive(Default)]
+struct Live {
+    events: u64,
+    exceptions: u64,
+    bytes: u64,
+}
+
+impl Live {
+    fn message(&self, started: Instant) -> String {
+        let seconds = started.elapsed().as_secs_f64().max(1e-3);
+        let mb_s = self.bytes as f64 / 1e6 / seconds;
+        format!(
+            "{mb_s:.0} MB/s, {} events, {} exceptions",
+            self.events, self.exceptions
+        )
+    }
+}
+
+fn add_batch(
+    writer: &mut EventWriter,
+    events: &[Event],
+    commit_bytes: u64,
+    live: &mut Live,
+) -> anyhow::Result<()> {
+    let Some(first) = events.first() else {
+        return Ok(());
+    };
+    let key = file_key(&first.source.path);
+    for event in events {
+        writer.add(&key, event)?;
+    }
+    live.events += events.len() as u64;
+    live.exceptions += events.iter().filter(|e| e.exception.is_some()).count() as u64;
+    live.bytes += events.iter().map(|e| e.end_offset - e.offset).sum::<u64>();
+    if writer.uncommitted_bytes() >= commit_bytes {
+        writer.commit().context("committing")?;
+    }
+    Ok(())
+}
+
+fn progress_bar(files: u64) -> ProgressBar {
+    let target = if std::io::stderr().is_terminal() {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    };
+    let bar = ProgressBar::with_draw_target(Some(files), target);
+    let style = ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} files, {msg} (ETA {eta})",
+    )
+    .expect("the progress template is valid");
+    bar.set_style(style);
+    bar
+}
+
+/// Bytes of the files under `dir`.
+fn dir_size(dir: &Path) -> u64 {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter_map(|e| e.metadata().ok())
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+        .sum()
+}
+
+pub fn prune(args: PruneArgs) -> anyhow::Result<ExitCode> {
+    let age = parse_duration(&args.older_than).map_err(anyhow::Error::msg)?;
+    let cutoff = jiff::Timestamp::now().checked_sub(age)?;
+    let (index, fields) = crate::index::open(&args.data)?;
+    let reader = Reader::new(index.clone(), fields.clone())?;
+    let before = reader.count("", &Default::default())?;
+    let mut writer = EventWriter::open(&index, fields, 64 << 20, 1)?;
+    writer.delete_before(cutoff)?;
+    writer.wait_merging_threads()?;
+    reader.reload()?;
+    let after = reader.count("", &Default::default())?;
+    eprintln!(
+        "stackfold: pruned {} events older than {cutoff} ({after} remain)",
+        before - after
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,34 @@
+//! Per subcommand: load the config, wire the stages, report. The one module that knows them all.
+
+mod fold;
+mod index;
+mod query;
+mod summary;
+
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command, PipelineArgs};
+use crate::config::ConfigFile;
+use crate::pipeline::PipelineSettings;
+
+/// Runs the command; the exit code says whether any input could be read.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Fold(args) => fold::run(args),
+        Command::Index(args) => index::run(args),
+        Command::Search(args) => query::search(args),
+        Command::Exceptions(args) => query::exceptions(args),
+        Command::Show(args) => query::show(args),
+        Command::Prune(args) => index::prune(args),
+    }
+}
+
+/// Loads the config file (if any) and turns it and the flags into pipeline settings.
+pub fn pipeline_settings(args: &PipelineArgs) -> anyhow::Result<PipelineSettings> {
+    let config = match &args.config {
+        Some(path) => ConfigFile::load(path)?,
+        None => ConfigFile::default(),
+    };
+    let this_year = jiff::Zoned::now().year();
+    Ok(config.settings(args.tz.as_deref(), args.threads, this_year)?)
+}

@@ -1,0 +1,90 @@
+//! Stage 5, index: events into a tantivy index under `DATA/index`.
+//!
+//! In: events, in each file's order. Out: documents (see [`schema`]) committed in batches.
+//! Every commit's payload holds each file's identity and how far it was read
+//! ([`checkpoint`]), so the documents and the progress that produced them are durable
+//! together: after a crash, a re-run resumes each file exactly after its last committed
+//! event. Queries never see this module's writer; they open the index read-only.
+
+pub mod checkpoint;
+pub mod document;
+pub mod schema;
+pub mod tokenizer;
+mod writer;
+
+use std::path::{Path, PathBuf};
+
+use tantivy::Index;
+use tantivy::directory::MmapDirectory;
+use tantivy::store::{Compressor, ZstdCompressor};
+
+use crate::error::{Error, Result};
+pub use schema::{Fields, SCHEMA_VERSION};
+pub use writer::{EventWriter, file_key};
+
+/// The docstore block size: larger blocks compress logs better; a stored event is read by
+/// decompressing its block, which at 32 KiB takes tens of microseconds.
+const DOCSTORE_BLOCK_BYTES: usize = 32 * 1024;
+
+/// Where the index lives under the data directory.
+pub fn index_dir(data: &Path) -> PathBuf {
+    data.join("index")
+}
+
+/// Opens the index under `data`, creating it (and `data`) if needed.
+pub fn open_or_create(data: &Path) -> Result<(Index, Fields)> {
+    let dir = index_dir(data);
+    std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
+        path: dir.clone(),
+        source,
+    })?;
+    let mmap =
+        MmapDirectory::open(&dir).map_err(|e| Error::Index(format!("{}: {e}", dir.display())))?;
+    let (schema, _) = schema::build();
+    let settings = tantivy::IndexSettings {
+        docstore_compression: Compressor::Zstd(ZstdCompressor {
+            compression_level: Some(3),
+        }),
+        docstore_blocksize: DOCSTORE_BLOCK_BYTES,
+        ..Default::default()
+    };
+    let index = Index::builder()
+        .schema(schema)
+        .settings(settings)
+        .open_or_create(mmap)
+        .map_err(|e| Error::Index(format!("{}: {e}", dir.display())))?;
+    finish_open(index, &dir)
+}
+
+/// Opens an existing index under `data` for reading.
+pub fn open(data: &Path) -> Result<(Index, Fields)> {
+    let dir = index_dir(data);
+    if !dir.join("meta.json").exists() {
+        return Err(Error::Index(format!(
+            "{}: no index here (run `stackfold index` first)",
+            data.display()
+        )));
+    }
+    let index =
+        Index::open_in_dir(&dir).map_err(|e| Error::Index(format!("{}: {e}", dir.display())))?;
+    finish_open(index, &dir)
+}
+
+fn finish_open(index: Index, dir: &Path) -> Result<(Index, Fields)> {
+    let fields = Fields::from_schema(&index.schema()).map_err(|e| {
+        Error::Index(format!(
+            "{}: not a stackfold index of schema version {SCHEMA_VERSION}: {e}",
+            dir.display()
+        ))
+    })?;
+    if index.schema() != schema::build().0 {
+        return Err(Error::Index(format!(
+            "{}: the index has another schema than this build's (version {SCHEMA_VERSION}); index into a new --data directory",
+            dir.display()
+        )));
+    }
+    index
+        .tokenizers()
+        .register(schema::CODE_TOKENIZER, tokenizer::CodeTokenizer::default());
+    Ok((index, fields))
+}

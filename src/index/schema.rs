@@ -1,0 +1,167 @@
+//! The index schema: which event fields are searchable, filterable, sortable and stored.
+
+use tantivy::DateTime;
+use tantivy::schema::{
+    DateOptions, DateTimePrecision, FAST, Field, INDEXED, IndexRecordOption, STORED, STRING,
+    Schema, TextFieldIndexing, TextOptions,
+};
+
+/// Bumped when the schema changes; an index of another version is refused with a message.
+pub const SCHEMA_VERSION: u64 = 1;
+
+/// The name the code tokenizer is registered under.
+pub const CODE_TOKENIZER: &str = "code";
+
+/// The fields of the schema, by role.
+#[derive(Debug, Clone)]
+pub struct Fields {
+    /// Stable event id: a hash of the source path and the event's offset.
+    pub id: Field,
+    pub ts: Field,
+    pub level: Field,
+    pub logger: Field,
+    pub thread: Field,
+    pub app: Field,
+    pub env: Field,
+    pub tag: Field,
+    pub host: Field,
+    pub logtype: Field,
+    pub date: Field,
+    pub source: Field,
+    pub line: Field,
+    pub offset: Field,
+    pub lines: Field,
+    pub format: Field,
+    pub flags: Field,
+    pub message: Field,
+    pub text: Field,
+    pub exc_types: Field,
+    pub root_type: Field,
+    pub fingerprint: Field,
+    pub frames: Field,
+    pub template: Field,
+    pub exception: Field,
+    pub has_exception: Field,
+    pub grouping_version: Field,
+    pub schema_version: Field,
+}
+
+/// Keyword fields that filters and breakdowns use, by their query name.
+pub const KEYWORD_FIELDS: &[&str] = &[
+    "id",
+    "level",
+    "thread",
+    "app",
+    "env",
+    "tag",
+    "host",
+    "logtype",
+    "source",
+    "root_type",
+    "fingerprint",
+];
+
+fn code_text(stored: bool) -> TextOptions {
+    let indexing = TextFieldIndexing::default()
+        .set_tokenizer(CODE_TOKENIZER)
+        .set_index_option(IndexRecordOption::WithFreqsAndPositions);
+    let options = TextOptions::default().set_indexing_options(indexing);
+    if stored {
+        options.set_stored()
+    } else {
+        options
+    }
+}
+
+/// Builds the schema.
+pub fn build() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let keyword = STRING | FAST | STORED;
+    let stored_only = TextOptions::default().set_stored();
+    let ts_options = DateOptions::default()
+        .set_indexed()
+        .set_fast()
+        .set_stored()
+        .set_precision(DateTimePrecision::Microseconds);
+    let fields = Fields {
+        id: b.add_text_field("id", STRING | STORED),
+        ts: b.add_date_field("ts", ts_options),
+        level: b.add_text_field("level", keyword.clone()),
+        logger: b.add_text_field("logger", code_text(true)),
+        thread: b.add_text_field("thread", STRING | STORED),
+        app: b.add_text_field("app", keyword.clone()),
+        env: b.add_text_field("env", keyword.clone()),
+        tag: b.add_text_field("tag", keyword.clone()),
+        host: b.add_text_field("host", keyword.clone()),
+        logtype: b.add_text_field("logtype", keyword.clone()),
+        date: b.add_text_field("date", stored_only.clone()),
+        source: b.add_text_field("source", keyword.clone()),
+        line: b.add_u64_field("line", STORED),
+        offset: b.add_u64_field("offset", STORED),
+        lines: b.add_u64_field("lines", STORED),
+        format: b.add_text_field("format", stored_only.clone()),
+        flags: b.add_u64_field("flags", STORED),
+        message: b.add_text_field("message", code_text(true)),
+        text: b.add_text_field("text", code_text(true)),
+        exc_types: b.add_text_field("exc_types", code_text(false)),
+        root_type: b.add_text_field("root_type", keyword.clone()),
+        fingerprint: b.add_text_field("fingerprint", keyword),
+        frames: b.add_text_field("frames", code_text(false)),
+        template: b.add_text_field("template", stored_only.clone()),
+        exception: b.add_text_field("exception", stored_only),
+        has_exception: b.add_u64_field("has_exception", INDEXED | FAST),
+        grouping_version: b.add_u64_field("grouping_version", FAST | STORED),
+        schema_version: b.add_u64_field("schema_version", STORED),
+    };
+    (b.build(), fields)
+}
+
+impl Fields {
+    /// The fields of an existing index's schema, by name.
+    pub fn from_schema(schema: &Schema) -> tantivy::Result<Fields> {
+        let f = |name: &str| schema.get_field(name);
+        Ok(Fields {
+            id: f("id")?,
+            ts: f("ts")?,
+            level: f("level")?,
+            logger: f("logger")?,
+            thread: f("thread")?,
+            app: f("app")?,
+            env: f("env")?,
+            tag: f("tag")?,
+            host: f("host")?,
+            logtype: f("logtype")?,
+            date: f("date")?,
+            source: f("source")?,
+            line: f("line")?,
+            offset: f("offset")?,
+            lines: f("lines")?,
+            format: f("format")?,
+            flags: f("flags")?,
+            message: f("message")?,
+            text: f("text")?,
+            exc_types: f("exc_types")?,
+            root_type: f("root_type")?,
+            fingerprint: f("fingerprint")?,
+            frames: f("frames")?,
+            template: f("template")?,
+            exception: f("exception")?,
+            has_exception: f("has_exception")?,
+            grouping_version: f("grouping_version")?,
+            schema_version: f("schema_version")?,
+        })
+    }
+}
+
+/// A jiff timestamp as a tantivy date (microseconds), clamped to the years tantivy can hold
+/// (1677 to 2262).
+pub fn to_date(ts: jiff::Timestamp) -> DateTime {
+    const LIMIT: i64 = i64::MAX / 1000;
+    DateTime::from_timestamp_micros(ts.as_microsecond().clamp(-LIMIT, LIMIT))
+}
+
+/// A tantivy date as a jiff timestamp.
+pub fn from_date(date: DateTime) -> jiff::Timestamp {
+    jiff::Timestamp::from_microsecond(date.into_timestamp_micros())
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+}

@@ -1,0 +1,128 @@
+//! Adding events to the index, with each file's checkpoint advancing in the same commit.
+
+use std::path::Path;
+
+use tantivy::query::RangeQuery;
+use tantivy::schema::Term;
+use tantivy::{Index, IndexWriter, TantivyDocument};
+
+use super::checkpoint::{Checkpoints, FileCheckpoint};
+use super::document::to_document;
+use super::schema::{Fields, to_date};
+use crate::error::{Error, Result};
+use crate::event::Event;
+
+/// Smallest heap tantivy accepts per indexing thread.
+const MIN_HEAP_PER_THREAD: usize = 15 << 20;
+
+/// The index writer and the checkpoints of the documents it holds.
+pub struct EventWriter {
+    writer: IndexWriter<TantivyDocument>,
+    fields: Fields,
+    checkpoints: Checkpoints,
+    /// Decoded bytes of events added since the last commit.
+    uncommitted_bytes: u64,
+    uncommitted_events: u64,
+}
+
+impl EventWriter {
+    /// A writer with `heap_bytes` of indexing memory over `threads` threads (fewer if the
+    /// heap is too small for that many), continuing from the last commit's checkpoints.
+    pub fn open(index: &Index, fields: Fields, heap_bytes: usize, threads: usize) -> Result<Self> {
+        let threads = threads.clamp(1, (heap_bytes / MIN_HEAP_PER_THREAD).max(1));
+        let heap = heap_bytes.max(MIN_HEAP_PER_THREAD * threads);
+        let writer = index
+            .writer_with_num_threads(threads, heap)
+            .map_err(index_error)?;
+        let payload = index.load_metas().map_err(index_error)?.payload;
+        let checkpoints = Checkpoints::from_payload(payload.as_deref()).map_err(Error::Index)?;
+        Ok(EventWriter {
+            writer,
+            fields,
+            checkpoints,
+            uncommitted_bytes: 0,
+            uncommitted_events: 0,
+        })
+    }
+
+    /// The checkpoints as of the last commit plus what was added since.
+    pub fn checkpoints(&self) -> &Checkpoints {
+        &self.checkpoints
+    }
+
+    /// Starts (or restarts) a file at checkpoint `from`.
+    pub fn begin_file(&mut self, key: &str, from: FileCheckpoint) {
+        self.checkpoints.files.insert(
+            key.to_owned(),
+            FileCheckpoint {
+                complete: false,
+                ..from
+            },
+        );
+    }
+
+    /// Adds `event` of the file `key` and moves the file's checkpoint past it.
+    pub fn add(&mut self, key: &str, event: &Event) -> Result<()> {
+        self.writer
+            .add_document(to_document(&self.fields, event))
+            .map_err(index_error)?;
+        let cp = self.checkpoints.files.entry(key.to_owned()).or_default();
+        cp.offset = event.end_offset;
+        cp.line = event.line + u64::from(event.lines) - 1;
+        cp.events += 1;
+        self.uncommitted_bytes += event.end_offset - event.offset;
+        self.uncommitted_events += 1;
+        Ok(())
+    }
+
+    /// Marks the file `key` read to its end (or not, after an error).
+    pub fn end_file(&mut self, key: &str, complete: bool) {
+        if let Some(cp) = self.checkpoints.files.get_mut(key) {
+            cp.complete = complete;
+        }
+    }
+
+    /// Decoded bytes added since the last commit.
+    pub fn uncommitted_bytes(&self) -> u64 {
+        self.uncommitted_bytes
+    }
+
+    /// Commits the documents added so far together with the checkpoints that describe them.
+    pub fn commit(&mut self) -> Result<()> {
+        let mut prepared = self.writer.prepare_commit().map_err(index_error)?;
+        prepared.set_payload(&self.checkpoints.to_payload());
+        prepared.commit().map_err(index_error)?;
+        tracing::info!(
+            events = self.uncommitted_events,
+            bytes = self.uncommitted_bytes,
+            "committed"
+        );
+        self.uncommitted_bytes = 0;
+        self.uncommitted_events = 0;
+        Ok(())
+    }
+
+    /// Deletes every event older than `cutoff` (and those without a time) and commits.
+    pub fn delete_before(&mut self, cutoff: jiff::Timestamp) -> Result<()> {
+        let upper = Term::from_field_date(self.fields.ts, to_date(cutoff));
+        let query = RangeQuery::new(std::ops::Bound::Unbounded, std::ops::Bound::Excluded(upper));
+        self.writer
+            .delete_query(Box::new(query))
+            .map_err(index_error)?;
+        self.commit()
+    }
+
+    /// Waits for background merges to finish, so the index on disk is compact.
+    pub fn wait_merging_threads(self) -> Result<()> {
+        self.writer.wait_merging_threads().map_err(index_error)
+    }
+}
+
+fn index_error(err: tantivy::TantivyError) -> Error {
+    Error::Index(err.to_string())
+}
+
+/// The canonical key of a path in the checkpoints.
+pub fn file_key(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
+}

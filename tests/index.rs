@@ -1,0 +1,380 @@
+//! `stackfold index`, `search`, `exceptions`, `show` and `prune` on fixtures and generated
+//! corpora: exact results, idempotence, growth, retention and crash recovery.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::Value;
+use stackfold::query::{Filters, Reader};
+
+fn data_arg(dir: &tempfile::TempDir) -> String {
+    dir.path().join("data").display().to_string()
+}
+
+fn index(data: &str, paths: &[&str]) -> Value {
+    let mut args = vec!["index", "--data", data, "--tz", "UTC", "--json"];
+    args.extend_from_slice(paths);
+    let out = common::stackfold(&args);
+    serde_json::from_slice(&out.stdout).expect("index --json prints a summary")
+}
+
+fn fixture_dirs() -> Vec<String> {
+    ["java", "python", "go", "compressed"]
+        .iter()
+        .map(|d| common::fixtures().join(d).display().to_string())
+        .collect()
+}
+
+fn reader(data: &str) -> Reader {
+    Reader::open(Path::new(data)).unwrap()
+}
+
+fn json_lines(out: &std::process::Output) -> Vec<Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn fixtures_search_and_groups() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = data_arg(&tmp);
+    let dirs = fixture_dirs();
+    let dirs: Vec<&str> = dirs.iter().map(String::as_str).collect();
+    let summary = index(&data, &dirs);
+    let events = summary["events"].as_u64().unwrap();
+    assert_eq!(
+        reader(&data).count("", &Filters::default()).unwrap() as u64,
+        events
+    );
+
+    // Code-shaped words match as phrases over camelCase and dotted parts.
+    let out = common::stackfold(&["search", "--data", &data, "--json", "PaymentClient.charge"]);
+    let hits = json_lines(&out);
+    assert_eq!(hits.len(), 8, "2 per copy: 1.4.2 plain, gz, zst and 1.4.3");
+    assert!(
+        hits.windows(2)
+            .all(|w| w[0]["ts"].as_str() >= w[1]["ts"].as_str()),
+        "newest first"
+    );
+    for hit in &hits {
+        assert_eq!(
+            hit["exception"]["root_type"],
+            "java.lang.IllegalStateException"
+        );
+        assert_eq!(hit["id"].as_str().unwrap().len(), 16);
+    }
+    let out = common::stackfold(&[
+        "search",
+        "--data",
+        &data,
+        "--json",
+        "IllegalState",
+        "--from",
+        "2024-03-02",
+        "--app",
+        "billing",
+    ]);
+    let hits = json_lines(&out);
+    assert_eq!(hits.len(), 2);
+    assert!(hits.iter().all(|h| h["meta"]["tag"] == "1.4.3"));
+    let out = common::stackfold(&[
+        "search", "--data", &data, "--json", "--level", "warn", "--limit", "1000", "*",
+    ]);
+    assert!(json_lines(&out).iter().all(|h| h["level"] == "WARN"));
+
+    // The fold format plus id.
+    let fold = common::stackfold(&[
+        "fold",
+        "--tz",
+        "UTC",
+        &format!(
+            "{}/java/weberror_billing_pro_1.4.3_web02_20240302.log",
+            common::fixtures().display()
+        ),
+    ]);
+    let folded = json_lines(&fold);
+    let out = common::stackfold(&[
+        "search", "--data", &data, "--json", "--tag", "1.4.3", "--limit", "100", "*",
+    ]);
+    let mut indexed = json_lines(&out);
+    indexed.reverse();
+    assert_eq!(indexed.len(), folded.len());
+    for (mut i, f) in indexed.into_iter().zip(folded) {
+        i.as_object_mut().unwrap().remove("id");
+        assert_eq!(i["text"], f["text"]);
+        assert_eq!(i["exception"], f["exception"]);
+        assert_eq!(i["meta"], f["meta"]);
+    }
+
+    let out = common::stackfold(&["exceptions", "--data", &data, "--json"]);
+    let groups: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let top = groups
+        .iter()
+        .find(|g| g["root_type"] == "java.lang.IllegalStateException")
+        .unwrap();
+    let counts: Vec<u64> = groups
+        .iter()
+        .map(|g| g["count"].as_u64().unwrap())
+        .collect();
+    assert!(
+        counts.windows(2).all(|w| w[0] >= w[1]),
+        "most frequent first"
+    );
+    for key in [
+        "fingerprint",
+        "count",
+        "first_seen",
+        "last_seen",
+        "root_type",
+        "template",
+        "first_tag",
+        "apps",
+        "hosts",
+        "tags",
+    ] {
+        assert!(top.get(key).is_some(), "missing {key}");
+    }
+    assert_eq!(top["count"], 8);
+    assert_eq!(top["template"], "card <num> declined after <num> tries");
+    assert_eq!(top["first_tag"], "1.4.2");
+    assert_eq!(
+        top["tags"],
+        serde_json::json!([{"value": "1.4.2", "count": 6}, {"value": "1.4.3", "count": 2}])
+    );
+    assert_eq!(
+        top["hosts"],
+        serde_json::json!([{"value": "web01", "count": 6}, {"value": "web02", "count": 2}])
+    );
+    let total: u64 = groups.iter().map(|g| g["count"].as_u64().unwrap()).sum();
+    assert_eq!(total, summary["exceptions"].as_u64().unwrap());
+
+    let fp = top["fingerprint"].as_str().unwrap();
+    let out = common::stackfold(&["show", "--data", &data, "--json", fp]);
+    let detail: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(detail["count"], 8);
+    assert_eq!(detail["samples"].as_array().unwrap().len(), 5);
+    assert!(
+        detail["explain"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c == "type:java.lang.IllegalStateException")
+    );
+    let buckets: u64 = detail["histogram"]["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b[1].as_u64().unwrap())
+        .sum();
+    assert_eq!(buckets, 8);
+    let text = common::stackfold(&["show", "--data", &data, fp]);
+    assert!(String::from_utf8_lossy(&text.stdout).contains("PaymentClient"));
+}
+
+#[test]
+fn query_errors_are_clear() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = data_arg(&tmp);
+    index(&data, &[&fixture_dirs()[2]]);
+    let out = std::process::Command::new(common::binary())
+        .args(["search", "--data", &data, "panic AND ("])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("query syntax") && stderr.contains("position"),
+        "{stderr}"
+    );
+    let out = std::process::Command::new(common::binary())
+        .args(["search", "--data", &data, "x", "--from", "yesterday"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let missing = tmp.path().join("nothing").display().to_string();
+    let out = std::process::Command::new(common::binary())
+        .args(["search", "--data", &missing, "x"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no index here"));
+}
+
+#[test]
+fn indexing_twice_adds_nothing_and_grown_files_add_only_the_new_part() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = data_arg(&tmp);
+    let logs = tmp.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    let name = "weberror_billing_pro_1.4.2_web01_20240301.log";
+    let original = std::fs::read_to_string(common::fixtures().join("java").join(name)).unwrap();
+    std::fs::write(logs.join(name), &original).unwrap();
+    let logs_arg = logs.display().to_string();
+    let first = index(&data, &[&logs_arg]);
+    assert_eq!(first["events"], 6);
+    let second = index(&data, &[&logs_arg]);
+    assert_eq!(second["events"], 0);
+    assert_eq!(second["skipped_files"], 1);
+    assert_eq!(reader(&data).count("", &Filters::default()).unwrap(), 6);
+
+    let appended = "2024-03-01 11:00:00.000 INFO  [main] c.a.billing.BillingApplication - shutting down\n\
+                    2024-03-01 11:00:01.000 ERROR [main] c.a.billing.Db - close failed\n\
+                    java.lang.IllegalStateException: pool closed\n\
+                    \tat com.acme.billing.Db.close(Db.java:12)\n";
+    std::fs::write(logs.join(name), format!("{original}{appended}")).unwrap();
+    let third = index(&data, &[&logs_arg]);
+    assert_eq!(third["events"], 2, "only the appended events");
+    let r = reader(&data);
+    assert_eq!(r.count("", &Filters::default()).unwrap(), 8);
+    assert_eq!(r.count("\"pool closed\"", &Filters::default()).unwrap(), 1);
+    let hits = r.search("close", &Filters::default(), 10).unwrap();
+    assert_eq!(
+        hits[0]["line"], 48,
+        "line numbers continue where the last run stopped"
+    );
+}
+
+#[test]
+fn prune_removes_old_events_and_groups_stay_exact() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = data_arg(&tmp);
+    let dirs = fixture_dirs();
+    let dirs: Vec<&str> = dirs.iter().map(String::as_str).collect();
+    index(&data, &dirs);
+    // Fixtures span 2011 to 2024; cut between 2016 and 2024 whenever the test runs.
+    let now = jiff::Timestamp::now();
+    let cutoff_2020: jiff::Timestamp = "2020-06-01T00:00:00Z".parse().unwrap();
+    let days = (now.as_second() - cutoff_2020.as_second()) / 86_400;
+    let r = reader(&data);
+    let all = r.count("", &Filters::default()).unwrap();
+    let without_time = all
+        - r.count(
+            "",
+            &Filters {
+                from: Some(jiff::Timestamp::MIN),
+                ..Filters::default()
+            },
+        )
+        .unwrap();
+    let cutoff = now
+        .checked_sub(jiff::SignedDuration::from_hours(24 * days))
+        .unwrap();
+    let recent = Filters {
+        from: Some(cutoff),
+        ..Filters::default()
+    };
+    let keep = r.count("", &recent).unwrap();
+    let groups_recent = r.groups("", &recent).unwrap();
+    assert!(
+        keep > 0 && keep + without_time < all,
+        "the cut leaves some and drops some"
+    );
+    common::stackfold(&[
+        "prune",
+        "--data",
+        &data,
+        "--older-than",
+        &format!("{days}d"),
+    ]);
+    r.reload().unwrap();
+    assert_eq!(
+        r.count("", &Filters::default()).unwrap(),
+        keep + without_time
+    );
+    let timed = Filters {
+        from: Some(jiff::Timestamp::MIN),
+        ..Filters::default()
+    };
+    let counts = |groups: Vec<stackfold::query::GroupSummary>| -> Vec<(String, u64)> {
+        groups
+            .into_iter()
+            .map(|g| (g.fingerprint, g.count))
+            .collect()
+    };
+    assert_eq!(counts(r.groups("", &timed).unwrap()), counts(groups_recent));
+}
+
+#[test]
+fn generated_corpus_groups_are_exact() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = data_arg(&tmp);
+    let logs = tmp.path().join("logs");
+    let manifest = common::generate(&logs, 3, &["--days", "3"]);
+    let summary = index(&data, &[&logs.display().to_string()]);
+    assert_eq!(summary["events"], manifest["events"]);
+    assert_exact_groups(&data, &manifest);
+}
+
+/// The index holds exactly the generator's events and groups.
+fn assert_exact_groups(data: &str, manifest: &Value) {
+    let r = reader(data);
+    assert_eq!(
+        r.count("", &Filters::default()).unwrap() as u64,
+        manifest["events"].as_u64().unwrap()
+    );
+    let groups = r.groups("", &Filters::default()).unwrap();
+    let mut got: Vec<(String, u64)> = groups
+        .iter()
+        .map(|g| (g.apps[0].value.clone(), g.count))
+        .collect();
+    let mut want: Vec<(String, u64)> = manifest["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["app"].as_str().unwrap().to_owned(),
+                g["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn killed_mid_run_then_rerun_indexes_every_event_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = data_arg(&tmp);
+    let logs = tmp.path().join("logs");
+    let manifest = common::generate(&logs, 12, &["--days", "4", "--compress", "mixed"]);
+    let logs_arg = logs.display().to_string();
+    let args = [
+        "index",
+        "--data",
+        &data,
+        "--tz",
+        "UTC",
+        "--commit-mb",
+        "1",
+        "--threads",
+        "2",
+        &logs_arg,
+    ];
+    let mut kills = 0;
+    for delay_ms in [150, 400, 700, 1000, 1500] {
+        let mut child = std::process::Command::new(common::binary())
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL
+            kills += 1;
+        }
+        child.wait().unwrap();
+    }
+    assert!(
+        kills >= 2,
+        "the index runs must be killed mid-way ({kills} were)"
+    );
+    common::stackfold(&args);
+    assert_exact_groups(&data, &manifest);
+}
