@@ -38,6 +38,10 @@ struct Args {
     /// Distinct problems (future exception groups).
     #[arg(long, default_value_t = 36)]
     problems: usize,
+    /// Also write every event as a tantivy-cli JSON document to this file (the reference
+    /// baseline of `shared/bench`).
+    #[arg(long, value_name = "FILE")]
+    reference_jsonl: Option<PathBuf>,
     /// Share of events that carry a trace.
     #[arg(long, default_value_t = 0.05)]
     trace_ratio: f64,
@@ -311,6 +315,10 @@ fn main() -> io::Result<()> {
     let problems = problems(args.problems, &mut rng);
     let mut manifest = Manifest::default();
     let mut counts: std::collections::BTreeMap<(usize, &str), u64> = Default::default();
+    let mut reference = match &args.reference_jsonl {
+        Some(path) => Some(BufWriter::with_capacity(1 << 20, File::create(path)?)),
+        None => None,
+    };
     let files = args.apps * ENVS.len() * args.hosts * args.days;
     let per_file = (args.size_mb * 1_000_000 / files.max(1) as u64).max(1);
     let mut index = 0;
@@ -341,18 +349,17 @@ fn main() -> io::Result<()> {
                         date.strftime("%Y%m%d")
                     );
                     let mut out = writer(&args.out.join(name), compress)?;
-                    let (events, traces, bytes) = write_file(
-                        &mut out,
-                        &mut counts,
-                        &own,
+                    let spec = FileSpec {
                         lang,
                         app,
                         tag,
-                        &date.to_string(),
-                        per_file,
-                        args.trace_ratio,
-                        &mut rng,
-                    )?;
+                        date: date.to_string(),
+                        size: per_file,
+                        trace_ratio: args.trace_ratio,
+                    };
+                    let refs = reference.as_mut().map(|r| r as &mut dyn Write);
+                    let (events, traces, bytes) =
+                        write_file(&mut out, refs, &mut counts, &own, &spec, &mut rng)?;
                     out.flush()?;
                     drop(out);
                     manifest.files += 1;
@@ -363,6 +370,9 @@ fn main() -> io::Result<()> {
                 }
             }
         }
+    }
+    if let Some(reference) = reference.as_mut() {
+        reference.flush()?;
     }
     for ((problem, app), count) in counts {
         let p = &problems[problem];
@@ -387,48 +397,87 @@ fn main() -> io::Result<()> {
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-fn write_file<'a>(
-    out: &mut dyn Write,
-    counts: &mut std::collections::BTreeMap<(usize, &'a str), u64>,
-    own: &[&Problem],
+/// What one file holds.
+struct FileSpec<'a> {
     lang: Lang,
     app: &'a str,
     tag: usize,
-    date: &str,
+    date: String,
     size: u64,
     trace_ratio: f64,
+}
+
+/// Writes one file; returns its events, trace events and bytes. With `reference`, also writes
+/// each event as a tantivy-cli document (`timestamp`, `level`, `thread`, `logger`, `body`).
+fn write_file<'a>(
+    out: &mut dyn Write,
+    mut reference: Option<&mut dyn Write>,
+    counts: &mut std::collections::BTreeMap<(usize, &'a str), u64>,
+    own: &[&Problem],
+    spec: &FileSpec<'a>,
     rng: &mut fastrand::Rng,
 ) -> io::Result<(u64, u64, u64)> {
     let (mut events, mut traces, mut bytes) = (0u64, 0u64, 0u64);
     let mut ms: u64 = rng.u64(0..1000);
     let mut buf = String::with_capacity(4096);
-    while bytes < size {
-        buf.clear();
+    let mut body = String::with_capacity(4096);
+    while bytes < spec.size {
         ms = (ms + rng.u64(1..2000)).min(86_399_999);
-        let with_trace = !own.is_empty() && rng.f64() < trace_ratio;
+        let thread = rng.u32(1..200);
+        let with_trace = !own.is_empty() && rng.f64() < spec.trace_ratio;
+        let level = match with_trace {
+            true => "ERROR",
+            false => ["INFO", "INFO", "INFO", "DEBUG", "WARN"][rng.usize(0..5)],
+        };
+        body.clear();
+        let mut panic = String::new();
         if with_trace {
             let p = own[rng.usize(0..own.len())];
-            *counts.entry((p.id, app)).or_default() += 1;
+            *counts.entry((p.id, spec.app)).or_default() += 1;
             traces += 1;
-            if lang == Lang::Go {
-                buf.push_str(&header(lang, date, ms, "ERROR", app, rng.u32(1..200)));
-                buf.push_str("handler failed, recovering\n");
-                events += 1;
+            if spec.lang == Lang::Go {
+                body.push_str("handler failed, recovering\n");
+                trace(&mut panic, p, spec.app, spec.tag, rng);
             } else {
-                buf.push_str(&header(lang, date, ms, "ERROR", app, rng.u32(1..200)));
-                buf.push_str(&fill("request {n} failed\n", rng));
+                body.push_str(&fill("request {n} failed\n", rng));
+                trace(&mut body, p, spec.app, spec.tag, rng);
             }
-            trace(&mut buf, p, app, tag, rng);
         } else {
-            let level = ["INFO", "INFO", "INFO", "DEBUG", "WARN"][rng.usize(0..5)];
-            buf.push_str(&header(lang, date, ms, level, app, rng.u32(1..200)));
-            buf.push_str(&fill(INFO[rng.usize(0..INFO.len())], rng));
-            buf.push('\n');
+            body.push_str(&fill(INFO[rng.usize(0..INFO.len())], rng));
+            body.push('\n');
         }
-        events += 1;
+        buf.clear();
+        buf.push_str(&header(spec.lang, &spec.date, ms, level, spec.app, thread));
+        buf.push_str(&body);
+        buf.push_str(&panic);
+        if let Some(reference) = reference.as_deref_mut() {
+            let logger = match spec.lang {
+                Lang::Java => format!("com.acme.{}.Service", spec.app),
+                Lang::Python => format!("{}.worker", spec.app),
+                Lang::Go => String::new(),
+            };
+            let ts = format!("{}T{}Z", spec.date, clock(ms));
+            for text in [&body, &panic].into_iter().filter(|t| !t.is_empty()) {
+                let doc = serde_json::json!({
+                    "timestamp": ts,
+                    "level": level,
+                    "thread": format!("http-nio-8080-exec-{thread}"),
+                    "logger": logger,
+                    "body": text.trim_end(),
+                });
+                serde_json::to_writer(&mut *reference, &doc)?;
+                reference.write_all(b"\n")?;
+            }
+        }
+        events += 1 + u64::from(!panic.is_empty());
         out.write_all(buf.as_bytes())?;
         bytes += buf.len() as u64;
     }
     Ok((events, traces, bytes))
+}
+
+/// `HH:MM:SS.mmm` of `ms` milliseconds into the day.
+fn clock(ms: u64) -> String {
+    let (h, m, s, milli) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
+    format!("{h:02}:{m:02}:{s:02}.{milli:03}")
 }

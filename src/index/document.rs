@@ -11,20 +11,32 @@ pub const FLAG_TRUNCATED: u64 = 1;
 /// `flags` bit: the event is the rest of a cut event.
 pub const FLAG_CONTINUED: u64 = 2;
 
-/// A stable id for the event at `offset` of `source`: 16 hex digits.
-pub fn event_id(source: &str, offset: u64) -> String {
+/// A stable id for the event at `offset` of `source`.
+pub fn event_id(source: &str, offset: u64) -> u64 {
     let mut key = Vec::with_capacity(source.len() + 9);
     key.extend_from_slice(source.as_bytes());
     key.push(0);
     key.extend_from_slice(&offset.to_le_bytes());
-    format!("{:016x}", xxh3_64(&key))
+    xxh3_64(&key)
+}
+
+/// An event id as users see it: 16 hex digits.
+pub fn format_id(id: u64) -> String {
+    format!("{id:016x}")
+}
+
+/// Parses 16 hex digits back into an event id.
+pub fn parse_id(text: &str) -> Option<u64> {
+    (text.len() == 16)
+        .then(|| u64::from_str_radix(text, 16).ok())
+        .flatten()
 }
 
 /// The document for `event`.
 pub fn to_document(f: &Fields, event: &Event) -> TantivyDocument {
     let mut doc = TantivyDocument::new();
     let source = event.source.path.to_string_lossy();
-    doc.add_text(f.id, event_id(&source, event.offset));
+    doc.add_u64(f.id, event_id(&source, event.offset));
     if let Some(ts) = event.ts {
         doc.add_date(f.ts, to_date(ts));
     }
@@ -47,6 +59,7 @@ pub fn to_document(f: &Fields, event: &Event) -> TantivyDocument {
     text(f.format, Some(event.format));
     text(f.message, Some(&event.message));
     text(f.text, Some(&event.text));
+    doc.add_text(f.body, event.trace_text());
     doc.add_u64(f.line, event.line);
     doc.add_u64(f.offset, event.offset);
     doc.add_u64(f.lines, u64::from(event.lines));
@@ -54,25 +67,21 @@ pub fn to_document(f: &Fields, event: &Event) -> TantivyDocument {
         | (u64::from(event.continued) * FLAG_CONTINUED);
     doc.add_u64(f.flags, flags);
     doc.add_u64(f.schema_version, SCHEMA_VERSION);
-    match &event.exception {
-        Some(x) => {
-            for exc in &x.chain {
-                doc.add_text(f.exc_types, &exc.ty);
-                for frame in exc.frames.iter().filter(|fr| fr.in_app) {
-                    doc.add_text(f.frames, format!("{}.{}", frame.module, frame.function));
-                }
+    if let Some(x) = &event.exception {
+        for exc in &x.chain {
+            doc.add_text(f.exc_types, &exc.ty);
+            for frame in exc.frames.iter().filter(|fr| fr.in_app) {
+                doc.add_text(f.frames, format!("{}.{}", frame.module, frame.function));
             }
-            doc.add_text(f.root_type, &x.root_type);
-            doc.add_text(f.fingerprint, &x.fingerprint);
-            doc.add_text(f.template, &x.template);
-            doc.add_text(
-                f.exception,
-                serde_json::to_string(x).expect("exceptions serialise"),
-            );
-            doc.add_u64(f.has_exception, 1);
-            doc.add_u64(f.grouping_version, u64::from(x.grouping_version));
         }
-        None => doc.add_u64(f.has_exception, 0),
+        doc.add_text(f.root_type, &x.root_type);
+        doc.add_text(f.fingerprint, &x.fingerprint);
+        doc.add_text(f.template, &x.template);
+        doc.add_text(
+            f.exception,
+            serde_json::to_string(x).expect("exceptions serialise"),
+        );
+        doc.add_u64(f.grouping_version, u64::from(x.grouping_version));
     }
     doc
 }

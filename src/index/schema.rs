@@ -2,8 +2,8 @@
 
 use tantivy::DateTime;
 use tantivy::schema::{
-    DateOptions, DateTimePrecision, FAST, Field, INDEXED, IndexRecordOption, STORED, STRING,
-    Schema, TextFieldIndexing, TextOptions,
+    DateOptions, DateTimePrecision, FAST, Field, IndexRecordOption, STORED, STRING, Schema,
+    TextFieldIndexing, TextOptions,
 };
 
 /// Bumped when the schema changes; an index of another version is refused with a message.
@@ -15,7 +15,8 @@ pub const CODE_TOKENIZER: &str = "code";
 /// The fields of the schema, by role.
 #[derive(Debug, Clone)]
 pub struct Fields {
-    /// Stable event id: a hash of the source path and the event's offset.
+    /// Stable event id: a 64-bit hash of the source path and the event's offset, shown as 16
+    /// hex digits. A fast field, not a term: a term per event would double the dictionary.
     pub id: Field,
     pub ts: Field,
     pub level: Field,
@@ -33,38 +34,30 @@ pub struct Fields {
     pub lines: Field,
     pub format: Field,
     pub flags: Field,
+    /// The first line's message: stored for display; searched through `body`.
     pub message: Field,
+    /// The event as written: stored for display, not indexed.
     pub text: Field,
+    /// What is searched by default: the message and the continuation lines, without the
+    /// repeated headers (timestamps and levels have fields of their own).
+    pub body: Field,
     pub exc_types: Field,
     pub root_type: Field,
     pub fingerprint: Field,
     pub frames: Field,
     pub template: Field,
     pub exception: Field,
-    pub has_exception: Field,
     pub grouping_version: Field,
     pub schema_version: Field,
 }
 
-/// Keyword fields that filters and breakdowns use, by their query name.
-pub const KEYWORD_FIELDS: &[&str] = &[
-    "id",
-    "level",
-    "thread",
-    "app",
-    "env",
-    "tag",
-    "host",
-    "logtype",
-    "source",
-    "root_type",
-    "fingerprint",
-];
-
+/// Code-tokenized text with positions (for phrases, which camelCase splitting makes of most
+/// queries) and without field norms (results are sorted by time, never scored by length).
 fn code_text(stored: bool) -> TextOptions {
     let indexing = TextFieldIndexing::default()
         .set_tokenizer(CODE_TOKENIZER)
-        .set_index_option(IndexRecordOption::WithFreqsAndPositions);
+        .set_index_option(IndexRecordOption::WithFreqsAndPositions)
+        .set_fieldnorms(false);
     let options = TextOptions::default().set_indexing_options(indexing);
     if stored {
         options.set_stored()
@@ -84,10 +77,10 @@ pub fn build() -> (Schema, Fields) {
         .set_stored()
         .set_precision(DateTimePrecision::Microseconds);
     let fields = Fields {
-        id: b.add_text_field("id", STRING | STORED),
+        id: b.add_u64_field("id", FAST | STORED),
         ts: b.add_date_field("ts", ts_options),
         level: b.add_text_field("level", keyword.clone()),
-        logger: b.add_text_field("logger", code_text(true)),
+        logger: b.add_text_field("logger", STRING | STORED),
         thread: b.add_text_field("thread", STRING | STORED),
         app: b.add_text_field("app", keyword.clone()),
         env: b.add_text_field("env", keyword.clone()),
@@ -95,21 +88,21 @@ pub fn build() -> (Schema, Fields) {
         host: b.add_text_field("host", keyword.clone()),
         logtype: b.add_text_field("logtype", keyword.clone()),
         date: b.add_text_field("date", stored_only.clone()),
-        source: b.add_text_field("source", keyword.clone()),
+        source: b.add_text_field("source", FAST | STORED),
         line: b.add_u64_field("line", STORED),
         offset: b.add_u64_field("offset", STORED),
         lines: b.add_u64_field("lines", STORED),
         format: b.add_text_field("format", stored_only.clone()),
         flags: b.add_u64_field("flags", STORED),
-        message: b.add_text_field("message", code_text(true)),
-        text: b.add_text_field("text", code_text(true)),
+        message: b.add_text_field("message", stored_only.clone()),
+        text: b.add_text_field("text", stored_only.clone()),
+        body: b.add_text_field("body", code_text(false)),
         exc_types: b.add_text_field("exc_types", code_text(false)),
         root_type: b.add_text_field("root_type", keyword.clone()),
         fingerprint: b.add_text_field("fingerprint", keyword),
         frames: b.add_text_field("frames", code_text(false)),
         template: b.add_text_field("template", stored_only.clone()),
         exception: b.add_text_field("exception", stored_only),
-        has_exception: b.add_u64_field("has_exception", INDEXED | FAST),
         grouping_version: b.add_u64_field("grouping_version", FAST | STORED),
         schema_version: b.add_u64_field("schema_version", STORED),
     };
@@ -140,13 +133,13 @@ impl Fields {
             flags: f("flags")?,
             message: f("message")?,
             text: f("text")?,
+            body: f("body")?,
             exc_types: f("exc_types")?,
             root_type: f("root_type")?,
             fingerprint: f("fingerprint")?,
             frames: f("frames")?,
             template: f("template")?,
             exception: f("exception")?,
-            has_exception: f("has_exception")?,
             grouping_version: f("grouping_version")?,
             schema_version: f("schema_version")?,
         })

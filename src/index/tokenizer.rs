@@ -15,10 +15,11 @@ pub struct CodeTokenizer {
     token: Token,
 }
 
-/// The tokens of one text, computed up front (texts are log events: a few KiB at most).
+/// Scans a text lazily, one token per [`TokenStream::advance`].
 pub struct CodeTokenStream<'a> {
-    tokens: std::vec::IntoIter<(usize, usize)>,
     text: &'a str,
+    /// Byte position where scanning resumes.
+    pos: usize,
     token: &'a mut Token,
 }
 
@@ -29,8 +30,8 @@ impl Tokenizer for CodeTokenizer {
         self.token.reset();
         self.token.position = usize::MAX;
         CodeTokenStream {
-            tokens: split(text).into_iter(),
             text,
+            pos: 0,
             token: &mut self.token,
         }
     }
@@ -38,15 +39,25 @@ impl Tokenizer for CodeTokenizer {
 
 impl TokenStream for CodeTokenStream<'_> {
     fn advance(&mut self) -> bool {
-        let Some((from, to)) = self.tokens.next() else {
+        let Some((from, to)) = next_token(self.text, self.pos) else {
+            self.pos = self.text.len();
             return false;
         };
-        self.token.offset_from = from;
-        self.token.offset_to = to;
-        self.token.position = self.token.position.wrapping_add(1);
-        self.token.text.clear();
-        for c in self.text[from..to].chars().take(MAX_TOKEN_CHARS) {
-            self.token.text.extend(c.to_lowercase());
+        self.pos = to;
+        let word = &self.text[from..to];
+        let t = &mut *self.token;
+        t.offset_from = from;
+        t.offset_to = to;
+        t.position = t.position.wrapping_add(1);
+        t.text.clear();
+        if word.is_ascii() {
+            let cut = &word[..word.len().min(MAX_TOKEN_CHARS)];
+            t.text.push_str(cut);
+            t.text.make_ascii_lowercase();
+        } else {
+            for c in word.chars().take(MAX_TOKEN_CHARS) {
+                t.text.extend(c.to_lowercase());
+            }
         }
         true
     }
@@ -60,34 +71,41 @@ impl TokenStream for CodeTokenStream<'_> {
     }
 }
 
-/// Byte ranges of the tokens of `text`.
-fn split(text: &str) -> Vec<(usize, usize)> {
-    let mut out = Vec::new();
-    let mut start: Option<usize> = None;
-    let mut prev: Option<char> = None;
-    let mut iter = text.char_indices().peekable();
-    while let Some((i, c)) = iter.next() {
-        if !c.is_alphanumeric() {
-            if let Some(s) = start.take() {
-                out.push((s, i));
-            }
-            prev = None;
+/// The byte range of the first token at or after `pos`: a run of alphanumeric characters,
+/// cut at camelCase boundaries.
+fn next_token(text: &str, pos: usize) -> Option<(usize, usize)> {
+    let bytes = text.as_bytes();
+    let mut start = pos;
+    // Skip separators; ASCII bytes decide alone, other characters by their class.
+    loop {
+        let b = *bytes.get(start)?;
+        if b.is_ascii_alphanumeric() {
+            break;
+        }
+        if b < 0x80 {
+            start += 1;
             continue;
         }
-        let next = iter.peek().map(|&(_, n)| n);
-        if let (Some(s), Some(p)) = (start, prev)
-            && is_camel_boundary(p, c, next)
-        {
-            out.push((s, i));
-            start = Some(i);
+        let c = text[start..].chars().next()?;
+        if c.is_alphanumeric() {
+            break;
         }
-        start.get_or_insert(i);
+        start += c.len_utf8();
+    }
+    let mut prev: Option<char> = None;
+    let mut chars = text[start..].char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if !c.is_alphanumeric() {
+            return Some((start, start + i));
+        }
+        if let Some(p) = prev
+            && is_camel_boundary(p, c, chars.peek().map(|&(_, n)| n))
+        {
+            return Some((start, start + i));
+        }
         prev = Some(c);
     }
-    if let Some(s) = start {
-        out.push((s, text.len()));
-    }
-    out
+    Some((start, text.len()))
 }
 
 /// `aB` (nullPointer) and `ABc` (HTTPServer → HTTP|Server) split; digits never do.

@@ -5,7 +5,7 @@ use tantivy::TantivyDocument;
 use tantivy::schema::{Field, Value as _};
 
 use crate::index::Fields;
-use crate::index::document::{FLAG_CONTINUED, FLAG_TRUNCATED};
+use crate::index::document::{FLAG_CONTINUED, FLAG_TRUNCATED, format_id};
 use crate::index::schema::from_date;
 
 fn text(doc: &TantivyDocument, field: Field) -> Value {
@@ -22,7 +22,8 @@ fn number(doc: &TantivyDocument, field: Field) -> u64 {
 /// and `id` first.
 pub fn event_json(f: &Fields, doc: &TantivyDocument) -> Value {
     let mut m = Map::new();
-    m.insert("id".into(), text(doc, f.id));
+    let id = doc.get_first(f.id).and_then(|v| v.as_u64()).map(format_id);
+    m.insert("id".into(), json!(id));
     let ts = doc
         .get_first(f.ts)
         .and_then(|v| v.as_datetime())

@@ -4,7 +4,9 @@ use std::ops::Bound;
 
 use jiff::Timestamp;
 use tantivy::Term;
-use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermQuery};
+use tantivy::query::{
+    AllQuery, BooleanQuery, ExistsQuery, Occur, Query, QueryParser, RangeQuery, TermQuery,
+};
 use tantivy::schema::{Field, IndexRecordOption};
 
 use crate::index::Fields;
@@ -93,11 +95,9 @@ pub fn build(
         }
     }
     if filters.exceptions_only {
-        let term = Term::from_field_u64(fields.has_exception, 1);
-        clauses.push((
-            Occur::Must,
-            Box::new(TermQuery::new(term, IndexRecordOption::Basic)),
-        ));
+        // Every exception event has a fingerprint; the fast field says which, with no term to index.
+        let exists = ExistsQuery::new("fingerprint".to_owned(), false);
+        clauses.push((Occur::Must, Box::new(exists)));
     }
     Ok(match clauses.len() {
         0 => Box::new(AllQuery),

@@ -104,7 +104,7 @@ impl Reader {
     /// A reader over an opened index.
     pub fn new(index: Index, fields: Fields) -> Result<Reader, Error> {
         let reader = index.reader().map_err(|e| Error::Index(e.to_string()))?;
-        let mut parser = QueryParser::for_index(&index, vec![fields.text]);
+        let mut parser = QueryParser::for_index(&index, vec![fields.body]);
         parser.set_conjunction_by_default();
         Ok(Reader {
             index,
@@ -173,16 +173,31 @@ impl Reader {
         Ok(event_json(&self.fields, &doc))
     }
 
-    /// The event with `id`, if any.
+    /// The event with `id` (16 hex digits), if any.
     pub fn event(&self, id: &str) -> Result<Option<Value>, QueryError> {
-        let filters = Filters::default();
-        let text = format!(
-            "id:{}",
-            id.chars()
-                .filter(char::is_ascii_alphanumeric)
-                .collect::<String>()
+        self.event_address(id)?
+            .map(|(searcher, address)| self.event_at(&searcher, address))
+            .transpose()
+    }
+
+    /// Where the event with `id` is stored.
+    fn event_address(&self, id: &str) -> Result<Option<(Searcher, DocAddress)>, QueryError> {
+        let Some(id) = crate::index::document::parse_id(id) else {
+            return Err(QueryError::BadParameter(format!(
+                "{id:?} is not an event id (16 hex digits)"
+            )));
+        };
+        let term = tantivy::Term::from_field_u64(self.fields.id, id);
+        let query = tantivy::query::RangeQuery::new(
+            std::ops::Bound::Included(term.clone()),
+            std::ops::Bound::Included(term),
         );
-        Ok(self.search(&text, &filters, 1)?.into_iter().next())
+        let searcher = self.searcher();
+        let hits = searcher.search(&query, &TopDocs::with_limit(1).order_by_score())?;
+        Ok(hits
+            .into_iter()
+            .next()
+            .map(|(_, address)| (searcher, address)))
     }
 
     /// Counts per bucket of the matching events between `filters.from` and `filters.to`
