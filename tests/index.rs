@@ -86,6 +86,23 @@ fn fixtures_search_and_groups() {
     ]);
     assert!(json_lines(&out).iter().all(|h| h["level"] == "WARN"));
 
+    // Wildcards: a prefix over tokens of the body, a regex over keyword values.
+    let r = reader(&data);
+    let none = Filters::default();
+    assert_eq!(
+        r.count("Illeg*", &none).unwrap(),
+        r.count("illegal", &none).unwrap()
+    );
+    assert!(r.count("Illeg*", &none).unwrap() >= 8);
+    assert_eq!(
+        r.count("logger:c.a.billing.web*", &none).unwrap(),
+        r.count("logger:c.a.billing.web.OrderController", &none)
+            .unwrap()
+            + r.count("logger:c.a.billing.web.ExportController", &none)
+                .unwrap()
+    );
+    assert!(r.count("logger:c.a.billing.web*", &none).unwrap() > 0);
+
     // The fold format plus id.
     let fold = common::stackfold(&[
         "fold",

@@ -65,7 +65,8 @@ pub fn build(
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     let text = text.trim();
     if !text.is_empty() && text != "*" {
-        let (query, errors) = parser.parse_query_lenient(text);
+        let text = rewrite_wildcards(text);
+        let (query, errors) = parser.parse_query_lenient(&text);
         if let Some(err) = errors.into_iter().next() {
             return Err(syntax_error(err));
         }
@@ -106,6 +107,113 @@ pub fn build(
     })
 }
 
+/// Fields indexed whole (one term per value): a wildcard there is a regex over the value.
+const KEYWORD_FIELDS: &[&str] = &[
+    "logger",
+    "level",
+    "thread",
+    "app",
+    "env",
+    "tag",
+    "host",
+    "logtype",
+    "root_type",
+    "fingerprint",
+];
+
+/// Turns words with `*` wildcards, which tantivy's grammar reads as plain words, into what
+/// tantivy can run: on a keyword field (`logger:com.acme.*`) a regex over the whole value; on
+/// text (`sess*`, `NullPoint*`) a regex over one token, or a phrase prefix when the word
+/// splits into several tokens (`"null point"*`). Quoted phrases are left alone.
+pub fn rewrite_wildcards(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut in_quotes = false;
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        out.push_str(&rewrite_word(word));
+        word.clear();
+    };
+    for c in text.chars() {
+        match c {
+            '"' => {
+                flush(&mut word, &mut out);
+                in_quotes = !in_quotes;
+                out.push(c);
+            }
+            c if in_quotes => out.push(c),
+            ' ' | '(' | ')' => {
+                flush(&mut word, &mut out);
+                out.push(c);
+            }
+            c => word.push(c),
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
+fn rewrite_word(word: &str) -> String {
+    if !word.contains('*') || word == "*" || word.contains('/') || word.contains('[') {
+        return word.to_owned();
+    }
+    let (prefix, field, value) = match word.split_once(':') {
+        Some((field, value))
+            if !field.is_empty()
+                && field
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_') =>
+        {
+            let sign = if field.starts_with(['+', '-']) {
+                &field[..1]
+            } else {
+                ""
+            };
+            (sign, field.trim_start_matches(['+', '-']), value)
+        }
+        _ => {
+            let sign = if word.starts_with(['+', '-']) {
+                &word[..1]
+            } else {
+                ""
+            };
+            (sign, "body", word.trim_start_matches(['+', '-']))
+        }
+    };
+    if value.is_empty() || value == "*" {
+        return word.to_owned();
+    }
+    let regex_of = |v: &str| {
+        v.split('*')
+            .map(regex::escape)
+            .collect::<Vec<_>>()
+            .join(".*")
+    };
+    if KEYWORD_FIELDS.contains(&field) {
+        return format!("{prefix}{field}:/{}/", regex_of(value));
+    }
+    let tokens = code_tokens(value.trim_end_matches('*'));
+    match tokens.as_slice() {
+        [] => word.to_owned(),
+        [_] if value.trim_end_matches('*').contains('*') => {
+            let inner = value.to_lowercase();
+            format!("{prefix}{field}:/{}/", regex_of(&inner))
+        }
+        [one] => format!("{prefix}{field}:/{}.*/", regex::escape(one)),
+        many => format!("{prefix}{field}:\"{}\"*", many.join(" ")),
+    }
+}
+
+fn code_tokens(text: &str) -> Vec<String> {
+    use tantivy::tokenizer::{TokenStream, Tokenizer};
+    let mut tokenizer = crate::index::tokenizer::CodeTokenizer::default();
+    let mut stream = tokenizer.token_stream(text);
+    let mut out = Vec::new();
+    while let Some(token) = stream.next() {
+        out.push(token.text.clone());
+    }
+    out
+}
+
 /// `warning` → `WARN`, `error` → `ERROR`: the names levels are indexed under.
 fn normalise_level(level: &str) -> String {
     let upper = level.to_ascii_uppercase();
@@ -125,6 +233,23 @@ fn any_of(field: Field, values: &[String]) -> Option<Box<dyn Query>> {
         many => Some(Box::new(BooleanQuery::new(
             many.iter().map(|v| (Occur::Should, term(v))).collect(),
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rewrite_wildcards as w;
+
+    #[test]
+    fn wildcards_become_regexes_or_phrase_prefixes() {
+        assert_eq!(w("sess*"), "body:/sess.*/");
+        assert_eq!(w("NullPoint*"), "body:\"null point\"*");
+        assert_eq!(w("logger:com.acme.*"), "logger:/com\\.acme\\..*/");
+        assert_eq!(w("level:ERR*"), "level:/ERR.*/");
+        assert_eq!(w("-sess* AND (timeout)"), "-body:/sess.*/ AND (timeout)");
+        assert_eq!(w("\"a* b\" x"), "\"a* b\" x");
+        assert_eq!(w("plain words"), "plain words");
+        assert_eq!(w("*"), "*");
     }
 }
 

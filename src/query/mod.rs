@@ -106,6 +106,7 @@ impl Reader {
         let reader = index.reader().map_err(|e| Error::Index(e.to_string()))?;
         let mut parser = QueryParser::for_index(&index, vec![fields.body]);
         parser.set_conjunction_by_default();
+        parser.allow_regexes();
         Ok(Reader {
             index,
             reader,
