@@ -236,6 +236,17 @@ fn any_of(field: Field, values: &[String]) -> Option<Box<dyn Query>> {
     }
 }
 
+fn syntax_error(err: tantivy::query::QueryParserError) -> QueryError {
+    let message = err.to_string();
+    let position = message.rsplit_once("at position ").and_then(|(_, pos)| {
+        pos.trim()
+            .trim_end_matches(|c: char| !c.is_ascii_digit())
+            .parse()
+            .ok()
+    });
+    QueryError::Syntax { message, position }
+}
+
 #[cfg(test)]
 mod tests {
     use super::rewrite_wildcards as w;
@@ -251,15 +262,4 @@ mod tests {
         assert_eq!(w("plain words"), "plain words");
         assert_eq!(w("*"), "*");
     }
-}
-
-fn syntax_error(err: tantivy::query::QueryParserError) -> QueryError {
-    let message = err.to_string();
-    let position = message.rsplit_once("at position ").and_then(|(_, pos)| {
-        pos.trim()
-            .trim_end_matches(|c: char| !c.is_ascii_digit())
-            .parse()
-            .ok()
-    });
-    QueryError::Syntax { message, position }
 }
