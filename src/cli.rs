@@ -28,6 +28,54 @@ pub enum Command {
     Show(ShowArgs),
     /// Delete indexed events older than a given age.
     Prune(PruneArgs),
+    /// Serve the HTTP API and the web UI over the index under --data.
+    Serve(ServeArgs),
+    /// Index the bundled sample logs into a temporary directory and serve them.
+    Demo(DemoArgs),
+    /// Print an htpasswd line (argon2id) for --basic-auth-file; reads the password from stdin.
+    Passwd(PasswdArgs),
+}
+
+/// How the server listens and who may use it.
+#[derive(Debug, Args, Clone)]
+pub struct ServerArgs {
+    /// Address to listen on; loopback unless you mean otherwise.
+    #[arg(long, default_value = "127.0.0.1:7280", value_name = "ADDR")]
+    pub listen: std::net::SocketAddr,
+    /// htpasswd-style file (user:hash, bcrypt or argon2): every route but /healthz then needs
+    /// HTTP Basic credentials.
+    #[arg(long, value_name = "FILE")]
+    pub basic_auth_file: Option<PathBuf>,
+    /// PEM certificate chain for HTTPS (with --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for HTTPS (with --tls-cert).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve the UI from this directory instead of the copy built in (for UI development).
+    #[arg(long, value_name = "DIR")]
+    pub web_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PasswdArgs {
+    /// The user name.
+    #[arg(value_name = "USER")]
+    pub user: String,
 }
 
 #[derive(Debug, Args)]

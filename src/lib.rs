@@ -23,6 +23,7 @@ pub mod index;
 pub mod parse;
 pub mod pipeline;
 pub mod query;
+pub mod serve;
 pub mod source;
 
 pub use error::{Error, Result};

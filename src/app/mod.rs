@@ -3,6 +3,7 @@
 mod fold;
 mod index;
 mod query;
+mod serve;
 mod summary;
 
 use std::process::ExitCode;
@@ -20,6 +21,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Exceptions(args) => query::exceptions(args),
         Command::Show(args) => query::show(args),
         Command::Prune(args) => index::prune(args),
+        Command::Serve(args) => serve::serve(args),
+        Command::Demo(args) => serve::demo(args),
+        Command::Passwd(args) => serve::passwd(args),
     }
 }
 

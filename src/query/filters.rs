@@ -29,6 +29,8 @@ pub struct Filters {
     pub fingerprint: Vec<String>,
     /// Only events that hold an exception.
     pub exceptions_only: bool,
+    /// Only events without a timestamp (the tail of a newest-first listing).
+    pub untimed_only: bool,
 }
 
 /// Why a query could not be built.
@@ -99,6 +101,11 @@ pub fn build(
         // Every exception event has a fingerprint; the fast field says which, with no term to index.
         let exists = ExistsQuery::new("fingerprint".to_owned(), false);
         clauses.push((Occur::Must, Box::new(exists)));
+    }
+    if filters.untimed_only {
+        let timed = ExistsQuery::new("ts".to_owned(), false);
+        clauses.push((Occur::Must, Box::new(AllQuery)));
+        clauses.push((Occur::MustNot, Box::new(timed)));
     }
     Ok(match clauses.len() {
         0 => Box::new(AllQuery),

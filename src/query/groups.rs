@@ -23,6 +23,8 @@ pub struct GroupStats {
     pub latest_doc: Option<DocAddress>,
     /// Per dimension, value → count.
     pub breakdowns: [HashMap<String, u64>; 4],
+    /// Counts per trend bucket, when the collector was given buckets.
+    pub trend: Vec<u64>,
 }
 
 impl GroupStats {
@@ -43,6 +45,12 @@ impl GroupStats {
             .map(|l| l.1)
             .or(self.latest_doc)
             .or(other.latest_doc);
+        if self.trend.len() < other.trend.len() {
+            self.trend.resize(other.trend.len(), 0);
+        }
+        for (mine, theirs) in self.trend.iter_mut().zip(other.trend) {
+            *mine += theirs;
+        }
         for (mine, theirs) in self.breakdowns.iter_mut().zip(other.breakdowns) {
             for (value, count) in theirs {
                 *mine.entry(value).or_default() += count;
@@ -51,8 +59,14 @@ impl GroupStats {
     }
 }
 
-/// Collects [`GroupStats`] per fingerprint.
-pub struct GroupCollector;
+/// Collects [`GroupStats`] per fingerprint, with a trend of `buckets` buckets of
+/// `interval_us` from `from_us` when `buckets` is not zero.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GroupCollector {
+    pub from_us: i64,
+    pub interval_us: i64,
+    pub buckets: usize,
+}
 
 /// Per-segment state: statistics keyed by term ordinals, turned into strings at the end.
 pub struct SegmentGroups {
@@ -61,6 +75,7 @@ pub struct SegmentGroups {
     ts: Column<DateTime>,
     dims: [Option<StrColumn>; 4],
     groups: HashMap<u64, SegmentStats>,
+    trend: GroupCollector,
 }
 
 #[derive(Default)]
@@ -70,6 +85,7 @@ struct SegmentStats {
     last: Option<(i64, DocId)>,
     any_doc: DocId,
     dims: [HashMap<u64, u64>; 4],
+    trend: Vec<u64>,
 }
 
 impl Collector for GroupCollector {
@@ -94,6 +110,7 @@ impl Collector for GroupCollector {
             ts: ff.date("ts")?,
             dims,
             groups: HashMap::new(),
+            trend: *self,
         })
     }
 
@@ -136,6 +153,16 @@ impl SegmentCollector for SegmentGroups {
         let tag = first_ord(&self.dims[3], doc);
         let stats = self.groups.entry(fp).or_default();
         stats.count += 1;
+        if self.trend.buckets > 0
+            && let Some(ts) = ts
+            && ts >= self.trend.from_us
+        {
+            let bucket = ((ts - self.trend.from_us) / self.trend.interval_us) as usize;
+            if bucket < self.trend.buckets {
+                stats.trend.resize(self.trend.buckets, 0);
+                stats.trend[bucket] += 1;
+            }
+        }
         stats.any_doc = doc;
         if let Some(ts) = ts {
             if stats.first.is_none_or(|(t, _)| ts < t) {
@@ -175,6 +202,7 @@ impl SegmentCollector for SegmentGroups {
                 last: s.last.map(|(t, d)| (t, address(d))),
                 latest_doc: Some(address(s.last.map_or(s.any_doc, |l| l.1))),
                 breakdowns,
+                trend: s.trend,
             };
             out.insert(fingerprint, stats);
         }

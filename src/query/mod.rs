@@ -4,6 +4,7 @@
 //! Opens the index read-only and sees new commits as they land. Never writes.
 
 mod events;
+mod fields;
 mod filters;
 mod groups;
 mod histogram;
@@ -66,8 +67,58 @@ pub struct GroupSummary {
     pub envs: Vec<ValueCount>,
     pub hosts: Vec<ValueCount>,
     pub tags: Vec<ValueCount>,
+    /// Events per trend bucket (see [`GroupList`]); empty unless asked for.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub trend: Vec<u64>,
     #[serde(skip)]
     latest: Option<DocAddress>,
+}
+
+/// How to order groups.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum GroupSort {
+    /// Most events first.
+    #[default]
+    Count,
+    /// Most recently seen first.
+    LastSeen,
+    /// Most recently appeared first.
+    FirstSeen,
+}
+
+impl std::str::FromStr for GroupSort {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "count" => Ok(GroupSort::Count),
+            "last_seen" => Ok(GroupSort::LastSeen),
+            "first_seen" => Ok(GroupSort::FirstSeen),
+            other => Err(format!(
+                "sort {other:?}: use count, last_seen or first_seen"
+            )),
+        }
+    }
+}
+
+/// Groups with the trend buckets their `trend` series count.
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupList {
+    pub groups: Vec<GroupSummary>,
+    /// Start of the first trend bucket.
+    pub trend_from: Option<String>,
+    pub trend_interval_seconds: Option<i64>,
+}
+
+/// One page of search results, newest first.
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchPage {
+    /// Events, each with `snippet`: the matching part of its body as HTML, terms in `<b>`.
+    pub hits: Vec<Value>,
+    /// How many events match in all.
+    pub total: usize,
+    /// Pass as `cursor` to get the next page; `None` on the last page.
+    pub cursor: Option<String>,
 }
 
 /// Counts per time bucket.
@@ -276,18 +327,197 @@ impl Reader {
 
     /// The exception groups of the matching events, most frequent first.
     pub fn groups(&self, text: &str, filters: &Filters) -> Result<Vec<GroupSummary>, QueryError> {
+        Ok(self
+            .group_list(text, filters, GroupSort::Count, usize::MAX, 0)?
+            .groups)
+    }
+
+    /// The exception groups of the matching events in `sort` order, at most `limit`, each
+    /// with a trend of `trend_buckets` buckets over the filters' time range (none if 0).
+    pub fn group_list(
+        &self,
+        text: &str,
+        filters: &Filters,
+        sort: GroupSort,
+        limit: usize,
+        trend_buckets: usize,
+    ) -> Result<GroupList, QueryError> {
         let searcher = self.searcher();
         let filters = Filters {
             exceptions_only: true,
             ..filters.clone()
         };
-        let stats = searcher.search(&*self.query(text, &filters)?, &GroupCollector)?;
+        let query = self.query(text, &filters)?;
+        let mut collector = GroupCollector::default();
+        if trend_buckets > 0 {
+            let (lo, hi) = match (filters.from, filters.to) {
+                (Some(from), Some(to)) => (from.as_microsecond(), to.as_microsecond()),
+                (from, to) => {
+                    let (lo, hi) = self.time_range(&searcher, &*query)?;
+                    (
+                        from.map_or(lo, |t| t.as_microsecond()),
+                        to.map_or(hi + 1, |t| t.as_microsecond()),
+                    )
+                }
+            };
+            let span = (hi - lo).max(1);
+            collector = GroupCollector {
+                from_us: lo,
+                interval_us: (span + trend_buckets as i64 - 1) / trend_buckets as i64,
+                buckets: trend_buckets,
+            };
+        }
+        let stats = searcher.search(&*query, &collector)?;
         let mut groups: Vec<(String, GroupStats)> = stats.into_iter().collect();
-        groups.sort_by(|a, b| b.1.count.cmp(&a.1.count).then_with(|| a.0.cmp(&b.0)));
-        groups
+        let last = |s: &GroupStats| s.last.map_or(i64::MIN, |l| l.0);
+        let first = |s: &GroupStats| s.first.as_ref().map_or(i64::MIN, |f| f.0);
+        groups.sort_by(|a, b| {
+            let order = match sort {
+                GroupSort::Count => b.1.count.cmp(&a.1.count),
+                GroupSort::LastSeen => last(&b.1).cmp(&last(&a.1)),
+                GroupSort::FirstSeen => first(&b.1).cmp(&first(&a.1)),
+            };
+            order.then_with(|| a.0.cmp(&b.0))
+        });
+        groups.truncate(limit);
+        let groups = groups
             .into_iter()
             .map(|(fp, stats)| self.summary(&searcher, fp, stats))
-            .collect()
+            .collect::<Result<_, _>>()?;
+        let trended = collector.buckets > 0;
+        Ok(GroupList {
+            groups,
+            trend_from: trended.then(|| micros_to_string(collector.from_us)),
+            trend_interval_seconds: trended.then(|| (collector.interval_us / 1_000_000).max(1)),
+        })
+    }
+
+    /// Top values with counts of level, app, env, host, tag and logtype among the matching
+    /// events, at most `top` per field.
+    pub fn field_values(
+        &self,
+        text: &str,
+        filters: &Filters,
+        top: usize,
+    ) -> Result<std::collections::BTreeMap<String, Vec<ValueCount>>, QueryError> {
+        let searcher = self.searcher();
+        let counts = searcher.search(&*self.query(text, filters)?, &fields::FieldsCollector)?;
+        Ok(counts
+            .into_iter()
+            .map(|(field, values)| {
+                let mut sorted = sorted_counts(values);
+                sorted.truncate(top);
+                (field, sorted)
+            })
+            .collect())
+    }
+
+    /// One page of the matching events, newest first, after `cursor` (from a previous page).
+    pub fn search_page(
+        &self,
+        text: &str,
+        filters: &Filters,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<SearchPage, QueryError> {
+        if limit == 0 || limit > MAX_LIMIT {
+            return Err(QueryError::BadParameter(format!(
+                "limit must be between 1 and {MAX_LIMIT}"
+            )));
+        }
+        let after = cursor.map(Cursor::parse).transpose()?;
+        let mut page_filters = filters.clone();
+        let mut skip = 0;
+        match after {
+            Some(Cursor::Timed { ts_us, seen }) => {
+                let upper = Timestamp::from_microsecond(ts_us + 1)
+                    .map_err(|e| QueryError::BadParameter(format!("cursor: {e}")))?;
+                page_filters.to = Some(page_filters.to.map_or(upper, |t| t.min(upper)));
+                skip = seen;
+            }
+            Some(Cursor::Untimed { seen }) => {
+                page_filters.untimed_only = true;
+                skip = seen;
+            }
+            None => {}
+        }
+        let searcher = self.searcher();
+        let total = searcher.search(&*self.query(text, filters)?, &Count)?;
+        let query = self.query(text, &page_filters)?;
+        let top = TopDocs::with_limit(limit + skip + 1)
+            .order_by_fast_field::<DateTime>("ts", Order::Desc);
+        let found = searcher.search(&*query, &top)?;
+        let mut hits_at: Vec<(Option<i64>, DocAddress)> = Vec::new();
+        let mut skipped = 0;
+        for (ts, address) in found {
+            let ts = ts.map(|d| d.into_timestamp_micros());
+            let at_cursor = match after {
+                Some(Cursor::Timed { ts_us, .. }) => ts == Some(ts_us),
+                Some(Cursor::Untimed { .. }) => true,
+                None => false,
+            };
+            if at_cursor && skipped < skip {
+                skipped += 1;
+                continue;
+            }
+            hits_at.push((ts, address));
+        }
+        let more = hits_at.len() > limit;
+        hits_at.truncate(limit);
+        let next = if more {
+            match hits_at.last() {
+                Some((Some(last_ts), _)) => {
+                    let same = hits_at.iter().filter(|(t, _)| *t == Some(*last_ts)).count();
+                    let carried = match after {
+                        Some(Cursor::Timed { ts_us, seen }) if ts_us == *last_ts => seen,
+                        _ => 0,
+                    };
+                    Some(Cursor::Timed {
+                        ts_us: *last_ts,
+                        seen: same + carried,
+                    })
+                }
+                Some((None, _)) => {
+                    let untimed = hits_at.iter().filter(|(t, _)| t.is_none()).count();
+                    let carried = match after {
+                        Some(Cursor::Untimed { seen }) => seen,
+                        _ => 0,
+                    };
+                    Some(Cursor::Untimed {
+                        seen: untimed + carried,
+                    })
+                }
+                None => None,
+            }
+        } else if matches!(after, Some(Cursor::Timed { .. })) {
+            // The timed events are done; those without a time follow.
+            let untimed = Filters {
+                untimed_only: true,
+                ..filters.clone()
+            };
+            let left = searcher.search(&*self.query(text, &untimed)?, &Count)?;
+            (left > 0).then_some(Cursor::Untimed { seen: 0 })
+        } else {
+            None
+        };
+        let next = next.map(|c| c.to_string());
+        let snippets =
+            tantivy::snippet::SnippetGenerator::create(&searcher, &*query, self.fields.body).ok();
+        let mut hits = Vec::with_capacity(hits_at.len());
+        for (_, address) in hits_at {
+            let mut event = self.event_at(&searcher, address)?;
+            if let Some(generator) = &snippets {
+                let body = body_of(&event);
+                let html = generator.snippet(&body).to_html();
+                event["snippet"] = Value::String(html);
+            }
+            hits.push(event);
+        }
+        Ok(SearchPage {
+            hits,
+            total,
+            cursor: next,
+        })
     }
 
     fn summary(
@@ -332,6 +562,7 @@ impl Reader {
             envs,
             hosts,
             tags,
+            trend: stats.trend,
             latest: stats.latest_doc,
         })
     }
@@ -372,6 +603,51 @@ impl Reader {
             histogram,
             samples,
         }))
+    }
+}
+
+/// The searchable body of an event as JSON: its message and continuation lines.
+fn body_of(event: &Value) -> String {
+    let message = event["message"].as_str().unwrap_or("");
+    match event["text"].as_str().and_then(|t| t.split_once('\n')) {
+        Some((_, rest)) => format!("{message}\n{rest}"),
+        None => message.to_owned(),
+    }
+}
+
+/// Where a page ended: the time of its last event and how many events at that exact time
+/// were already returned, or how many of the events without time were (they come last).
+/// Pages of one query are stable while the index does not change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cursor {
+    Timed { ts_us: i64, seen: usize },
+    Untimed { seen: usize },
+}
+
+impl Cursor {
+    fn parse(text: &str) -> Result<Cursor, QueryError> {
+        let bad =
+            || QueryError::BadParameter(format!("cursor {text:?} is not one this server gave"));
+        let number = |s: &str| s.parse::<i64>().map_err(|_| bad());
+        match text.split('_').collect::<Vec<_>>().as_slice() {
+            ["t", ts, seen] => Ok(Cursor::Timed {
+                ts_us: number(ts)?,
+                seen: number(seen)? as usize,
+            }),
+            ["n", seen] => Ok(Cursor::Untimed {
+                seen: number(seen)? as usize,
+            }),
+            _ => Err(bad()),
+        }
+    }
+}
+
+impl std::fmt::Display for Cursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Cursor::Timed { ts_us, seen } => write!(f, "t_{ts_us}_{seen}"),
+            Cursor::Untimed { seen } => write!(f, "n_{seen}"),
+        }
     }
 }
 

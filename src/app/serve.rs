@@ -1,0 +1,89 @@
+//! `stackfold serve`, `demo` and `passwd`.
+
+use std::io::Read;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use rust_embed::RustEmbed;
+
+use crate::cli::{DemoArgs, IndexArgs, PasswdArgs, PipelineArgs, ServeArgs, ServerArgs};
+use crate::serve::{AppState, Listen, Users, WebAssets, htpasswd_line};
+
+/// The sample logs `demo` indexes: the real and synthetic fixtures, not the goldens.
+#[derive(RustEmbed)]
+#[folder = "fixtures/"]
+#[include = "java/*"]
+#[include = "python/*"]
+#[include = "go/*"]
+#[include = "compressed/*"]
+struct Samples;
+
+pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    run_server(args.data, &args.server)
+}
+
+fn run_server(data: std::path::PathBuf, server: &ServerArgs) -> anyhow::Result<ExitCode> {
+    let users = server
+        .basic_auth_file
+        .as_deref()
+        .map(Users::load)
+        .transpose()?;
+    let web = WebAssets {
+        dir: server.web_dir.clone(),
+    };
+    let state = AppState::open(data, users, web)?;
+    let tls = server.tls_cert.clone().zip(server.tls_key.clone());
+    let listen = Listen {
+        addr: server.listen,
+        tls,
+    };
+    crate::serve::serve(state, listen, |url| {
+        eprintln!("stackfold: serving on {url} (Ctrl-C stops)");
+        println!("{url}");
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    let dir = tempfile::Builder::new()
+        .prefix("stackfold-demo-")
+        .tempdir()
+        .context("creating a temporary directory")?;
+    let logs = dir.path().join("logs");
+    for name in Samples::iter() {
+        let file = Samples::get(&name).expect("listed by the embed");
+        let path = logs.join(name.as_ref());
+        std::fs::create_dir_all(path.parent().expect("files are in folders"))?;
+        std::fs::write(&path, file.data)?;
+    }
+    let data = dir.path().join("data");
+    let index_args = IndexArgs {
+        data: data.clone(),
+        paths: vec![logs.display().to_string()],
+        heap_mb: 64,
+        commit_mb: 1024,
+        json: false,
+        pipeline: PipelineArgs {
+            config: None,
+            tz: Some("UTC".into()),
+            threads: 0,
+        },
+    };
+    super::index::run(index_args)?;
+    let code = run_server(data, &args.server);
+    drop(dir);
+    code
+}
+
+pub fn passwd(args: PasswdArgs) -> anyhow::Result<ExitCode> {
+    let mut password = String::new();
+    std::io::stdin()
+        .read_to_string(&mut password)
+        .context("reading the password from stdin")?;
+    let password = password.trim_end_matches(['\n', '\r']);
+    if password.is_empty() {
+        anyhow::bail!("empty password on stdin");
+    }
+    println!("{}", htpasswd_line(&args.user, password)?);
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,274 @@
+//! The handlers of `/api/*`, `/healthz` and `/metrics`.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::context::{MAX_CONTEXT_LINES, lines_around};
+use super::error::ApiError;
+use crate::query::time::parse_time;
+use crate::query::{Filters, GroupSort, QueryError, Reader};
+
+/// How long one query may run before the client gets a 503.
+pub const QUERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+/// Default and largest page of events.
+const DEFAULT_LIMIT: usize = 50;
+/// Default trend buckets of the group list.
+const TREND_BUCKETS: usize = 24;
+
+/// Query parameters shared by the endpoints; several values of a filter are comma-separated.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    pub q: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub app: Option<String>,
+    pub env: Option<String>,
+    pub host: Option<String>,
+    pub tag: Option<String>,
+    pub level: Option<String>,
+    pub logtype: Option<String>,
+    pub limit: Option<usize>,
+    pub cursor: Option<String>,
+    pub interval: Option<i64>,
+    pub sort: Option<String>,
+    pub before: Option<u64>,
+    pub after: Option<u64>,
+}
+
+fn list(value: &Option<String>) -> Vec<String> {
+    value
+        .iter()
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+impl Params {
+    fn filters(&self) -> Result<Filters, ApiError> {
+        let now = jiff::Timestamp::now();
+        let time = |t: &Option<String>, name: &str| {
+            t.as_deref()
+                .filter(|t| !t.is_empty())
+                .map(|t| parse_time(t, now))
+                .transpose()
+                .map_err(|e| ApiError::bad(format!("{name}: {e}")))
+        };
+        Ok(Filters {
+            from: time(&self.from, "from")?,
+            to: time(&self.to, "to")?,
+            app: list(&self.app),
+            env: list(&self.env),
+            host: list(&self.host),
+            tag: list(&self.tag),
+            logtype: list(&self.logtype),
+            level: list(&self.level),
+            ..Filters::default()
+        })
+    }
+
+    fn text(&self) -> String {
+        self.q.clone().unwrap_or_default()
+    }
+}
+
+/// The parameters, or a 400 that says which one is wrong.
+fn params(query: Result<Query<Params>, QueryRejection>) -> Result<Params, ApiError> {
+    query
+        .map(|Query(p)| p)
+        .map_err(|e| ApiError::bad(e.body_text()))
+}
+
+/// Runs `work` on the blocking pool with the query timeout, timing it.
+async fn blocking<T: Send + 'static>(
+    state: &AppState,
+    work: impl FnOnce(&Reader) -> Result<T, QueryError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let reader = Arc::clone(&state.reader);
+    let started = Instant::now();
+    let task = tokio::task::spawn_blocking(move || work(&reader));
+    let result = tokio::time::timeout(QUERY_TIMEOUT, task).await;
+    state
+        .metrics
+        .query_seconds
+        .observe(started.elapsed().as_secs_f64());
+    match result {
+        Err(_) => Err(ApiError::Timeout),
+        Ok(Err(join)) => Err(ApiError::Internal(format!("query task: {join}"))),
+        Ok(Ok(result)) => result.map_err(ApiError::from),
+    }
+}
+
+pub async fn search(
+    State(state): State<AppState>,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let p = params(query)?;
+    let filters = p.filters()?;
+    let (text, limit, cursor) = (p.text(), p.limit.unwrap_or(DEFAULT_LIMIT), p.cursor.clone());
+    let page = blocking(&state, move |r| {
+        r.search_page(&text, &filters, limit, cursor.as_deref())
+    })
+    .await?;
+    Ok(Json(serde_json::to_value(page).expect("pages serialise")))
+}
+
+pub async fn histogram(
+    State(state): State<AppState>,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let p = params(query)?;
+    let filters = p.filters()?;
+    let (text, interval) = (p.text(), p.interval);
+    let histogram = blocking(&state, move |r| r.histogram(&text, &filters, interval)).await?;
+    Ok(Json(
+        serde_json::to_value(histogram).expect("histograms serialise"),
+    ))
+}
+
+pub async fn fields(
+    State(state): State<AppState>,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let p = params(query)?;
+    let filters = p.filters()?;
+    let text = p.text();
+    let top = p.limit.unwrap_or(10);
+    let values = blocking(&state, move |r| r.field_values(&text, &filters, top)).await?;
+    Ok(Json(json!({ "fields": values })))
+}
+
+pub async fn exceptions(
+    State(state): State<AppState>,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let p = params(query)?;
+    let filters = p.filters()?;
+    let sort: GroupSort = match p.sort.as_deref() {
+        None | Some("") => GroupSort::Count,
+        Some(s) => s.parse().map_err(ApiError::bad)?,
+    };
+    let (text, limit) = (p.text(), p.limit.unwrap_or(100));
+    let list = blocking(&state, move |r| {
+        r.group_list(&text, &filters, sort, limit, TREND_BUCKETS)
+    })
+    .await?;
+    Ok(Json(serde_json::to_value(list).expect("groups serialise")))
+}
+
+pub async fn exception(
+    State(state): State<AppState>,
+    Path(fingerprint): Path<String>,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let p = params(query)?;
+    if fingerprint.len() != 32 || !fingerprint.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::bad(format!(
+            "{fingerprint:?} is not a fingerprint (32 hex digits)"
+        )));
+    }
+    let filters = p.filters()?;
+    let samples = p.limit.unwrap_or(10);
+    let fp = fingerprint.clone();
+    let detail = blocking(&state, move |r| r.group(&fp, &filters, samples)).await?;
+    match detail {
+        Some(detail) => Ok(Json(
+            serde_json::to_value(detail).expect("groups serialise"),
+        )),
+        None => Err(ApiError::NotFound(format!(
+            "no exception group {fingerprint}"
+        ))),
+    }
+}
+
+async fn event_by_id(state: &AppState, id: String) -> Result<Value, ApiError> {
+    let wanted = id.clone();
+    let event = blocking(state, move |r| r.event(&wanted)).await?;
+    event.ok_or_else(|| ApiError::NotFound(format!("no event {id}")))
+}
+
+pub async fn event(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(event_by_id(&state, id).await?))
+}
+
+pub async fn context(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let p = params(query)?;
+    let before = p.before.unwrap_or(20);
+    let after = p.after.unwrap_or(20);
+    if before > MAX_CONTEXT_LINES || after > MAX_CONTEXT_LINES {
+        return Err(ApiError::bad(format!(
+            "before and after are at most {MAX_CONTEXT_LINES}"
+        )));
+    }
+    let event = event_by_id(&state, id).await?;
+    let source = event["source"].as_str().unwrap_or("").to_owned();
+    let first = event["line"].as_u64().unwrap_or(1);
+    let last = first + event["lines"].as_u64().unwrap_or(1).saturating_sub(1);
+    let path = std::path::PathBuf::from(&source);
+    let lines =
+        tokio::task::spawn_blocking(move || lines_around(&path, first, last, before, after))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+    match lines {
+        Some(lines) => Ok(Json(
+            json!({ "event": event, "source": source, "lines": lines }),
+        )),
+        None => Err(ApiError::NotFound(format!(
+            "{source} can no longer be read"
+        ))),
+    }
+}
+
+pub async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let counted = blocking(&state, |r| r.count("", &Filters::default())).await;
+    let events = counted.unwrap_or(0) as u64;
+    let meta = state.data.join("index").join("meta.json");
+    let age = std::fs::metadata(meta)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .map(|d| d.as_secs_f64());
+    let body = state.metrics.render(events, age);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
+}
+
+pub async fn openapi() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        include_str!("openapi.json"),
+    )
+        .into_response()
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::NotFound("no such endpoint".into())
+}

@@ -1,0 +1,81 @@
+//! The one error type of the HTTP API: each variant maps to a status, with a JSON body
+//! `{"error": message, "position": byte}`; a 500 says nothing internal.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::query::QueryError;
+
+#[derive(Debug)]
+pub enum ApiError {
+    /// A parameter or the query text is wrong; `position` is a byte offset in the query.
+    BadRequest {
+        message: String,
+        position: Option<usize>,
+    },
+    NotFound(String),
+    Unauthorized,
+    /// The query ran longer than the server allows.
+    Timeout,
+    /// Something broke on the server; logged, not shown.
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn bad(message: impl Into<String>) -> ApiError {
+        ApiError::BadRequest {
+            message: message.into(),
+            position: None,
+        }
+    }
+}
+
+impl From<QueryError> for ApiError {
+    fn from(err: QueryError) -> Self {
+        match err {
+            QueryError::Syntax { message, position } => ApiError::BadRequest { message, position },
+            QueryError::BadParameter(message) => ApiError::BadRequest {
+                message,
+                position: None,
+            },
+            QueryError::Index(message) => ApiError::Internal(message),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, body) = match self {
+            ApiError::BadRequest { message, position } => (
+                StatusCode::BAD_REQUEST,
+                json!({"error": message, "position": position}),
+            ),
+            ApiError::NotFound(message) => (StatusCode::NOT_FOUND, json!({"error": message})),
+            ApiError::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                json!({"error": "authentication required"}),
+            ),
+            ApiError::Timeout => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({"error": "the query took too long; narrow it down"}),
+            ),
+            ApiError::Internal(message) => {
+                tracing::error!(error = %message, "request failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    json!({"error": "internal error"}),
+                )
+            }
+        };
+        let mut response = (status, Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"stackfold\", charset=\"UTF-8\""),
+            );
+        }
+        response
+    }
+}

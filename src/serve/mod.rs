@@ -1,0 +1,210 @@
+//! Stage 7, serve: the HTTP API and the web UI over the index (axum on tokio).
+//!
+//! `router(state)` builds the whole app, so tests call it without a socket. Index work runs
+//! on the blocking pool with a time limit; reads see new commits without a restart. With a
+//! users file every route but `/healthz` needs Basic authentication; with a certificate and
+//! key, the server speaks TLS (rustls).
+
+mod api;
+mod auth;
+mod context;
+mod error;
+mod metrics;
+mod web;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::header;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+pub use auth::{Users, htpasswd_line};
+pub use error::ApiError;
+pub use metrics::Metrics;
+pub use web::WebAssets;
+
+use crate::error::{Error, Result};
+use crate::query::Reader;
+
+/// Largest request body read: the API takes none, so this only bounds what a client can make
+/// the server drain before answering.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub reader: Arc<Reader>,
+    pub data: PathBuf,
+    pub users: Option<Arc<Users>>,
+    pub metrics: Arc<Metrics>,
+    pub web: WebAssets,
+}
+
+impl AppState {
+    /// State over the index under `data`.
+    pub fn open(data: PathBuf, users: Option<Users>, web: WebAssets) -> Result<AppState> {
+        let reader = Arc::new(Reader::open(&data)?);
+        Ok(AppState {
+            reader,
+            data,
+            users: users.map(Arc::new),
+            metrics: Arc::new(Metrics::new()),
+            web,
+        })
+    }
+}
+
+/// The whole app: API, health, metrics and UI, behind authentication when configured.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/api/search", get(api::search))
+        .route("/api/histogram", get(api::histogram))
+        .route("/api/fields", get(api::fields))
+        .route("/api/exceptions", get(api::exceptions))
+        .route("/api/exceptions/{fingerprint}", get(api::exception))
+        .route("/api/events/{id}", get(api::event))
+        .route("/api/events/{id}/context", get(api::context))
+        .route("/api/openapi.json", get(api::openapi))
+        .route("/api/{*rest}", get(api::not_found))
+        .route("/metrics", get(api::metrics))
+        .fallback(get(ui));
+    Router::new()
+        .route("/healthz", get(api::healthz))
+        .merge(api)
+        .layer(middleware::from_fn_with_state(state.clone(), authenticate))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            count_requests,
+        ))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+async fn ui(State(state): State<AppState>, uri: axum::http::Uri) -> Response {
+    state.web.respond(&uri)
+}
+
+async fn count_requests(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let class = format!("{}xx", response.status().as_u16() / 100);
+    state
+        .metrics
+        .requests
+        .get_or_create(&metrics::StatusLabel { class })
+        .inc();
+    response
+}
+
+/// Lets `/healthz` through; everything else needs valid Basic credentials when users are
+/// configured. A refused request's body is read first, so a client still streaming it sees
+/// the 401 instead of a reset connection.
+async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let Some(users) = state.users.clone() else {
+        return next.run(request).await;
+    };
+    if request.uri().path() == "/healthz" {
+        return next.run(request).await;
+    }
+    let header = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let allowed = match header {
+        Some(value) => tokio::task::spawn_blocking(move || users.check(&value))
+            .await
+            .unwrap_or(false),
+        None => false,
+    };
+    if allowed {
+        return next.run(request).await;
+    }
+    let _ = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES).await;
+    ApiError::Unauthorized.into_response()
+}
+
+/// How `stackfold serve` listens.
+#[derive(Debug, Clone)]
+pub struct Listen {
+    pub addr: SocketAddr,
+    /// PEM certificate chain and private key, for HTTPS.
+    pub tls: Option<(PathBuf, PathBuf)>,
+}
+
+/// Serves `state` until Ctrl-C or SIGTERM; calls `ready` with the bound URL once listening.
+pub fn serve(state: AppState, listen: Listen, ready: impl FnOnce(&str) + Send) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("stackfold-http")
+        .build()
+        .map_err(|e| Error::Config(format!("starting the runtime: {e}")))?;
+    runtime.block_on(async move {
+        let app = router(state).into_make_service();
+        let handle = axum_server::Handle::new();
+        let shutdown = handle.clone();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            shutdown.graceful_shutdown(Some(std::time::Duration::from_secs(5)));
+        });
+        let scheme = if listen.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        let server = {
+            let handle = handle.clone();
+            async move {
+                match listen.tls {
+                    Some((cert, key)) => {
+                        let config =
+                            axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
+                                .await
+                                .map_err(|e| {
+                                    Error::Config(format!(
+                                        "TLS: {}, {}: {e}",
+                                        cert.display(),
+                                        key.display()
+                                    ))
+                                })?;
+                        axum_server::bind_rustls(listen.addr, config)
+                            .handle(handle)
+                            .serve(app)
+                            .await
+                    }
+                    None => {
+                        axum_server::bind(listen.addr)
+                            .handle(handle)
+                            .serve(app)
+                            .await
+                    }
+                }
+                .map_err(|e| Error::Config(format!("serving on {}: {e}", listen.addr)))
+            }
+        };
+        let server = tokio::spawn(server);
+        if let Some(addr) = handle.listening().await {
+            ready(&format!("{scheme}://{addr}/"));
+        }
+        server
+            .await
+            .map_err(|e| Error::Config(format!("server task: {e}")))?
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing SIGTERM");
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
+    }
+}
+
+#[cfg(test)]
+mod tests;

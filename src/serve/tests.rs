@@ -1,0 +1,318 @@
+//! The API through `router(state).oneshot(...)`: every endpoint, its errors, and auth.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use base64::Engine;
+use serde_json::Value;
+use tower::ServiceExt;
+
+use super::*;
+use crate::config::ConfigFile;
+use crate::index::{EventWriter, file_key};
+use crate::pipeline::collect_file;
+
+/// An index of the fixtures, built once for all tests (kept for the process's life).
+fn data_dir() -> &'static Path {
+    static DATA: OnceLock<PathBuf> = OnceLock::new();
+    DATA.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap().keep();
+        let data = dir.join("data");
+        let (index, fields) = crate::index::open_or_create(&data).unwrap();
+        let mut writer = EventWriter::open(&index, fields, 32 << 20, 1).unwrap();
+        let settings = ConfigFile::default()
+            .settings(Some("UTC"), 1, 2020)
+            .unwrap();
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        for dir in ["java", "python", "go"] {
+            for entry in std::fs::read_dir(fixtures.join(dir)).unwrap() {
+                let path = entry.unwrap().path().canonicalize().unwrap();
+                let (events, _) = collect_file(path.clone(), &settings);
+                for event in &events {
+                    writer.add(&file_key(&path), event).unwrap();
+                }
+            }
+        }
+        writer.commit().unwrap();
+        data
+    })
+}
+
+fn state(users: Option<Users>) -> AppState {
+    AppState::open(data_dir().to_path_buf(), users, WebAssets::default()).unwrap()
+}
+
+async fn call(state: AppState, uri: &str, auth: Option<&str>) -> (StatusCode, Vec<u8>) {
+    let mut request = Request::get(uri);
+    if let Some(value) = auth {
+        request = request.header(header::AUTHORIZATION, value);
+    }
+    let response = router(state)
+        .oneshot(request.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap()
+        .to_vec();
+    (status, body)
+}
+
+async fn json(uri: &str) -> (StatusCode, Value) {
+    let (status, body) = call(state(None), uri, None).await;
+    let value = serde_json::from_slice(&body)
+        .unwrap_or_else(|_| panic!("{uri}: not JSON: {}", String::from_utf8_lossy(&body)));
+    (status, value)
+}
+
+#[tokio::test]
+async fn search_pages_through_everything_once() {
+    let (status, first) = json("/api/search?q=*&limit=7").await;
+    assert_eq!(status, StatusCode::OK);
+    let total = first["total"].as_u64().unwrap() as usize;
+    assert!(total > 100);
+    let mut seen = std::collections::HashSet::new();
+    let mut page = first;
+    loop {
+        for hit in page["hits"].as_array().unwrap() {
+            assert!(
+                seen.insert(hit["id"].as_str().unwrap().to_owned()),
+                "duplicate {}",
+                hit["id"]
+            );
+        }
+        let Some(cursor) = page["cursor"].as_str() else {
+            break;
+        };
+        page = json(&format!("/api/search?q=*&limit=50&cursor={cursor}"))
+            .await
+            .1;
+    }
+    assert_eq!(seen.len(), total);
+}
+
+#[tokio::test]
+async fn search_highlights_and_filters() {
+    let (status, page) =
+        json("/api/search?q=PaymentClient&app=billing&level=error,warn&limit=3").await;
+    assert_eq!(status, StatusCode::OK);
+    let hits = page["hits"].as_array().unwrap();
+    assert_eq!(hits.len(), 3);
+    assert_eq!(page["total"], 4);
+    for hit in hits {
+        assert!(
+            hit["snippet"].as_str().unwrap().contains("<b>"),
+            "{}",
+            hit["snippet"]
+        );
+        assert_eq!(hit["meta"]["app"], "billing");
+    }
+}
+
+#[tokio::test]
+async fn bad_requests_are_400_with_a_message() {
+    for uri in [
+        "/api/search?q=foo%20AND%20(",
+        "/api/search?limit=0",
+        "/api/search?from=yesterday",
+        "/api/search?colour=blue",
+        "/api/search?cursor=garbage",
+        "/api/histogram?interval=-5",
+        "/api/exceptions?sort=sideways",
+        "/api/exceptions/not-a-fingerprint",
+        "/api/events/xyz",
+        "/api/events/0123456789abcdef/context?before=100000",
+    ] {
+        let (status, body) = json(uri).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {body}");
+        assert!(
+            body["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{uri}: {body}"
+        );
+    }
+    let (_, body) = json("/api/search?q=foo%20AND%20(").await;
+    assert_eq!(body["position"], 9);
+}
+
+#[tokio::test]
+async fn missing_things_are_404() {
+    for uri in [
+        "/api/exceptions/0123456789abcdef0123456789abcdef",
+        "/api/events/0123456789abcdef",
+        "/api/nothing",
+    ] {
+        let (status, body) = json(uri).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{uri}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn histogram_fields_and_exceptions_agree() {
+    let (_, all) = json("/api/search?limit=1").await;
+    let (_, histogram) = json("/api/histogram?from=2024-03-01&to=2024-03-03").await;
+    let bucketed: u64 = histogram["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b[1].as_u64().unwrap())
+        .sum();
+    let (_, in_range) = json("/api/search?from=2024-03-01&to=2024-03-03&limit=1").await;
+    assert_eq!(bucketed, in_range["total"].as_u64().unwrap());
+    assert!(all["total"].as_u64().unwrap() > bucketed);
+
+    let (_, fields) = json("/api/fields?app=billing").await;
+    let apps = fields["fields"]["app"].as_array().unwrap();
+    assert_eq!(apps.len(), 1);
+    assert_eq!(apps[0]["value"], "billing");
+
+    let (status, list) = json("/api/exceptions?sort=last_seen&limit=5").await;
+    assert_eq!(status, StatusCode::OK);
+    let groups = list["groups"].as_array().unwrap();
+    assert!(!groups.is_empty() && groups.len() <= 5);
+    let last: Vec<&str> = groups
+        .iter()
+        .filter_map(|g| g["last_seen"].as_str())
+        .collect();
+    assert!(last.windows(2).all(|w| w[0] >= w[1]), "{last:?}");
+    for key in [
+        "fingerprint",
+        "count",
+        "first_seen",
+        "last_seen",
+        "root_type",
+        "template",
+        "first_tag",
+        "trend",
+    ] {
+        assert!(groups[0].get(key).is_some(), "missing {key}");
+    }
+    let trend: u64 = groups[0]["trend"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(trend, groups[0]["count"].as_u64().unwrap());
+}
+
+#[tokio::test]
+async fn one_group_its_events_and_their_context() {
+    let (_, list) = json("/api/exceptions?app=billing").await;
+    let group = &list["groups"][0];
+    let fp = group["fingerprint"].as_str().unwrap();
+    let (status, detail) = json(&format!("/api/exceptions/{fp}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(detail["count"], group["count"]);
+    let frames = detail["latest"]["exception"]["chain"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|e| e["frames"].as_array().unwrap().clone());
+    assert!(
+        frames.clone().any(|f| f["in_app"] == true) && frames.clone().any(|f| f["in_app"] == false)
+    );
+    assert!(!detail["explain"].as_array().unwrap().is_empty());
+    let id = detail["samples"][0]["id"].as_str().unwrap();
+    let (status, event) = json(&format!("/api/events/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(event["exception"]["fingerprint"], fp);
+    let (status, ctx) = json(&format!("/api/events/{id}/context?before=2&after=2")).await;
+    assert_eq!(status, StatusCode::OK);
+    let lines = ctx["lines"].as_array().unwrap();
+    let in_event = lines.iter().filter(|l| l["in_event"] == true).count() as u64;
+    assert_eq!(in_event, event["lines"].as_u64().unwrap());
+    assert_eq!(
+        lines[0]["number"].as_u64().unwrap() + 2,
+        event["line"].as_u64().unwrap()
+    );
+}
+
+#[tokio::test]
+async fn health_metrics_openapi_and_ui() {
+    let (status, body) = call(state(None), "/healthz", None).await;
+    assert_eq!((status, body.as_slice()), (StatusCode::OK, &b"ok\n"[..]));
+    let (status, body) = call(state(None), "/metrics", None).await;
+    let text = String::from_utf8(body).unwrap();
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        text.contains("stackfold_events ") && text.contains("stackfold_commit_age_seconds"),
+        "{text}"
+    );
+    let (status, spec) = json("/api/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(spec["paths"]["/api/search"].is_object());
+    for (uri, needle) in [
+        ("/", "<title>stackfold</title>"),
+        ("/app.js", "viewSearch"),
+        ("/style.css", ".trace"),
+    ] {
+        let (status, body) = call(state(None), uri, None).await;
+        assert_eq!(status, StatusCode::OK, "{uri}");
+        assert!(String::from_utf8_lossy(&body).contains(needle), "{uri}");
+    }
+}
+
+#[tokio::test]
+async fn with_auth_every_route_but_healthz_needs_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("users");
+    std::fs::write(&file, htpasswd_line("ops", "correct horse").unwrap() + "\n").unwrap();
+    let users = Arc::new(Users::load(&file).unwrap());
+    let with_users = || AppState {
+        users: Some(Arc::clone(&users)),
+        ..state(None)
+    };
+    let basic = |user: &str, password: &str| {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+        )
+    };
+    let good = basic("ops", "correct horse");
+    let routes = [
+        "/",
+        "/app.js",
+        "/api/search",
+        "/api/histogram",
+        "/api/fields",
+        "/api/exceptions",
+        "/api/exceptions/0123456789abcdef0123456789abcdef",
+        "/api/events/0123456789abcdef",
+        "/api/events/0123456789abcdef/context",
+        "/api/openapi.json",
+        "/metrics",
+        "/api/nothing",
+    ];
+    for uri in routes {
+        for auth in [
+            None,
+            Some(basic("ops", "wrong")),
+            Some(basic("nobody", "correct horse")),
+            Some("Bearer x".to_owned()),
+        ] {
+            let (status, _) = call(with_users(), uri, auth.as_deref()).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{uri} with {auth:?}");
+        }
+        let (status, _) = call(with_users(), uri, Some(&good)).await;
+        assert_ne!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "{uri} with good credentials"
+        );
+    }
+    let (status, _) = call(with_users(), "/healthz", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let response = router(with_users())
+        .oneshot(
+            Request::post("/api/search")
+                .body(Body::from(vec![b'x'; 1000]))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(response.headers().get(header::WWW_AUTHENTICATE).is_some());
+}

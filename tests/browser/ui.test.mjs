@@ -1,0 +1,136 @@
+// The web UI in headless Chromium (Debian's /usr/bin/chromium, driven by playwright-core):
+// search, zoom the histogram, expand a trace and its surrounding lines, open an exception
+// group; once over plain HTTP (`stackfold demo`) and once over HTTPS with Basic auth
+// (`stackfold serve --tls-cert --tls-key --basic-auth-file`). Screenshots go to artifacts/.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, mkdirSync, writeFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, "..", "..");
+const binary = process.env.STACKFOLD_BIN || join(root, "target", "debug", "stackfold");
+const artifacts = join(here, "artifacts");
+const chromiumPath = process.env.CHROMIUM || "/usr/bin/chromium";
+mkdirSync(artifacts, { recursive: true });
+
+const servers = [];
+let browser;
+
+// Starts stackfold with `args`; resolves with the URL it prints once listening.
+function start(args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"] });
+    servers.push(child);
+    let err = "";
+    child.stderr.on("data", (d) => (err += d));
+    child.stdout.on("data", (d) => {
+      const url = String(d).split("\n").find((l) => l.startsWith("http"));
+      if (url) resolve(url.trim());
+    });
+    child.on("exit", (code) => reject(new Error(`stackfold ${args[0]} exited with ${code}: ${err}`)));
+  });
+}
+
+before(async () => {
+  assert.ok(existsSync(binary), `build stackfold first (cargo build): ${binary}`);
+  browser = await chromium.launch({
+    executablePath: chromiumPath,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  for (const s of servers) s.kill("SIGTERM");
+});
+
+// The user journey shared by both servers.
+async function journey(page, base, label) {
+  await page.goto(`${base}#/search`);
+  await page.fill("#q", "PaymentClient");
+  await page.press("#q", "Enter");
+  await page.waitForSelector(".hit");
+  assert.match(await page.textContent("#total"), /^8 events/);
+  assert.ok((await page.locator(".hit .snippet b").count()) > 0, "matched terms are highlighted");
+  assert.match(page.url(), /q=PaymentClient/, "the query is in the URL");
+  await page.screenshot({ path: join(artifacts, `${label}-search.png`), fullPage: true });
+
+  // Expand a trace: newlines kept, in-app frames marked, surrounding lines on demand.
+  await page.locator(".hit").first().click();
+  const trace = page.locator(".hit .details .trace").first();
+  await trace.waitFor();
+  assert.match(await trace.textContent(), /Caused by: java\.lang\.IllegalStateException/);
+  assert.ok((await page.locator(".hit .details .trace .inapp").count()) > 0, "in-app frames are marked");
+  await page.locator(".hit .details a[data-context]").first().click();
+  await page.waitForSelector(".context .line.in");
+  await page.screenshot({ path: join(artifacts, `${label}-trace.png`), fullPage: true });
+
+  // Click a field value into a filter, then drag across the histogram to zoom.
+  await page.locator('#fields a[data-field="host"]', { hasText: "web02" }).click();
+  await page.waitForFunction(() => location.hash.includes("host=web02"));
+  await page.waitForSelector(".hit");
+  assert.match(await page.textContent("#total"), /^2 events/);
+  const box = await page.locator("#hist svg").boundingBox();
+  await page.mouse.move(box.x + 2, box.y + box.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width - 2, box.y + box.height / 2, { steps: 5 });
+  await page.mouse.up();
+  await page.waitForFunction(() => /from=.*to=/.test(location.hash));
+
+  // The exception list, then one group.
+  await page.goto(`${base}#/exceptions`);
+  await page.waitForSelector("tr.group");
+  await page.screenshot({ path: join(artifacts, `${label}-exceptions.png`), fullPage: true });
+  await page.locator("tr.group", { hasText: "java.lang.IllegalStateException" }).first().click();
+  await page.waitForSelector("h2.type");
+  assert.equal((await page.textContent("h2.type")).trim(), "java.lang.IllegalStateException");
+  assert.match(await page.textContent(".breakdowns"), /1\.4\.2\s*6/);
+  assert.match(await page.textContent(".explain"), /type:java\.lang\.IllegalStateException/);
+  assert.ok((await page.locator("#latest .trace .inapp").count()) > 0);
+  await page.screenshot({ path: join(artifacts, `${label}-group.png`), fullPage: true });
+}
+
+test("demo over HTTP: search, trace, context, exceptions, group", async () => {
+  const base = await start(["demo", "--listen", "127.0.0.1:0"]);
+  const page = await browser.newPage();
+  await journey(page, base, "http");
+  await page.close();
+});
+
+test("serve over HTTPS with Basic auth", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "stackfold-browser-"));
+  const cert = join(dir, "cert.pem"), key = join(dir, "key.pem"), users = join(dir, "users");
+  execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+    "-subj", "/CN=127.0.0.1", "-keyout", key, "-out", cert], { stdio: "ignore" });
+  const line = execFileSync(binary, ["passwd", "ops"], { input: "correct horse\n" }).toString();
+  writeFileSync(users, line);
+  const data = join(dir, "data");
+  const fixtures = ["java", "python", "go", "compressed"].map((d) => join(root, "fixtures", d));
+  execFileSync(binary, ["index", "--data", data, "--tz", "UTC", ...fixtures], { stdio: "ignore" });
+  const base = await start(["serve", "--data", data, "--listen", "127.0.0.1:0",
+    "--tls-cert", cert, "--tls-key", key, "--basic-auth-file", users]);
+  assert.match(base, /^https:/);
+
+  const anonymous = await browser.newContext({ ignoreHTTPSErrors: true });
+  const refused = await anonymous.request.get(`${base}api/exceptions`);
+  assert.equal(refused.status(), 401);
+  assert.equal((await anonymous.request.get(`${base}healthz`)).status(), 200);
+  const wrong = await browser.newContext({ ignoreHTTPSErrors: true, httpCredentials: { username: "ops", password: "nope" } });
+  assert.equal((await wrong.request.get(`${base}api/search`)).status(), 401);
+
+  const context = await browser.newContext({
+    ignoreHTTPSErrors: true,
+    httpCredentials: { username: "ops", password: "correct horse" },
+  });
+  const page = await context.newPage();
+  await journey(page, base, "https");
+  await context.close();
+  await anonymous.close();
+  await wrong.close();
+});

@@ -1,0 +1,407 @@
+// stackfold web UI: search, exception groups and a group's detail, over /api/*.
+// No build step. All state lives in the URL fragment (#/route?params), so links can be shared.
+"use strict";
+
+const FILTER_KEYS = ["app", "env", "host", "tag", "level"];
+const $ = (sel, root = document) => root.querySelector(sel);
+
+function esc(s) {
+  return String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+}
+
+function route() {
+  const [path, query] = location.hash.replace(/^#/, "").split("?");
+  const parts = (path || "/search").split("/").filter(Boolean);
+  return { name: parts[0] || "search", arg: parts[1], params: new URLSearchParams(query || "") };
+}
+
+function go(name, params, arg) {
+  const clean = new URLSearchParams();
+  for (const [k, v] of params) if (v !== "" && v != null) clean.set(k, v);
+  const qs = clean.toString();
+  location.hash = `#/${name}${arg ? "/" + arg : ""}${qs ? "?" + qs : ""}`;
+}
+
+// Parameters that carry over between views: time range and filters.
+function shared(params) {
+  const out = new URLSearchParams();
+  for (const k of ["from", "to", ...FILTER_KEYS]) if (params.get(k)) out.set(k, params.get(k));
+  return out;
+}
+
+async function api(path, params) {
+  const url = `/api/${path}${params && [...params].length ? "?" + params : ""}`;
+  const response = await fetch(url, { credentials: "same-origin" });
+  const body = await response.json().catch(() => ({ error: response.statusText }));
+  if (!response.ok) {
+    const where = body.position != null ? ` (at position ${body.position})` : "";
+    throw new Error(`${body.error || response.statusText}${where}`);
+  }
+  return body;
+}
+
+function showError(err) {
+  const box = $("#error");
+  box.textContent = err ? String(err.message || err) : "";
+  box.hidden = !err;
+}
+
+// ---- header: time range and filter chips -------------------------------------------------
+
+function renderHeader(r) {
+  $("#nav-search").classList.toggle("active", r.name === "search");
+  $("#nav-exceptions").classList.toggle("active", r.name !== "search");
+  const from = r.params.get("from") || "";
+  const to = r.params.get("to") || "";
+  const preset = $("#preset");
+  const isPreset = !to && [...preset.options].some((o) => o.value === from);
+  preset.value = isPreset ? from : "custom";
+  $("#custom").hidden = isPreset;
+  $("#from").value = from;
+  $("#to").value = to;
+  const chips = FILTER_KEYS.flatMap((k) => (r.params.get(k) ? [[k, r.params.get(k)]] : []));
+  $("#filters").innerHTML = chips
+    .map(([k, v]) => `<span class="chip">${esc(k)}: ${esc(v)}<button data-drop="${esc(k)}" title="remove">×</button></span>`)
+    .join("");
+}
+
+$("#preset").addEventListener("change", (e) => {
+  const r = route();
+  if (e.target.value === "custom") {
+    $("#custom").hidden = false;
+    return;
+  }
+  r.params.set("from", e.target.value);
+  r.params.delete("to");
+  r.params.delete("cursor");
+  go(r.name, r.params, r.arg);
+});
+$("#apply-range").addEventListener("click", () => {
+  const r = route();
+  r.params.set("from", $("#from").value.trim());
+  r.params.set("to", $("#to").value.trim());
+  go(r.name, r.params, r.arg);
+});
+$("#filters").addEventListener("click", (e) => {
+  const key = e.target.dataset.drop;
+  if (!key) return;
+  const r = route();
+  r.params.delete(key);
+  go(r.name, r.params, r.arg);
+});
+
+function addFilter(key, value) {
+  const r = route();
+  r.params.set(key, value);
+  go(r.name, r.params, r.arg);
+}
+
+// ---- charts ------------------------------------------------------------------------------
+
+// Bars of a histogram; dragging across it zooms the time range to the selection.
+function drawHistogram(container, histogram) {
+  const buckets = histogram.buckets || [];
+  const max = Math.max(1, ...buckets.map((b) => b[1]));
+  const w = 1000, h = 90, bw = w / Math.max(1, buckets.length);
+  const bars = buckets
+    .map(([start, n], i) => {
+      const bh = (n / max) * (h - 4);
+      return `<rect class="bar" x="${i * bw + 0.5}" y="${h - bh}" width="${Math.max(1, bw - 1)}" height="${bh}"><title>${esc(start)}: ${n}</title></rect>`;
+    })
+    .join("");
+  container.innerHTML = `<svg viewBox="0 0 ${w} ${h}" preserveAspectRatio="none">${bars}<rect class="sel" x="0" y="0" width="0" height="${h}"></rect></svg>`;
+  const svg = $("svg", container), sel = $("rect.sel", container);
+  const at = (ev) => {
+    const box = svg.getBoundingClientRect();
+    return Math.min(w, Math.max(0, ((ev.clientX - box.left) / box.width) * w));
+  };
+  let x0 = null;
+  svg.addEventListener("mousedown", (ev) => { x0 = at(ev); });
+  svg.addEventListener("mousemove", (ev) => {
+    if (x0 == null) return;
+    const x1 = at(ev);
+    sel.setAttribute("x", Math.min(x0, x1));
+    sel.setAttribute("width", Math.abs(x1 - x0));
+  });
+  svg.addEventListener("mouseup", (ev) => {
+    if (x0 == null) return;
+    const x1 = at(ev);
+    const [a, b] = [Math.min(x0, x1), Math.max(x0, x1)];
+    x0 = null;
+    if (b - a < 3 || !buckets.length) return;
+    const start = Date.parse(histogram.from);
+    const step = histogram.interval_seconds * 1000;
+    const from = new Date(start + Math.floor(a / bw) * step).toISOString();
+    const to = new Date(start + Math.ceil(b / bw) * step).toISOString();
+    const r = route();
+    r.params.set("from", from);
+    r.params.set("to", to);
+    r.params.delete("cursor");
+    go(r.name, r.params, r.arg);
+  });
+}
+
+function sparkline(values) {
+  if (!values || !values.length) return "";
+  const max = Math.max(1, ...values), w = 120, h = 28, step = w / Math.max(1, values.length - 1);
+  const d = values.map((v, i) => `${i ? "L" : "M"}${(i * step).toFixed(1)},${(h - 2 - (v / max) * (h - 4)).toFixed(1)}`).join(" ");
+  return `<svg class="spark" viewBox="0 0 ${w} ${h}"><path d="${d}"></path></svg>`;
+}
+
+// ---- traces ------------------------------------------------------------------------------
+
+function queryTerms(q) {
+  return (q || "")
+    .replace(/\b[a-z_]+:/gi, " ")
+    .split(/[^\p{L}\p{N}_.$]+/u)
+    .map((t) => t.replace(/^[.]+|[.]+$/g, ""))
+    .filter((t) => t.length > 1 && !["AND", "OR", "NOT"].includes(t));
+}
+
+function highlight(text, terms) {
+  let html = esc(text);
+  for (const t of terms) {
+    const re = new RegExp(esc(t).replace(/[.*+?^${}()|[\]\\]/g, "\\$&"), "gi");
+    html = html.replace(re, (m) => `<mark>${m}</mark>`);
+  }
+  return html;
+}
+
+const FRAME = /^\s+at\s|^\s*File "|^\t\/|^\t[A-Za-z]:\/|^[\w.\/-]+\.[\w$()*]+\(.*\)\s*$/;
+
+// The event's text with in-app frames marked and runs of framework frames folded away.
+function renderTrace(event, terms) {
+  const frames = (event.exception?.chain || []).flatMap((e) => e.frames || []);
+  const marker = {
+    java: (f) => `${f.module}.${f.function}(`,
+    python: (f) => `File "${f.file}"`,
+    go: (f) => `${f.module}.${f.function}`,
+  }[event.exception?.language] || ((f) => `${f.module}.${f.function}`);
+  const inApp = frames.filter((f) => f.in_app).map(marker);
+  const isInApp = (line) => inApp.some((m) => m && line.includes(m));
+  const lines = (event.text || "").split("\n");
+  let html = "", folded = [];
+  const flush = () => {
+    if (folded.length > 1) html += `<details><summary>${folded.length} framework frames</summary>${folded.join("\n")}</details>`;
+    else if (folded.length) html += folded[0] + "\n";
+    folded = [];
+  };
+  for (const line of lines) {
+    const rendered = highlight(line, terms);
+    if (FRAME.test(line) && !isInApp(line)) {
+      folded.push(rendered);
+      continue;
+    }
+    flush();
+    html += FRAME.test(line) ? `<span class="inapp">${rendered}</span>` : rendered + "\n";
+  }
+  flush();
+  return `<div class="trace">${html}</div>`;
+}
+
+async function showContext(target, id) {
+  target.innerHTML = `<div class="meta">loading surrounding lines…</div>`;
+  try {
+    const ctx = await api(`events/${encodeURIComponent(id)}/context`, new URLSearchParams({ before: 15, after: 15 }));
+    const rows = ctx.lines
+      .map((l) => `<span class="line${l.in_event ? " in" : ""}"><span class="num">${l.number}</span>${esc(l.text)}</span>`)
+      .join("");
+    target.innerHTML = `<div class="meta">${esc(ctx.source)}</div><div class="trace context">${rows}</div>`;
+  } catch (err) {
+    target.innerHTML = `<div class="meta">${esc(err.message)}</div>`;
+  }
+}
+
+function eventDetails(event, terms) {
+  const group = event.exception
+    ? ` · <a href="#/group/${esc(event.exception.fingerprint)}?${shared(route().params)}">exception group</a>`
+    : "";
+  return `${renderTrace(event, terms)}
+    <div class="meta">${esc(event.source)}:${event.line} · id ${esc(event.id)} ·
+      <a href="#" data-context="${esc(event.id)}">surrounding lines</a>${group}</div>
+    <div class="ctx"></div>`;
+}
+
+function wireDetails(root) {
+  root.addEventListener("click", (e) => {
+    const id = e.target.dataset?.context;
+    if (!id) return;
+    e.preventDefault();
+    e.stopPropagation();
+    showContext($(".ctx", e.target.closest(".details") || root), id);
+  });
+}
+
+// ---- search ------------------------------------------------------------------------------
+
+function hitRow(event, terms) {
+  const meta = [event.meta?.app, event.meta?.host].filter(Boolean).join("/");
+  const snippet = event.snippet || esc(event.message);
+  const root = event.exception ? ` <span class="type">${esc(event.exception.root_type)}</span>` : "";
+  const div = document.createElement("div");
+  div.className = "hit";
+  div.innerHTML = `<div class="head"><span class="ts">${esc(event.ts || "—")}</span>
+      <span class="level ${esc(event.level)}">${esc(event.level || "—")}</span>
+      <span class="meta">${esc(meta)} ${esc(event.logger || "")}</span>${root}</div>
+    <div class="snippet">${snippet}</div><div class="details" hidden></div>`;
+  div.addEventListener("click", (e) => {
+    if (e.target.closest(".details")) return;
+    const details = $(".details", div);
+    if (!details.innerHTML) details.innerHTML = eventDetails(event, terms);
+    details.hidden = !details.hidden;
+  });
+  wireDetails($(".details", div));
+  return div;
+}
+
+async function viewSearch(r) {
+  const q = r.params.get("q") || "";
+  $("#view").innerHTML = `
+    <form class="searchbar" id="search-form"><input id="q" name="q" value="${esc(q)}"
+      placeholder='Search: words, "phrases", field:value, NullPointer, level:ERROR AND app:billing' autocomplete="off">
+      <button class="primary" type="submit">Search</button></form>
+    <div class="panel histogram"><div class="meta" id="hmeta"></div><div id="hist"></div></div>
+    <div class="layout"><aside class="panel fields" id="fields"></aside>
+      <section class="panel"><div class="meta" id="total"></div><div id="hits"></div>
+      <button id="more" hidden>Load more</button></section></div>`;
+  $("#search-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const p = shared(r.params);
+    p.set("q", $("#q").value);
+    go("search", p);
+  });
+  const params = shared(r.params);
+  params.set("q", q);
+  const terms = queryTerms(q);
+  const [page, histogram, fields] = await Promise.all([
+    api("search", params),
+    api("histogram", params),
+    api("fields", params),
+  ]);
+  $("#hmeta").textContent = `events per ${histogram.interval_seconds}s · drag to zoom`;
+  drawHistogram($("#hist"), histogram);
+  $("#fields").innerHTML = Object.entries(fields.fields)
+    .filter(([, values]) => values.length)
+    .map(([name, values]) => `<h4>${esc(name)}</h4>` + values
+      .map((v) => `<a href="#" data-field="${esc(name)}" data-value="${esc(v.value)}">${esc(v.value)}<span>${v.count}</span></a>`)
+      .join(""))
+    .join("");
+  $("#fields").addEventListener("click", (e) => {
+    const a = e.target.closest("a[data-field]");
+    if (!a) return;
+    e.preventDefault();
+    addFilter(a.dataset.field, a.dataset.value);
+  });
+  $("#total").textContent = `${page.total} events, newest first`;
+  const list = $("#hits");
+  const append = (p) => {
+    for (const event of p.hits) list.appendChild(hitRow(event, terms));
+    const more = $("#more");
+    more.hidden = !p.cursor;
+    more.onclick = async () => {
+      const next = new URLSearchParams(params);
+      next.set("cursor", p.cursor);
+      append(await api("search", next));
+    };
+  };
+  append(page);
+}
+
+// ---- exceptions --------------------------------------------------------------------------
+
+async function viewExceptions(r) {
+  const params = shared(r.params);
+  const sort = r.params.get("sort") || "count";
+  params.set("sort", sort);
+  const q = r.params.get("q") || "";
+  if (q) params.set("q", q);
+  const list = await api("exceptions", params);
+  const header = (key, label) => {
+    const p = new URLSearchParams(r.params);
+    p.set("sort", key);
+    return `<a href="#/exceptions?${p}" class="${sort === key ? "sorted" : ""}">${label}</a>`;
+  };
+  const tags = (g) => g.tags.map((t) => esc(t.value)).slice(0, 3).join(", ");
+  const rows = list.groups
+    .map((g) => `<tr class="group" data-fp="${esc(g.fingerprint)}">
+      <td class="count">${g.count}</td>
+      <td>${sparkline(g.trend)}</td>
+      <td><div class="type">${esc(g.root_type || "(no type)")}</div><div class="template">${esc(g.template)}</div>
+        <div class="meta">${g.top_frame ? "at " + esc(g.top_frame) : ""}</div></td>
+      <td>${g.apps.map((a) => esc(a.value)).join(", ")}<div class="meta">${g.envs.map((e) => esc(e.value)).join(", ")}</div></td>
+      <td>${g.first_tag ? `<span class="new">new in ${esc(g.first_tag)}</span>` : ""}<div class="meta">${tags(g)}</div></td>
+      <td class="meta">${esc(g.first_seen || "—")}</td><td class="meta">${esc(g.last_seen || "—")}</td></tr>`)
+    .join("");
+  $("#view").innerHTML = `
+    <form class="searchbar" id="ex-form"><input id="q" value="${esc(q)}" placeholder="Only groups of events matching…">
+      <button class="primary" type="submit">Filter</button></form>
+    <table class="groups"><thead><tr><th>${header("count", "Events")}</th><th>Trend</th><th>Exception</th>
+      <th>Apps / envs</th><th>Release</th><th>${header("first_seen", "First seen")}</th><th>${header("last_seen", "Last seen")}</th></tr></thead>
+      <tbody>${rows || `<tr><td colspan="7" class="meta">No exceptions in this range.</td></tr>`}</tbody></table>`;
+  $("#ex-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const p = new URLSearchParams(r.params);
+    p.set("q", $("#q").value);
+    go("exceptions", p);
+  });
+  $("#view tbody").addEventListener("click", (e) => {
+    const row = e.target.closest("tr[data-fp]");
+    if (row) go("group", shared(r.params), row.dataset.fp);
+  });
+}
+
+// ---- one group ---------------------------------------------------------------------------
+
+function breakdown(title, values) {
+  const max = Math.max(1, ...values.map((v) => v.count));
+  const rows = values
+    .map((v) => `<div class="bar-row"><div><div>${esc(v.value)}</div><div class="b" style="width:${(v.count / max) * 100}%"></div></div><div>${v.count}</div></div>`)
+    .join("");
+  return `<div class="panel"><h4>${esc(title)}</h4>${rows || '<div class="meta">—</div>'}</div>`;
+}
+
+async function viewGroup(r) {
+  const g = await api(`exceptions/${encodeURIComponent(r.arg)}`, shared(r.params));
+  const samples = g.samples
+    .map((e) => `<div class="hit sample"><div class="head"><span class="ts">${esc(e.ts || "—")}</span>
+       <span class="meta">${esc(e.meta?.app || "")} ${esc(e.meta?.host || "")} ${esc(e.source)}:${e.line}</span>
+       <a href="#" data-context="${esc(e.id)}">surrounding lines</a></div><div class="ctx"></div></div>`)
+    .join("");
+  $("#view").innerHTML = `
+    <h2 class="type">${esc(g.root_type || "(no type)")}</h2>
+    <div class="template">${esc(g.template)}</div>
+    <p class="meta"><span class="count">${g.count}</span> events · first seen ${esc(g.first_seen || "—")}
+      ${g.first_tag ? `<span class="new">new in ${esc(g.first_tag)}</span>` : ""} · last seen ${esc(g.last_seen || "—")}
+      · fingerprint ${esc(g.fingerprint)}</p>
+    <div class="panel histogram"><div class="meta">events per ${g.histogram.interval_seconds}s</div><div id="hist"></div></div>
+    <h3>Breakdown</h3>
+    <div class="breakdowns">${breakdown("apps", g.apps)}${breakdown("envs", g.envs)}${breakdown("hosts", g.hosts)}${breakdown("release (tag)", g.tags)}</div>
+    <h3>Latest event</h3><div class="panel details" id="latest">${eventDetails(g.latest, [])}</div>
+    <h3>Why these events are grouped</h3><ol class="explain panel">${g.explain.map((c) => `<li>${esc(c)}</li>`).join("")}</ol>
+    <h3>Recent events</h3><div class="panel" id="samples">${samples}</div>`;
+  drawHistogram($("#hist"), g.histogram);
+  wireDetails($("#latest"));
+  $("#samples").addEventListener("click", (e) => {
+    const id = e.target.dataset?.context;
+    if (!id) return;
+    e.preventDefault();
+    showContext($(".ctx", e.target.closest(".sample")), id);
+  });
+}
+
+// ---- router ------------------------------------------------------------------------------
+
+async function render() {
+  const r = route();
+  renderHeader(r);
+  showError(null);
+  const views = { search: viewSearch, exceptions: viewExceptions, group: viewGroup };
+  try {
+    await (views[r.name] || viewSearch)(r);
+  } catch (err) {
+    showError(err);
+  }
+}
+
+window.addEventListener("hashchange", render);
+render();
