@@ -54,7 +54,7 @@ pub fn run(args: FoldArgs) -> anyhow::Result<ExitCode> {
     if let Some(err) = write_error {
         return Err(err).context("writing events");
     }
-    summary.groups = groups.len() as u64;
+    summary.groups = Some(groups.len() as u64);
     if args.groups {
         write_groups(&mut out, groups.sorted(), args.json)?;
     }

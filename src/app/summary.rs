@@ -17,7 +17,9 @@ pub struct Summary {
     pub headerless: u64,
     pub truncated: u64,
     pub exceptions: u64,
-    pub groups: u64,
+    /// Exception groups, when the command counted them (`fold` does, `index` leaves it to queries).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub groups: Option<u64>,
     pub decoded_bytes: u64,
     /// Files left alone because they were indexed before and did not change.
     pub skipped_files: u64,
@@ -51,7 +53,7 @@ impl Summary {
         let mb = self.decoded_bytes as f64 / 1e6;
         format!(
             "stackfold: {} files ({} failed, {} not matched, {} off the naming convention{}), {} lines, \
-             {} events ({} without header, {} truncated), {} exceptions in {} groups, \
+             {} events ({} without header, {} truncated), {} exceptions{}, \
              {mb:.1} MB in {seconds:.2} s ({:.0} MB/s, {:.0} events/s){}",
             self.files,
             self.failed_files,
@@ -67,7 +69,8 @@ impl Summary {
             self.headerless,
             self.truncated,
             self.exceptions,
-            self.groups,
+            self.groups
+                .map_or(String::new(), |g| format!(" in {g} groups")),
             mb / seconds.max(1e-9),
             self.events as f64 / seconds.max(1e-9),
             self.index_bytes.map_or(String::new(), |b| format!(
