@@ -162,15 +162,11 @@ fn checked_civil(
     if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
         return Err(fail(i));
     }
-    Ok(Civil {
-        year: Some(year),
-        date: Some((month, day)),
-        hour,
-        minute,
-        second,
-        nanos,
-        offset: None,
-    })
+    Ok(Civil::on(
+        Some(year),
+        (month, day),
+        (hour, minute, second, nanos),
+    ))
 }
 
 /// `09:12:41 INFO: msg` (syncthing), `12:00:00.123 [main] INFO a.B - msg` (logback's
@@ -195,15 +191,7 @@ fn time_only(i: &str) -> Res<'_> {
 fn tomcat(i: &str) -> Res<'_> {
     let (rest, ((y, mo, d), _, (h, mi, s, nanos))) =
         (dmy_month_name, char(' '), time_of_day).parse(i)?;
-    let civil = Civil {
-        year: Some(y),
-        date: Some((mo, d)),
-        hour: h,
-        minute: mi,
-        second: s,
-        nanos,
-        offset: None,
-    };
+    let civil = Civil::on(Some(y), (mo, d), (h, mi, s, nanos));
     Ok(("", header("tomcat", Some(civil), parse_rest(rest))))
 }
 
@@ -225,15 +213,7 @@ fn jul(i: &str) -> Res<'_> {
     )
         .parse(i)?;
     let hour = (h % 12) + if pm { 12 } else { 0 };
-    let civil = Civil {
-        year: Some(y as i16),
-        date: Some((mo, d as i8)),
-        hour,
-        minute: mi,
-        second: s,
-        nanos,
-        offset: None,
-    };
+    let civil = Civil::on(Some(y as i16), (mo, d as i8), (hour, mi, s, nanos));
     let parsed = Rest {
         logger: Some(logger),
         message: rest.trim_start(),
@@ -363,15 +343,7 @@ fn syslog3164(i: &str) -> Res<'_> {
     let origin = &origin_start[..origin_start.len() - rest.len() - 1];
     let mut parsed = parse_rest(rest);
     parsed.logger = parsed.logger.or(Some(program));
-    let civil = Civil {
-        year: None,
-        date: Some((mo, d as i8)),
-        hour: h,
-        minute: mi,
-        second: s,
-        nanos,
-        offset: None,
-    };
+    let civil = Civil::on(None, (mo, d as i8), (h, mi, s, nanos));
     let mut h = header("syslog3164", Some(civil), parsed);
     h.origin = Some(origin);
     Ok(("", h))
@@ -410,15 +382,7 @@ fn logcat(i: &str) -> Res<'_> {
         thread: Some(tid),
         message: rest,
     };
-    let civil = Civil {
-        year: None,
-        date: Some((mo as i8, d as i8)),
-        hour: h,
-        minute: mi,
-        second: s,
-        nanos,
-        offset: None,
-    };
+    let civil = Civil::on(None, (mo as i8, d as i8), (h, mi, s, nanos));
     let mut h = header("logcat", Some(civil), parsed);
     h.origin = Some(origin);
     Ok(("", h))

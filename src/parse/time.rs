@@ -26,6 +26,22 @@ pub struct Civil {
 /// Time of day: hour, minute, second and nanoseconds.
 pub type Hms = (i8, i8, i8, i32);
 
+impl Civil {
+    /// A wall-clock time in the default zone, on `date` (month, day) of `year` (`None`: the
+    /// assumed year).
+    pub fn on(year: Option<i16>, date: (i8, i8), (hour, minute, second, nanos): Hms) -> Civil {
+        Civil {
+            year,
+            date: Some(date),
+            hour,
+            minute,
+            second,
+            nanos,
+            offset: None,
+        }
+    }
+}
+
 fn to_num(digits: &str) -> u32 {
     digits.bytes().fold(0, |n, b| n * 10 + u32::from(b - b'0'))
 }

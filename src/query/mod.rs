@@ -263,16 +263,7 @@ impl Reader {
     ) -> Result<Histogram, QueryError> {
         let searcher = self.searcher();
         let query = self.query(text, filters)?;
-        let (from, to) = match (filters.from, filters.to) {
-            (Some(from), Some(to)) => (from.as_microsecond(), to.as_microsecond()),
-            (from, to) => {
-                let (lo, hi) = self.time_range(&searcher, &*query)?;
-                (
-                    from.map_or(lo, |t| t.as_microsecond()),
-                    to.map_or(hi + 1, |t| t.as_microsecond()),
-                )
-            }
-        };
+        let (from, to) = self.span(&searcher, &*query, filters)?;
         let interval_s = match interval {
             Some(i) if i > 0 => i,
             Some(_) => return Err(QueryError::BadParameter("interval must be positive".into())),
@@ -303,6 +294,23 @@ impl Reader {
                 .map(|(i, c)| (start(i), c))
                 .collect(),
         })
+    }
+
+    /// The time range (microseconds, end exclusive) the filters give, completed where they
+    /// leave it open by the matching events' first and last times.
+    fn span(
+        &self,
+        searcher: &Searcher,
+        query: &dyn tantivy::query::Query,
+        filters: &Filters,
+    ) -> Result<(i64, i64), QueryError> {
+        if let (Some(from), Some(to)) = (filters.from, filters.to) {
+            return Ok((from.as_microsecond(), to.as_microsecond()));
+        }
+        let (lo, hi) = self.time_range(searcher, query)?;
+        let from = filters.from.map_or(lo, |t| t.as_microsecond());
+        let to = filters.to.map_or(hi + 1, |t| t.as_microsecond());
+        Ok((from, to))
     }
 
     /// Earliest and latest time (microseconds) among the matching events.
@@ -350,16 +358,7 @@ impl Reader {
         let query = self.query(text, &filters)?;
         let mut collector = GroupCollector::default();
         if trend_buckets > 0 {
-            let (lo, hi) = match (filters.from, filters.to) {
-                (Some(from), Some(to)) => (from.as_microsecond(), to.as_microsecond()),
-                (from, to) => {
-                    let (lo, hi) = self.time_range(&searcher, &*query)?;
-                    (
-                        from.map_or(lo, |t| t.as_microsecond()),
-                        to.map_or(hi + 1, |t| t.as_microsecond()),
-                    )
-                }
-            };
+            let (lo, hi) = self.span(&searcher, &*query, &filters)?;
             let span = (hi - lo).max(1);
             collector = GroupCollector {
                 from_us: lo,
