@@ -87,7 +87,7 @@ pub struct IndexArgs {
     #[arg(value_name = "PATHS", required = true)]
     pub paths: Vec<String>,
     /// Memory for tantivy's indexing buffers, in MiB, shared by its threads.
-    #[arg(long, default_value_t = 256, value_name = "MIB")]
+    #[arg(long, default_value_t = 128, value_name = "MIB")]
     pub heap_mb: usize,
     /// Commit (making events searchable and progress durable) after this many MiB of log.
     #[arg(long, default_value_t = 1024, value_name = "MIB")]
