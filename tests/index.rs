@@ -231,8 +231,9 @@ fn indexing_twice_adds_nothing_and_grown_files_add_only_the_new_part() {
     let original = std::fs::read_to_string(common::fixtures().join("java").join(name)).unwrap();
     std::fs::write(logs.join(name), &original).unwrap();
     let logs_arg = logs.display().to_string();
-    let first = index(&data, &[&logs_arg]);
-    assert_eq!(first["events"], 6);
+    let same_file_again = format!("{logs_arg}/{name}");
+    let first = index(&data, &[&logs_arg, &same_file_again]);
+    assert_eq!(first["events"], 6, "a file named twice is read once");
     let second = index(&data, &[&logs_arg]);
     assert_eq!(second["events"], 0);
     assert_eq!(second["skipped_files"], 1);

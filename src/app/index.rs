@@ -82,16 +82,23 @@ pub fn run(args: IndexArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Decides per file whether to skip, resume or read it fresh, from its checkpoint.
+/// Decides per file whether to skip, resume or read it fresh, from its checkpoint. A file
+/// named twice (`logs logs/app.log`) is read once: both would resume from the same checkpoint.
 fn plan_jobs(
     files: Vec<std::path::PathBuf>,
     writer: &mut EventWriter,
     summary: &mut Summary,
 ) -> Vec<FileJob> {
     let mut jobs = Vec::with_capacity(files.len());
+    let mut seen = std::collections::HashSet::new();
     for path in files {
         if path.as_os_str() == "-" {
             jobs.push(FileJob::from(path));
+            continue;
+        }
+        if let Ok(canonical) = std::fs::canonicalize(&path)
+            && !seen.insert(canonical)
+        {
             continue;
         }
         let planned = std::fs::canonicalize(&path).and_then(|canonical| {
