@@ -278,6 +278,7 @@ async function viewSearch(r) {
     api("histogram", params),
     api("fields", params),
   ]);
+  if (r.stale()) return;
   $("#hmeta").textContent = `events per ${histogram.interval_seconds}s · drag to zoom`;
   drawHistogram($("#hist"), histogram);
   $("#fields").innerHTML = Object.entries(fields.fields)
@@ -316,6 +317,7 @@ async function viewExceptions(r) {
   const q = r.params.get("q") || "";
   if (q) params.set("q", q);
   const list = await api("exceptions", params);
+  if (r.stale()) return;
   const header = (key, label) => {
     const p = new URLSearchParams(r.params);
     p.set("sort", key);
@@ -362,6 +364,7 @@ function breakdown(title, values) {
 
 async function viewGroup(r) {
   const g = await api(`exceptions/${encodeURIComponent(r.arg)}`, shared(r.params));
+  if (r.stale()) return;
   const samples = g.samples
     .map((e) => `<div class="hit sample"><div class="head"><span class="ts">${esc(e.ts || "—")}</span>
        <span class="meta">${esc(e.meta?.app || "")} ${esc(e.meta?.host || "")} ${esc(e.source)}:${e.line}</span>
@@ -391,15 +394,20 @@ async function viewGroup(r) {
 
 // ---- router ------------------------------------------------------------------------------
 
+// Each navigation renders anew; a view whose data arrives after a newer navigation drops it.
+let renderCount = 0;
+
 async function render() {
   const r = route();
+  const mine = ++renderCount;
+  r.stale = () => mine !== renderCount;
   renderHeader(r);
   showError(null);
   const views = { search: viewSearch, exceptions: viewExceptions, group: viewGroup };
   try {
     await (views[r.name] || viewSearch)(r);
   } catch (err) {
-    showError(err);
+    if (!r.stale()) showError(err);
   }
 }
 
