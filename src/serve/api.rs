@@ -97,8 +97,16 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, ApiError> {
     let reader = Arc::clone(&state.reader);
     let started = Instant::now();
-    let task = tokio::task::spawn_blocking(move || work(&reader));
-    let result = tokio::time::timeout(QUERY_TIMEOUT, task).await;
+    let queries = Arc::clone(&state.queries);
+    let run = async move {
+        // Waiting for a turn counts against the time limit too.
+        let _turn = queries
+            .acquire_owned()
+            .await
+            .expect("the semaphore is never closed");
+        tokio::task::spawn_blocking(move || work(&reader)).await
+    };
+    let result = tokio::time::timeout(QUERY_TIMEOUT, run).await;
     state
         .metrics
         .query_seconds
