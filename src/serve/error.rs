@@ -19,6 +19,8 @@ pub enum ApiError {
     Unauthorized,
     /// The query ran longer than the server allows.
     Timeout,
+    /// The request body is over the limit.
+    TooLarge,
     /// Something broke on the server; logged, not shown.
     Internal(String),
 }
@@ -56,6 +58,10 @@ impl IntoResponse for ApiError {
             ApiError::Unauthorized => (
                 StatusCode::UNAUTHORIZED,
                 json!({"error": "authentication required"}),
+            ),
+            ApiError::TooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                json!({"error": format!("request bodies are limited to {} bytes", super::MAX_BODY_BYTES)}),
             ),
             ApiError::Timeout => (
                 StatusCode::SERVICE_UNAVAILABLE,

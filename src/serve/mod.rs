@@ -87,7 +87,22 @@ pub fn router(state: AppState) -> Router {
             count_requests,
         ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(read_body_first))
         .with_state(state)
+}
+
+/// Reads the whole request body (up to [`MAX_BODY_BYTES`]) before anything answers, so that
+/// a client still streaming its body sees the status (401, 405, 400...) instead of a reset
+/// connection. A larger body is refused with 413 once the limit has been read.
+async fn read_body_first(request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(bytes) => {
+            next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+                .await
+        }
+        Err(_) => ApiError::TooLarge.into_response(),
+    }
 }
 
 async fn ui(State(state): State<AppState>, uri: axum::http::Uri) -> Response {
@@ -106,8 +121,7 @@ async fn count_requests(State(state): State<AppState>, request: Request, next: N
 }
 
 /// Lets `/healthz` through; everything else needs valid Basic credentials when users are
-/// configured. A refused request's body is read first, so a client still streaming it sees
-/// the 401 instead of a reset connection.
+/// configured (the body was already read by [`read_body_first`]).
 async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let Some(users) = state.users.clone() else {
         return next.run(request).await;
@@ -129,7 +143,6 @@ async fn authenticate(State(state): State<AppState>, request: Request, next: Nex
     if allowed {
         return next.run(request).await;
     }
-    let _ = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES).await;
     ApiError::Unauthorized.into_response()
 }
 

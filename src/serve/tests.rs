@@ -316,3 +316,24 @@ async fn with_auth_every_route_but_healthz_needs_credentials() {
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert!(response.headers().get(header::WWW_AUTHENTICATE).is_some());
 }
+
+#[tokio::test]
+async fn bodies_are_read_before_any_answer() {
+    let post = |len: usize| {
+        Request::post("/api/search")
+            .body(Body::from(vec![b'x'; len]))
+            .unwrap()
+    };
+    let response = router(state(None)).oneshot(post(1000)).await.unwrap();
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let response = router(state(None))
+        .oneshot(post(MAX_BODY_BYTES + 1))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let error: Value = serde_json::from_slice(&body).unwrap();
+    assert!(error["error"].as_str().unwrap().contains("limited"));
+}
