@@ -75,14 +75,7 @@ fn groups_as_json() {
             assert!(g.get(key).is_some(), "missing {key}: {g}");
         }
     }
-    let counts: Vec<u64> = groups
-        .iter()
-        .map(|g| g["count"].as_u64().unwrap())
-        .collect();
-    assert!(
-        counts.windows(2).all(|w| w[0] >= w[1]),
-        "most frequent first: {counts:?}"
-    );
+    common::assert_most_frequent_first(&groups);
     let top = &groups[0];
     assert_eq!(top["root_type"], "java.lang.IllegalStateException");
     assert_eq!(top["count"], 4, "twice in each of the two releases");

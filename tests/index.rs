@@ -133,14 +133,7 @@ fn fixtures_search_and_groups() {
         .iter()
         .find(|g| g["root_type"] == "java.lang.IllegalStateException")
         .unwrap();
-    let counts: Vec<u64> = groups
-        .iter()
-        .map(|g| g["count"].as_u64().unwrap())
-        .collect();
-    assert!(
-        counts.windows(2).all(|w| w[0] >= w[1]),
-        "most frequent first"
-    );
+    common::assert_most_frequent_first(&groups);
     for key in [
         "fingerprint",
         "count",

@@ -6,8 +6,6 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use stackfold::pipeline::collect_file;
-
 fn all_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
@@ -52,13 +50,7 @@ fn every_real_log_folds_losslessly() {
     assert!(files.len() > 50, "found only {} files", files.len());
     let settings = common::settings();
     for file in files {
-        let (events, report) = collect_file(file.clone(), &settings);
-        assert!(
-            report.error.is_none(),
-            "{}: {:?}",
-            file.display(),
-            report.error
-        );
+        let events = common::fold_file(&file, &settings);
         let joined: Vec<&str> = events.iter().map(|e| e.text.as_str()).collect();
         assert!(
             joined.join("\n") == normalised(&file),

@@ -58,3 +58,27 @@ pub fn generate(dir: &Path, size_mb: u64, extra: &[&str]) -> serde_json::Value {
     std::fs::remove_file(dir.join("manifest.json")).unwrap();
     serde_json::from_str(&manifest).unwrap()
 }
+
+/// Folds one file, failing the test if it could not be read to its end.
+pub fn fold_file(path: &Path, settings: &PipelineSettings) -> Vec<stackfold::event::Event> {
+    let (events, report) = stackfold::pipeline::collect_file(path.to_path_buf(), settings);
+    assert!(
+        report.error.is_none(),
+        "{}: {:?}",
+        path.display(),
+        report.error
+    );
+    events
+}
+
+/// Asserts that exception groups (as JSON) come most frequent first.
+pub fn assert_most_frequent_first(groups: &[serde_json::Value]) {
+    let counts: Vec<u64> = groups
+        .iter()
+        .map(|g| g["count"].as_u64().unwrap())
+        .collect();
+    assert!(
+        counts.windows(2).all(|w| w[0] >= w[1]),
+        "most frequent first: {counts:?}"
+    );
+}
