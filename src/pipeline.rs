@@ -19,7 +19,7 @@ use std::thread;
 
 use crossbeam_channel::{Receiver, Sender, bounded};
 
-use crate::decode::{self, Format, LineReader};
+use crate::decode::{self, Format, LineReader, RawLine};
 use crate::error::Error;
 use crate::event::{Event, FileInfo};
 use crate::fold::{Analyzer, FoldCounters, FoldSettings, Folder, Line};
@@ -223,11 +223,7 @@ pub fn fold_lines(
             }
         }
     }
-    let file_date = file
-        .date_ts
-        .map(|ts| ts.to_zoned(settings.zone.clone()).date());
-    let mut parser = HeaderParser::new(settings.zone.clone(), settings.assume_year, file_date);
-    let mut folder = Folder::new(settings.fold, Arc::clone(file));
+    let mut folder = LineFolder::new(file, settings);
     let mut error = None;
     loop {
         let raw = match lines.next_line() {
@@ -238,20 +234,7 @@ pub fn fold_lines(
                 break;
             }
         };
-        let text = match std::str::from_utf8(raw.bytes) {
-            Ok(valid) => std::borrow::Cow::Borrowed(valid),
-            Err(_) => String::from_utf8_lossy(raw.bytes),
-        };
-        let clean = strip_ansi(&text);
-        let header = parser.parse(&clean);
-        let line = Line {
-            number: raw.number,
-            offset: raw.offset,
-            end: raw.end,
-            raw: &text,
-            header,
-        };
-        if let Some(event) = folder.push(line)
+        if let Some(event) = folder.push(raw)
             && !emit(event)
         {
             return FoldOutcome {
@@ -271,6 +254,58 @@ pub fn fold_lines(
     FoldOutcome {
         counters: Some(*folder.counters()),
         error,
+    }
+}
+
+/// The parse and fold stages for one file's lines: a header parser and a folder that keep
+/// their state from line to line, so a followed file can be fed as it grows.
+#[derive(Debug)]
+pub struct LineFolder {
+    parser: HeaderParser,
+    folder: Folder,
+}
+
+impl LineFolder {
+    pub fn new(file: &Arc<FileInfo>, settings: &PipelineSettings) -> Self {
+        let file_date = file
+            .date_ts
+            .map(|ts| ts.to_zoned(settings.zone.clone()).date());
+        LineFolder {
+            parser: HeaderParser::new(settings.zone.clone(), settings.assume_year, file_date),
+            folder: Folder::new(settings.fold, Arc::clone(file)),
+        }
+    }
+
+    /// Parses and folds the next line; returns the event it closed, if any.
+    pub fn push(&mut self, raw: RawLine<'_>) -> Option<Event> {
+        let text = match std::str::from_utf8(raw.bytes) {
+            Ok(valid) => std::borrow::Cow::Borrowed(valid),
+            Err(_) => String::from_utf8_lossy(raw.bytes),
+        };
+        let clean = strip_ansi(&text);
+        let header = self.parser.parse(&clean);
+        self.folder.push(Line {
+            number: raw.number,
+            offset: raw.offset,
+            end: raw.end,
+            raw: &text,
+            header,
+        })
+    }
+
+    /// Closes the open event, if any: at the end of input, or when a followed file has been
+    /// quiet for a while. Lines pushed later start a new event.
+    pub fn finish(&mut self) -> Option<Event> {
+        self.folder.finish()
+    }
+
+    /// Whether an event is open (lines pushed but not yet returned).
+    pub fn has_open_event(&self) -> bool {
+        self.folder.has_open_event()
+    }
+
+    pub fn counters(&self) -> &FoldCounters {
+        self.folder.counters()
     }
 }
 

@@ -1,7 +1,8 @@
 //! `stackfold index` and `stackfold prune`.
 
+use std::collections::{HashMap, HashSet};
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
@@ -13,9 +14,9 @@ use super::pipeline_settings;
 use super::summary::Summary;
 use crate::cli::{IndexArgs, PruneArgs};
 use crate::event::Event;
-use crate::index::checkpoint::{Plan, plan};
+use crate::index::checkpoint::{Found, Plan};
 use crate::index::{EventWriter, file_key};
-use crate::pipeline::{self, FileJob, Output};
+use crate::pipeline::{self, FileJob, Output, Resume};
 use crate::query::Reader;
 use crate::query::time::parse_duration;
 use crate::source::discover;
@@ -36,7 +37,7 @@ pub fn run(args: IndexArgs) -> anyhow::Result<ExitCode> {
         unreadable_args: found.errors.len() as u64,
         ..Summary::default()
     };
-    let jobs = plan_jobs(found.files, &mut writer, &mut summary);
+    let (jobs, keys) = plan_jobs(found.files, &mut writer, &mut summary);
     let started = Instant::now();
     let bar = progress_bar(jobs.len() as u64);
     let commit_bytes = args.commit_mb << 20;
@@ -44,10 +45,11 @@ pub fn run(args: IndexArgs) -> anyhow::Result<ExitCode> {
     let mut live = Live::default();
     pipeline::run(jobs, Arc::new(settings), |output| {
         let step = match output {
-            Output::Events(events) => add_batch(&mut writer, &events, commit_bytes, &mut live),
+            Output::Events(events) => {
+                add_batch(&mut writer, &keys, &events, commit_bytes, &mut live)
+            }
             Output::Done(report) => {
-                let key = file_key(&report.path);
-                writer.end_file(&key, report.error.is_none());
+                writer.end_file(&keys[&report.path], report.error.is_none());
                 summary.add(report);
                 bar.inc(1);
                 Ok(())
@@ -82,41 +84,29 @@ pub fn run(args: IndexArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Decides per file whether to skip, resume or read it fresh, from its checkpoint. A file
-/// named twice (`logs logs/app.log`) is read once: both would resume from the same checkpoint.
-fn plan_jobs(
-    files: Vec<std::path::PathBuf>,
+/// Decides per file whether to skip, resume or read it fresh, from the checkpoints, and
+/// starts the checkpoints of those to read. A file named twice (`logs logs/app.log`) is read
+/// once. Returns the jobs and the checkpoint key of each path.
+pub(super) fn plan_jobs(
+    files: Vec<PathBuf>,
     writer: &mut EventWriter,
     summary: &mut Summary,
-) -> Vec<FileJob> {
+) -> (Vec<FileJob>, HashMap<PathBuf, String>) {
     let mut jobs = Vec::with_capacity(files.len());
-    let mut seen = std::collections::HashSet::new();
+    let mut keys = HashMap::new();
+    let mut seen = HashSet::new();
+    let mut found = Vec::with_capacity(files.len());
     for path in files {
         if path.as_os_str() == "-" {
+            keys.insert(path.clone(), file_key(&path));
             jobs.push(FileJob::from(path));
             continue;
         }
-        if let Ok(canonical) = std::fs::canonicalize(&path)
-            && !seen.insert(canonical)
-        {
-            continue;
-        }
-        let planned = std::fs::canonicalize(&path).and_then(|canonical| {
-            let key = file_key(&canonical);
-            plan(&canonical, writer.checkpoints().files.get(&key)).map(|p| (canonical, key, p))
-        });
-        match planned {
-            Ok((_, _, (Plan::Skip, _))) => summary.skipped_files += 1,
-            Ok((canonical, key, (plan, checkpoint))) => {
-                writer.begin_file(&key, checkpoint);
-                let resume = match plan {
-                    Plan::Resume(resume) => resume,
-                    _ => Default::default(),
-                };
-                jobs.push(FileJob {
-                    path: canonical,
-                    resume,
-                });
+        match Found::identify(&path) {
+            Ok(f) => {
+                if seen.insert(f.path.clone()) {
+                    found.push(f);
+                }
             }
             Err(err) => {
                 summary.failed_files += 1;
@@ -125,7 +115,23 @@ fn plan_jobs(
             }
         }
     }
-    jobs
+    for planned in writer.checkpoints().plan(found, &HashSet::new()) {
+        let resume = match planned.plan {
+            Plan::Skip => {
+                summary.skipped_files += 1;
+                continue;
+            }
+            Plan::Resume(resume) => resume,
+            Plan::Fresh => Resume::default(),
+        };
+        writer.begin_file(&planned.key, planned.checkpoint);
+        keys.insert(planned.found.path.clone(), planned.key);
+        jobs.push(FileJob {
+            path: planned.found.path,
+            resume,
+        });
+    }
+    (jobs, keys)
 }
 
 /// Counts for the progress bar, updated per batch (the summary is updated per file).
@@ -149,6 +155,7 @@ impl Live {
 
 fn add_batch(
     writer: &mut EventWriter,
+    keys: &HashMap<PathBuf, String>,
     events: &[Event],
     commit_bytes: u64,
     live: &mut Live,
@@ -156,9 +163,9 @@ fn add_batch(
     let Some(first) = events.first() else {
         return Ok(());
     };
-    let key = file_key(&first.source.path);
+    let key = &keys[&first.source.path];
     for event in events {
-        writer.add(&key, event)?;
+        writer.add(key, event)?;
     }
     live.events += events.len() as u64;
     live.exceptions += events.iter().filter(|e| e.exception.is_some()).count() as u64;

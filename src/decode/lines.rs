@@ -14,6 +14,10 @@ pub const CHUNK: usize = 256 * 1024;
 /// event cap then marks the event truncated.
 pub const MAX_LINE_BYTES: usize = 1 << 20;
 
+/// First buffer of a followed file: live files grow by a few lines at a time, and many are
+/// followed at once. The buffer doubles when a line needs it.
+const FOLLOW_CHUNK: usize = 64 * 1024;
+
 /// One line: its bytes without line ending, where it starts and where the next begins, and
 /// its 1-based number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +58,8 @@ pub struct LineReader {
     max_decoded: u64,
     /// An error met while reading ahead, returned once the lines before it are out.
     pending: Option<io::Error>,
+    /// A followed file: its end is only where it stops for now (see [`LineReader::follow`]).
+    follow: bool,
 }
 
 impl LineReader {
@@ -80,6 +86,7 @@ impl LineReader {
             decoded: len as u64,
             max_decoded: u64::MAX,
             pending: None,
+            follow: false,
         }
     }
 
@@ -95,7 +102,41 @@ impl LineReader {
             decoded: 0,
             max_decoded,
             pending: None,
+            follow: false,
         }
+    }
+
+    /// Lines of a plain file that is still being written, from `offset` (the start of line
+    /// `line + 1`) on. At the file's current end [`LineReader::next_line`] returns `None` and
+    /// keeps a last line without its newline for later: the writer may be in the middle of
+    /// it. Calling it again after the file grew goes on from there. Reads go through `read`,
+    /// not a map, so a file truncated under us is safe to read.
+    pub fn follow(mut file: std::fs::File, offset: u64, line: u64) -> io::Result<Self> {
+        use std::io::Seek;
+        file.seek(io::SeekFrom::Start(offset))?;
+        Ok(LineReader {
+            buf: Buffer::Owned(vec![0; FOLLOW_CHUNK]),
+            reader: Some(Box::new(file)),
+            start: 0,
+            end: 0,
+            base: offset,
+            number: line,
+            decoded: offset,
+            max_decoded: u64::MAX,
+            pending: None,
+            follow: true,
+        })
+    }
+
+    /// Stops following: the file will not grow any more (it was deleted or rotated away),
+    /// so its end is final and a last line without newline is returned as a line.
+    pub fn stop_following(&mut self) {
+        self.follow = false;
+    }
+
+    /// The offset of the first byte not yet returned in a line.
+    pub fn position(&self) -> u64 {
+        self.base + self.start as u64
     }
 
     /// How many decoded bytes were read so far.
@@ -130,7 +171,9 @@ impl LineReader {
                 }
                 break (self.start, self.end, self.end);
             }
-            self.fill();
+            if !self.fill() && self.follow && self.reader.is_some() {
+                return Ok(None);
+            }
         };
         self.start = next;
         self.number += 1;
@@ -166,7 +209,9 @@ impl LineReader {
             if self.reader.is_none() {
                 return Ok(false);
             }
-            self.fill();
+            if !self.fill() && self.follow {
+                return Ok(false);
+            }
             if let Some(err) = self.pending.take() {
                 return Err(err);
             }
@@ -176,12 +221,12 @@ impl LineReader {
         Ok(true)
     }
 
-    /// Reads more of the stream behind the unread bytes; at its end or on an error, drops
-    /// the reader (keeping the error for later).
-    fn fill(&mut self) {
+    /// Reads more of the stream behind the unread bytes; returns whether any came. At its end
+    /// (unless following) or on an error, drops the reader (keeping the error for later).
+    fn fill(&mut self) -> bool {
         let Buffer::Owned(buf) = &mut self.buf else {
             self.reader = None;
-            return;
+            return false;
         };
         if self.start > 0 {
             buf.copy_within(self.start..self.end, 0);
@@ -203,7 +248,12 @@ impl LineReader {
             }
         };
         match read {
-            Ok(0) => self.reader = None,
+            Ok(0) => {
+                if !self.follow {
+                    self.reader = None;
+                }
+                false
+            }
             Ok(n) => {
                 self.end += n;
                 self.decoded += n as u64;
@@ -214,10 +264,12 @@ impl LineReader {
                         "decoded size exceeds the cap",
                     ));
                 }
+                true
             }
             Err(e) => {
                 self.reader = None;
                 self.pending = Some(e);
+                false
             }
         }
     }

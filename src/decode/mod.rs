@@ -105,6 +105,16 @@ pub fn open(path: &Path, max_decoded: u64) -> Result<Decoded> {
     stream(path, Box::new(reader), stored_len, max_decoded).map_err(io_err)
 }
 
+/// The format of the file at `path` and up to `len` decoded bytes from its start: what
+/// identifies a file's content, so a rotated copy compressed later is recognised.
+pub fn head(path: &Path, len: usize) -> io::Result<(Format, Vec<u8>)> {
+    let file = File::open(path)?;
+    let mut head = Vec::with_capacity(len);
+    let (format, decoder) = decoder(Box::new(BufReader::new(file)))?;
+    decoder.take(len as u64).read_to_end(&mut head)?;
+    Ok((format, head))
+}
+
 /// Reads up to `buf.len()` bytes from the start of `file` without moving its cursor.
 fn read_head(file: &File, buf: &mut [u8]) -> io::Result<usize> {
     use std::os::unix::fs::FileExt;
@@ -122,22 +132,28 @@ fn read_head(file: &File, buf: &mut [u8]) -> io::Result<usize> {
 
 fn stream(
     path: &Path,
-    mut reader: Box<dyn BufRead + Send>,
+    reader: Box<dyn BufRead + Send>,
     stored_len: Option<u64>,
     max_decoded: u64,
 ) -> io::Result<Decoded> {
-    let format = Format::sniff(reader.fill_buf()?);
-    let decoder: Box<dyn Read + Send> = match format {
-        Format::Plain => reader,
-        Format::Gzip => Box::new(MultiGzDecoder::new(reader)),
-        Format::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(reader)?),
-    };
+    let (format, decoder) = decoder(reader)?;
     Ok(Decoded {
         path: path.to_path_buf(),
         format,
         stored_len,
         lines: LineReader::from_reader(decoder, max_decoded),
     })
+}
+
+/// The decoder for the format `reader` starts with.
+fn decoder(mut reader: Box<dyn BufRead + Send>) -> io::Result<(Format, Box<dyn Read + Send>)> {
+    let format = Format::sniff(reader.fill_buf()?);
+    let decoder: Box<dyn Read + Send> = match format {
+        Format::Plain => reader,
+        Format::Gzip => Box::new(MultiGzDecoder::new(reader)),
+        Format::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(reader)?),
+    };
+    Ok((format, decoder))
 }
 
 impl Decoded {

@@ -214,6 +214,27 @@ fn resuming_at_an_offset_in_a_map_and_a_stream() {
     assert!(!short.skip_to(100, 9).unwrap());
 }
 
+#[test]
+fn a_followed_file_keeps_its_partial_last_line_until_it_is_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_temp(&dir, "live.log", b"one\ntwo\nthr");
+    let mut lines = LineReader::follow(std::fs::File::open(&path).unwrap(), 4, 1).unwrap();
+    let (got, err) = collect(&mut lines);
+    assert!(err.is_none());
+    assert_eq!(got, vec![(4, 2, b"two".to_vec())]);
+    assert_eq!(lines.position(), 8, "the partial line is not consumed");
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
+    file.write_all(b"ee\r\nfo").unwrap();
+    assert_eq!(collect(&mut lines).0, vec![(8, 3, b"three".to_vec())]);
+    file.write_all(b"ur").unwrap();
+    assert!(collect(&mut lines).0.is_empty(), "still no newline");
+    lines.stop_following();
+    assert_eq!(collect(&mut lines).0, vec![(15, 4, b"four".to_vec())]);
+}
+
 proptest! {
     #[test]
     fn chunk_boundaries_do_not_change_lines(

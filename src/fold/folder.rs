@@ -164,8 +164,17 @@ impl Folder {
     }
 
     /// Closes and returns the open event at end of input.
+    ///
+    /// It may be called at any time, not only at the end: a follower calls it when a file
+    /// has been quiet for its idle timeout, so the last event of a quiet file is not held
+    /// back until the next line. Lines pushed afterwards start a new event.
     pub fn finish(&mut self) -> Option<Event> {
         self.open.take().map(|o| o.event)
+    }
+
+    /// Whether lines were pushed that no returned event holds yet.
+    pub fn has_open_event(&self) -> bool {
+        self.open.is_some()
     }
 
     fn fits(&self, line: &Line<'_>) -> bool {

@@ -1,10 +1,10 @@
 //! How far each file was indexed, saved in the tantivy commit payload with the documents it
 //! produced: one commit holds both, so a crash leaves neither ahead of the other.
 
-use std::collections::BTreeMap;
-use std::fs::File;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io;
-use std::path::Path;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
@@ -20,9 +20,26 @@ pub const CHECKPOINT_VERSION: u32 = 1;
 pub const HEAD_BYTES: u64 = 4096;
 
 /// One file's identity and progress.
+///
+/// A file is known by the hash of its first decoded bytes, checked against its device and
+/// inode and against how far it was read. That survives what breaks simpler schemes: a
+/// renamed file keeps its inode and head (rename rotation); a compressed rotated copy has
+/// another inode but the same decoded head; a new file that reuses a deleted file's inode has
+/// another head; a file truncated and rewritten (copytruncate) is shorter than what was read
+/// or starts with other bytes; and a new file that starts with the same first line as the
+/// old one differs within the hashed head, which covers up to [`HEAD_BYTES`] and grows with
+/// the file (the Logstash sincedb and Vector checksum bugs).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileCheckpoint {
-    /// How many bytes of the stored file `head_hash` covers.
+    /// The path the file was last seen at (older payloads: the key).
+    #[serde(default)]
+    pub path: String,
+    /// Device and inode of the file last seen; 0 when unknown.
+    #[serde(default)]
+    pub dev: u64,
+    #[serde(default)]
+    pub ino: u64,
+    /// How many decoded bytes from the start `head_hash` covers.
     pub head_len: u64,
     /// XXH3-64 of those bytes, hex.
     pub head_hash: String,
@@ -38,7 +55,9 @@ pub struct FileCheckpoint {
     pub complete: bool,
 }
 
-/// Every file's checkpoint, keyed by canonical path.
+/// Every file's checkpoint. Keys are opaque and unique: the path where the file was first
+/// seen, with `#2`, `#3`... when an earlier file at that path still has its own entry (a
+/// rotated file whose name was taken by its successor).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checkpoints {
     pub version: u32,
@@ -50,9 +69,9 @@ pub struct Checkpoints {
 pub enum Plan {
     /// Same file, same size, read to its end: nothing new.
     Skip,
-    /// Same file: read on from where the last commit stopped.
+    /// Same content as before: read on from where the last commit stopped.
     Resume(Resume),
-    /// A file never seen at this path, or another file now at the path.
+    /// Content never seen.
     Fresh,
 }
 
@@ -65,13 +84,18 @@ impl Checkpoints {
                 files: BTreeMap::new(),
             });
         };
-        let checkpoints: Checkpoints =
+        let mut checkpoints: Checkpoints =
             serde_json::from_str(text).map_err(|e| format!("commit payload: {e}"))?;
         if checkpoints.version != CHECKPOINT_VERSION {
             return Err(format!(
                 "commit payload version {} (this build reads {CHECKPOINT_VERSION})",
                 checkpoints.version
             ));
+        }
+        for (key, cp) in &mut checkpoints.files {
+            if cp.path.is_empty() {
+                cp.path.clone_from(key);
+            }
         }
         Ok(checkpoints)
     }
@@ -80,47 +104,223 @@ impl Checkpoints {
     pub fn to_payload(&self) -> String {
         serde_json::to_string(self).expect("checkpoints serialise")
     }
+
+    /// Decides for each file found what to read, matching it to the checkpoint it continues:
+    /// first by device, inode and head (the same file, perhaps renamed), then by path and
+    /// head (an index moved with its logs), then by head alone among checkpoints whose file
+    /// is gone from its path (a rotated copy, compressed or copied before a truncation).
+    /// Checkpoints whose keys are in `busy` are being read elsewhere and are not matched.
+    pub fn plan(&self, found: Vec<Found>, busy: &HashSet<String>) -> Vec<Planned> {
+        let mut by_inode: HashMap<(u64, u64), Vec<&str>> = HashMap::new();
+        let mut by_path: HashMap<&str, Vec<&str>> = HashMap::new();
+        let mut by_head: HashMap<(u64, &str), Vec<&str>> = HashMap::new();
+        for (key, cp) in &self.files {
+            if cp.ino != 0 {
+                by_inode.entry((cp.dev, cp.ino)).or_default().push(key);
+            }
+            by_path.entry(&cp.path).or_default().push(key);
+            if cp.head_len > 0 {
+                by_head
+                    .entry((cp.head_len, &cp.head_hash))
+                    .or_default()
+                    .push(key);
+            }
+        }
+        let mut head_lens: Vec<u64> = by_head.keys().map(|(len, _)| *len).collect();
+        head_lens.sort_unstable();
+        head_lens.dedup();
+        // Checkpoints whose first bytes `f` starts with.
+        let same_head = |f: &Found| -> Vec<&str> {
+            let lens = head_lens
+                .iter()
+                .take_while(|&&len| len <= f.head.len() as u64);
+            lens.flat_map(|&len| {
+                let h = hash(&f.head[..len as usize]);
+                by_head.get(&(len, h.as_str())).cloned().unwrap_or_default()
+            })
+            .filter(|key| f.copies(&self.files[*key]))
+            .collect()
+        };
+        let mut claimed: HashSet<&str> = busy.iter().map(String::as_str).collect();
+        let mut matched: Vec<Option<&str>> = vec![None; found.len()];
+        for pass in 0..3 {
+            for (i, f) in found.iter().enumerate() {
+                if matched[i].is_some() {
+                    continue;
+                }
+                let candidates: Vec<&str> = match pass {
+                    0 => by_inode.get(&(f.dev, f.ino)).cloned().unwrap_or_default(),
+                    1 => by_path
+                        .get(f.key_path().as_str())
+                        .cloned()
+                        .unwrap_or_default(),
+                    _ => same_head(f)
+                        .into_iter()
+                        .filter(|key| !still_at_path(&self.files[*key]))
+                        .collect(),
+                };
+                let hit = candidates
+                    .into_iter()
+                    .find(|key| !claimed.contains(key) && f.continues(&self.files[*key]));
+                if let Some(key) = hit {
+                    claimed.insert(key);
+                    matched[i] = Some(key);
+                }
+            }
+        }
+        let mut taken: HashSet<String> = self.files.keys().cloned().collect();
+        found
+            .into_iter()
+            .zip(matched)
+            .map(|(f, key)| match key {
+                Some(key) => {
+                    let prev = &self.files[key];
+                    let plan = if prev.complete
+                        && prev.size == f.size
+                        && (prev.dev, prev.ino) == (f.dev, f.ino)
+                    {
+                        Plan::Skip
+                    } else {
+                        Plan::Resume(Resume {
+                            offset: prev.offset,
+                            line: prev.line,
+                        })
+                    };
+                    let checkpoint = FileCheckpoint {
+                        size: f.size,
+                        ..f.checkpoint_from(prev)
+                    };
+                    Planned {
+                        key: key.to_owned(),
+                        plan,
+                        checkpoint,
+                        copy_of: None,
+                        found: f,
+                    }
+                }
+                None => {
+                    let key = unique_key(&f.key_path(), &mut taken);
+                    let copy_of = same_head(&f)
+                        .into_iter()
+                        .find(|k| claimed.contains(k))
+                        .map(str::to_owned);
+                    Planned {
+                        key,
+                        plan: Plan::Fresh,
+                        checkpoint: f.checkpoint_from(&FileCheckpoint::default()),
+                        copy_of,
+                        found: f,
+                    }
+                }
+            })
+            .collect()
+    }
 }
 
-/// Identifies the file at `path` and decides, from its previous checkpoint, what to read.
-/// Returns the plan and the checkpoint to continue from.
-pub fn plan(path: &Path, previous: Option<&FileCheckpoint>) -> io::Result<(Plan, FileCheckpoint)> {
-    let file = File::open(path)?;
-    let size = file.metadata()?.len();
-    let identity = |len: u64| -> io::Result<String> {
-        let mut head = vec![0; len as usize];
-        std::os::unix::fs::FileExt::read_exact_at(&file, &mut head, 0)?;
-        Ok(format!("{:016x}", xxh3_64(&head)))
-    };
-    let fresh = FileCheckpoint {
-        head_len: size.min(HEAD_BYTES),
-        head_hash: identity(size.min(HEAD_BYTES))?,
-        size,
-        ..FileCheckpoint::default()
-    };
-    let Some(prev) = previous else {
-        return Ok((Plan::Fresh, fresh));
-    };
-    let same_file = prev.head_len <= size && identity(prev.head_len)? == prev.head_hash;
-    if !same_file {
-        return Ok((Plan::Fresh, fresh));
+/// A file's plan, and the checkpoint to continue from.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    pub found: Found,
+    /// The checkpoint key it continues, or a new one.
+    pub key: String,
+    pub plan: Plan,
+    /// Its identity now, with the progress of the checkpoint it continues.
+    pub checkpoint: FileCheckpoint,
+    /// For a fresh file: a file being read that starts with the same bytes. A follower waits
+    /// a little before reading such a file: it may be the copy half of a copytruncate.
+    pub copy_of: Option<String>,
+}
+
+/// A file on disk, identified.
+#[derive(Debug, Clone)]
+pub struct Found {
+    /// Canonical path.
+    pub path: PathBuf,
+    pub dev: u64,
+    pub ino: u64,
+    /// Size on disk.
+    pub size: u64,
+    /// Its first [`HEAD_BYTES`] decoded bytes (fewer if it is shorter).
+    pub head: Vec<u8>,
+    /// Not compressed: decoded offsets are offsets in the file.
+    pub plain: bool,
+}
+
+impl Found {
+    /// Reads the identity of the file at `path` (canonicalised).
+    pub fn identify(path: &Path) -> io::Result<Found> {
+        let path = std::fs::canonicalize(path)?;
+        let meta = std::fs::metadata(&path)?;
+        let (format, head) = crate::decode::head(&path, HEAD_BYTES as usize)?;
+        Ok(Found {
+            plain: format == crate::decode::Format::Plain,
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.len(),
+            head,
+            path,
+        })
     }
-    if prev.complete && prev.size == size {
-        return Ok((Plan::Skip, prev.clone()));
+
+    fn key_path(&self) -> String {
+        self.path.to_string_lossy().into_owned()
     }
-    let resumed = FileCheckpoint {
-        head_len: fresh.head_len,
-        head_hash: fresh.head_hash,
-        size,
-        ..prev.clone()
+
+    /// Whether this file holds what `cp` describes: the same first bytes, and (for a plain
+    /// file) at least as many bytes as were read from it.
+    pub fn continues(&self, cp: &FileCheckpoint) -> bool {
+        let Some(head) = self.head.get(..cp.head_len as usize) else {
+            return false;
+        };
+        let truncated = self.plain && self.size < cp.offset;
+        hash(head) == cp.head_hash && !truncated && (cp.head_len > 0 || cp.offset == 0)
+    }
+
+    /// Whether this file holds what `cp` describes, judged by content alone: an empty head
+    /// says nothing about content.
+    fn copies(&self, cp: &FileCheckpoint) -> bool {
+        cp.head_len > 0 && self.continues(cp)
+    }
+
+    /// `prev` with this file's identity.
+    fn checkpoint_from(&self, prev: &FileCheckpoint) -> FileCheckpoint {
+        FileCheckpoint {
+            path: self.key_path(),
+            dev: self.dev,
+            ino: self.ino,
+            head_len: self.head.len() as u64,
+            head_hash: hash(&self.head),
+            size: self.size,
+            ..prev.clone()
+        }
+    }
+}
+
+/// Whether the file `cp` describes is still at its path.
+fn still_at_path(cp: &FileCheckpoint) -> bool {
+    let Ok(meta) = std::fs::metadata(&cp.path) else {
+        return false;
     };
-    Ok((
-        Plan::Resume(Resume {
-            offset: prev.offset,
-            line: prev.line,
-        }),
-        resumed,
-    ))
+    if cp.ino != 0 && (meta.dev(), meta.ino()) != (cp.dev, cp.ino) {
+        return false;
+    }
+    Found::identify(Path::new(&cp.path)).is_ok_and(|f| f.continues(cp))
+}
+
+fn unique_key(path: &str, taken: &mut HashSet<String>) -> String {
+    let mut key = path.to_owned();
+    let mut n = 1;
+    while taken.contains(&key) {
+        n += 1;
+        key = format!("{path}#{n}");
+    }
+    taken.insert(key.clone());
+    key
+}
+
+/// The head hash as stored.
+pub fn hash(head: &[u8]) -> String {
+    format!("{:016x}", xxh3_64(head))
 }
 
 #[cfg(test)]
@@ -129,28 +329,121 @@ mod tests {
 
     use super::*;
 
+    /// Plans `paths` against `cps` and records each planned file as read to its end, as an
+    /// indexing run would; returns the plans.
+    fn plan_and_read(cps: &mut Checkpoints, paths: &[&Path]) -> Vec<Plan> {
+        let found = paths.iter().map(|p| Found::identify(p).unwrap()).collect();
+        let planned = cps.plan(found, &HashSet::new());
+        planned
+            .into_iter()
+            .map(|p| {
+                let decoded = std::fs::read(&p.found.path).unwrap();
+                let decoded = match crate::decode::Format::sniff(&decoded) {
+                    crate::decode::Format::Plain => decoded.len() as u64,
+                    _ => p.checkpoint.offset.max(p.found.head.len() as u64),
+                };
+                let lines = std::fs::read(&p.found.path).unwrap();
+                let line = lines.iter().filter(|&&b| b == b'\n').count() as u64;
+                cps.files.insert(
+                    p.key.clone(),
+                    FileCheckpoint {
+                        offset: decoded,
+                        line,
+                        complete: true,
+                        ..p.checkpoint
+                    },
+                );
+                p.plan
+            })
+            .collect()
+    }
+
+    fn append(path: &Path, text: &str) {
+        let mut file = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+        file.write_all(text.as_bytes()).unwrap();
+    }
+
     #[test]
     fn same_grown_replaced_and_unchanged_files() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("app.log");
+        let mut cps = Checkpoints::default();
         std::fs::write(&path, "line 1\n").unwrap();
-        let (first, mut cp) = plan(&path, None).unwrap();
-        assert_eq!(first, Plan::Fresh);
-        cp.offset = 7;
-        cp.line = 1;
-        cp.complete = true;
-        assert_eq!(plan(&path, Some(&cp)).unwrap().0, Plan::Skip);
-        std::fs::OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .unwrap()
-            .write_all(b"line 2\n")
-            .unwrap();
-        let (grown, next) = plan(&path, Some(&cp)).unwrap();
-        assert_eq!(grown, Plan::Resume(Resume { offset: 7, line: 1 }));
-        assert_eq!(next.head_len, 14);
-        std::fs::write(&path, "other 1\nother 2\n").unwrap();
-        assert_eq!(plan(&path, Some(&cp)).unwrap().0, Plan::Fresh);
+        assert_eq!(plan_and_read(&mut cps, &[&path]), [Plan::Fresh]);
+        assert_eq!(plan_and_read(&mut cps, &[&path]), [Plan::Skip]);
+        append(&path, "line 2\n");
+        let grown = Plan::Resume(Resume { offset: 7, line: 1 });
+        assert_eq!(plan_and_read(&mut cps, &[&path]), [grown]);
+        assert_eq!(cps.files.len(), 1);
+        // Replaced by a file that starts with the same line: another file.
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(&path, "line 1\nother 2\nother 3\n").unwrap();
+        assert_eq!(plan_and_read(&mut cps, &[&path]), [Plan::Fresh]);
+        // Truncated and rewritten in place (copytruncate): shorter than what was read.
+        std::fs::write(&path, "line 1\n").unwrap();
+        assert_eq!(plan_and_read(&mut cps, &[&path]), [Plan::Fresh]);
+    }
+
+    #[test]
+    fn renamed_and_compressed_rotations_continue_where_reading_stopped() {
+        let dir = tempfile::tempdir().unwrap();
+        let live = dir.path().join("app.log");
+        let rotated = dir.path().join("app.log.1");
+        let mut cps = Checkpoints::default();
+        std::fs::write(&live, "a 1\na 2\n").unwrap();
+        assert_eq!(plan_and_read(&mut cps, &[&live]), [Plan::Fresh]);
+        // Rename + create; the old file got one more line before the writer reopened.
+        append(&live, "a 3\n");
+        std::fs::rename(&live, &rotated).unwrap();
+        std::fs::write(&live, "b 1\n").unwrap();
+        let plans = plan_and_read(&mut cps, &[&live, &rotated]);
+        let rest = Plan::Resume(Resume { offset: 8, line: 2 });
+        assert_eq!(plans, [Plan::Fresh, rest]);
+        assert_eq!(cps.files.len(), 2, "the new file got its own key");
+        // The rotated file is compressed and removed: recognised as read.
+        let gz = dir.path().join("app.log.1.gz");
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(&std::fs::read(&rotated).unwrap()).unwrap();
+        std::fs::write(&gz, enc.finish().unwrap()).unwrap();
+        std::fs::remove_file(&rotated).unwrap();
+        let plans = plan_and_read(&mut cps, &[&live, &gz]);
+        let at_end = Plan::Resume(Resume {
+            offset: 12,
+            line: 3,
+        });
+        assert_eq!(plans, [Plan::Skip, at_end]);
+    }
+
+    #[test]
+    fn a_copy_is_new_while_its_original_is_in_place_and_continues_it_once_truncated() {
+        let dir = tempfile::tempdir().unwrap();
+        let live = dir.path().join("app.log");
+        let copy = dir.path().join("app.log.1");
+        let mut cps = Checkpoints::default();
+        std::fs::write(&live, "a 1\na 2\n").unwrap();
+        plan_and_read(&mut cps, &[&live]);
+        std::fs::copy(&live, &copy).unwrap();
+        let found = vec![Found::identify(&copy).unwrap()];
+        let twin = &cps.plan(found, &HashSet::new())[0];
+        assert_eq!(
+            twin.plan,
+            Plan::Fresh,
+            "a twin of a file still in place is its own file"
+        );
+        assert_eq!(twin.copy_of.as_deref(), None);
+        let found = vec![
+            Found::identify(&live).unwrap(),
+            Found::identify(&copy).unwrap(),
+        ];
+        let both = cps.plan(found, &HashSet::new());
+        assert_eq!(both[1].copy_of.as_deref(), Some(both[0].key.as_str()));
+        // copytruncate: the original is emptied and written again.
+        std::fs::write(&live, "b 1\n").unwrap();
+        let plans = plan_and_read(&mut cps, &[&live, &copy]);
+        assert_eq!(
+            plans,
+            [Plan::Fresh, Plan::Resume(Resume { offset: 8, line: 2 })]
+        );
     }
 
     #[test]
@@ -163,9 +456,14 @@ mod tests {
                 ..Default::default()
             },
         );
+        cps.files.get_mut("/a.log").unwrap().path = "/a.log".into();
         let again = Checkpoints::from_payload(Some(&cps.to_payload())).unwrap();
         assert_eq!(again, cps);
         let old = cps.to_payload().replace("\"version\":1", "\"version\":0");
         assert!(Checkpoints::from_payload(Some(&old)).is_err());
+        // Payloads written before files carried their path: the key was the path.
+        let before = r#"{"version":1,"files":{"/b.log":{"head_len":1,"head_hash":"x","size":1,"offset":1,"line":1,"events":1,"complete":true}}}"#;
+        let read = Checkpoints::from_payload(Some(before)).unwrap();
+        assert_eq!(read.files["/b.log"].path, "/b.log");
     }
 }
