@@ -9,8 +9,9 @@
 //! & names   /zstd      & times  exceptions, fingerprints
 //! ```
 //!
-//! [`pipeline`] is the only module that knows threads and channels; [`app`] is the only one
-//! that knows every stage, and wires them per subcommand.
+//! [`pipeline`] knows threads and channels for batch reading; [`tail`] follows live files
+//! into the index on one thread; [`app`] is the only one that knows every stage, and wires
+//! them per subcommand.
 
 pub mod app;
 pub mod cli;
@@ -25,5 +26,6 @@ pub mod pipeline;
 pub mod query;
 pub mod serve;
 pub mod source;
+pub mod tail;
 
 pub use error::{Error, Result};

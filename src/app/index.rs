@@ -210,6 +210,7 @@ pub fn prune(args: PruneArgs) -> anyhow::Result<ExitCode> {
     let before = reader.count("", &Default::default())?;
     let mut writer = EventWriter::open(&index, fields, 64 << 20, 1)?;
     writer.delete_before(cutoff)?;
+    writer.commit()?;
     writer.wait_merging_threads()?;
     reader.reload()?;
     let after = reader.count("", &Default::default())?;

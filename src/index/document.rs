@@ -11,8 +11,10 @@ pub const FLAG_TRUNCATED: u64 = 1;
 /// `flags` bit: the event is the rest of a cut event.
 pub const FLAG_CONTINUED: u64 = 2;
 
-/// A stable id for the event at `offset` of `source`.
-pub fn event_id(source: &str, offset: u64) -> u64 {
+/// A stable id for the event at `offset` of the file known as `file` (its checkpoint key,
+/// which is its path unless an earlier file at that path was rotated away).
+pub fn event_id(file: &str, offset: u64) -> u64 {
+    let source = file;
     let mut key = Vec::with_capacity(source.len() + 9);
     key.extend_from_slice(source.as_bytes());
     key.push(0);
@@ -32,11 +34,13 @@ pub fn parse_id(text: &str) -> Option<u64> {
         .flatten()
 }
 
-/// The document for `event`.
-pub fn to_document(f: &Fields, event: &Event) -> TantivyDocument {
+/// The document for `event` of the file with checkpoint key `file`, indexed in batch
+/// `ingested`.
+pub fn to_document(f: &Fields, event: &Event, file: &str, ingested: u64) -> TantivyDocument {
     let mut doc = TantivyDocument::new();
     let source = event.source.path.to_string_lossy();
-    doc.add_u64(f.id, event_id(&source, event.offset));
+    doc.add_u64(f.id, event_id(file, event.offset));
+    doc.add_u64(f.ingested, ingested);
     if let Some(ts) = event.ts {
         doc.add_date(f.ts, to_date(ts));
     }

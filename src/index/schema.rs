@@ -7,7 +7,7 @@ use tantivy::schema::{
 };
 
 /// Bumped when the schema changes; an index of another version is refused with a message.
-pub const SCHEMA_VERSION: u64 = 1;
+pub const SCHEMA_VERSION: u64 = 2;
 
 /// The name the code tokenizer is registered under.
 pub const CODE_TOKENIZER: &str = "code";
@@ -18,6 +18,9 @@ pub struct Fields {
     /// Stable event id: a 64-bit hash of the source path and the event's offset, shown as 16
     /// hex digits. A fast field, not a term: a term per event would double the dictionary.
     pub id: Field,
+    /// When the event was indexed: the writer's batch, in milliseconds since the epoch,
+    /// strictly increasing from one commit to the next. What the live view follows.
+    pub ingested: Field,
     pub ts: Field,
     pub level: Field,
     pub logger: Field,
@@ -78,6 +81,7 @@ pub fn build() -> (Schema, Fields) {
         .set_precision(DateTimePrecision::Microseconds);
     let fields = Fields {
         id: b.add_u64_field("id", FAST | STORED),
+        ingested: b.add_u64_field("ingested", FAST),
         ts: b.add_date_field("ts", ts_options),
         level: b.add_text_field("level", keyword.clone()),
         logger: b.add_text_field("logger", STRING | STORED),
@@ -115,6 +119,7 @@ impl Fields {
         let f = |name: &str| schema.get_field(name);
         Ok(Fields {
             id: f("id")?,
+            ingested: f("ingested")?,
             ts: f("ts")?,
             level: f("level")?,
             logger: f("logger")?,

@@ -23,6 +23,10 @@ pub struct EventWriter {
     /// Decoded bytes of events added since the last commit.
     uncommitted_bytes: u64,
     uncommitted_events: u64,
+    /// The batch of the documents added since the last commit (see [`Fields::ingested`]).
+    batch: u64,
+    /// Checkpoints changed since the last commit (with or without documents).
+    dirty: bool,
 }
 
 impl EventWriter {
@@ -42,6 +46,8 @@ impl EventWriter {
             checkpoints,
             uncommitted_bytes: 0,
             uncommitted_events: 0,
+            batch: next_batch(0),
+            dirty: false,
         })
     }
 
@@ -52,6 +58,7 @@ impl EventWriter {
 
     /// Starts (or restarts) a file at checkpoint `from`.
     pub fn begin_file(&mut self, key: &str, from: FileCheckpoint) {
+        self.dirty = true;
         self.checkpoints.files.insert(
             key.to_owned(),
             FileCheckpoint {
@@ -64,8 +71,9 @@ impl EventWriter {
     /// Adds `event` of the file `key` and moves the file's checkpoint past it.
     pub fn add(&mut self, key: &str, event: &Event) -> Result<()> {
         self.writer
-            .add_document(to_document(&self.fields, event))
+            .add_document(to_document(&self.fields, event, key, self.batch))
             .map_err(index_error)?;
+        self.dirty = true;
         let cp = self.checkpoints.files.entry(key.to_owned()).or_default();
         cp.offset = event.end_offset;
         cp.line = event.line + u64::from(event.lines) - 1;
@@ -79,7 +87,25 @@ impl EventWriter {
     pub fn end_file(&mut self, key: &str, complete: bool) {
         if let Some(cp) = self.checkpoints.files.get_mut(key) {
             cp.complete = complete;
+            self.dirty = true;
         }
+    }
+
+    /// The checkpoint of `key`, to update what identifies the file (its path after a
+    /// rename, its head as it grows); progress moves only through [`EventWriter::add`].
+    pub fn checkpoint_mut(&mut self, key: &str) -> Option<&mut FileCheckpoint> {
+        self.dirty = true;
+        self.checkpoints.files.get_mut(key)
+    }
+
+    /// Events added since the last commit.
+    pub fn uncommitted_events(&self) -> u64 {
+        self.uncommitted_events
+    }
+
+    /// Whether anything (documents or checkpoints) changed since the last commit.
+    pub fn is_dirty(&self) -> bool {
+        self.dirty
     }
 
     /// Decoded bytes added since the last commit.
@@ -87,8 +113,9 @@ impl EventWriter {
         self.uncommitted_bytes
     }
 
-    /// Commits the documents added so far together with the checkpoints that describe them.
-    pub fn commit(&mut self) -> Result<()> {
+    /// Commits the documents added so far together with the checkpoints that describe them;
+    /// returns the batch number they were indexed under.
+    pub fn commit(&mut self) -> Result<u64> {
         let mut prepared = self.writer.prepare_commit().map_err(index_error)?;
         prepared.set_payload(&self.checkpoints.to_payload());
         prepared.commit().map_err(index_error)?;
@@ -99,23 +126,34 @@ impl EventWriter {
         );
         self.uncommitted_bytes = 0;
         self.uncommitted_events = 0;
-        Ok(())
+        self.dirty = false;
+        let committed = self.batch;
+        self.batch = next_batch(committed);
+        Ok(committed)
     }
 
-    /// Deletes every event older than `cutoff` (and those without a time) and commits.
+    /// Deletes every event older than `cutoff` (and those without a time) at the next commit.
     pub fn delete_before(&mut self, cutoff: jiff::Timestamp) -> Result<()> {
         let upper = Term::from_field_date(self.fields.ts, to_date(cutoff));
         let query = RangeQuery::new(std::ops::Bound::Unbounded, std::ops::Bound::Excluded(upper));
         self.writer
             .delete_query(Box::new(query))
             .map_err(index_error)?;
-        self.commit()
+        self.dirty = true;
+        Ok(())
     }
 
     /// Waits for background merges to finish, so the index on disk is compact.
     pub fn wait_merging_threads(self) -> Result<()> {
         self.writer.wait_merging_threads().map_err(index_error)
     }
+}
+
+/// The batch after `previous`: the time in milliseconds, or one more than `previous` if the
+/// clock did not move on (or went back).
+fn next_batch(previous: u64) -> u64 {
+    let now = jiff::Timestamp::now().as_millisecond().max(0) as u64;
+    now.max(previous + 1)
 }
 
 fn index_error(err: tantivy::TantivyError) -> Error {

@@ -31,6 +31,8 @@ pub struct Filters {
     pub exceptions_only: bool,
     /// Only events without a timestamp (the tail of a newest-first listing).
     pub untimed_only: bool,
+    /// Only events indexed in a batch after this one (see `Fields::ingested`): the live view.
+    pub ingested_after: Option<u64>,
 }
 
 /// Why a query could not be built.
@@ -96,6 +98,11 @@ pub fn build(
         if let Some(q) = any_of(field, values) {
             clauses.push((Occur::Must, q));
         }
+    }
+    if let Some(after) = filters.ingested_after {
+        let lower = Term::from_field_u64(fields.ingested, after);
+        let range = RangeQuery::new(Bound::Excluded(lower), Bound::Unbounded);
+        clauses.push((Occur::Must, Box::new(range)));
     }
     if filters.exceptions_only {
         // Every exception event has a fingerprint; the fast field says which, with no term to index.

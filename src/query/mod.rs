@@ -193,6 +193,20 @@ impl Reader {
         filters::build(&self.parser, &self.fields, text, filters)
     }
 
+    /// The batch of the events indexed last (0 for an empty index): where a live view
+    /// starts following.
+    pub fn last_ingested(&self) -> Result<u64, QueryError> {
+        let searcher = self.searcher();
+        let mut last = 0;
+        for segment in searcher.segment_readers() {
+            let column = segment.fast_fields().u64("ingested")?;
+            if segment.num_docs() > 0 {
+                last = last.max(column.max_value());
+            }
+        }
+        Ok(last)
+    }
+
     /// How many events match.
     pub fn count(&self, text: &str, filters: &Filters) -> Result<usize, QueryError> {
         Ok(self

@@ -1,0 +1,241 @@
+//! One followed file: an open handle (which keeps a renamed or deleted file readable), its
+//! line reader and folder, and what tells that it was truncated.
+
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::TailSettings;
+use crate::decode::LineReader;
+use crate::error::Result;
+use crate::event::Event;
+use crate::index::EventWriter;
+use crate::index::checkpoint::{HEAD_BYTES, Planned, hash};
+use crate::pipeline::{LineFolder, PipelineSettings, Resume, file_info};
+
+/// Bytes read from one file per round, so one busy file does not starve the others.
+const READ_BUDGET: u64 = 8 << 20;
+/// Bytes at the start of the file compared on every round: other bytes there mean the file
+/// was truncated and written again since the last round.
+const FIRST_BYTES: usize = 64;
+
+/// What became of a followed file in a round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Progress {
+    /// Still followed.
+    Open,
+    /// Shorter than what was read, or other first bytes: read it again as a new file.
+    Truncated,
+    /// Read to its end and closed: rotated away or deleted and quiet, or inactive.
+    Closed,
+}
+
+/// What a round read.
+#[derive(Debug)]
+pub(super) struct Round {
+    pub bytes: u64,
+    pub events: u64,
+    pub exceptions: u64,
+    pub state: Progress,
+}
+
+pub(super) struct Follow {
+    /// Its checkpoint key.
+    pub key: String,
+    /// Where it is now (it moves when renamed).
+    pub path: PathBuf,
+    pub dev: u64,
+    pub ino: u64,
+    /// No input path leads to it any more: rotated away or deleted.
+    pub gone: bool,
+    file: File,
+    first: Vec<u8>,
+    lines: LineReader,
+    folder: LineFolder,
+    settings: Arc<PipelineSettings>,
+    last_data: Instant,
+}
+
+impl Follow {
+    /// Opens a planned plain file at `resume`.
+    pub fn open(
+        planned: &Planned,
+        resume: Resume,
+        settings: &Arc<PipelineSettings>,
+        now: Instant,
+    ) -> io::Result<Follow> {
+        let found = &planned.found;
+        let file = File::open(&found.path)?;
+        let meta = file.metadata()?;
+        if (meta.dev(), meta.ino()) != (found.dev, found.ino) {
+            return Err(io::Error::other("replaced while being opened"));
+        }
+        let lines = LineReader::follow(file.try_clone()?, resume.offset, resume.line)?;
+        let info = Arc::new(file_info(&found.path, settings));
+        let first = found.head[..found.head.len().min(FIRST_BYTES)].to_vec();
+        Ok(Follow {
+            key: planned.key.clone(),
+            path: found.path.clone(),
+            dev: found.dev,
+            ino: found.ino,
+            gone: false,
+            file,
+            first,
+            lines,
+            folder: LineFolder::new(&info, settings),
+            settings: Arc::clone(settings),
+            last_data: now,
+        })
+    }
+
+    /// Reads the lines added since the last round and adds the events they close.
+    pub fn read(
+        &mut self,
+        writer: &mut EventWriter,
+        tail: &TailSettings,
+        now: Instant,
+    ) -> Result<Round> {
+        let mut round = Round {
+            bytes: 0,
+            events: 0,
+            exceptions: 0,
+            state: Progress::Open,
+        };
+        let meta = match self.file.metadata() {
+            Ok(meta) => meta,
+            Err(err) => {
+                tracing::error!(path = %self.path.display(), "cannot stat: {err}");
+                round.state = Progress::Closed;
+                return Ok(round);
+            }
+        };
+        if meta.len() < self.lines.position() || !self.starts_as_before(meta.len()) {
+            // The open event's lines were all read before the truncation: it is complete.
+            self.flush(writer, &mut round)?;
+            round.state = Progress::Truncated;
+            return Ok(round);
+        }
+        self.gone |= meta.nlink() == 0;
+        let start = self.lines.position();
+        self.read_lines(writer, start + READ_BUDGET, &mut round)?;
+        round.bytes = self.lines.position() - start;
+        if round.bytes > 0 {
+            self.last_data = now;
+        }
+        let quiet = now.saturating_duration_since(self.last_data);
+        if self.folder.has_open_event() && quiet >= tail.idle {
+            self.flush(writer, &mut round)?;
+        }
+        let done = if self.gone {
+            quiet >= tail.rotate_wait
+        } else {
+            quiet >= tail.close_inactive && !self.folder.has_open_event()
+        };
+        if done {
+            // No writer is expected any more: a last line without newline is a line.
+            if self.gone {
+                self.lines.stop_following();
+                self.read_lines(writer, u64::MAX, &mut round)?;
+                self.flush(writer, &mut round)?;
+            }
+            self.refresh_identity(writer);
+            let complete = self.lines.position() >= meta.len();
+            writer.end_file(&self.key, complete);
+            round.state = Progress::Closed;
+        }
+        Ok(round)
+    }
+
+    /// Updates the checkpoint's view of the file: where it is, how big, and a head hash
+    /// over as much of its start as exists now, so a file replaced by one that starts with
+    /// the same lines is told apart after a restart.
+    pub fn refresh_identity(&mut self, writer: &mut EventWriter) {
+        let Ok(meta) = self.file.metadata() else {
+            return;
+        };
+        let path = self.path.to_string_lossy();
+        let Some(cp) = writer.checkpoints().files.get(&self.key) else {
+            return;
+        };
+        let head_len = meta.len().min(HEAD_BYTES);
+        let grown = cp.head_len < head_len;
+        if !grown && cp.size == meta.len() && cp.path == path {
+            return;
+        }
+        let head = if grown {
+            let mut head = vec![0; head_len as usize];
+            if self.file.read_exact_at(&mut head, 0).is_err() {
+                return;
+            }
+            Some(head)
+        } else {
+            None
+        };
+        let Some(cp) = writer.checkpoint_mut(&self.key) else {
+            return;
+        };
+        cp.size = meta.len();
+        cp.path = path.into_owned();
+        if let Some(head) = head {
+            cp.head_len = head.len() as u64;
+            cp.head_hash = hash(&head);
+        }
+    }
+
+    /// Whether the file still starts with the bytes it started with.
+    fn starts_as_before(&mut self, size: u64) -> bool {
+        let len = (size as usize).min(FIRST_BYTES);
+        if len < self.first.len() {
+            return false;
+        }
+        let mut now = vec![0; len];
+        if self.file.read_exact_at(&mut now, 0).is_err() {
+            return false;
+        }
+        if !now.starts_with(&self.first) {
+            return false;
+        }
+        self.first = now;
+        true
+    }
+
+    fn read_lines(
+        &mut self,
+        writer: &mut EventWriter,
+        until: u64,
+        round: &mut Round,
+    ) -> Result<()> {
+        while self.lines.position() < until {
+            let raw = match self.lines.next_line() {
+                Ok(Some(raw)) => raw,
+                Ok(None) => break,
+                Err(err) => {
+                    tracing::error!(path = %self.path.display(), "read error: {err}");
+                    break;
+                }
+            };
+            if let Some(event) = self.folder.push(raw) {
+                self.add(writer, event, round)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Closes the open event, if any.
+    fn flush(&mut self, writer: &mut EventWriter, round: &mut Round) -> Result<()> {
+        match self.folder.finish() {
+            Some(event) => self.add(writer, event, round),
+            None => Ok(()),
+        }
+    }
+
+    fn add(&self, writer: &mut EventWriter, mut event: Event, round: &mut Round) -> Result<()> {
+        self.settings.analyzer.analyse(&mut event);
+        round.events += 1;
+        round.exceptions += u64::from(event.exception.is_some());
+        writer.add(&self.key, &event)
+    }
+}

@@ -1,0 +1,459 @@
+//! Following live log directories: new files, appended lines, rotation (rename + create,
+//! copytruncate, compression of rotated copies) and deleted files, with every file's read
+//! position committed in the same tantivy commit as the events read up to it.
+//!
+//! ```text
+//!          scan (every `scan`): expand the inputs, identify new and changed files,
+//!          │    match them to their checkpoints (index::checkpoint::Checkpoints::plan)
+//!          ▼
+//! follows: one LineReader + LineFolder per open plain file ──events──▶ EventWriter
+//!          read (every `poll`): lines up to the current end; idle flush;     │
+//!          truncation; rotated-away and deleted files read to their end      ▼
+//!                                                     commit every `commit_interval`
+//! compressed files: read whole through the pipeline ───────────────▶ or `commit_events`
+//! ```
+//!
+//! Exactly once: an event is added with its file's checkpoint moved just past it, and both
+//! reach disk in one commit. A kill loses only what was not committed, and a restart reads
+//! that again from the committed offsets. The open (unfinished) event of a file is never
+//! in a commit: it is read again after a restart, so a trace is never cut by a kill.
+//!
+//! One thread does all of this. Folding runs at hundreds of MB/s per core (see
+//! `benches/fold.rs`), far above what the index writer takes, whose own threads do the
+//! indexing; compressed backfill goes through the parallel pipeline.
+
+mod follow;
+
+use std::collections::{HashMap, HashSet};
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use follow::{Follow, Progress};
+
+use crate::error::Result;
+use crate::index::EventWriter;
+use crate::index::checkpoint::{Found, Plan, Planned};
+use crate::pipeline::{self, FileJob, Output, PipelineSettings, Resume};
+use crate::source::discover;
+
+/// How the tailer paces itself. The defaults make an event searchable within about 1.5 s
+/// of being written: read within `poll`, closed by the next line or after `idle`, committed
+/// within `commit_interval`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TailSettings {
+    /// How often open files are checked for new bytes.
+    pub poll: Duration,
+    /// How often the inputs are expanded again to find new, renamed and removed files.
+    pub scan: Duration,
+    /// How long a file must be quiet before its last event is closed without waiting for the
+    /// next line. Lines of one trace are written together; a pause this long ends the event.
+    pub idle: Duration,
+    /// Longest time an added event waits for its commit.
+    pub commit_interval: Duration,
+    /// Most events added between commits.
+    pub commit_events: u64,
+    /// A file unchanged this long is closed (its checkpoint stays; it is reopened when it
+    /// changes), so archives of thousands of files do not hold thousands of descriptors.
+    pub close_inactive: Duration,
+    /// A file renamed away or deleted is read to its end, then closed after being quiet
+    /// this long (a writer may still be finishing a line in it).
+    pub rotate_wait: Duration,
+    /// Events older than this are deleted, checked hourly.
+    pub retention: Option<Duration>,
+}
+
+impl Default for TailSettings {
+    fn default() -> Self {
+        TailSettings {
+            poll: Duration::from_millis(200),
+            scan: Duration::from_millis(1000),
+            idle: Duration::from_millis(500),
+            commit_interval: Duration::from_millis(1000),
+            commit_events: 100_000,
+            close_inactive: Duration::from_secs(300),
+            rotate_wait: Duration::from_secs(2),
+            retention: None,
+        }
+    }
+}
+
+/// How often retention deletes old events.
+const RETENTION_EVERY: Duration = Duration::from_secs(3600);
+/// Scans a new file that starts like a file being read is left alone, in case it is the
+/// copy half of a copytruncate whose truncation has not happened yet.
+const COPY_WAIT_SCANS: u32 = 2;
+
+/// What a file looked like at the last scan; a file that looks the same is not looked at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stat {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime: Option<SystemTime>,
+}
+
+impl Stat {
+    fn of(meta: &std::fs::Metadata) -> Stat {
+        Stat {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.len(),
+            mtime: meta.modified().ok(),
+        }
+    }
+}
+
+/// Totals since the tailer started.
+#[derive(Debug, Default, Clone, Copy, serde::Serialize)]
+pub struct TailCounters {
+    pub files_opened: u64,
+    pub events: u64,
+    pub exceptions: u64,
+    pub bytes: u64,
+    pub commits: u64,
+    pub rotations: u64,
+    pub truncations: u64,
+}
+
+/// Follows `inputs` (files, directories, globs) into the index.
+pub struct Tailer {
+    inputs: Vec<String>,
+    pipeline: Arc<PipelineSettings>,
+    settings: TailSettings,
+    writer: EventWriter,
+    follows: Vec<Follow>,
+    known: HashMap<PathBuf, Stat>,
+    copy_waits: HashMap<PathBuf, u32>,
+    /// Paths whose errors were reported, so a broken file is not reported every scan.
+    reported: HashSet<PathBuf>,
+    first_uncommitted: Option<Instant>,
+    last_scan: Option<Instant>,
+    last_retention: Option<Instant>,
+    counters: TailCounters,
+    on_commit: Option<Box<dyn FnMut(u64) + Send>>,
+}
+
+impl Tailer {
+    pub fn new(
+        inputs: Vec<String>,
+        pipeline: Arc<PipelineSettings>,
+        settings: TailSettings,
+        writer: EventWriter,
+    ) -> Self {
+        Tailer {
+            inputs,
+            pipeline,
+            settings,
+            writer,
+            follows: Vec::new(),
+            known: HashMap::new(),
+            copy_waits: HashMap::new(),
+            reported: HashSet::new(),
+            first_uncommitted: None,
+            last_scan: None,
+            last_retention: None,
+            counters: TailCounters::default(),
+            on_commit: None,
+        }
+    }
+
+    /// Calls `hook` with the batch number of each commit, once it is on disk.
+    pub fn on_commit(&mut self, hook: impl FnMut(u64) + Send + 'static) {
+        self.on_commit = Some(Box::new(hook));
+    }
+
+    pub fn counters(&self) -> TailCounters {
+        self.counters
+    }
+
+    /// Follows until `stop` is set, then commits what was read and returns. Open events are
+    /// not flushed: the committed offsets are before them, so the next run reads them whole.
+    pub fn run(mut self, stop: &AtomicBool) -> Result<TailCounters> {
+        while !stop.load(Ordering::Relaxed) {
+            let busy = self.step(Instant::now())?;
+            if !busy {
+                sleep_unless(stop, self.settings.poll);
+            }
+        }
+        if self.writer.is_dirty() {
+            self.commit()?;
+        }
+        Ok(self.counters)
+    }
+
+    /// One round: reads what is new, scans when due, commits when due. Returns whether
+    /// anything was read (the caller sleeps otherwise).
+    pub fn step(&mut self, now: Instant) -> Result<bool> {
+        // Reading before scanning sees a truncation before the scan sees the copy.
+        let mut read = self.read_follows(now)?;
+        if self.last_scan.is_none_or(|t| now - t >= self.settings.scan) {
+            self.last_scan = Some(now);
+            let opened = self.counters.files_opened;
+            self.scan(now)?;
+            if self.counters.files_opened > opened {
+                read |= self.read_follows(now)?;
+            }
+        }
+        self.maybe_prune(now)?;
+        if self.writer.is_dirty() {
+            self.first_uncommitted.get_or_insert(now);
+        }
+        let due = self
+            .first_uncommitted
+            .is_some_and(|t| now - t >= self.settings.commit_interval)
+            || self.writer.uncommitted_events() >= self.settings.commit_events;
+        if due {
+            self.commit()?;
+        }
+        Ok(read)
+    }
+
+    /// Commits now: the events added so far and every file's position.
+    pub fn commit(&mut self) -> Result<()> {
+        for follow in &mut self.follows {
+            follow.refresh_identity(&mut self.writer);
+        }
+        let batch = self.writer.commit()?;
+        self.counters.commits += 1;
+        self.first_uncommitted = None;
+        if let Some(hook) = &mut self.on_commit {
+            hook(batch);
+        }
+        Ok(())
+    }
+
+    fn read_follows(&mut self, now: Instant) -> Result<bool> {
+        let mut read_any = false;
+        let mut i = 0;
+        while i < self.follows.len() {
+            let follow = &mut self.follows[i];
+            let progress = follow.read(&mut self.writer, &self.settings, now)?;
+            read_any |= progress.bytes > 0;
+            self.counters.bytes += progress.bytes;
+            self.counters.events += progress.events;
+            self.counters.exceptions += progress.exceptions;
+            match progress.state {
+                Progress::Open => i += 1,
+                Progress::Truncated => {
+                    self.counters.truncations += 1;
+                    let follow = self.follows.swap_remove(i);
+                    tracing::info!(path = %follow.path.display(), "truncated: reading it again from the start");
+                    // Forget it: the next scan plans the path afresh, and a copy of the old
+                    // content can continue the old checkpoint.
+                    self.known.remove(&follow.path);
+                    self.last_scan = None;
+                }
+                Progress::Closed => {
+                    let follow = self.follows.swap_remove(i);
+                    tracing::debug!(path = %follow.path.display(), "closed");
+                }
+            }
+        }
+        Ok(read_any)
+    }
+
+    /// Expands the inputs and starts reading what is new or changed.
+    fn scan(&mut self, now: Instant) -> Result<()> {
+        let found = discover(&self.inputs);
+        let mut candidates = Vec::new();
+        let mut present: HashSet<(u64, u64)> = HashSet::new();
+        for path in found.files {
+            let Ok(path) = std::fs::canonicalize(&path) else {
+                continue; // gone since it was listed
+            };
+            let Ok(meta) = std::fs::metadata(&path) else {
+                continue;
+            };
+            if !meta.is_file() {
+                continue;
+            }
+            let stat = Stat::of(&meta);
+            present.insert((stat.dev, stat.ino));
+            if let Some(follow) = self
+                .follows
+                .iter_mut()
+                .find(|f| (f.dev, f.ino) == (stat.dev, stat.ino))
+            {
+                if follow.path != path && !self.known.contains_key(&path) {
+                    self.counters.rotations += 1;
+                    tracing::info!(from = %follow.path.display(), to = %path.display(), "renamed");
+                    follow.path.clone_from(&path);
+                }
+                self.known.insert(path, stat);
+                continue;
+            }
+            if self.known.get(&path) != Some(&stat) {
+                candidates.push((path, stat));
+            }
+        }
+        for follow in &mut self.follows {
+            let still_there = present.contains(&(follow.dev, follow.ino));
+            if !still_there && !follow.gone {
+                tracing::info!(path = %follow.path.display(), "rotated away or deleted: reading it to its end");
+                self.counters.rotations += 1;
+            }
+            follow.gone = !still_there;
+        }
+        // Paths that no longer exist are forgotten, so a file created there later is new.
+        self.known.retain(|path, _| path.exists());
+        if !candidates.is_empty() {
+            self.start(candidates, now)?;
+        }
+        Ok(())
+    }
+
+    /// Matches new and changed files to their checkpoints and starts reading them.
+    fn start(&mut self, candidates: Vec<(PathBuf, Stat)>, now: Instant) -> Result<()> {
+        let mut found = Vec::with_capacity(candidates.len());
+        let mut stats = HashMap::new();
+        for (path, stat) in candidates {
+            match Found::identify(&path) {
+                Ok(f) => {
+                    stats.insert(f.path.clone(), stat);
+                    found.push(f);
+                }
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+                Err(err) => {
+                    if self.reported.insert(path.clone()) {
+                        tracing::error!(path = %path.display(), "cannot read: {err}");
+                    }
+                }
+            }
+        }
+        let busy: HashSet<String> = self.follows.iter().map(|f| f.key.clone()).collect();
+        let plans = self.writer.checkpoints().plan(found, &busy);
+        let mut compressed = Vec::new();
+        let mut keys = HashMap::new();
+        for planned in plans {
+            let path = planned.found.path.clone();
+            let Some(resume) = self.resume_point(&planned) else {
+                continue; // a possible copy: wait for its original to be truncated
+            };
+            self.known.insert(path.clone(), stats[&path]);
+            let Some(resume) = resume else {
+                continue; // unchanged since it was read to its end
+            };
+            self.writer
+                .begin_file(&planned.key, planned.checkpoint.clone());
+            if planned.found.plain {
+                match Follow::open(&planned, resume, &self.pipeline, now) {
+                    Ok(follow) => {
+                        tracing::info!(path = %path.display(), offset = resume.offset, "following");
+                        self.counters.files_opened += 1;
+                        self.follows.push(follow);
+                    }
+                    Err(err) => tracing::error!(path = %path.display(), "cannot open: {err}"),
+                }
+            } else {
+                keys.insert(path.clone(), planned.key.clone());
+                compressed.push(FileJob { path, resume });
+            }
+        }
+        if !compressed.is_empty() {
+            self.read_compressed(compressed, &keys)?;
+        }
+        Ok(())
+    }
+
+    /// Where to start reading a planned file: `None` to leave it for a later scan,
+    /// `Some(None)` when there is nothing to read.
+    fn resume_point(&mut self, planned: &Planned) -> Option<Option<Resume>> {
+        let path = &planned.found.path;
+        if let (Plan::Fresh, Some(original)) = (planned.plan, &planned.copy_of) {
+            let waited = self.copy_waits.entry(path.clone()).or_insert(0);
+            if *waited < COPY_WAIT_SCANS {
+                *waited += 1;
+                return None;
+            }
+            // Its original is still in place: a copy of what is being read (logrotate's
+            // `copy`, a backup). What the original was read up to counts as read here too.
+            self.copy_waits.remove(path);
+            let cp = &self.writer.checkpoints().files[original];
+            return Some(Some(Resume {
+                offset: cp.offset,
+                line: cp.line,
+            }));
+        }
+        self.copy_waits.remove(path);
+        Some(match planned.plan {
+            Plan::Skip => None,
+            Plan::Resume(resume) => Some(resume),
+            Plan::Fresh => Some(Resume::default()),
+        })
+    }
+
+    /// Reads compressed files whole (they do not grow), in parallel.
+    fn read_compressed(
+        &mut self,
+        jobs: Vec<FileJob>,
+        keys: &HashMap<PathBuf, String>,
+    ) -> Result<()> {
+        let mut failure = None;
+        let writer = &mut self.writer;
+        let counters = &mut self.counters;
+        pipeline::run(jobs, Arc::clone(&self.pipeline), |output| {
+            match output {
+                Output::Events(events) => {
+                    for event in &events {
+                        if let Err(err) = writer.add(&keys[&event.source.path], event) {
+                            failure = Some(err);
+                            return false;
+                        }
+                        counters.events += 1;
+                        counters.exceptions += u64::from(event.exception.is_some());
+                        counters.bytes += event.end_offset - event.offset;
+                    }
+                }
+                Output::Done(report) => {
+                    if let Some(err) = &report.error {
+                        tracing::error!("{err}");
+                    }
+                    counters.files_opened += 1;
+                    writer.end_file(&keys[&report.path], report.error.is_none());
+                }
+            }
+            true
+        });
+        match failure {
+            Some(err) => Err(err),
+            None => Ok(()),
+        }
+    }
+
+    fn maybe_prune(&mut self, now: Instant) -> Result<()> {
+        let Some(retention) = self.settings.retention else {
+            return Ok(());
+        };
+        if self
+            .last_retention
+            .is_some_and(|t| now - t < RETENTION_EVERY)
+        {
+            return Ok(());
+        }
+        self.last_retention = Some(now);
+        let Ok(cutoff) = jiff::Timestamp::now().checked_sub(retention) else {
+            return Ok(());
+        };
+        tracing::info!(%cutoff, "deleting events older than the retention");
+        self.writer.delete_before(cutoff)?;
+        self.commit()
+    }
+}
+
+/// Sleeps for `duration`, waking early when `stop` is set.
+fn sleep_unless(stop: &AtomicBool, duration: Duration) {
+    let until = Instant::now() + duration;
+    while !stop.load(Ordering::Relaxed) {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(50)));
+    }
+}
+
+#[cfg(test)]
+mod tests;
