@@ -20,6 +20,14 @@ pub enum Command {
     /// Fold log files and add their events to the index under --data; files already indexed
     /// are skipped, files that grew are read on from where the last run stopped.
     Index(IndexArgs),
+    /// Follow files, directories and globs into the index under --data as they are written:
+    /// new files, appended lines, rotation (rename, copytruncate, compression), deletion.
+    /// Files already there are indexed first. Read positions are committed with the events,
+    /// so a restart, even after a kill, goes on exactly where the last commit stopped.
+    Tail(TailArgs),
+    /// Tail and serve in one process, configured by one TOML file (inputs, pattern, in-app
+    /// prefixes, commit interval, listen address, auth, TLS, retention).
+    Run(RunArgs),
     /// Search the indexed events, newest first.
     Search(SearchArgs),
     /// List the exception groups with exact counts, most frequent first.
@@ -97,6 +105,50 @@ pub struct IndexArgs {
     pub json: bool,
     #[command(flatten)]
     pub pipeline: PipelineArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TailArgs {
+    /// The data directory; the index lives in DATA/index.
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// Files, directories (followed recursively, new files included) and globs.
+    #[arg(value_name = "PATHS", required = true)]
+    pub paths: Vec<String>,
+    /// Memory for tantivy's indexing buffers, in MiB, shared by its threads.
+    #[arg(long, default_value_t = 64, value_name = "MIB")]
+    pub heap_mb: usize,
+    #[command(flatten)]
+    pub tail: TailOptions,
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+}
+
+/// How often the tailer looks, flushes and commits (the config file's `[tail]` section).
+#[derive(Debug, Args, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TailOptions {
+    /// Check open files for new lines every MS milliseconds [default: 200].
+    #[arg(long, value_name = "MS")]
+    pub poll_ms: Option<u64>,
+    /// Close the last event of a file quiet for MS milliseconds, rather than wait for its
+    /// next line (a trace written in pieces further apart than this is cut) [default: 500].
+    #[arg(long, value_name = "MS")]
+    pub idle_ms: Option<u64>,
+    /// Commit (events become searchable, positions durable) at least every MS milliseconds
+    /// [default: 1000].
+    #[arg(long, value_name = "MS")]
+    pub commit_interval_ms: Option<u64>,
+    /// ... and whenever N events wait [default: 100000].
+    #[arg(long, value_name = "N")]
+    pub commit_events: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The config file (TOML); see the README for every key.
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
 }
 
 /// Filters shared by the query commands.

@@ -17,9 +17,30 @@
 //! by = "root"                   # root | outermost | chain
 //! in_app_include = ["com.acme."]  # when set, only these prefixes are in-app
 //! in_app_exclude = ["java.", "org.springframework."]  # replaces the default framework list
+//!
+//! # Read by `stackfold run` only:
+//! # [input] paths = ["/data/application/logs"]   # files, directories, globs to follow
+//!
+//! [index]
+//! data = "/var/lib/stackfold"   # relative paths are relative to this file's directory
+//! heap_mb = 64
+//! retention = "30d"             # delete older events, checked hourly
+//!
+//! [tail]
+//! poll_ms = 200                 # check open files this often
+//! idle_ms = 500                 # close a quiet file's last event after this
+//! commit_interval_ms = 1000     # events are searchable within about this
+//! commit_events = 100000
+//!
+//! [server]
+//! listen = "127.0.0.1:7280"
+//! basic_auth_file = "users.htpasswd"
+//! tls_cert = "cert.pem"
+//! tls_key = "key.pem"
 //! ```
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -29,7 +50,9 @@ use crate::fold::{
     Analyzer, DEFAULT_JVM_FRAMEWORKS, DEFAULT_MAX_EVENT_BYTES, DEFAULT_MAX_EVENT_LINES,
     FoldSettings, GroupBy, InApp,
 };
+use crate::cli::TailOptions;
 use crate::pipeline::PipelineSettings;
+use crate::tail::TailSettings;
 use crate::source::{DEFAULT_ENV_CODES, DEFAULT_NAME_PATTERN, NamePattern};
 
 /// The config file, as written.
@@ -42,12 +65,65 @@ pub struct ConfigFile {
     pub fold: FoldConfig,
     #[serde(default)]
     pub grouping: GroupingConfig,
+    /// `[index]`: used by `run`.
+    #[serde(default)]
+    pub index: IndexConfig,
+    /// `[tail]`: used by `run`; the same as `tail`'s flags.
+    #[serde(default)]
+    pub tail: TailOptions,
+    /// `[server]`: used by `run`.
+    #[serde(default)]
+    pub server: ServerConfig,
+}
+
+/// `[index]`: where the index lives and how long events stay in it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndexConfig {
+    /// The data directory (the index is DATA/index). Relative paths in the file are relative
+    /// to the file's directory.
+    pub data: Option<PathBuf>,
+    /// Memory for tantivy's indexing buffers, in MiB.
+    pub heap_mb: Option<usize>,
+    /// Delete events older than this (`30d`, `12h`), checked hourly.
+    pub retention: Option<String>,
+}
+
+/// `[server]`: how `run` serves the API and UI.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub listen: Option<std::net::SocketAddr>,
+    pub basic_auth_file: Option<PathBuf>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+}
+
+impl TailOptions {
+    /// The tailer's settings: these options over the defaults.
+    pub fn settings(&self) -> Result<TailSettings> {
+        let d = TailSettings::default();
+        let ms = |v: Option<u64>, default: Duration, name: &str| match v {
+            Some(0) => Err(Error::Config(format!("{name} must be at least 1"))),
+            Some(ms) => Ok(Duration::from_millis(ms)),
+            None => Ok(default),
+        };
+        Ok(TailSettings {
+            poll: ms(self.poll_ms, d.poll, "poll_ms")?,
+            idle: ms(self.idle_ms, d.idle, "idle_ms")?,
+            commit_interval: ms(self.commit_interval_ms, d.commit_interval, "commit_interval_ms")?,
+            commit_events: self.commit_events.unwrap_or(d.commit_events).max(1),
+            ..d
+        })
+    }
 }
 
 /// `[input]`: what files are and what their names mean.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InputConfig {
+    /// Files, directories and globs to follow (used by `run`).
+    pub paths: Option<Vec<String>>,
     pub name_pattern: Option<String>,
     pub env_codes: Option<Vec<String>>,
     pub timezone: Option<String>,

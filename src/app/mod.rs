@@ -5,6 +5,7 @@ mod index;
 mod query;
 mod serve;
 mod summary;
+mod tail;
 
 use std::process::ExitCode;
 
@@ -17,6 +18,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Fold(args) => fold::run(args),
         Command::Index(args) => index::run(args),
+        Command::Tail(args) => tail::tail(args),
+        Command::Run(args) => tail::run(args),
         Command::Search(args) => query::search(args),
         Command::Exceptions(args) => query::exceptions(args),
         Command::Show(args) => query::show(args),

@@ -2,6 +2,8 @@
 
 use std::io::Read;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use anyhow::Context;
 use rust_embed::RustEmbed;
@@ -23,6 +25,13 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn run_server(data: std::path::PathBuf, server: &ServerArgs) -> anyhow::Result<ExitCode> {
+    let state = app_state(data, server)?;
+    serve_until_stopped(state, server, Arc::new(AtomicBool::new(false)))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The server's state over the index under `data`, with the users file loaded.
+pub(super) fn app_state(data: std::path::PathBuf, server: &ServerArgs) -> anyhow::Result<AppState> {
     let users = server
         .basic_auth_file
         .as_deref()
@@ -31,17 +40,25 @@ fn run_server(data: std::path::PathBuf, server: &ServerArgs) -> anyhow::Result<E
     let web = WebAssets {
         dir: server.web_dir.clone(),
     };
-    let state = AppState::open(data, users, web)?;
+    Ok(AppState::open(data, users, web)?)
+}
+
+/// Serves until a signal or `stop`; prints the URL once listening.
+pub(super) fn serve_until_stopped(
+    state: AppState,
+    server: &ServerArgs,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<()> {
     let tls = server.tls_cert.clone().zip(server.tls_key.clone());
     let listen = Listen {
         addr: server.listen,
         tls,
     };
-    crate::serve::serve(state, listen, |url| {
+    crate::serve::serve(state, listen, stop, |url| {
         eprintln!("stackfold: serving on {url} (Ctrl-C stops)");
         println!("{url}");
     })?;
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 pub fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {

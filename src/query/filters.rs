@@ -31,8 +31,9 @@ pub struct Filters {
     pub exceptions_only: bool,
     /// Only events without a timestamp (the tail of a newest-first listing).
     pub untimed_only: bool,
-    /// Only events indexed in a batch after this one (see `Fields::ingested`): the live view.
-    pub ingested_after: Option<u64>,
+    /// Only events indexed in the batches after the first number up to the second (see
+    /// `Fields::ingested`): what the live view has not sent yet.
+    pub ingested: Option<(u64, u64)>,
 }
 
 /// Why a query could not be built.
@@ -99,9 +100,10 @@ pub fn build(
             clauses.push((Occur::Must, q));
         }
     }
-    if let Some(after) = filters.ingested_after {
+    if let Some((after, upto)) = filters.ingested {
         let lower = Term::from_field_u64(fields.ingested, after);
-        let range = RangeQuery::new(Bound::Excluded(lower), Bound::Unbounded);
+        let upper = Term::from_field_u64(fields.ingested, upto);
+        let range = RangeQuery::new(Bound::Excluded(lower), Bound::Included(upper));
         clauses.push((Occur::Must, Box::new(range)));
     }
     if filters.exceptions_only {

@@ -43,6 +43,8 @@ pub struct Params {
     pub sort: Option<String>,
     pub before: Option<u64>,
     pub after: Option<u64>,
+    /// Only events that hold an exception.
+    pub exceptions: Option<bool>,
 }
 
 fn list(value: &Option<String>) -> Vec<String> {
@@ -56,7 +58,7 @@ fn list(value: &Option<String>) -> Vec<String> {
 }
 
 impl Params {
-    fn filters(&self) -> Result<Filters, ApiError> {
+    pub(super) fn filters(&self) -> Result<Filters, ApiError> {
         let now = jiff::Timestamp::now();
         let time = |t: &Option<String>, name: &str| {
             t.as_deref()
@@ -74,24 +76,25 @@ impl Params {
             tag: list(&self.tag),
             logtype: list(&self.logtype),
             level: list(&self.level),
+            exceptions_only: self.exceptions.unwrap_or(false),
             ..Filters::default()
         })
     }
 
-    fn text(&self) -> String {
+    pub(super) fn text(&self) -> String {
         self.q.clone().unwrap_or_default()
     }
 }
 
 /// The parameters, or a 400 that says which one is wrong.
-fn params(query: Result<Query<Params>, QueryRejection>) -> Result<Params, ApiError> {
+pub(super) fn params(query: Result<Query<Params>, QueryRejection>) -> Result<Params, ApiError> {
     query
         .map(|Query(p)| p)
         .map_err(|e| ApiError::bad(e.body_text()))
 }
 
 /// Runs `work` on the blocking pool with the query timeout, timing it.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     state: &AppState,
     work: impl FnOnce(&Reader) -> Result<T, QueryError> + Send + 'static,
 ) -> Result<T, ApiError> {

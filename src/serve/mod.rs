@@ -9,12 +9,14 @@ mod api;
 mod auth;
 mod context;
 mod error;
+mod live;
 mod metrics;
 mod web;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -74,6 +76,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/exceptions/{fingerprint}", get(api::exception))
         .route("/api/events/{id}", get(api::event))
         .route("/api/events/{id}/context", get(api::context))
+        .route("/api/live", get(live::live))
         .route("/api/openapi.json", get(api::openapi))
         .route("/api/{*rest}", get(api::not_found))
         .route("/metrics", get(api::metrics))
@@ -154,8 +157,14 @@ pub struct Listen {
     pub tls: Option<(PathBuf, PathBuf)>,
 }
 
-/// Serves `state` until Ctrl-C or SIGTERM; calls `ready` with the bound URL once listening.
-pub fn serve(state: AppState, listen: Listen, ready: impl FnOnce(&str) + Send) -> Result<()> {
+/// Serves `state` until Ctrl-C, SIGTERM or `stop` (which it then sets, for whoever else
+/// runs in the process); calls `ready` with the bound URL once listening.
+pub fn serve(
+    state: AppState,
+    listen: Listen,
+    stop: Arc<AtomicBool>,
+    ready: impl FnOnce(&str) + Send,
+) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("stackfold-http")
@@ -166,7 +175,11 @@ pub fn serve(state: AppState, listen: Listen, ready: impl FnOnce(&str) + Send) -
         let handle = axum_server::Handle::new();
         let shutdown = handle.clone();
         tokio::spawn(async move {
-            shutdown_signal().await;
+            tokio::select! {
+                _ = shutdown_signal() => {}
+                _ = stopped(&stop) => {}
+            }
+            stop.store(true, Ordering::Relaxed);
             shutdown.graceful_shutdown(Some(std::time::Duration::from_secs(5)));
         });
         let scheme = if listen.tls.is_some() {
@@ -212,6 +225,12 @@ pub fn serve(state: AppState, listen: Listen, ready: impl FnOnce(&str) + Send) -
             .await
             .map_err(|e| Error::Config(format!("server task: {e}")))?
     })
+}
+
+async fn stopped(stop: &AtomicBool) {
+    while !stop.load(Ordering::Relaxed) {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 async fn shutdown_signal() {

@@ -1,0 +1,152 @@
+//! `stackfold tail` and `stackfold run`.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::Context;
+
+use super::pipeline_settings;
+use super::serve::{app_state, serve_until_stopped};
+use crate::cli::{RunArgs, ServerArgs, TailArgs};
+use crate::config::ConfigFile;
+use crate::index::EventWriter;
+use crate::pipeline::PipelineSettings;
+use crate::query::time::parse_duration;
+use crate::tail::{TailCounters, TailSettings, Tailer};
+
+/// Default indexing memory of a tailer: live logs arrive slowly; backfill is the heavy part.
+const TAIL_HEAP_MB: usize = 64;
+
+pub fn tail(args: TailArgs) -> anyhow::Result<ExitCode> {
+    let settings = pipeline_settings(&args.pipeline)?;
+    let stop = stop_on_signals()?;
+    let tailer = tailer(
+        &args.data,
+        args.paths,
+        settings,
+        args.tail.settings()?,
+        args.heap_mb,
+    )?;
+    eprintln!(
+        "stackfold: following into {} (Ctrl-C or SIGTERM commits and stops)",
+        args.data.display()
+    );
+    let counters = tailer.run(&stop)?;
+    report(&counters);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let config = ConfigFile::load(&args.config)?;
+    let base = args.config.parent().unwrap_or(Path::new("."));
+    let resolve = |p: &Path| base.join(p);
+    let paths: Vec<String> = config.input.paths.clone().unwrap_or_default();
+    if paths.is_empty() {
+        anyhow::bail!(
+            "{}: [input] paths: nothing to follow",
+            args.config.display()
+        );
+    }
+    let paths = paths
+        .iter()
+        .map(|p| resolve(Path::new(p)).to_string_lossy().into_owned())
+        .collect();
+    let data = config
+        .index
+        .data
+        .as_deref()
+        .map(resolve)
+        .with_context(|| format!("{}: [index] data is required", args.config.display()))?;
+    let mut tail_settings = config.tail.settings()?;
+    tail_settings.retention = config
+        .index
+        .retention
+        .as_deref()
+        .map(|r| parse_duration(r).map(|d| d.unsigned_abs()))
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("{}: [index] retention: {e}", args.config.display()))?;
+    let server = ServerArgs {
+        listen: config
+            .server
+            .listen
+            .unwrap_or_else(|| "127.0.0.1:7280".parse().expect("a valid address")),
+        basic_auth_file: config.server.basic_auth_file.as_deref().map(resolve),
+        tls_cert: config.server.tls_cert.as_deref().map(resolve),
+        tls_key: config.server.tls_key.as_deref().map(resolve),
+        web_dir: None,
+    };
+    if server.tls_cert.is_some() != server.tls_key.is_some() {
+        anyhow::bail!(
+            "{}: [server] tls_cert and tls_key go together",
+            args.config.display()
+        );
+    }
+    let this_year = jiff::Zoned::now().year();
+    let settings = config.settings(None, 0, this_year)?;
+    let heap_mb = config.index.heap_mb.unwrap_or(TAIL_HEAP_MB);
+    let stop = stop_on_signals()?;
+    let mut tailer = tailer(&data, paths, settings, tail_settings, heap_mb)?;
+    let state = app_state(data, &server)?;
+    let reader = Arc::clone(&state.reader);
+    // Searches see each commit at once, rather than when the reader next notices it.
+    tailer.on_commit(move |_| {
+        if let Err(err) = reader.reload() {
+            tracing::warn!("reloading the reader: {err}");
+        }
+    });
+    let tail_stop = Arc::clone(&stop);
+    let following = std::thread::Builder::new()
+        .name("stackfold-tail".into())
+        .spawn(move || {
+            let result = tailer.run(&tail_stop);
+            // A tailer that fails takes the server down with it: a server over an index no
+            // longer fed would look healthy and lie.
+            tail_stop.store(true, Ordering::Relaxed);
+            result
+        })
+        .context("starting the tailer thread")?;
+    let served = serve_until_stopped(state, &server, Arc::clone(&stop));
+    stop.store(true, Ordering::Relaxed);
+    let counters = following.join().expect("the tailer thread does not panic")?;
+    served?;
+    report(&counters);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn tailer(
+    data: &Path,
+    paths: Vec<String>,
+    settings: PipelineSettings,
+    tail: TailSettings,
+    heap_mb: usize,
+) -> anyhow::Result<Tailer> {
+    let (index, fields) = crate::index::open_or_create(data)?;
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let writer = EventWriter::open(&index, fields, heap_mb << 20, threads)?;
+    Ok(Tailer::new(paths, Arc::new(settings), tail, writer))
+}
+
+/// A flag set by Ctrl-C (SIGINT) and SIGTERM.
+fn stop_on_signals() -> anyhow::Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))
+            .context("installing the signal handlers")?;
+    }
+    Ok(stop)
+}
+
+fn report(c: &TailCounters) {
+    eprintln!(
+        "stackfold: stopped after {} events ({} exceptions, {:.1} MB) from {} files; {} commits, {} rotations, {} truncations",
+        c.events,
+        c.exceptions,
+        c.bytes as f64 / 1e6,
+        c.files_opened,
+        c.commits,
+        c.rotations,
+        c.truncations
+    );
+}
