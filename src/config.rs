@@ -44,16 +44,16 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::cli::TailOptions;
 use crate::decode::DEFAULT_MAX_DECODED_BYTES;
 use crate::error::{Error, Result};
 use crate::fold::{
     Analyzer, DEFAULT_JVM_FRAMEWORKS, DEFAULT_MAX_EVENT_BYTES, DEFAULT_MAX_EVENT_LINES,
     FoldSettings, GroupBy, InApp,
 };
-use crate::cli::TailOptions;
 use crate::pipeline::PipelineSettings;
-use crate::tail::TailSettings;
 use crate::source::{DEFAULT_ENV_CODES, DEFAULT_NAME_PATTERN, NamePattern};
+use crate::tail::TailSettings;
 
 /// The config file, as written.
 #[derive(Debug, Default, Deserialize)]
@@ -111,7 +111,11 @@ impl TailOptions {
         Ok(TailSettings {
             poll: ms(self.poll_ms, d.poll, "poll_ms")?,
             idle: ms(self.idle_ms, d.idle, "idle_ms")?,
-            commit_interval: ms(self.commit_interval_ms, d.commit_interval, "commit_interval_ms")?,
+            commit_interval: ms(
+                self.commit_interval_ms,
+                d.commit_interval,
+                "commit_interval_ms",
+            )?,
             commit_events: self.commit_events.unwrap_or(d.commit_events).max(1),
             ..d
         })

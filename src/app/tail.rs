@@ -109,7 +109,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .context("starting the tailer thread")?;
     let served = serve_until_stopped(state, &server, Arc::clone(&stop));
     stop.store(true, Ordering::Relaxed);
-    let counters = following.join().expect("the tailer thread does not panic")?;
+    let counters = following
+        .join()
+        .expect("the tailer thread does not panic")?;
     served?;
     report(&counters);
     Ok(ExitCode::SUCCESS)

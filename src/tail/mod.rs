@@ -363,6 +363,12 @@ impl Tailer {
     fn resume_point(&mut self, planned: &Planned) -> Option<Option<Resume>> {
         let path = &planned.found.path;
         if let (Plan::Fresh, Some(original)) = (planned.plan, &planned.copy_of) {
+            let draining = self.follows.iter().any(|f| &f.key == original && f.gone);
+            if draining {
+                // A rotated file compressed while it is still being read to its end: once
+                // it is closed, the copy continues its checkpoint like any orphan.
+                return None;
+            }
             let waited = self.copy_waits.entry(path.clone()).or_insert(0);
             if *waited < COPY_WAIT_SCANS {
                 *waited += 1;
