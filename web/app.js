@@ -232,6 +232,28 @@ function wireDetails(root) {
   });
 }
 
+// ---- live: /api/live as Server-Sent Events -------------------------------------------------
+
+// The one live stream of the current view; a navigation closes it.
+let liveSource = null;
+
+function stopLive() {
+  liveSource?.close();
+  liveSource = null;
+}
+
+// Follows the events indexed from now on that match `params` (its time range is left out:
+// new events are "now"). Calls `onEvent` with each, oldest first.
+function startLive(params, onEvent, onSkipped) {
+  stopLive();
+  const p = new URLSearchParams(params);
+  for (const k of ["from", "to", "cursor", "sort"]) p.delete(k);
+  liveSource = new EventSource(`/api/live?${p}`);
+  liveSource.addEventListener("event", (e) => onEvent(JSON.parse(e.data)));
+  liveSource.addEventListener("skipped", (e) => onSkipped?.(JSON.parse(e.data).skipped));
+  return liveSource;
+}
+
 // ---- search ------------------------------------------------------------------------------
 
 function hitRow(event, terms) {
@@ -259,7 +281,9 @@ async function viewSearch(r) {
   $("#view").innerHTML = `
     <form class="searchbar" id="search-form"><input id="q" name="q" value="${esc(q)}"
       placeholder='Search: words, "phrases", field:value, NullPointer, level:ERROR AND app:billing' autocomplete="off">
-      <button class="primary" type="submit">Search</button></form>
+      <button class="primary" type="submit">Search</button>
+      <label class="live-toggle" title="Append new matching events as they are indexed">
+        <input type="checkbox" id="live"${r.params.get("live") ? " checked" : ""}> Live</label></form>
     <div class="panel histogram"><div class="meta" id="hmeta"></div><div id="hist"></div></div>
     <div class="layout"><aside class="panel fields" id="fields"></aside>
       <section class="panel"><div class="meta" id="total"></div><div id="hits"></div>
@@ -268,6 +292,13 @@ async function viewSearch(r) {
     e.preventDefault();
     const p = shared(r.params);
     p.set("q", $("#q").value);
+    if (r.params.get("live")) p.set("live", "1");
+    go("search", p);
+  });
+  $("#live").addEventListener("change", (e) => {
+    const p = new URLSearchParams(r.params);
+    if (e.target.checked) p.set("live", "1");
+    else p.delete("live");
     go("search", p);
   });
   const params = shared(r.params);
@@ -306,7 +337,26 @@ async function viewSearch(r) {
     };
   };
   append(page);
+  if (r.params.get("live")) {
+    let arrived = 0;
+    const status = () => `${page.total} events, newest first · live: ${arrived} new`;
+    $("#total").textContent = status();
+    startLive(params, (event) => {
+      const row = hitRow(event, terms);
+      row.classList.add("arrived");
+      list.prepend(row);
+      arrived += 1;
+      $("#total").textContent = status();
+      while (list.children.length > LIVE_MAX_ROWS) list.lastElementChild.remove();
+    }, (skipped) => {
+      arrived += skipped;
+      $("#total").textContent = status() + ` (${skipped} skipped: too many at once)`;
+    });
+  }
 }
+
+// Rows a live search keeps; older ones drop off the bottom.
+const LIVE_MAX_ROWS = 1000;
 
 // ---- exceptions --------------------------------------------------------------------------
 
@@ -324,8 +374,8 @@ async function viewExceptions(r) {
     return `<a href="#/exceptions?${p}" class="${sort === key ? "sorted" : ""}">${label}</a>`;
   };
   const tags = (g) => g.tags.map((t) => esc(t.value)).slice(0, 3).join(", ");
-  const rows = list.groups
-    .map((g) => `<tr class="group" data-fp="${esc(g.fingerprint)}">
+  const rowsOf = (groups, before = new Map()) => groups
+    .map((g) => `<tr class="group${before.has(g.fingerprint) && before.get(g.fingerprint) !== g.count ? " bumped" : ""}" data-fp="${esc(g.fingerprint)}">
       <td class="count">${g.count}</td>
       <td>${sparkline(g.trend)}</td>
       <td><div class="type">${esc(g.root_type || "(no type)")}</div><div class="template">${esc(g.template)}</div>
@@ -333,13 +383,14 @@ async function viewExceptions(r) {
       <td>${g.apps.map((a) => esc(a.value)).join(", ")}<div class="meta">${g.envs.map((e) => esc(e.value)).join(", ")}</div></td>
       <td>${g.first_tag ? `<span class="new">new in ${esc(g.first_tag)}</span>` : ""}<div class="meta">${tags(g)}</div></td>
       <td class="meta">${esc(g.first_seen || "—")}</td><td class="meta">${esc(g.last_seen || "—")}</td></tr>`)
-    .join("");
+    .join("") || `<tr><td colspan="7" class="meta">No exceptions in this range.</td></tr>`;
+  const rows = rowsOf(list.groups);
   $("#view").innerHTML = `
     <form class="searchbar" id="ex-form"><input id="q" value="${esc(q)}" placeholder="Only groups of events matching…">
       <button class="primary" type="submit">Filter</button></form>
     <table class="groups"><thead><tr><th>${header("count", "Events")}</th><th>Trend</th><th>Exception</th>
       <th>Apps / envs</th><th>Release</th><th>${header("first_seen", "First seen")}</th><th>${header("last_seen", "Last seen")}</th></tr></thead>
-      <tbody>${rows || `<tr><td colspan="7" class="meta">No exceptions in this range.</td></tr>`}</tbody></table>`;
+      <tbody>${rows}</tbody></table><div class="meta" id="live-status"></div>`;
   $("#ex-form").addEventListener("submit", (e) => {
     e.preventDefault();
     const p = new URLSearchParams(r.params);
@@ -350,7 +401,26 @@ async function viewExceptions(r) {
     const row = e.target.closest("tr[data-fp]");
     if (row) go("group", shared(r.params), row.dataset.fp);
   });
+  // Counts follow new exceptions as they are indexed: each arrival schedules one refresh.
+  let counts = new Map(list.groups.map((g) => [g.fingerprint, g.count]));
+  let pending = null;
+  const refresh = async () => {
+    pending = null;
+    const fresh = await api("exceptions", params).catch(() => null);
+    if (!fresh || r.stale()) return;
+    $("#view tbody").innerHTML = rowsOf(fresh.groups, counts);
+    counts = new Map(fresh.groups.map((g) => [g.fingerprint, g.count]));
+    $("#live-status").textContent = `updated ${new Date().toLocaleTimeString()}`;
+  };
+  const live = new URLSearchParams(params);
+  live.set("exceptions", "true");
+  startLive(live, () => {
+    pending ??= setTimeout(refresh, GROUP_REFRESH_MS);
+  });
 }
+
+// How long the group list gathers new exceptions before fetching the counts again.
+const GROUP_REFRESH_MS = 1000;
 
 // ---- one group ---------------------------------------------------------------------------
 
@@ -401,6 +471,7 @@ async function render() {
   const r = route();
   const mine = ++renderCount;
   r.stale = () => mine !== renderCount;
+  stopLive();
   renderHeader(r);
   showError(null);
   const views = { search: viewSearch, exceptions: viewExceptions, group: viewGroup };

@@ -244,6 +244,7 @@ async fn health_metrics_openapi_and_ui() {
     let (status, spec) = json("/api/openapi.json").await;
     assert_eq!(status, StatusCode::OK);
     assert!(spec["paths"]["/api/search"].is_object());
+    assert!(spec["paths"]["/api/live"].is_object());
     for (uri, needle) in [
         ("/", "<title>stackfold</title>"),
         ("/app.js", "viewSearch"),
@@ -336,4 +337,76 @@ async fn bodies_are_read_before_any_answer() {
         .unwrap();
     let error: Value = serde_json::from_slice(&body).unwrap();
     assert!(error["error"].as_str().unwrap().contains("limited"));
+}
+
+#[tokio::test]
+async fn live_streams_only_matching_events_committed_after_it_started() {
+    use http_body_util::BodyExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (index, fields) = crate::index::open_or_create(&data).unwrap();
+    let mut writer = EventWriter::open(&index, fields, 32 << 20, 1).unwrap();
+    let log = dir.path().join("app.log");
+    let line = |n: u32, level: &str| {
+        format!("2024-03-01 10:00:0{n},000 {level} [main] com.acme.App - order {n}\n")
+    };
+    let add = |writer: &mut EventWriter, text: String| {
+        std::fs::write(&log, text).unwrap();
+        let settings = ConfigFile::default()
+            .settings(Some("UTC"), 1, 2020)
+            .unwrap();
+        for event in collect_file(log.clone(), &settings).0 {
+            writer
+                .add(&format!("{}#{}", log.display(), event.offset), &event)
+                .unwrap();
+        }
+        writer.commit().unwrap();
+    };
+    add(&mut writer, line(1, "ERROR"));
+    let state = AppState::open(data, None, WebAssets::default()).unwrap();
+    let (status, body) = call(state.clone(), "/api/live?q=level:(", None).await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+
+    let response = router(state.clone())
+        .oneshot(
+            Request::get("/api/live?level=ERROR")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "text/event-stream"
+    );
+    let mut body = response.into_body();
+    add(&mut writer, line(2, "INFO "));
+    add(&mut writer, line(3, "ERROR"));
+    state.reader.reload().unwrap();
+    let frame = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        loop {
+            let frame = body.frame().await.unwrap().unwrap();
+            if let Ok(data) = frame.into_data() {
+                let text = String::from_utf8(data.to_vec()).unwrap();
+                if text.starts_with("event:") {
+                    return text;
+                }
+            }
+        }
+    })
+    .await
+    .expect("an event within 5 s");
+    assert!(frame.starts_with("event: event\n"), "{frame}");
+    let json: Value =
+        serde_json::from_str(frame.lines().nth(1).unwrap().trim_start_matches("data: ")).unwrap();
+    assert_eq!(
+        json["message"], "order 3",
+        "not order 1 (before) nor order 2 (INFO)"
+    );
 }

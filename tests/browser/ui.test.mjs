@@ -133,3 +133,53 @@ test("serve over HTTPS with Basic auth", async () => {
   await anonymous.close();
   await wrong.close();
 });
+
+test("run: tail and serve from one config; live search and live group counts", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "stackfold-live-"));
+  const logs = join(dir, "logs");
+  mkdirSync(logs);
+  const log = join(logs, "orders.log");
+  const line = (n, level = "INFO ", rest = "") =>
+    `2024-03-01 10:00:${String(n).padStart(2, "0")},000 ${level} [main] com.acme.Orders - order ${n} placed${rest}\n`;
+  const failure = (n) => line(n, "ERROR", " failed") +
+    "java.lang.IllegalStateException: stock is gone\n" +
+    `\tat com.acme.Orders.reserve(Orders.java:${40 + n})\n\tat com.acme.Orders.place(Orders.java:12)\n`;
+  writeFileSync(log, line(1) + failure(2));
+  writeFileSync(join(dir, "stackfold.toml"), [
+    "[input]", 'paths = ["logs"]', "",
+    "[index]", 'data = "data"', "",
+    "[tail]", "commit_interval_ms = 500", "",
+    "[server]", 'listen = "127.0.0.1:0"', "",
+  ].join("\n"));
+  const base = await start(["run", "--config", join(dir, "stackfold.toml")]);
+  const page = await browser.newPage();
+
+  // Search with Live on: a line written now shows up on top, without a reload.
+  // Wait until both events are in (the trace is flushed once the file is quiet), then
+  // turn Live on.
+  for (let i = 0; i < 100; i++) {
+    const r = await fetch(`${base}api/search?q=placed`).then((x) => x.json());
+    if (r.total === 2) break;
+    await new Promise((done) => setTimeout(done, 100));
+  }
+  await page.goto(`${base}#/search?q=placed`);
+  await page.waitForFunction(() => /^2 events/.test(document.querySelector("#total")?.textContent || ""));
+  await page.check("#live");
+  await page.waitForFunction(() => /live: 0 new/.test(document.querySelector("#total")?.textContent || ""));
+  assert.match(page.url(), /live=1/);
+  const { appendFileSync } = await import("node:fs");
+  appendFileSync(log, line(3));
+  await page.waitForSelector(".hit.arrived", { timeout: 10000 });
+  assert.match(await page.locator(".hit").first().textContent(), /order 3 placed/);
+  await page.screenshot({ path: join(artifacts, "live-search.png"), fullPage: true });
+
+  // The exception list counts new occurrences as they are indexed.
+  await page.goto(`${base}#/exceptions`);
+  await page.waitForFunction(() => document.querySelector("tr.group td.count")?.textContent.trim() === "1");
+  appendFileSync(log, failure(4) + failure(5));
+  await page.waitForFunction(() => document.querySelector("tr.group td.count")?.textContent.trim() === "3",
+    null, { timeout: 10000 });
+  assert.equal(await page.locator("tr.group").count(), 1, "one problem, one group");
+  await page.screenshot({ path: join(artifacts, "live-exceptions.png"), fullPage: true });
+  await page.close();
+});
