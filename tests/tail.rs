@@ -163,3 +163,127 @@ fn unsafe_free_sigterm(child: &Child) {
         .unwrap();
     assert!(status.success());
 }
+
+fn sigterm_and_wait(child: &mut Child) {
+    unsafe_free_sigterm(child);
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}");
+}
+
+fn wait_for(data: &Path, count: usize) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let n = if data.join("index/meta.json").exists() {
+            search_all(data).len()
+        } else {
+            0
+        };
+        if n >= count || Instant::now() > deadline {
+            return n;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn sigterm_commits_what_was_read_before_exiting() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    let data = dir.path().join("data");
+    let line =
+        |n: u32| format!("2024-03-01 10:00:0{n},000 INFO  [main] com.acme.App - event {n}\n");
+    std::fs::write(logs.join("app.log"), line(1)).unwrap();
+    // Commits only every minute: what is searchable after SIGTERM was committed by the stop.
+    let mut tail = Command::new(common::binary())
+        .args(["tail", "--data"])
+        .arg(&data)
+        .arg(&logs)
+        .args(["--commit-interval-ms", "60000"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    std::fs::write(logs.join("app.log"), line(1) + &line(2)).unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    sigterm_and_wait(&mut tail);
+    let messages: Vec<String> = search_all(&data)
+        .iter()
+        .map(|e| e["message"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(messages, ["event 2", "event 1"]);
+}
+
+#[test]
+fn tail_after_index_backfills_nothing_twice_and_follows_what_grows() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    let data = dir.path().join("data");
+    for sub in ["java", "python", "go", "compressed"] {
+        let to = logs.join(sub);
+        std::fs::create_dir_all(&to).unwrap();
+        for entry in std::fs::read_dir(common::fixtures().join(sub)).unwrap() {
+            let path = entry.unwrap().path();
+            let copy = to.join(path.file_name().unwrap());
+            std::fs::copy(&path, &copy).unwrap();
+            // Archives: last written an hour ago, so the tailer closes them once read, and
+            // reads a last line without newline as `index` does.
+            let hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+            let file = std::fs::File::options().write(true).open(&copy).unwrap();
+            file.set_modified(hour_ago).unwrap();
+        }
+    }
+    let out = Command::new(common::binary())
+        .args(["index", "--tz", "UTC", "--json", "--data"])
+        .arg(&data)
+        .arg(&logs)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let indexed = search_all(&data).len();
+    assert!(indexed > 500, "{indexed}");
+    // A tailer over the same directory: everything is known; then one file grows.
+    let mut tail = start_tail(&data, &logs);
+    std::thread::sleep(Duration::from_secs(2));
+    let grown = logs.join("java/weberror_billing_pro_1.4.2_web01_20240301.log");
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&grown)
+        .unwrap();
+    std::io::Write::write_all(
+        &mut file,
+        b"2024-03-01 23:59:59,000 INFO  [main] com.acme.App - appended later\n",
+    )
+    .unwrap();
+    assert_eq!(wait_for(&data, indexed + 1), indexed + 1);
+    std::thread::sleep(Duration::from_secs(2));
+    sigterm_and_wait(&mut tail);
+    assert_eq!(
+        search_all(&data).len(),
+        indexed + 1,
+        "nothing indexed twice"
+    );
+    // And a tailer over a directory never indexed backfills it all.
+    let fresh = dir.path().join("fresh");
+    let mut tail = start_tail(&fresh, &logs);
+    assert_eq!(wait_for(&fresh, indexed + 1), indexed + 1);
+    std::thread::sleep(Duration::from_secs(2));
+    sigterm_and_wait(&mut tail);
+    // The same events, cut the same way, as `index` made.
+    let shape = |data: &Path| {
+        let mut events: Vec<(String, u64, u64)> = search_all(data)
+            .iter()
+            .map(|e| {
+                let source = e["source"].as_str().unwrap().to_owned();
+                (
+                    source,
+                    e["offset"].as_u64().unwrap(),
+                    e["lines"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        events.sort();
+        events
+    };
+    assert_eq!(shape(&fresh), shape(&data));
+}

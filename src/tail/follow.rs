@@ -22,6 +22,18 @@ const READ_BUDGET: u64 = 8 << 20;
 /// was truncated and written again since the last round.
 const FIRST_BYTES: usize = 64;
 
+/// When the file was last written, on the caller's clock: quiet is counted from there, so an
+/// old archive found at start is closed (and its last event flushed) as soon as it is read
+/// to its end, and a live file's idle timeout runs from the write, not from the read.
+fn last_written(meta: &std::fs::Metadata, now: Instant) -> Instant {
+    let age = meta
+        .modified()
+        .ok()
+        .and_then(|m| m.elapsed().ok())
+        .unwrap_or_default();
+    now.checked_sub(age).unwrap_or(now)
+}
+
 /// What became of a followed file in a round.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Progress {
@@ -75,6 +87,7 @@ impl Follow {
         }
         let lines = LineReader::follow(file.try_clone()?, resume.offset, resume.line)?;
         let info = Arc::new(file_info(&found.path, settings));
+        let last_data = last_written(&meta, now);
         let first = found.head[..found.head.len().min(FIRST_BYTES)].to_vec();
         Ok(Follow {
             key: planned.key.clone(),
@@ -87,7 +100,7 @@ impl Follow {
             lines,
             folder: LineFolder::new(&info, settings),
             settings: Arc::clone(settings),
-            last_data: now,
+            last_data,
         })
     }
 
@@ -120,27 +133,29 @@ impl Follow {
         }
         self.gone |= meta.nlink() == 0;
         let start = self.lines.position();
-        self.read_lines(writer, start + READ_BUDGET, &mut round)?;
+        let at_end = self.read_lines(writer, start + READ_BUDGET, &mut round)?;
         round.bytes = self.lines.position() - start;
         if round.bytes > 0 {
-            self.last_data = now;
+            self.last_data = last_written(&meta, now);
+        }
+        if !at_end {
+            return Ok(round); // more to read next round: nothing is quiet yet
         }
         let quiet = now.saturating_duration_since(self.last_data);
-        if self.folder.has_open_event() && quiet >= tail.idle {
-            self.flush(writer, &mut round)?;
-        }
         let done = if self.gone {
             quiet >= tail.rotate_wait
         } else {
-            quiet >= tail.close_inactive && !self.folder.has_open_event()
+            quiet >= tail.close_inactive
         };
+        if !done && quiet >= tail.idle && self.folder.has_open_event() {
+            self.flush(writer, &mut round)?;
+        }
         if done {
-            // No writer is expected any more: a last line without newline is a line.
-            if self.gone {
-                self.lines.stop_following();
-                self.read_lines(writer, u64::MAX, &mut round)?;
-                self.flush(writer, &mut round)?;
-            }
+            // No writer is expected any more (the file is gone, or untouched for
+            // `close_inactive`): a last line without newline is a line, as `index` reads it.
+            self.lines.stop_following();
+            self.read_lines(writer, u64::MAX, &mut round)?;
+            self.flush(writer, &mut round)?;
             self.refresh_identity(writer);
             let complete = self.lines.position() >= meta.len();
             writer.end_file(&self.key, complete);
@@ -202,26 +217,27 @@ impl Follow {
         true
     }
 
+    /// Reads and folds lines until `until` or the end; returns whether it got to the end.
     fn read_lines(
         &mut self,
         writer: &mut EventWriter,
         until: u64,
         round: &mut Round,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         while self.lines.position() < until {
             let raw = match self.lines.next_line() {
                 Ok(Some(raw)) => raw,
-                Ok(None) => break,
+                Ok(None) => return Ok(true),
                 Err(err) => {
                     tracing::error!(path = %self.path.display(), "read error: {err}");
-                    break;
+                    return Ok(true);
                 }
             };
             if let Some(event) = self.folder.push(raw) {
                 self.add(writer, event, round)?;
             }
         }
-        Ok(())
+        Ok(false)
     }
 
     /// Closes the open event, if any.
