@@ -195,3 +195,34 @@ fn config_errors_name_the_key_and_line() {
         "{stderr}"
     );
 }
+
+#[test]
+fn run_refuses_a_config_it_cannot_follow_with_the_key_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |text: &str| {
+        let config = write(dir.path(), "stackfold.toml", text.as_bytes());
+        let out = std::process::Command::new(common::binary())
+            .args(["run", "--config", &config])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{text}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let base = "[input]\npaths = [\"logs\"]\n[index]\ndata = \"data\"\n";
+    let err = run(&format!(
+        "{base}[tail]\ncommit_interval_ms = 500\npoll = 3\n"
+    ));
+    assert!(err.contains("line 7") && err.contains("poll"), "{err}");
+    let err = run(&format!(
+        "{base}[server]\nlisten = \"127.0.0.1:0\"\nusers = \"x\"\n"
+    ));
+    assert!(err.contains("line 7") && err.contains("users"), "{err}");
+    let err = run("[index]\ndata = \"data\"\n");
+    assert!(err.contains("[input] paths"), "{err}");
+    let err = run("[input]\npaths = [\"logs\"]\n");
+    assert!(err.contains("[index] data"), "{err}");
+    let err = run(&format!("{base}retention = \"forever\"\n"));
+    assert!(err.contains("retention"), "{err}");
+    let err = run(&format!("{base}[tail]\nidle_ms = 0\n"));
+    assert!(err.contains("idle_ms"), "{err}");
+}
