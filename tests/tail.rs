@@ -287,3 +287,52 @@ fn tail_after_index_backfills_nothing_twice_and_follows_what_grows() {
     };
     assert_eq!(shape(&fresh), shape(&data));
 }
+
+#[test]
+fn run_tails_and_serves_from_one_config_and_commits_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    let line =
+        |n: u32| format!("2024-03-01 10:00:0{n},000 WARN  [main] com.acme.App - event {n}\n");
+    std::fs::write(logs.join("app.log"), line(1)).unwrap();
+    let config = dir.path().join("stackfold.toml");
+    std::fs::write(
+        &config,
+        "[input]\npaths = [\"logs\"]\n[index]\ndata = \"data\"\n[tail]\ncommit_interval_ms = 60000\n[server]\nlisten = \"127.0.0.1:0\"\n",
+    )
+    .unwrap();
+    let mut run = Command::new(common::binary())
+        .args(["run", "--config"])
+        .arg(&config)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // It prints its URL once listening.
+    let mut url = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(run.stdout.as_mut().unwrap()),
+        &mut url,
+    )
+    .unwrap();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(logs.join("app.log"))
+        .unwrap();
+    std::io::Write::write_all(&mut file, line(2).as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    sigterm_and_wait(&mut run);
+    let data = dir.path().join("data");
+    let messages: Vec<String> = search_all(&data)
+        .iter()
+        .map(|e| e["message"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        messages,
+        ["event 2", "event 1"],
+        "the data dir is relative to the config"
+    );
+}
