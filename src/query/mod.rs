@@ -39,6 +39,10 @@ pub struct Reader {
     reader: IndexReader,
     fields: Fields,
     parser: QueryParser,
+    /// Likely matches above which searches go by time windows, and how many times the
+    /// wanted hits the first window should hold (see [`Reader::newest`]).
+    window_above: u64,
+    window_holds: f64,
 }
 
 /// One value of a breakdown and how many events have it.
@@ -145,6 +149,46 @@ pub struct GroupDetail {
     pub samples: Vec<Value>,
 }
 
+/// Above this many likely matches, [`Reader::newest`] searches time windows: below it,
+/// sorting all matches takes less than a windowed attempt or two.
+const WINDOW_ABOVE_MATCHES: u64 = 500_000;
+/// How many times `k` matches the first window would hold if matches were spread evenly:
+/// logs are not (nights, bursts), and a second attempt costs more than a wider first one.
+const WINDOW_HOLDS: f64 = 32.0;
+/// The narrowest first window: a millisecond.
+const MIN_WINDOW_MICROS: i64 = 1_000;
+
+/// At most how many events `query` can match: the document frequency of its rarest term
+/// (exact for one term, an upper bound for a conjunction), or every event for a query
+/// without terms.
+fn estimated_matches(searcher: &Searcher, query: &dyn tantivy::query::Query) -> u64 {
+    let mut rarest: Option<u64> = None;
+    query.query_terms(&mut |term, _| {
+        let freq = searcher.doc_freq(term).unwrap_or(0);
+        rarest = Some(rarest.map_or(freq, |r| r.min(freq)));
+    });
+    rarest.unwrap_or_else(|| searcher.num_docs())
+}
+
+/// The times of the oldest and newest events, in microseconds, if any event has one.
+fn time_bounds(searcher: &Searcher) -> Result<Option<(i64, i64)>, QueryError> {
+    let mut bounds: Option<(i64, i64)> = None;
+    for segment in searcher.segment_readers() {
+        let Ok(column) = segment.fast_fields().date("ts") else {
+            continue;
+        };
+        if column.values.num_vals() == 0 || segment.num_docs() == 0 {
+            continue;
+        }
+        let (lo, hi) = (
+            column.min_value().into_timestamp_micros(),
+            column.max_value().into_timestamp_micros(),
+        );
+        bounds = Some(bounds.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
+    }
+    Ok(bounds)
+}
+
 impl Reader {
     /// Opens the index under `data`.
     pub fn open(data: &Path) -> Result<Reader, Error> {
@@ -153,7 +197,13 @@ impl Reader {
     }
 
     /// A reader over an opened index.
-    pub fn new(index: Index, fields: Fields) -> Result<Reader, Error> {
+    pub fn new(mut index: Index, fields: Fields) -> Result<Reader, Error> {
+        // Segments are searched in parallel, one thread per core: a query over millions of
+        // matches spreads over the cores (the server bounds how many queries run at once).
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        index
+            .set_multithread_executor(cores)
+            .map_err(|e| Error::Index(e.to_string()))?;
         let reader = index.reader().map_err(|e| Error::Index(e.to_string()))?;
         let mut parser = QueryParser::for_index(&index, vec![fields.body]);
         parser.set_conjunction_by_default();
@@ -163,7 +213,18 @@ impl Reader {
             reader,
             fields,
             parser,
+            window_above: WINDOW_ABOVE_MATCHES,
+            window_holds: WINDOW_HOLDS,
         })
+    }
+
+    /// The same reader, searching by time windows above `matches` likely matches, the first
+    /// holding `holds` times the hits wanted: for tests, which show that windows change
+    /// nothing on an index too small to need them.
+    pub fn with_windows(mut self, matches: u64, holds: f64) -> Self {
+        self.window_above = matches;
+        self.window_holds = holds;
+        self
     }
 
     /// The index's fields.
@@ -227,11 +288,62 @@ impl Reader {
             )));
         }
         let searcher = self.searcher();
-        let top = TopDocs::with_limit(limit).order_by_fast_field::<DateTime>("ts", Order::Desc);
-        let hits = searcher.search(&self.query(text, filters)?, &top)?;
+        let hits = self.newest(&searcher, text, filters, limit)?;
         hits.into_iter()
             .map(|(_, address)| self.event_at(&searcher, address))
             .collect()
+    }
+
+    /// The `k` newest matching events (those without time last).
+    ///
+    /// Sorting every match by time costs time in proportion to the matches: a phrase found
+    /// in a million events takes tens of milliseconds. When a query may match that many
+    /// (judged by the rarest of its terms), it first runs on a time window ending at the
+    /// newest event, wide enough to hold about `4 k` matches if they were spread evenly, and
+    /// the window grows sixteenfold until it holds `k` matches or covers the whole range. As
+    /// every match outside a window is older than every match in it, the answer is the same.
+    fn newest(
+        &self,
+        searcher: &Searcher,
+        text: &str,
+        filters: &Filters,
+        k: usize,
+    ) -> Result<Vec<(Option<DateTime>, DocAddress)>, QueryError> {
+        let top = TopDocs::with_limit(k).order_by_fast_field::<DateTime>("ts", Order::Desc);
+        let query = self.query(text, filters)?;
+        if let Some((first, last)) = time_bounds(searcher)? {
+            let after_last = Timestamp::from_microsecond(last + 1).unwrap_or(Timestamp::MAX);
+            let upper = filters.to.map_or(after_last, |to| to.min(after_last));
+            let lower_bound = filters
+                .from
+                .map_or(first, |f| f.as_microsecond().max(first));
+            // Matches spread evenly over the index's time span, counted in the range asked.
+            let span = (last - first).max(1) as f64;
+            let asked = (upper.as_microsecond() - lower_bound).max(0) as f64;
+            let per_micro = estimated_matches(searcher, &*query) as f64 / span;
+            let in_range = per_micro * asked;
+            if in_range < self.window_above as f64 {
+                return Ok(searcher.search(&*query, &top)?);
+            }
+            // Each attempt costs a pass over the time column: aim to need just one.
+            let even = self.window_holds * k as f64 / per_micro;
+            let mut width = (even as i64).max(MIN_WINDOW_MICROS);
+            while let Some(lower) = upper.as_microsecond().checked_sub(width)
+                && lower > lower_bound
+            {
+                let window = Filters {
+                    from: Timestamp::from_microsecond(lower).ok(),
+                    to: Some(upper),
+                    ..filters.clone()
+                };
+                let hits = searcher.search(&*self.query(text, &window)?, &top)?;
+                if hits.len() >= k {
+                    return Ok(hits);
+                }
+                width = width.saturating_mul(16);
+            }
+        }
+        Ok(searcher.search(&*query, &top)?)
     }
 
     fn event_at(&self, searcher: &Searcher, address: DocAddress) -> Result<Value, QueryError> {
@@ -457,9 +569,7 @@ impl Reader {
         let searcher = self.searcher();
         let total = searcher.search(&*self.query(text, filters)?, &Count)?;
         let query = self.query(text, &page_filters)?;
-        let top = TopDocs::with_limit(limit + skip + 1)
-            .order_by_fast_field::<DateTime>("ts", Order::Desc);
-        let found = searcher.search(&*query, &top)?;
+        let found = self.newest(&searcher, text, &page_filters, limit + skip + 1)?;
         let mut hits_at: Vec<(Option<i64>, DocAddress)> = Vec::new();
         let mut skipped = 0;
         for (ts, address) in found {
