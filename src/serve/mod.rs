@@ -45,8 +45,9 @@ pub struct AppState {
     pub users: Option<Arc<Users>>,
     pub metrics: Arc<Metrics>,
     pub web: WebAssets,
-    /// Queries running at once: one per core. More would only share the cores, so that every
-    /// query in flight gets slower; fewer keeps them fast and the rest waiting in order.
+    /// Queries running at once: one, as each already searches its segments on every core.
+    /// More would only share the cores, so that every query in flight gets slower; one at a
+    /// time keeps each fast and the rest waiting in order.
     pub queries: Arc<tokio::sync::Semaphore>,
 }
 
@@ -54,14 +55,13 @@ impl AppState {
     /// State over the index under `data`.
     pub fn open(data: PathBuf, users: Option<Users>, web: WebAssets) -> Result<AppState> {
         let reader = Arc::new(Reader::open(&data)?);
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Ok(AppState {
             reader,
             data,
             users: users.map(Arc::new),
             metrics: Arc::new(Metrics::new()),
             web,
-            queries: Arc::new(tokio::sync::Semaphore::new(cores)),
+            queries: Arc::new(tokio::sync::Semaphore::new(1)),
         })
     }
 }
