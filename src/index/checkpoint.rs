@@ -53,6 +53,9 @@ pub struct FileCheckpoint {
     pub events: u64,
     /// The file was read to its end without error.
     pub complete: bool,
+    /// When this entry last changed, in seconds since the epoch (0: before this was kept).
+    #[serde(default)]
+    pub updated: i64,
 }
 
 /// Every file's checkpoint. Keys are opaque and unique: the path where the file was first
@@ -296,6 +299,20 @@ impl Found {
     }
 }
 
+impl Checkpoints {
+    /// Drops the entries of files gone from their paths whose entries have not changed for
+    /// `max_age_secs`, except those in `busy`: a tailer rotating hourly adds thousands of
+    /// entries a year, and the whole map is written with every commit. A gone file's entry
+    /// is kept a while because a compressed copy of it may still appear.
+    pub fn forget_gone(&mut self, max_age_secs: i64, busy: &HashSet<String>) -> usize {
+        let cutoff = jiff::Timestamp::now().as_second() - max_age_secs;
+        let before = self.files.len();
+        self.files
+            .retain(|key, cp| busy.contains(key) || cp.updated >= cutoff || still_at_path(cp));
+        before - self.files.len()
+    }
+}
+
 /// Whether the file `cp` describes is still at its path.
 fn still_at_path(cp: &FileCheckpoint) -> bool {
     let Ok(meta) = std::fs::metadata(&cp.path) else {
@@ -444,6 +461,35 @@ mod tests {
             plans,
             [Plan::Fresh, Plan::Resume(Resume { offset: 8, line: 2 })]
         );
+    }
+
+    #[test]
+    fn positions_of_files_gone_for_long_are_forgotten() {
+        let dir = tempfile::tempdir().unwrap();
+        let kept = dir.path().join("kept.log");
+        let gone = dir.path().join("gone.log");
+        let mut cps = Checkpoints::default();
+        std::fs::write(&kept, "a\n").unwrap();
+        std::fs::write(&gone, "b\n").unwrap();
+        plan_and_read(&mut cps, &[&kept, &gone]);
+        std::fs::remove_file(&gone).unwrap();
+        for cp in cps.files.values_mut() {
+            cp.updated = jiff::Timestamp::now().as_second();
+        }
+        let week = 7 * 24 * 3600;
+        assert_eq!(
+            cps.forget_gone(week, &HashSet::new()),
+            0,
+            "gone only just now"
+        );
+        for cp in cps.files.values_mut() {
+            cp.updated = jiff::Timestamp::now().as_second() - week - 1;
+        }
+        let busy: HashSet<String> = cps.files.keys().cloned().collect();
+        assert_eq!(cps.forget_gone(week, &busy), 0, "being read");
+        assert_eq!(cps.forget_gone(week, &HashSet::new()), 1);
+        let left: Vec<&str> = cps.files.values().map(|cp| cp.path.as_str()).collect();
+        assert_eq!(left, [kept.canonicalize().unwrap().to_str().unwrap()]);
     }
 
     #[test]

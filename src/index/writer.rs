@@ -1,5 +1,6 @@
 //! Adding events to the index, with each file's checkpoint advancing in the same commit.
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use tantivy::query::RangeQuery;
@@ -63,6 +64,7 @@ impl EventWriter {
             key.to_owned(),
             FileCheckpoint {
                 complete: false,
+                updated: now_secs(),
                 ..from
             },
         );
@@ -87,6 +89,7 @@ impl EventWriter {
     pub fn end_file(&mut self, key: &str, complete: bool) {
         if let Some(cp) = self.checkpoints.files.get_mut(key) {
             cp.complete = complete;
+            cp.updated = now_secs();
             self.dirty = true;
         }
     }
@@ -95,7 +98,16 @@ impl EventWriter {
     /// rename, its head as it grows); progress moves only through [`EventWriter::add`].
     pub fn checkpoint_mut(&mut self, key: &str) -> Option<&mut FileCheckpoint> {
         self.dirty = true;
-        self.checkpoints.files.get_mut(key)
+        let cp = self.checkpoints.files.get_mut(key)?;
+        cp.updated = now_secs();
+        Some(cp)
+    }
+
+    /// See [`Checkpoints::forget_gone`].
+    pub fn forget_gone(&mut self, max_age_secs: i64, busy: &HashSet<String>) -> usize {
+        let forgotten = self.checkpoints.forget_gone(max_age_secs, busy);
+        self.dirty |= forgotten > 0;
+        forgotten
     }
 
     /// Events added since the last commit.
@@ -154,6 +166,10 @@ impl EventWriter {
 fn next_batch(previous: u64) -> u64 {
     let now = jiff::Timestamp::now().as_millisecond().max(0) as u64;
     now.max(previous + 1)
+}
+
+fn now_secs() -> i64 {
+    jiff::Timestamp::now().as_second()
 }
 
 fn index_error(err: tantivy::TantivyError) -> Error {

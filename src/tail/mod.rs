@@ -80,8 +80,11 @@ impl Default for TailSettings {
     }
 }
 
-/// How often retention deletes old events.
-const RETENTION_EVERY: Duration = Duration::from_secs(3600);
+/// How often retention deletes old events and gone files' positions are forgotten.
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(3600);
+/// How long the position of a file gone from its path is kept: long enough for a rotated
+/// file to be compressed (logrotate's `delaycompress` waits one rotation).
+const FORGET_GONE_AFTER_SECS: i64 = 7 * 24 * 3600;
 /// Scans a new file that starts like a file being read is left alone, in case it is the
 /// copy half of a copytruncate whose truncation has not happened yet.
 const COPY_WAIT_SCANS: u32 = 2;
@@ -131,7 +134,7 @@ pub struct Tailer {
     reported: HashSet<PathBuf>,
     last_commit: Option<Instant>,
     last_scan: Option<Instant>,
-    last_retention: Option<Instant>,
+    last_housekeeping: Option<Instant>,
     counters: TailCounters,
     on_commit: Option<Box<dyn FnMut(u64) + Send>>,
 }
@@ -154,7 +157,7 @@ impl Tailer {
             reported: HashSet::new(),
             last_commit: None,
             last_scan: None,
-            last_retention: None,
+            last_housekeeping: None,
             counters: TailCounters::default(),
             on_commit: None,
         }
@@ -197,7 +200,7 @@ impl Tailer {
                 read |= self.read_follows(now)?;
             }
         }
-        self.maybe_prune(now)?;
+        self.housekeeping(now)?;
         // At most one commit per interval, and none without a change: a lone event in a
         // quiet hour is committed at once, a busy stream once per interval.
         let interval_over = self
@@ -433,23 +436,29 @@ impl Tailer {
         }
     }
 
-    fn maybe_prune(&mut self, now: Instant) -> Result<()> {
-        let Some(retention) = self.settings.retention else {
-            return Ok(());
-        };
+    /// Hourly: forgets the positions of files gone for a week, and deletes events older
+    /// than the retention. Both reach disk with the next commit.
+    fn housekeeping(&mut self, now: Instant) -> Result<()> {
         if self
-            .last_retention
-            .is_some_and(|t| now - t < RETENTION_EVERY)
+            .last_housekeeping
+            .is_some_and(|t| now - t < HOUSEKEEPING_EVERY)
         {
             return Ok(());
         }
-        self.last_retention = Some(now);
+        self.last_housekeeping = Some(now);
+        let busy: HashSet<String> = self.follows.iter().map(|f| f.key.clone()).collect();
+        let forgotten = self.writer.forget_gone(FORGET_GONE_AFTER_SECS, &busy);
+        if forgotten > 0 {
+            tracing::info!(forgotten, "forgot the positions of files gone for a week");
+        }
+        let Some(retention) = self.settings.retention else {
+            return Ok(());
+        };
         let Ok(cutoff) = jiff::Timestamp::now().checked_sub(retention) else {
             return Ok(());
         };
         tracing::info!(%cutoff, "deleting events older than the retention");
-        self.writer.delete_before(cutoff)?;
-        self.commit_at(now)
+        self.writer.delete_before(cutoff)
     }
 }
 
