@@ -19,6 +19,10 @@ pub const CHECKPOINT_VERSION: u32 = 1;
 /// actually hashed is stored, so a file that was shorter than this and grew still matches.
 pub const HEAD_BYTES: u64 = 4096;
 
+/// Fewest head bytes that make a file another's copy by content alone (see
+/// [`Found::copies`]): longer than a banner or header line, shorter than a log line or two.
+pub const MIN_COPY_HEAD: u64 = 64;
+
 /// One file's identity and progress.
 ///
 /// A file is known by the hash of its first decoded bytes, checked against its device and
@@ -203,10 +207,7 @@ impl Checkpoints {
                 }
                 None => {
                     let key = unique_key(&f.key_path(), &mut taken);
-                    let copy_of = same_head(&f)
-                        .into_iter()
-                        .find(|k| claimed.contains(k))
-                        .map(str::to_owned);
+                    let copy_of = same_head(&f).into_iter().next().map(str::to_owned);
                     Planned {
                         key,
                         plan: Plan::Fresh,
@@ -229,8 +230,10 @@ pub struct Planned {
     pub plan: Plan,
     /// Its identity now, with the progress of the checkpoint it continues.
     pub checkpoint: FileCheckpoint,
-    /// For a fresh file: a file being read that starts with the same bytes. A follower waits
-    /// a little before reading such a file: it may be the copy half of a copytruncate.
+    /// For a fresh file: a known file, still in place, that it starts like. A follower waits a
+    /// little before reading such a file (it may be the copy half of a copytruncate, or a
+    /// compressed copy whose original is about to be removed), then takes it for a copy.
+    /// `index` reads it as a file of its own.
     pub copy_of: Option<String>,
 }
 
@@ -279,10 +282,11 @@ impl Found {
         hash(head) == cp.head_hash && !truncated && (cp.head_len > 0 || cp.offset == 0)
     }
 
-    /// Whether this file holds what `cp` describes, judged by content alone: an empty head
-    /// says nothing about content.
+    /// Whether this file holds what `cp` describes, judged by content alone. A head shorter
+    /// than [`MIN_COPY_HEAD`] says too little: many files start with the same banner or
+    /// header line, and a new one is not a copy of an old one for that.
     fn copies(&self, cp: &FileCheckpoint) -> bool {
-        cp.head_len > 0 && self.continues(cp)
+        cp.head_len >= MIN_COPY_HEAD && self.continues(cp)
     }
 
     /// `prev` with this file's identity.
@@ -375,6 +379,12 @@ mod tests {
             .collect()
     }
 
+    /// Log lines long enough for their files to be recognised by content.
+    const L1: &str = "2024-03-01 10:00:01,000 INFO  [main] com.acme.App - first line\n";
+    const L2: &str = "2024-03-01 10:00:02,000 INFO  [main] com.acme.App - other line\n";
+    const L3: &str = "2024-03-01 10:00:03,000 INFO  [main] com.acme.App - third line\n";
+    const L: u64 = L1.len() as u64;
+
     fn append(path: &Path, text: &str) {
         let mut file = std::fs::OpenOptions::new().append(true).open(path).unwrap();
         file.write_all(text.as_bytes()).unwrap();
@@ -407,14 +417,17 @@ mod tests {
         let live = dir.path().join("app.log");
         let rotated = dir.path().join("app.log.1");
         let mut cps = Checkpoints::default();
-        std::fs::write(&live, "a 1\na 2\n").unwrap();
+        std::fs::write(&live, &(L1.to_owned() + L2)).unwrap();
         assert_eq!(plan_and_read(&mut cps, &[&live]), [Plan::Fresh]);
         // Rename + create; the old file got one more line before the writer reopened.
-        append(&live, "a 3\n");
+        append(&live, L3);
         std::fs::rename(&live, &rotated).unwrap();
         std::fs::write(&live, "b 1\n").unwrap();
         let plans = plan_and_read(&mut cps, &[&live, &rotated]);
-        let rest = Plan::Resume(Resume { offset: 8, line: 2 });
+        let rest = Plan::Resume(Resume {
+            offset: 2 * L,
+            line: 2,
+        });
         assert_eq!(plans, [Plan::Fresh, rest]);
         assert_eq!(cps.files.len(), 2, "the new file got its own key");
         // The rotated file is compressed and removed: recognised as read.
@@ -425,7 +438,7 @@ mod tests {
         std::fs::remove_file(&rotated).unwrap();
         let plans = plan_and_read(&mut cps, &[&live, &gz]);
         let at_end = Plan::Resume(Resume {
-            offset: 12,
+            offset: 3 * L,
             line: 3,
         });
         assert_eq!(plans, [Plan::Skip, at_end]);
@@ -437,7 +450,7 @@ mod tests {
         let live = dir.path().join("app.log");
         let copy = dir.path().join("app.log.1");
         let mut cps = Checkpoints::default();
-        std::fs::write(&live, "a 1\na 2\n").unwrap();
+        std::fs::write(&live, &(L1.to_owned() + L2)).unwrap();
         plan_and_read(&mut cps, &[&live]);
         std::fs::copy(&live, &copy).unwrap();
         let found = vec![Found::identify(&copy).unwrap()];
@@ -447,7 +460,12 @@ mod tests {
             Plan::Fresh,
             "a twin of a file still in place is its own file"
         );
-        assert_eq!(twin.copy_of.as_deref(), None);
+        let original = cps.files.keys().next().unwrap();
+        assert_eq!(
+            twin.copy_of.as_ref(),
+            Some(original),
+            "but it is known for a copy"
+        );
         let found = vec![
             Found::identify(&live).unwrap(),
             Found::identify(&copy).unwrap(),
@@ -459,7 +477,13 @@ mod tests {
         let plans = plan_and_read(&mut cps, &[&live, &copy]);
         assert_eq!(
             plans,
-            [Plan::Fresh, Plan::Resume(Resume { offset: 8, line: 2 })]
+            [
+                Plan::Fresh,
+                Plan::Resume(Resume {
+                    offset: 2 * L,
+                    line: 2
+                })
+            ]
         );
     }
 

@@ -258,3 +258,34 @@ fn an_uncommitted_round_is_read_again_after_a_kill() {
         expected(&["event 1", "failed 2", "event 3", "event 4"])
     );
 }
+
+#[test]
+fn a_rotated_file_gzipped_beside_its_original_long_after_rotation_is_not_read_twice() {
+    let mut live = Live::new();
+    live.append("app.log", &(line(1) + &line(2)));
+    live.run_for(1500);
+    std::fs::rename(live.path("app.log"), live.path("app.log.1")).unwrap();
+    live.append("app.log", &line(3));
+    // Past the inactivity timeout: the rotated file is closed, nothing reads it any more.
+    live.run_for(310_000);
+    // logrotate's `compress` (as `gzip` does it): the .gz appears, then the original goes.
+    let text = std::fs::read(live.path("app.log.1")).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&text).unwrap();
+    std::fs::write(live.path("app.log.1.gz"), gz.finish().unwrap()).unwrap();
+    live.run_for(1000);
+    std::fs::remove_file(live.path("app.log.1")).unwrap();
+    live.run_for(4000);
+    assert_eq!(
+        live.messages(),
+        expected(&["event 1", "event 2", "event 3"])
+    );
+    // A copy whose original stays (logrotate's `copy`, a backup) counts as read too, once
+    // it is long enough to be told from a file that merely starts with the same line.
+    live.append("app.log", &line(4));
+    live.run_for(1500);
+    std::fs::copy(live.path("app.log"), live.path("app.log.bak")).unwrap();
+    live.run_for(5000);
+    let all = ["event 1", "event 2", "event 3", "event 4"];
+    assert_eq!(live.messages(), expected(&all));
+}
