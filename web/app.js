@@ -443,8 +443,8 @@ async function viewGroup(r) {
   $("#view").innerHTML = `
     <h2 class="type">${esc(g.root_type || "(no type)")}</h2>
     <div class="template">${esc(g.template)}</div>
-    <p class="meta"><span class="count">${g.count}</span> events · first seen ${esc(g.first_seen || "—")}
-      ${g.first_tag ? `<span class="new">new in ${esc(g.first_tag)}</span>` : ""} · last seen ${esc(g.last_seen || "—")}
+    <p class="meta"><span class="count" id="group-count">${g.count}</span> events · first seen ${esc(g.first_seen || "—")}
+      ${g.first_tag ? `<span class="new">new in ${esc(g.first_tag)}</span>` : ""} · last seen <span id="group-last">${esc(g.last_seen || "—")}</span>
       · fingerprint ${esc(g.fingerprint)}</p>
     <div class="panel histogram"><div class="meta">events per ${g.histogram.interval_seconds}s</div><div id="hist"></div></div>
     <h3>Breakdown</h3>
@@ -459,6 +459,20 @@ async function viewGroup(r) {
     if (!id) return;
     e.preventDefault();
     showContext($(".ctx", e.target.closest(".sample")), id);
+  });
+  // New occurrences update the count and last seen as they are indexed.
+  const live = shared(r.params);
+  live.set("fingerprint", r.arg);
+  let pending = null;
+  startLive(live, () => {
+    pending ??= setTimeout(async () => {
+      pending = null;
+      const fresh = await api(`exceptions/${encodeURIComponent(r.arg)}`, shared(r.params)).catch(() => null);
+      if (!fresh || r.stale()) return;
+      $("#group-count").textContent = fresh.count;
+      $("#group-count").classList.add("bumped");
+      $("#group-last").textContent = fresh.last_seen || "—";
+    }, GROUP_REFRESH_MS);
   });
 }
 

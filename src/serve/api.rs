@@ -45,6 +45,8 @@ pub struct Params {
     pub after: Option<u64>,
     /// Only events that hold an exception.
     pub exceptions: Option<bool>,
+    /// Only the events of these exception groups.
+    pub fingerprint: Option<String>,
 }
 
 fn list(value: &Option<String>) -> Vec<String> {
@@ -77,6 +79,7 @@ impl Params {
             logtype: list(&self.logtype),
             level: list(&self.level),
             exceptions_only: self.exceptions.unwrap_or(false),
+            fingerprint: list(&self.fingerprint),
             ..Filters::default()
         })
     }

@@ -181,5 +181,13 @@ test("run: tail and serve from one config; live search and live group counts", a
     null, { timeout: 10000 });
   assert.equal(await page.locator("tr.group").count(), 1, "one problem, one group");
   await page.screenshot({ path: join(artifacts, "live-exceptions.png"), fullPage: true });
+
+  // So does the group's own page.
+  await page.locator("tr.group").first().click();
+  await page.waitForFunction(() => document.querySelector("#group-count")?.textContent.trim() === "3");
+  appendFileSync(log, failure(6));
+  await page.waitForFunction(() => document.querySelector("#group-count")?.textContent.trim() === "4",
+    null, { timeout: 10000 });
+  assert.match(await page.textContent("#group-last"), /10:00:06/);
   await page.close();
 });
