@@ -6,10 +6,17 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = stackfold::cli::Cli::parse();
+    // A long-running follower says what it follows, rotates and skips; one-shot commands
+    // only warn.
+    use stackfold::cli::Command;
+    let level = match cli.command {
+        Command::Tail(_) | Command::Run(_) => "info",
+        _ => "warn",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -131,7 +131,7 @@ impl EventWriter {
         let mut prepared = self.writer.prepare_commit().map_err(index_error)?;
         prepared.set_payload(&self.checkpoints.to_payload());
         prepared.commit().map_err(index_error)?;
-        tracing::info!(
+        tracing::debug!(
             events = self.uncommitted_events,
             bytes = self.uncommitted_bytes,
             "committed"

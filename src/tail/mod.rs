@@ -132,6 +132,8 @@ pub struct Tailer {
     copy_waits: HashMap<PathBuf, u32>,
     /// Paths whose errors were reported, so a broken file is not reported every scan.
     reported: HashSet<PathBuf>,
+    /// Inputs reported as matching nothing.
+    unmatched: HashSet<String>,
     last_commit: Option<Instant>,
     last_scan: Option<Instant>,
     last_housekeeping: Option<Instant>,
@@ -155,6 +157,7 @@ impl Tailer {
             known: HashMap::new(),
             copy_waits: HashMap::new(),
             reported: HashSet::new(),
+            unmatched: HashSet::new(),
             last_commit: None,
             last_scan: None,
             last_housekeeping: None,
@@ -265,6 +268,12 @@ impl Tailer {
     /// Expands the inputs and starts reading what is new or changed.
     fn scan(&mut self, now: Instant) -> Result<()> {
         let found = discover(&self.inputs);
+        for err in &found.errors {
+            // Said once: a glob matching nothing yet is normal for a service not started.
+            if self.unmatched.insert(err.to_string()) {
+                tracing::warn!("{err}; waiting for it to appear");
+            }
+        }
         let mut candidates = Vec::new();
         let mut present: HashSet<(u64, u64)> = HashSet::new();
         for path in found.files {
