@@ -31,12 +31,7 @@ fn reader(data: &str) -> Reader {
     Reader::open(Path::new(data)).unwrap()
 }
 
-fn json_lines(out: &std::process::Output) -> Vec<Value> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
+use common::json_lines;
 
 #[test]
 fn fixtures_search_and_groups() {

@@ -82,3 +82,11 @@ pub fn assert_most_frequent_first(groups: &[serde_json::Value]) {
         "most frequent first: {counts:?}"
     );
 }
+
+/// The NDJSON a command wrote on stdout, one value per line.
+pub fn json_lines(out: &std::process::Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
