@@ -38,7 +38,8 @@ pub enum Command {
     Prune(PruneArgs),
     /// Serve the HTTP API and the web UI over the index under --data.
     Serve(ServeArgs),
-    /// Index the bundled sample logs into a temporary directory and serve them.
+    /// Index the bundled sample logs into a temporary directory, serve them, and follow them
+    /// (lines appended to the printed logs directory show up live).
     Demo(DemoArgs),
     /// Print an htpasswd line (argon2id) for --basic-auth-file; reads the password from stdin.
     Passwd(PasswdArgs),

@@ -10,6 +10,7 @@ use rust_embed::RustEmbed;
 
 use crate::cli::{DemoArgs, IndexArgs, PasswdArgs, PipelineArgs, ServeArgs, ServerArgs};
 use crate::serve::{AppState, Listen, Users, WebAssets, htpasswd_line};
+use crate::tail::TailSettings;
 
 /// The sample logs `demo` indexes: the real and synthetic fixtures, not the goldens.
 #[derive(RustEmbed)]
@@ -87,9 +88,21 @@ pub fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         },
     };
     super::index::run(index_args)?;
-    let code = run_server(data, &args.server);
+    // Then follow the same files, so what is appended to them shows up live.
+    eprintln!(
+        "stackfold: the demo logs are in {}; lines appended to them appear in the UI (Live)",
+        logs.display()
+    );
+    let settings = super::pipeline_settings(&PipelineArgs {
+        config: None,
+        tz: Some("UTC".into()),
+        threads: 0,
+    })?;
+    let paths = vec![logs.display().to_string()];
+    let tailer = super::tail::tailer(&data, paths, settings, TailSettings::default(), 64)?;
+    super::tail::tail_and_serve(tailer, data, &args.server)?;
     drop(dir);
-    code
+    Ok(ExitCode::SUCCESS)
 }
 
 pub fn passwd(args: PasswdArgs) -> anyhow::Result<ExitCode> {

@@ -86,9 +86,21 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let this_year = jiff::Zoned::now().year();
     let settings = config.settings(None, 0, this_year)?;
     let heap_mb = config.index.heap_mb.unwrap_or(TAIL_HEAP_MB);
+    let tailer = tailer(&data, paths, settings, tail_settings, heap_mb)?;
+    let counters = tail_and_serve(tailer, data, &server)?;
+    report(&counters);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `tailer` on its own thread and serves the index under `data` until a signal, or
+/// until the tailer fails; returns what the tailer did.
+pub(super) fn tail_and_serve(
+    mut tailer: Tailer,
+    data: std::path::PathBuf,
+    server: &ServerArgs,
+) -> anyhow::Result<TailCounters> {
     let stop = stop_on_signals()?;
-    let mut tailer = tailer(&data, paths, settings, tail_settings, heap_mb)?;
-    let state = app_state(data, &server)?;
+    let state = app_state(data, server)?;
     let reader = Arc::clone(&state.reader);
     // Searches see each commit at once, rather than when the reader next notices it.
     tailer.on_commit(move |_| {
@@ -107,17 +119,16 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             result
         })
         .context("starting the tailer thread")?;
-    let served = serve_until_stopped(state, &server, Arc::clone(&stop));
+    let served = serve_until_stopped(state, server, Arc::clone(&stop));
     stop.store(true, Ordering::Relaxed);
     let counters = following
         .join()
         .expect("the tailer thread does not panic")?;
     served?;
-    report(&counters);
-    Ok(ExitCode::SUCCESS)
+    Ok(counters)
 }
 
-fn tailer(
+pub(super) fn tailer(
     data: &Path,
     paths: Vec<String>,
     settings: PipelineSettings,
