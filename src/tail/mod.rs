@@ -35,7 +35,7 @@ use follow::{Follow, Progress};
 
 use crate::error::Result;
 use crate::index::EventWriter;
-use crate::index::checkpoint::{Found, Plan, Planned};
+use crate::index::checkpoint::{FileCheckpoint, Found, Plan, Planned};
 use crate::pipeline::{self, FileJob, Output, PipelineSettings, Resume};
 use crate::source::discover;
 
@@ -352,8 +352,14 @@ impl Tailer {
             let Some(resume) = resume else {
                 continue; // unchanged since it was read to its end
             };
-            self.writer
-                .begin_file(&planned.key, planned.checkpoint.clone());
+            // The checkpoint starts where reading starts: for a copy, past what was read of
+            // its original, so a restart before its first event does not read it all.
+            let start = FileCheckpoint {
+                offset: resume.offset,
+                line: resume.line,
+                ..planned.checkpoint.clone()
+            };
+            self.writer.begin_file(&planned.key, start);
             if planned.found.plain {
                 match Follow::open(&planned, resume, &self.pipeline, now) {
                     Ok(follow) => {
@@ -394,8 +400,14 @@ impl Tailer {
             // `copy`, a backup). What the original was read up to counts as read here too.
             self.copy_waits.remove(path);
             let cp = &self.writer.checkpoints().files[original];
+            // A copy taken before the original grew holds no more than was read of it.
+            let offset = if planned.found.plain {
+                cp.offset.min(planned.found.size)
+            } else {
+                cp.offset
+            };
             return Some(Some(Resume {
-                offset: cp.offset,
+                offset,
                 line: cp.line,
             }));
         }

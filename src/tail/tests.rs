@@ -288,4 +288,8 @@ fn a_rotated_file_gzipped_beside_its_original_long_after_rotation_is_not_read_tw
     live.run_for(5000);
     let all = ["event 1", "event 2", "event 3", "event 4"];
     assert_eq!(live.messages(), expected(&all));
+    // And stays read after a restart: its own checkpoint starts where the original was.
+    live.restart();
+    live.run_for(3000);
+    assert_eq!(live.messages(), expected(&all));
 }
