@@ -171,10 +171,6 @@ impl Tailer {
         self.on_commit = Some(Box::new(hook));
     }
 
-    pub fn counters(&self) -> TailCounters {
-        self.counters
-    }
-
     /// Follows until `stop` is set, then commits what was read and returns. Open events are
     /// not flushed: the committed offsets are before them, so the next run reads them whole.
     pub fn run(mut self, stop: &AtomicBool) -> Result<TailCounters> {
