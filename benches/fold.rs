@@ -2,45 +2,20 @@
 //! text, the same behind zstd, and `zstd -d` alone on the same bytes as the yardstick
 //! (issue: the stage should be at least as fast per core as decompression).
 //!
-//! The corpus is the Java, Python and Go logs of `../shared/reallogs` when present (about
-//! 6 MB), else `fixtures/`. Run: `cargo bench --bench fold`.
+//! The corpus is [`corpus::real_files`]. Run: `cargo bench --bench fold`.
+
+mod corpus;
 
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use stackfold::config::ConfigFile;
 use stackfold::decode::LineReader;
 use stackfold::event::FileInfo;
 use stackfold::pipeline::{PipelineSettings, Resume, fold_lines};
 
-/// Real logs with traces, by runtime, from `shared/reallogs`.
-const REAL: &[&str] = &[
-    "elasticsearch-1.5.1-logs/elasticsearch.log.2015-04-16",
-    "hadoop-2.7.2-logs/hadoop-root-datanode-singlenode.log",
-    "kafka-2.8.0-logs/server.log.2021-04-26-20",
-    "tomcat-liferay/catalina.out",
-    "spring-boot/spring.log",
-    "zookeeper-curator-client/app.log",
-    "odoo/odoo.log",
-    "openstack-os-log-merger/nova-conductor.log",
-    "android-logcat/logcat.txt",
-    "syncthing/panic.log",
-];
-
 fn corpus() -> (String, Vec<u8>) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let real = root.join("../shared/reallogs");
-    let files: Vec<PathBuf> = if real.is_dir() {
-        REAL.iter().map(|f| real.join(f)).collect()
-    } else {
-        ["java", "python", "go"]
-            .iter()
-            .flat_map(|d| std::fs::read_dir(root.join("fixtures").join(d)).unwrap())
-            .map(|e| e.unwrap().path())
-            .collect()
-    };
+    let (name, files) = corpus::real_files();
     let mut bytes = Vec::new();
     for f in &files {
         bytes.extend(std::fs::read(f).unwrap());
@@ -48,18 +23,7 @@ fn corpus() -> (String, Vec<u8>) {
             bytes.push(b'\n');
         }
     }
-    let name = if real.is_dir() {
-        "reallogs-mix"
-    } else {
-        "fixtures"
-    };
-    (name.to_owned(), bytes)
-}
-
-fn settings() -> PipelineSettings {
-    ConfigFile::default()
-        .settings(Some("UTC"), 1, 2020)
-        .unwrap()
+    (name, bytes)
 }
 
 fn fold_all(lines: &mut LineReader, file: &Arc<FileInfo>, settings: &PipelineSettings) -> usize {
@@ -75,7 +39,7 @@ fn fold_all(lines: &mut LineReader, file: &Arc<FileInfo>, settings: &PipelineSet
 fn bench(c: &mut Criterion) {
     let (name, bytes) = corpus();
     let zst = zstd::encode_all(&bytes[..], 3).unwrap();
-    let settings = settings();
+    let settings = corpus::settings();
     let file = Arc::new(FileInfo {
         path: "bench.log".into(),
         meta: Default::default(),

@@ -45,19 +45,30 @@ pub fn open_or_create(data: &Path) -> Result<(Index, Fields)> {
     let mmap =
         MmapDirectory::open(&dir).map_err(|e| Error::Index(format!("{}: {e}", dir.display())))?;
     let (schema, _) = schema::build();
-    let settings = tantivy::IndexSettings {
+    let index = Index::builder()
+        .schema(schema)
+        .settings(settings())
+        .open_or_create(mmap)
+        .map_err(|e| Error::Index(format!("{}: {e}", dir.display())))?;
+    finish_open(index, &dir)
+}
+
+/// The settings of a new index: the docstore's compression and block size.
+pub fn settings() -> tantivy::IndexSettings {
+    tantivy::IndexSettings {
         docstore_compression: Compressor::Zstd(ZstdCompressor {
             compression_level: Some(DOCSTORE_ZSTD_LEVEL),
         }),
         docstore_blocksize: DOCSTORE_BLOCK_BYTES,
         ..Default::default()
-    };
-    let index = Index::builder()
-        .schema(schema)
-        .settings(settings)
-        .open_or_create(mmap)
-        .map_err(|e| Error::Index(format!("{}: {e}", dir.display())))?;
-    finish_open(index, &dir)
+    }
+}
+
+/// Registers the tokenizers the schema names with `index`.
+pub fn register_tokenizers(index: &Index) {
+    index
+        .tokenizers()
+        .register(schema::CODE_TOKENIZER, tokenizer::CodeTokenizer::default());
 }
 
 /// Opens an existing index under `data` for reading.
@@ -87,8 +98,6 @@ fn finish_open(index: Index, dir: &Path) -> Result<(Index, Fields)> {
             dir.display()
         )));
     }
-    index
-        .tokenizers()
-        .register(schema::CODE_TOKENIZER, tokenizer::CodeTokenizer::default());
+    register_tokenizers(&index);
     Ok((index, fields))
 }
