@@ -2,12 +2,12 @@
 
 use tantivy::DateTime;
 use tantivy::schema::{
-    DateOptions, DateTimePrecision, FAST, Field, IndexRecordOption, STORED, STRING, Schema,
+    DateOptions, DateTimePrecision, FAST, Field, IndexRecordOption, STORED, Schema,
     TextFieldIndexing, TextOptions,
 };
 
 /// Bumped when the schema changes; an index of another version is refused with a message.
-pub const SCHEMA_VERSION: u64 = 2;
+pub const SCHEMA_VERSION: u64 = 3;
 
 /// The name the code tokenizer is registered under.
 pub const CODE_TOKENIZER: &str = "code";
@@ -69,45 +69,58 @@ fn code_text(stored: bool) -> TextOptions {
     }
 }
 
+/// A keyword: one term, exact match, without field norms (never scored by length).
+fn keyword() -> TextOptions {
+    TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer("raw")
+            .set_index_option(IndexRecordOption::Basic)
+            .set_fieldnorms(false),
+    )
+}
+
 /// Builds the schema.
+///
+/// A value that is a fast field is not stored as well: events are shown with their fast
+/// columns read beside the docstore (see [`crate::query::EventReader`]). Storing each
+/// event's file fields, id and time a second time made the docstore a third larger.
 pub fn build() -> (Schema, Fields) {
     let mut b = Schema::builder();
-    let keyword = STRING | FAST | STORED;
+    let filterable = keyword() | FAST;
     let stored_only = TextOptions::default().set_stored();
     let ts_options = DateOptions::default()
         .set_indexed()
         .set_fast()
-        .set_stored()
         .set_precision(DateTimePrecision::Microseconds);
     let fields = Fields {
-        id: b.add_u64_field("id", FAST | STORED),
+        id: b.add_u64_field("id", FAST),
         ingested: b.add_u64_field("ingested", FAST),
         ts: b.add_date_field("ts", ts_options),
-        level: b.add_text_field("level", keyword.clone()),
-        logger: b.add_text_field("logger", STRING | STORED),
-        thread: b.add_text_field("thread", STRING | STORED),
-        app: b.add_text_field("app", keyword.clone()),
-        env: b.add_text_field("env", keyword.clone()),
-        tag: b.add_text_field("tag", keyword.clone()),
-        host: b.add_text_field("host", keyword.clone()),
-        logtype: b.add_text_field("logtype", keyword.clone()),
-        date: b.add_text_field("date", stored_only.clone()),
-        source: b.add_text_field("source", FAST | STORED),
+        level: b.add_text_field("level", filterable.clone()),
+        logger: b.add_text_field("logger", keyword().set_stored()),
+        thread: b.add_text_field("thread", keyword().set_stored()),
+        app: b.add_text_field("app", filterable.clone()),
+        env: b.add_text_field("env", filterable.clone()),
+        tag: b.add_text_field("tag", filterable.clone()),
+        host: b.add_text_field("host", filterable.clone()),
+        logtype: b.add_text_field("logtype", filterable.clone()),
+        date: b.add_text_field("date", TextOptions::from(FAST)),
+        source: b.add_text_field("source", TextOptions::from(FAST)),
         line: b.add_u64_field("line", STORED),
         offset: b.add_u64_field("offset", STORED),
         lines: b.add_u64_field("lines", STORED),
-        format: b.add_text_field("format", stored_only.clone()),
+        format: b.add_text_field("format", TextOptions::from(FAST)),
         flags: b.add_u64_field("flags", STORED),
         message: b.add_text_field("message", stored_only.clone()),
         text: b.add_text_field("text", stored_only.clone()),
         body: b.add_text_field("body", code_text(false)),
         exc_types: b.add_text_field("exc_types", code_text(false)),
-        root_type: b.add_text_field("root_type", keyword.clone()),
-        fingerprint: b.add_text_field("fingerprint", keyword),
+        root_type: b.add_text_field("root_type", filterable.clone()),
+        fingerprint: b.add_text_field("fingerprint", filterable),
         frames: b.add_text_field("frames", code_text(false)),
         template: b.add_text_field("template", stored_only.clone()),
         exception: b.add_text_field("exception", stored_only),
-        grouping_version: b.add_u64_field("grouping_version", FAST | STORED),
+        grouping_version: b.add_u64_field("grouping_version", FAST),
         schema_version: b.add_u64_field("schema_version", STORED),
     };
     (b.build(), fields)

@@ -20,7 +20,8 @@ use tantivy::query::QueryParser;
 use tantivy::schema::Value as _;
 use tantivy::{DateTime, DocAddress, Index, IndexReader, Order, Searcher, TantivyDocument};
 
-pub use events::event_json;
+use events::ColumnCache;
+pub use events::EventReader;
 pub use filters::{Filters, QueryError};
 use groups::{DIMENSIONS, GroupCollector, GroupStats};
 use histogram::HistogramCollector;
@@ -43,6 +44,7 @@ pub struct Reader {
     /// wanted hits the first window should hold (see [`Reader::newest`]).
     window_above: u64,
     window_holds: f64,
+    columns: ColumnCache,
 }
 
 /// One value of a breakdown and how many events have it.
@@ -215,6 +217,7 @@ impl Reader {
             parser,
             window_above: WINDOW_ABOVE_MATCHES,
             window_holds: WINDOW_HOLDS,
+            columns: ColumnCache::default(),
         })
     }
 
@@ -289,8 +292,9 @@ impl Reader {
         }
         let searcher = self.searcher();
         let hits = self.newest(&searcher, text, filters, limit)?;
+        let events = EventReader::new(&searcher, &self.fields, &self.columns);
         hits.into_iter()
-            .map(|(_, address)| self.event_at(&searcher, address))
+            .map(|(_, address)| Ok(events.event(address)?))
             .collect()
     }
 
@@ -347,8 +351,7 @@ impl Reader {
     }
 
     fn event_at(&self, searcher: &Searcher, address: DocAddress) -> Result<Value, QueryError> {
-        let doc: TantivyDocument = searcher.doc(address)?;
-        Ok(event_json(&self.fields, &doc))
+        Ok(EventReader::new(searcher, &self.fields, &self.columns).event(address)?)
     }
 
     /// The event with `id` (16 hex digits), if any.
@@ -627,8 +630,9 @@ impl Reader {
         let snippets =
             tantivy::snippet::SnippetGenerator::create(&searcher, &*query, self.fields.body).ok();
         let mut hits = Vec::with_capacity(hits_at.len());
+        let events = EventReader::new(&searcher, &self.fields, &self.columns);
         for (_, address) in hits_at {
-            let mut event = self.event_at(&searcher, address)?;
+            let mut event = events.event(address)?;
             if let Some(generator) = &snippets {
                 let body = body_of(&event);
                 let html = generator.snippet(&body).to_html();
@@ -672,7 +676,11 @@ impl Reader {
             count: stats.count,
             first_seen: stats.first.as_ref().map(|f| micros_to_string(f.0)),
             last_seen: stats.last.as_ref().map(|l| micros_to_string(l.0)),
-            root_type: stored(self.fields.root_type),
+            root_type: exception
+                .as_ref()
+                .and_then(|e| e["root_type"].as_str())
+                .unwrap_or("")
+                .to_owned(),
             template: stored(self.fields.template),
             language: exception
                 .as_ref()
