@@ -34,6 +34,21 @@ pub fn parse_id(text: &str) -> Option<u64> {
         .flatten()
 }
 
+/// Where `message` starts in `text` when it ends the first line, as it does for every
+/// format but those whose message is unescaped from JSON.
+pub fn message_at(text: &str, message: &str) -> Option<usize> {
+    let first = text.split('\n').next().unwrap_or_default();
+    first
+        .ends_with(message)
+        .then(|| first.len() - message.len())
+}
+
+/// The message of an event from `text` and where it starts (see [`message_at`]).
+pub fn message_from(text: &str, at: usize) -> Option<&str> {
+    let first = text.split('\n').next().unwrap_or_default();
+    first.get(at..)
+}
+
 /// The document for `event` of the file with checkpoint key `file`, indexed in batch
 /// `ingested`.
 pub fn to_document(f: &Fields, event: &Event, file: &str, ingested: u64) -> TantivyDocument {
@@ -61,8 +76,11 @@ pub fn to_document(f: &Fields, event: &Event, file: &str, ingested: u64) -> Tant
     text(f.date, meta.date.as_deref());
     text(f.source, Some(&source));
     text(f.format, Some(event.format));
-    text(f.message, Some(&event.message));
     text(f.text, Some(&event.text));
+    match message_at(&event.text, &event.message) {
+        Some(at) => doc.add_u64(f.message_at, at as u64),
+        None => doc.add_text(f.message, &event.message),
+    }
     doc.add_text(f.body, event.trace_text());
     doc.add_u64(f.line, event.line);
     doc.add_u64(f.offset, event.offset);
@@ -88,4 +106,30 @@ pub fn to_document(f: &Fields, event: &Event, file: &str, ingested: u64) -> Tant
         doc.add_u64(f.grouping_version, u64::from(x.grouping_version));
     }
     doc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_that_ends_the_first_line_is_found_there() {
+        let text =
+            "2024-03-01 10:00:00 ERROR [main] c.a.Billing - charge failed\n\tat c.a.B.x(B.java:1)";
+        let at = message_at(text, "charge failed").unwrap();
+        assert_eq!(message_from(text, at), Some("charge failed"));
+        let at = message_at("WARN x - ", "").unwrap();
+        assert_eq!(message_from("WARN x - ", at), Some(""));
+    }
+
+    #[test]
+    fn a_message_not_written_as_is_is_not_found() {
+        // JSON lines: the message is unescaped; in the middle of the line; a later line.
+        assert_eq!(
+            message_at(r#"{"msg":"a \"b\"","level":"info"}"#, r#"a "b""#),
+            None
+        );
+        assert_eq!(message_at("ts INFO hello world [x]", "hello world"), None);
+        assert_eq!(message_at("ts INFO first\nsecond", "second"), None);
+    }
 }

@@ -37,8 +37,11 @@ pub struct Fields {
     pub lines: Field,
     pub format: Field,
     pub flags: Field,
-    /// The first line's message: stored for display; searched through `body`.
+    /// The first line's message, stored for display (searched through `body`) when it is not
+    /// the end of the event's first line as written; when it is, `message_at` says where it
+    /// starts and it is not stored twice.
     pub message: Field,
+    pub message_at: Field,
     /// The event as written: stored for display, not indexed.
     pub text: Field,
     /// What is searched by default: the message and the continuation lines, without the
@@ -112,6 +115,7 @@ pub fn build() -> (Schema, Fields) {
         format: b.add_text_field("format", TextOptions::from(FAST)),
         flags: b.add_u64_field("flags", STORED),
         message: b.add_text_field("message", stored_only.clone()),
+        message_at: b.add_u64_field("message_at", STORED),
         text: b.add_text_field("text", stored_only.clone()),
         body: b.add_text_field("body", code_text(false)),
         exc_types: b.add_text_field("exc_types", code_text(false)),
@@ -150,6 +154,7 @@ impl Fields {
             format: f("format")?,
             flags: f("flags")?,
             message: f("message")?,
+            message_at: f("message_at")?,
             text: f("text")?,
             body: f("body")?,
             exc_types: f("exc_types")?,

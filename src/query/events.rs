@@ -14,7 +14,7 @@ use tantivy::schema::{Field, Value as _};
 use tantivy::{DateTime, DocAddress, DocId, Searcher, SegmentReader, TantivyDocument};
 
 use crate::index::Fields;
-use crate::index::document::{FLAG_CONTINUED, FLAG_TRUNCATED, format_id};
+use crate::index::document::{FLAG_CONTINUED, FLAG_TRUNCATED, format_id, message_from};
 use crate::index::schema::from_date;
 
 /// The string columns an event is shown with, in the order of [`EventColumns::strs`].
@@ -130,7 +130,15 @@ fn event_json(f: &Fields, doc: &TantivyDocument, columns: &EventColumns, at: Doc
     m.insert("level".into(), columns.str("level", at));
     m.insert("logger".into(), text(doc, f.logger));
     m.insert("thread".into(), text(doc, f.thread));
-    m.insert("message".into(), text(doc, f.message));
+    let message = match doc.get_first(f.message_at).and_then(|v| v.as_u64()) {
+        Some(at) => doc
+            .get_first(f.text)
+            .and_then(|v| v.as_str())
+            .and_then(|t| message_from(t, at as usize))
+            .map_or(Value::Null, |m| Value::String(m.to_owned())),
+        None => text(doc, f.message),
+    };
+    m.insert("message".into(), message);
     m.insert("source".into(), columns.str("source", at));
     m.insert("line".into(), json!(number(doc, f.line)));
     let mut meta = Map::new();
