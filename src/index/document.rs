@@ -37,7 +37,7 @@ pub fn parse_id(text: &str) -> Option<u64> {
 /// Where `message` starts in `text` when it ends the first line, as it does for every
 /// format but those whose message is unescaped from JSON.
 pub fn message_at(text: &str, message: &str) -> Option<usize> {
-    let first = text.split('\n').next().unwrap_or_default();
+    let first = first_line(text);
     first
         .ends_with(message)
         .then(|| first.len() - message.len())
@@ -45,8 +45,11 @@ pub fn message_at(text: &str, message: &str) -> Option<usize> {
 
 /// The message of an event from `text` and where it starts (see [`message_at`]).
 pub fn message_from(text: &str, at: usize) -> Option<&str> {
-    let first = text.split('\n').next().unwrap_or_default();
-    first.get(at..)
+    first_line(text).get(at..)
+}
+
+fn first_line(text: &str) -> &str {
+    text.split_once('\n').map_or(text, |(first, _)| first)
 }
 
 /// The document for `event` of the file with checkpoint key `file`, indexed in batch
