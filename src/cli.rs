@@ -189,9 +189,12 @@ pub struct SearchArgs {
     pub query: String,
     #[command(flatten)]
     pub filters: FilterArgs,
-    /// How many events at most.
+    /// How many events at most; 0 for every match (as --all).
     #[arg(long, default_value_t = 100, value_name = "N")]
     pub limit: usize,
+    /// Print every match, streamed page by page in constant memory.
+    #[arg(long)]
+    pub all: bool,
     /// Print NDJSON events (the fold format plus `id`).
     #[arg(long)]
     pub json: bool,
@@ -206,9 +209,12 @@ pub struct ExceptionsArgs {
     pub query: String,
     #[command(flatten)]
     pub filters: FilterArgs,
-    /// How many groups at most.
+    /// How many groups at most; 0 (or none) for every group.
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
+    /// Every group (the default without --limit).
+    #[arg(long)]
+    pub all: bool,
     /// Print a JSON array.
     #[arg(long)]
     pub json: bool,

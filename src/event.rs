@@ -4,18 +4,19 @@
 //! format"): field names here are a public interface that later stages and users' scripts rely
 //! on, so they are only ever added to, never renamed.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use jiff::Timestamp;
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 
 /// A severity, normalised from the many spellings runtimes use.
 ///
 /// `SEVERE`, `CRITICAL`, `EMERG`, `ALERT` and `CRIT` map to `Fatal`; `WARNING` to `Warn`;
 /// `NOTICE`, `AUDIT` and `CONFIG` to `Info`; `FINE*` and `VERBOSE` to `Debug`/`Trace`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Level {
     Trace,
@@ -76,10 +77,11 @@ impl fmt::Display for Level {
     }
 }
 
-/// Metadata taken from a file's name by the naming convention (GROUPING.md §6).
+/// Metadata taken from a file's name by the naming convention (docs/grouping.md, "Metadata
+/// from file names").
 ///
 /// Every field is `None` for a file whose name does not follow the convention.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileMeta {
     pub logtype: Option<String>,
     pub app: Option<String>,
@@ -111,9 +113,7 @@ pub struct FileInfo {
 
 /// One log event: a header line and every line that continues it.
 ///
-/// Serialises (by hand, below) to the NDJSON contract: `ts`, `level`, `logger`, `thread`,
-/// `message`, `source`, `line`, `meta`, then `offset`, `lines`, `format`, `text`, `truncated`
-/// and `continued` when set, and `exception` for an event that holds a trace.
+/// Serialises as its [`EventRecord`], the NDJSON contract.
 #[derive(Debug, Clone)]
 pub struct Event {
     /// When it happened, in UTC; from the header, else the previous event, else the file name.
@@ -152,34 +152,75 @@ pub struct Event {
 
 impl Serialize for Event {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut map = s.serialize_map(None)?;
-        map.serialize_entry("ts", &self.ts.map(|ts| ts.to_string()))?;
-        map.serialize_entry("level", &self.level)?;
-        map.serialize_entry("logger", &self.logger)?;
-        map.serialize_entry("thread", &self.thread)?;
-        map.serialize_entry("message", &self.message)?;
-        map.serialize_entry("source", &self.source.path.display().to_string())?;
-        map.serialize_entry("line", &self.line)?;
-        map.serialize_entry("meta", &self.source.meta)?;
-        map.serialize_entry("offset", &self.offset)?;
-        map.serialize_entry("lines", &self.lines)?;
-        map.serialize_entry("format", self.format)?;
-        map.serialize_entry("text", &self.text)?;
-        if self.truncated {
-            map.serialize_entry("truncated", &true)?;
+        self.record().serialize(s)
+    }
+}
+
+/// An event as the NDJSON contract of `stackfold fold` writes it, and as the index gives it
+/// back: `ts`, `level`, `logger`, `thread`, `message`, `source`, `line`, `meta`, `offset`,
+/// `lines`, `format`, `text`, then `truncated` and `continued` when set and `exception` for an
+/// event that holds a trace. The one list of the contract's fields: `fold` writes it borrowed
+/// from an [`Event`], the read side owns it (`EventRecord<'static>`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventRecord<'a> {
+    /// RFC 3339, UTC.
+    pub ts: Option<Timestamp>,
+    pub level: Option<Level>,
+    pub logger: Option<Cow<'a, str>>,
+    pub thread: Option<Cow<'a, str>>,
+    pub message: Cow<'a, str>,
+    /// The input path (`-` for standard input).
+    pub source: Cow<'a, str>,
+    pub line: u64,
+    pub meta: Cow<'a, FileMeta>,
+    pub offset: u64,
+    pub lines: u32,
+    pub format: Cow<'a, str>,
+    pub text: Cow<'a, str>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub truncated: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub continued: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exception: Option<Cow<'a, Exception>>,
+}
+
+fn is_false(value: &bool) -> bool {
+    !value
+}
+
+impl EventRecord<'_> {
+    /// The searchable body: the first line's message, then the continuation lines.
+    pub fn body(&self) -> String {
+        match self.text.split_once('\n') {
+            Some((_, rest)) => format!("{}\n{rest}", self.message),
+            None => self.message.clone().into_owned(),
         }
-        if self.continued {
-            map.serialize_entry("continued", &true)?;
-        }
-        if let Some(exception) = &self.exception {
-            map.serialize_entry("exception", exception)?;
-        }
-        map.end()
     }
 }
 
 impl Event {
+    /// The event in the NDJSON contract, borrowing its text.
+    pub fn record(&self) -> EventRecord<'_> {
+        EventRecord {
+            ts: self.ts,
+            level: self.level,
+            logger: self.logger.as_deref().map(Cow::Borrowed),
+            thread: self.thread.as_deref().map(Cow::Borrowed),
+            message: Cow::Borrowed(&self.message),
+            source: self.source.path.to_string_lossy(),
+            line: self.line,
+            meta: Cow::Borrowed(&self.source.meta),
+            offset: self.offset,
+            lines: self.lines,
+            format: Cow::Borrowed(self.format),
+            text: Cow::Borrowed(&self.text),
+            truncated: self.truncated,
+            continued: self.continued,
+            exception: self.exception.as_ref().map(Cow::Borrowed),
+        }
+    }
+
     /// The event as trace text: the first line's message, then its continuation lines with any
     /// repeated log headers removed, then a JSON stack-trace field.
     pub fn trace_text(&self) -> std::borrow::Cow<'_, str> {
@@ -202,7 +243,7 @@ impl Event {
 }
 
 /// The runtime a trace came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Language {
     Java,
@@ -224,7 +265,7 @@ impl Language {
 }
 
 /// One stack frame, most recent call first within its exception.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Frame {
     /// Java class, Python module or Go package path.
     pub module: String,
@@ -236,7 +277,7 @@ pub struct Frame {
 }
 
 /// One exception of a chain.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExceptionInfo {
     /// Fully qualified class, Python type, or for Go `panic`, `fatal error`, `runtime error`.
     #[serde(rename = "type")]
@@ -246,7 +287,7 @@ pub struct ExceptionInfo {
 }
 
 /// What an event's trace says, and which group it belongs to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Exception {
     pub language: Language,
     /// Outermost exception first; the last is the root cause.

@@ -239,7 +239,7 @@ fn indexing_twice_adds_nothing_and_grown_files_add_only_the_new_part() {
     assert_eq!(r.count("\"pool closed\"", &Filters::default()).unwrap(), 1);
     let hits = r.search("close", &Filters::default(), 10).unwrap();
     assert_eq!(
-        hits[0]["line"], 48,
+        hits[0].event.line, 48,
         "line numbers continue where the last run stopped"
     );
 }

@@ -167,18 +167,22 @@ function highlight(text, terms) {
   return html;
 }
 
-const FRAME = /^\s+at\s|^\s*File "|^\t\/|^\t[A-Za-z]:\/|^[\w.\/-]+\.[\w$()*]+\(.*\)\s*$/;
+// The event's text with in-app frames marked and runs of framework frames folded away. Which
+// lines are frames, and which of those are in-app, comes from the server's parsed chain
+// (`exception.chain[].frames[]` with `in_app`): each frame is found by what its runtime
+// prints of it, so lines the server did not parse as frames stay as they are.
+function frameMarkers(language, f) {
+  const call = `${f.module}.${f.function}(`;
+  if (language === "python") return [`File "${f.file}", line ${f.line}`];
+  if (language === "go") return [call, f.file && f.line ? `${f.file}:${f.line}` : null].filter(Boolean);
+  return [call];
+}
 
-// The event's text with in-app frames marked and runs of framework frames folded away.
 function renderTrace(event, terms) {
+  const language = event.exception?.language;
   const frames = (event.exception?.chain || []).flatMap((e) => e.frames || []);
-  const marker = {
-    java: (f) => `${f.module}.${f.function}(`,
-    python: (f) => `File "${f.file}"`,
-    go: (f) => `${f.module}.${f.function}`,
-  }[event.exception?.language] || ((f) => `${f.module}.${f.function}`);
-  const inApp = frames.filter((f) => f.in_app).map(marker);
-  const isInApp = (line) => inApp.some((m) => m && line.includes(m));
+  const marked = frames.map((f) => ({ in_app: f.in_app, markers: frameMarkers(language, f) }));
+  const frameOf = (line) => marked.find((f) => f.markers.some((m) => line.includes(m)));
   const lines = (event.text || "").split("\n");
   let html = "", folded = [];
   const flush = () => {
@@ -188,12 +192,13 @@ function renderTrace(event, terms) {
   };
   for (const line of lines) {
     const rendered = highlight(line, terms);
-    if (FRAME.test(line) && !isInApp(line)) {
+    const frame = frameOf(line);
+    if (frame && !frame.in_app) {
       folded.push(rendered);
       continue;
     }
     flush();
-    html += FRAME.test(line) ? `<span class="inapp">${rendered}</span>` : rendered + "\n";
+    html += frame ? `<span class="inapp">${rendered}</span>` : rendered + "\n";
   }
   flush();
   return `<div class="trace">${html}</div>`;

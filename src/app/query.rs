@@ -3,11 +3,12 @@
 use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 
-use serde_json::Value;
-
 use crate::cli::{ExceptionsArgs, FilterArgs, SearchArgs, ShowArgs};
+use crate::event::EventRecord;
 use crate::query::time::parse_time;
-use crate::query::{Filters, GroupDetail, GroupSummary, QueryError, Reader, ValueCount};
+use crate::query::{
+    Filters, GroupDetail, GroupSummary, QueryError, Reader, StoredEvent, ValueCount,
+};
 
 /// The filters of the command line, with times resolved against now.
 pub fn filters(args: &FilterArgs) -> Result<Filters, QueryError> {
@@ -44,40 +45,69 @@ fn failed(err: QueryError) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// Events read per page when printing many: a page is held in memory, the rest streams.
+const EXPORT_PAGE: usize = 1000;
+
 pub fn search(args: SearchArgs) -> anyhow::Result<ExitCode> {
     let reader = Reader::open(&args.data)?;
-    let events =
-        match filters(&args.filters).and_then(|f| reader.search(&args.query, &f, args.limit)) {
-            Ok(events) => events,
+    let filters = match filters(&args.filters) {
+        Ok(filters) => filters,
+        Err(err) => return failed(err),
+    };
+    let mut left = match (args.all, args.limit) {
+        (true, _) | (false, 0) => usize::MAX,
+        (false, n) => n,
+    };
+    let mut out = BufWriter::new(io::stdout().lock());
+    let mut cursor: Option<String> = None;
+    while left > 0 {
+        let page = reader.events_page(
+            &args.query,
+            &filters,
+            left.min(EXPORT_PAGE),
+            cursor.as_deref(),
+        );
+        let (events, next) = match page {
+            Ok(page) => page,
             Err(err) => return failed(err),
         };
-    let mut out = BufWriter::new(io::stdout().lock());
-    for event in &events {
-        if args.json {
-            serde_json::to_writer(&mut out, event)?;
-            writeln!(out)?;
-        } else {
-            writeln!(out, "{}", event_line(event))?;
+        for event in &events {
+            write_event(&mut out, event, args.json)?;
+        }
+        left -= events.len();
+        match next {
+            Some(next) => cursor = Some(next),
+            None => break,
         }
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 
+fn write_event(out: &mut impl Write, event: &StoredEvent, json: bool) -> anyhow::Result<()> {
+    if json {
+        serde_json::to_writer(&mut *out, event)?;
+        writeln!(out)?;
+    } else {
+        writeln!(out, "{}", event_line(&event.event))?;
+    }
+    Ok(())
+}
+
 /// `ts LEVEL app/host logger: message  [root type]`.
-fn event_line(e: &Value) -> String {
-    let s = |v: &Value| v.as_str().unwrap_or("-").to_owned();
+fn event_line(e: &EventRecord) -> String {
+    let or_dash = |v: Option<&str>| v.unwrap_or("-").to_owned();
     let mut line = format!(
         "{} {:<5} {}/{} {}: {}",
-        s(&e["ts"]),
-        s(&e["level"]),
-        s(&e["meta"]["app"]),
-        s(&e["meta"]["host"]),
-        s(&e["logger"]),
-        s(&e["message"])
+        e.ts.map_or_else(|| "-".to_owned(), |ts| ts.to_string()),
+        e.level.map_or("-", |l| l.as_str()),
+        or_dash(e.meta.app.as_deref()),
+        or_dash(e.meta.host.as_deref()),
+        or_dash(e.logger.as_deref()),
+        e.message
     );
-    if let Some(root) = e["exception"]["root_type"].as_str() {
-        line.push_str(&format!("  [{root}]"));
+    if let Some(exception) = &e.exception {
+        line.push_str(&format!("  [{}]", exception.root_type));
     }
     line
 }
@@ -88,7 +118,8 @@ pub fn exceptions(args: ExceptionsArgs) -> anyhow::Result<ExitCode> {
         Ok(groups) => groups,
         Err(err) => return failed(err),
     };
-    if let Some(limit) = args.limit {
+    // `--limit 0`, like `--all` or no limit, lists every group.
+    if let Some(limit) = args.limit.filter(|&n| n > 0 && !args.all) {
         groups.truncate(limit);
     }
     let mut out = BufWriter::new(io::stdout().lock());
@@ -206,23 +237,22 @@ fn write_detail(out: &mut impl Write, d: &GroupDetail) -> io::Result<()> {
         let bar = "#".repeat(((count * 40).div_ceil(max)) as usize);
         writeln!(out, "  {start}  {count:>6}  {bar}")?;
     }
-    let latest = &d.latest;
-    writeln!(
-        out,
-        "\nLatest event ({}:{}):",
-        latest["source"].as_str().unwrap_or("-"),
-        latest["line"]
-    )?;
-    writeln!(out, "{}", latest["text"].as_str().unwrap_or(""))?;
+    if let Some(latest) = &d.latest {
+        let latest = &latest.event;
+        writeln!(out, "\nLatest event ({}:{}):", latest.source, latest.line)?;
+        writeln!(out, "{}", latest.text)?;
+    }
     writeln!(out, "\nRecent events:")?;
     for e in &d.samples {
         writeln!(
             out,
             "  {}  {}:{}  id {}",
-            e["ts"].as_str().unwrap_or("-"),
-            e["source"].as_str().unwrap_or("-"),
-            e["line"],
-            e["id"].as_str().unwrap_or("-")
+            e.event
+                .ts
+                .map_or_else(|| "-".to_owned(), |ts| ts.to_string()),
+            e.event.source,
+            e.event.line,
+            e.id
         )?;
     }
     Ok(())

@@ -581,3 +581,27 @@ mod properties {
         }
     }
 }
+
+/// The NDJSON record reads back into the same record, exception and all, with the contract's
+/// fields in the contract's order: what the index's read side relies on.
+#[test]
+fn an_event_record_reads_back_as_written() {
+    let text = "2024-03-01 10:00:00,123 ERROR [main] c.a.Billing - charge failed\n\
+                java.lang.IllegalStateException: boom\n\
+                \tat com.acme.billing.Billing.charge(Billing.java:42)\n\
+                \tat java.base/java.lang.Thread.run(Thread.java:833)";
+    let (events, _) = fold_with(text, FoldSettings::default());
+    let event = &events[0];
+    assert!(event.exception.is_some());
+    let json = serde_json::to_string(event).unwrap();
+    let record: crate::event::EventRecord<'static> = serde_json::from_str(&json).unwrap();
+    assert_eq!(record, event.record());
+    let keys: Vec<String> =
+        serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&json)
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+    assert!(json.starts_with(r#"{"ts":"2024-03-01T10:00:00.123Z","level":"ERROR","#));
+    assert_eq!(keys.len(), 13, "{keys:?}");
+}

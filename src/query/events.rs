@@ -1,21 +1,32 @@
-//! Indexed events back into events in the fold stage's JSON format, plus their `id`.
+//! Indexed events back into [`StoredEvent`]s: the fold stage's record plus the event's `id`.
 //!
 //! What is also a fast field (the id, the time, the keyword and file fields) is read from its
 //! column rather than stored twice; the docstore holds the rest (see
 //! [`schema`](crate::index::schema)).
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
 use tantivy::columnar::{Column, StrColumn};
 use tantivy::index::SegmentId;
 use tantivy::schema::{Field, Value as _};
 use tantivy::{DateTime, DocAddress, DocId, Searcher, SegmentReader, TantivyDocument};
 
+use crate::event::{EventRecord, Exception, FileMeta, Level};
 use crate::index::Fields;
 use crate::index::document::{FLAG_CONTINUED, FLAG_TRUNCATED, format_id, message_from};
 use crate::index::schema::from_date;
+
+/// An event as the index gives it back: `id` (16 hex digits), then the fields of
+/// `stackfold fold`'s NDJSON, in that order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredEvent {
+    pub id: String,
+    #[serde(flatten)]
+    pub event: EventRecord<'static>,
+}
 
 /// The string columns an event is shown with, in the order of [`EventColumns::strs`].
 const STR_COLUMNS: [&str; 9] = [
@@ -43,20 +54,16 @@ impl EventColumns {
         })
     }
 
-    /// The value of string column `name` for `doc`, or null.
-    fn str(&self, name: &str, doc: DocId) -> Value {
+    /// The value of string column `name` for `doc`, if it has one.
+    fn str(&self, name: &str, doc: DocId) -> Option<String> {
         let at = STR_COLUMNS
             .iter()
             .position(|n| *n == name)
             .expect("a column of STR_COLUMNS");
-        let Some(column) = &self.strs[at] else {
-            return Value::Null;
-        };
+        let column = self.strs[at].as_ref()?;
+        let ord = column.ords().first(doc)?;
         let mut out = String::new();
-        match column.ords().first(doc) {
-            Some(ord) if column.ord_to_str(ord, &mut out).unwrap_or(false) => Value::String(out),
-            _ => Value::Null,
-        }
+        column.ord_to_str(ord, &mut out).ok()?.then_some(out)
     }
 }
 
@@ -103,64 +110,67 @@ impl<'a> EventReader<'a> {
         }
     }
 
-    /// The event at `address`, with the fields and order of `stackfold fold`'s output and
-    /// `id` first.
-    pub fn event(&self, address: DocAddress) -> tantivy::Result<Value> {
+    /// The event at `address`.
+    pub fn event(&self, address: DocAddress) -> tantivy::Result<StoredEvent> {
         let doc: TantivyDocument = self.searcher.doc(address)?;
         let columns = self.columns.get(self.searcher, address.segment_ord)?;
-        Ok(event_json(self.fields, &doc, &columns, address.doc_id))
+        Ok(stored_event(self.fields, &doc, &columns, address.doc_id))
     }
 }
 
-fn text(doc: &TantivyDocument, field: Field) -> Value {
+fn text(doc: &TantivyDocument, field: Field) -> Option<String> {
     doc.get_first(field)
-        .and_then(|v| v.as_str().map(|s| Value::String(s.to_owned())))
-        .unwrap_or(Value::Null)
+        .and_then(|v| v.as_str())
+        .map(str::to_owned)
 }
 
 fn number(doc: &TantivyDocument, field: Field) -> u64 {
     doc.get_first(field).and_then(|v| v.as_u64()).unwrap_or(0)
 }
 
-fn event_json(f: &Fields, doc: &TantivyDocument, columns: &EventColumns, at: DocId) -> Value {
-    let mut m = Map::new();
-    m.insert("id".into(), json!(columns.id.first(at).map(format_id)));
-    let ts = columns.ts.first(at).map(|d| from_date(d).to_string());
-    m.insert("ts".into(), json!(ts));
-    m.insert("level".into(), columns.str("level", at));
-    m.insert("logger".into(), text(doc, f.logger));
-    m.insert("thread".into(), text(doc, f.thread));
+fn stored_event(
+    f: &Fields,
+    doc: &TantivyDocument,
+    columns: &EventColumns,
+    at: DocId,
+) -> StoredEvent {
+    let text = text(doc, f.text).unwrap_or_default();
     let message = match doc.get_first(f.message_at).and_then(|v| v.as_u64()) {
-        Some(at) => doc
-            .get_first(f.text)
-            .and_then(|v| v.as_str())
-            .and_then(|t| message_from(t, at as usize))
-            .map_or(Value::Null, |m| Value::String(m.to_owned())),
-        None => text(doc, f.message),
+        Some(start) => message_from(&text, start as usize).map(str::to_owned),
+        None => self::text(doc, f.message),
     };
-    m.insert("message".into(), message);
-    m.insert("source".into(), columns.str("source", at));
-    m.insert("line".into(), json!(number(doc, f.line)));
-    let mut meta = Map::new();
-    for name in ["logtype", "app", "env", "tag", "host", "date"] {
-        meta.insert(name.into(), columns.str(name, at));
-    }
-    m.insert("meta".into(), Value::Object(meta));
-    m.insert("offset".into(), json!(number(doc, f.offset)));
-    m.insert("lines".into(), json!(number(doc, f.lines)));
-    m.insert("format".into(), columns.str("format", at));
-    m.insert("text".into(), text(doc, f.text));
     let flags = number(doc, f.flags);
-    if flags & FLAG_TRUNCATED != 0 {
-        m.insert("truncated".into(), Value::Bool(true));
+    let exception = doc
+        .get_first(f.exception)
+        .and_then(|v| v.as_str())
+        .and_then(|json| serde_json::from_str::<Exception>(json).ok());
+    let column = |name| columns.str(name, at);
+    let meta = FileMeta {
+        logtype: column("logtype"),
+        app: column("app"),
+        env: column("env"),
+        tag: column("tag"),
+        host: column("host"),
+        date: column("date"),
+    };
+    StoredEvent {
+        id: columns.id.first(at).map(format_id).unwrap_or_default(),
+        event: EventRecord {
+            ts: columns.ts.first(at).map(from_date),
+            level: column("level").as_deref().and_then(Level::from_word),
+            logger: self::text(doc, f.logger).map(Cow::Owned),
+            thread: self::text(doc, f.thread).map(Cow::Owned),
+            message: Cow::Owned(message.unwrap_or_default()),
+            source: Cow::Owned(column("source").unwrap_or_default()),
+            line: number(doc, f.line),
+            meta: Cow::Owned(meta),
+            offset: number(doc, f.offset),
+            lines: number(doc, f.lines) as u32,
+            format: Cow::Owned(column("format").unwrap_or_default()),
+            text: Cow::Owned(text),
+            truncated: flags & FLAG_TRUNCATED != 0,
+            continued: flags & FLAG_CONTINUED != 0,
+            exception: exception.map(Cow::Owned),
+        },
     }
-    if flags & FLAG_CONTINUED != 0 {
-        m.insert("continued".into(), Value::Bool(true));
-    }
-    if let Some(exc) = doc.get_first(f.exception).and_then(|v| v.as_str())
-        && let Ok(value) = serde_json::from_str::<Value>(exc)
-    {
-        m.insert("exception".into(), value);
-    }
-    Value::Object(m)
 }

@@ -1,211 +1,239 @@
-//! Exception groups with exact counts, gathered from fast fields in one pass over the
-//! matching documents: count, first and last seen, and counts per app, env, host and tag.
+//! Exception groups: the list with exact counts and trends, and one group in full.
 
-use std::collections::HashMap;
+use serde::{Deserialize, Serialize};
+use tantivy::schema::Value as _;
+use tantivy::{DocAddress, Searcher, TantivyDocument};
 
-use tantivy::collector::{Collector, SegmentCollector};
-use tantivy::columnar::{Column, StrColumn};
-use tantivy::index::SegmentReader;
-use tantivy::{DateTime, DocAddress, DocId, Score, SegmentOrdinal};
+use super::events::StoredEvent;
+use super::filters::{Filters, QueryError};
+use super::group_stats::{GroupCollector, GroupStats};
+use super::histogram::Histogram;
+use super::{Reader, ValueCount, micros_to_string, sorted_counts};
+use crate::event::Exception;
 
-/// The breakdown dimensions, in the order of [`GroupStats::breakdowns`].
-pub const DIMENSIONS: [&str; 4] = ["app", "env", "host", "tag"];
-
-/// What one group's matching events add up to.
-#[derive(Debug, Clone, Default)]
-pub struct GroupStats {
+/// An exception group as listed: the fields of `stackfold exceptions --json` and
+/// `GET /api/exceptions`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupSummary {
+    pub fingerprint: String,
     pub count: u64,
-    /// Earliest time (microseconds) and the tag of that event.
-    pub first: Option<(i64, Option<String>)>,
-    /// Latest time (microseconds) and that event's address.
-    pub last: Option<(i64, DocAddress)>,
-    /// The latest event whatever its time (events without time count as oldest).
-    pub latest_doc: Option<DocAddress>,
-    /// Per dimension, value → count.
-    pub breakdowns: [HashMap<String, u64>; 4],
-    /// Counts per trend bucket, when the collector was given buckets.
+    pub first_seen: Option<String>,
+    pub last_seen: Option<String>,
+    pub root_type: String,
+    pub template: String,
+    pub language: String,
+    /// `module.function` of the latest event's most recent in-app frame.
+    pub top_frame: Option<String>,
+    /// The image tag of the earliest matching event.
+    pub first_tag: Option<String>,
+    pub apps: Vec<ValueCount>,
+    pub envs: Vec<ValueCount>,
+    pub hosts: Vec<ValueCount>,
+    pub tags: Vec<ValueCount>,
+    /// Events per trend bucket (see [`GroupList`]); empty unless asked for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trend: Vec<u64>,
+    #[serde(skip)]
+    latest: Option<DocAddress>,
 }
 
-impl GroupStats {
-    fn merge(&mut self, other: GroupStats) {
-        self.count += other.count;
-        if let Some(first) = other.first
-            && self.first.as_ref().is_none_or(|f| first.0 < f.0)
-        {
-            self.first = Some(first);
-        }
-        if let Some(last) = other.last
-            && self.last.as_ref().is_none_or(|l| last.0 >= l.0)
-        {
-            self.last = Some(last);
-        }
-        self.latest_doc = self
-            .last
-            .map(|l| l.1)
-            .or(self.latest_doc)
-            .or(other.latest_doc);
-        if self.trend.len() < other.trend.len() {
-            self.trend.resize(other.trend.len(), 0);
-        }
-        for (mine, theirs) in self.trend.iter_mut().zip(other.trend) {
-            *mine += theirs;
-        }
-        for (mine, theirs) in self.breakdowns.iter_mut().zip(other.breakdowns) {
-            for (value, count) in theirs {
-                *mine.entry(value).or_default() += count;
-            }
+/// How to order groups.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum GroupSort {
+    /// Most events first.
+    #[default]
+    Count,
+    /// Most recently seen first.
+    LastSeen,
+    /// Most recently appeared first.
+    FirstSeen,
+}
+
+impl std::str::FromStr for GroupSort {
+    type Err = QueryError;
+
+    fn from_str(s: &str) -> Result<Self, QueryError> {
+        match s {
+            "count" => Ok(GroupSort::Count),
+            "last_seen" => Ok(GroupSort::LastSeen),
+            "first_seen" => Ok(GroupSort::FirstSeen),
+            other => Err(QueryError::BadParameter(format!(
+                "sort {other:?}: use count, last_seen or first_seen"
+            ))),
         }
     }
 }
 
-/// Collects [`GroupStats`] per fingerprint, with a trend of `buckets` buckets of
-/// `interval_us` from `from_us` when `buckets` is not zero.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct GroupCollector {
-    pub from_us: i64,
-    pub interval_us: i64,
-    pub buckets: usize,
+/// Groups with the trend buckets their `trend` series count.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupList {
+    pub groups: Vec<GroupSummary>,
+    /// Start of the first trend bucket.
+    pub trend_from: Option<String>,
+    pub trend_interval_seconds: Option<i64>,
 }
 
-/// Per-segment state: statistics keyed by term ordinals, turned into strings at the end.
-pub struct SegmentGroups {
-    segment: SegmentOrdinal,
-    fingerprint: Option<StrColumn>,
-    ts: Column<DateTime>,
-    dims: [Option<StrColumn>; 4],
-    groups: HashMap<u64, SegmentStats>,
-    trend: GroupCollector,
+/// One group in full: summary, latest event, explanation, histogram and samples.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupDetail {
+    #[serde(flatten)]
+    pub summary: GroupSummary,
+    /// The latest event of the group, whose trace stands for the group (frames marked
+    /// `in_app`).
+    pub latest: Option<StoredEvent>,
+    /// The components hashed into the fingerprint.
+    pub explain: Vec<String>,
+    pub histogram: Histogram,
+    /// The newest events of the group.
+    pub samples: Vec<StoredEvent>,
 }
 
-#[derive(Default)]
-struct SegmentStats {
-    count: u64,
-    first: Option<(i64, Option<u64>)>,
-    last: Option<(i64, DocId)>,
-    any_doc: DocId,
-    dims: [HashMap<u64, u64>; 4],
-    trend: Vec<u64>,
-}
+impl Reader {
+    /// The exception groups of the matching events, most frequent first.
+    pub fn groups(&self, text: &str, filters: &Filters) -> Result<Vec<GroupSummary>, QueryError> {
+        Ok(self
+            .group_list(text, filters, GroupSort::Count, usize::MAX, 0)?
+            .groups)
+    }
 
-impl Collector for GroupCollector {
-    type Fruit = HashMap<String, GroupStats>;
-    type Child = SegmentGroups;
-
-    fn for_segment(
+    /// The exception groups of the matching events in `sort` order, at most `limit`, each
+    /// with a trend of `trend_buckets` buckets over the filters' time range (none if 0).
+    pub fn group_list(
         &self,
-        segment: SegmentOrdinal,
-        reader: &SegmentReader,
-    ) -> tantivy::Result<SegmentGroups> {
-        let ff = reader.fast_fields();
-        let dims = [
-            ff.str(DIMENSIONS[0])?,
-            ff.str(DIMENSIONS[1])?,
-            ff.str(DIMENSIONS[2])?,
-            ff.str(DIMENSIONS[3])?,
-        ];
-        Ok(SegmentGroups {
-            segment,
-            fingerprint: ff.str("fingerprint")?,
-            ts: ff.date("ts")?,
-            dims,
-            groups: HashMap::new(),
-            trend: *self,
+        text: &str,
+        filters: &Filters,
+        sort: GroupSort,
+        limit: usize,
+        trend_buckets: usize,
+    ) -> Result<GroupList, QueryError> {
+        let searcher = self.searcher();
+        let filters = Filters {
+            exceptions_only: true,
+            ..filters.clone()
+        };
+        let query = self.query(text, &filters)?;
+        let mut collector = GroupCollector::default();
+        if trend_buckets > 0 {
+            let (lo, hi) = self.span(&searcher, &*query, &filters)?;
+            let span = (hi - lo).max(1);
+            collector = GroupCollector {
+                from_us: lo,
+                interval_us: (span + trend_buckets as i64 - 1) / trend_buckets as i64,
+                buckets: trend_buckets,
+            };
+        }
+        let stats = searcher.search(&*query, &collector)?;
+        let mut groups: Vec<(String, GroupStats)> = stats.into_iter().collect();
+        let last = |s: &GroupStats| s.last.map_or(i64::MIN, |l| l.0);
+        let first = |s: &GroupStats| s.first.as_ref().map_or(i64::MIN, |f| f.0);
+        groups.sort_by(|a, b| {
+            let order = match sort {
+                GroupSort::Count => b.1.count.cmp(&a.1.count),
+                GroupSort::LastSeen => last(&b.1).cmp(&last(&a.1)),
+                GroupSort::FirstSeen => first(&b.1).cmp(&first(&a.1)),
+            };
+            order.then_with(|| a.0.cmp(&b.0))
+        });
+        groups.truncate(limit);
+        let groups = groups
+            .into_iter()
+            .map(|(fp, stats)| self.summary(&searcher, fp, stats))
+            .collect::<Result<_, _>>()?;
+        let trended = collector.buckets > 0;
+        Ok(GroupList {
+            groups,
+            trend_from: trended.then(|| micros_to_string(collector.from_us)),
+            trend_interval_seconds: trended.then(|| (collector.interval_us / 1_000_000).max(1)),
         })
     }
 
-    fn requires_scoring(&self) -> bool {
-        false
-    }
-
-    fn merge_fruits(&self, fruits: Vec<Self::Fruit>) -> tantivy::Result<Self::Fruit> {
-        let mut all: HashMap<String, GroupStats> = HashMap::new();
-        for fruit in fruits {
-            for (fingerprint, stats) in fruit {
-                all.entry(fingerprint).or_default().merge(stats);
-            }
-        }
-        Ok(all)
-    }
-}
-
-fn first_ord(column: &Option<StrColumn>, doc: DocId) -> Option<u64> {
-    column.as_ref().and_then(|c| c.ords().first(doc))
-}
-
-fn ord_str(column: &Option<StrColumn>, ord: u64) -> Option<String> {
-    let mut out = String::new();
-    column
-        .as_ref()?
-        .ord_to_str(ord, &mut out)
-        .ok()?
-        .then_some(out)
-}
-
-impl SegmentCollector for SegmentGroups {
-    type Fruit = HashMap<String, GroupStats>;
-
-    fn collect(&mut self, doc: DocId, _score: Score) {
-        let Some(fp) = first_ord(&self.fingerprint, doc) else {
-            return;
+    fn summary(
+        &self,
+        searcher: &Searcher,
+        fingerprint: String,
+        stats: GroupStats,
+    ) -> Result<GroupSummary, QueryError> {
+        let exception = match stats.latest_doc {
+            Some(address) => self.stored_exception(searcher, address)?,
+            None => None,
         };
-        let ts = self.ts.first(doc).map(|t| t.into_timestamp_micros());
-        let tag = first_ord(&self.dims[3], doc);
-        let stats = self.groups.entry(fp).or_default();
-        stats.count += 1;
-        if self.trend.buckets > 0
-            && let Some(ts) = ts
-            && ts >= self.trend.from_us
-        {
-            let bucket = ((ts - self.trend.from_us) / self.trend.interval_us) as usize;
-            if bucket < self.trend.buckets {
-                stats.trend.resize(self.trend.buckets, 0);
-                stats.trend[bucket] += 1;
-            }
-        }
-        stats.any_doc = doc;
-        if let Some(ts) = ts {
-            if stats.first.is_none_or(|(t, _)| ts < t) {
-                stats.first = Some((ts, tag));
-            }
-            if stats.last.is_none_or(|(t, _)| ts >= t) {
-                stats.last = Some((ts, doc));
-            }
-        }
-        for (i, column) in self.dims.iter().enumerate() {
-            if let Some(ord) = first_ord(column, doc) {
-                *stats.dims[i].entry(ord).or_default() += 1;
-            }
-        }
+        let [apps, envs, hosts, tags] = stats.breakdowns.map(sorted_counts);
+        Ok(GroupSummary {
+            fingerprint,
+            count: stats.count,
+            first_seen: stats.first.as_ref().map(|f| micros_to_string(f.0)),
+            last_seen: stats.last.as_ref().map(|l| micros_to_string(l.0)),
+            root_type: exception
+                .as_ref()
+                .map(|e| e.root_type.clone())
+                .unwrap_or_default(),
+            template: exception
+                .as_ref()
+                .map(|e| e.template.clone())
+                .unwrap_or_default(),
+            language: exception
+                .as_ref()
+                .map(|e| e.language.as_str().to_owned())
+                .unwrap_or_default(),
+            top_frame: exception
+                .as_ref()
+                .and_then(|e| e.top_in_app_frame())
+                .map(|f| format!("{}.{}", f.module, f.function)),
+            first_tag: stats.first.and_then(|f| f.1),
+            apps,
+            envs,
+            hosts,
+            tags,
+            trend: stats.trend,
+            latest: stats.latest_doc,
+        })
     }
 
-    fn harvest(self) -> Self::Fruit {
-        let mut out = HashMap::with_capacity(self.groups.len());
-        for (fp_ord, s) in self.groups {
-            let Some(fingerprint) = ord_str(&self.fingerprint, fp_ord) else {
-                continue;
-            };
-            let address = |doc| DocAddress::new(self.segment, doc);
-            let mut breakdowns: [HashMap<String, u64>; 4] = Default::default();
-            for (i, counts) in s.dims.into_iter().enumerate() {
-                for (ord, count) in counts {
-                    if let Some(value) = ord_str(&self.dims[i], ord) {
-                        breakdowns[i].insert(value, count);
-                    }
-                }
-            }
-            let stats = GroupStats {
-                count: s.count,
-                first: s
-                    .first
-                    .map(|(t, tag)| (t, tag.and_then(|o| ord_str(&self.dims[3], o)))),
-                last: s.last.map(|(t, d)| (t, address(d))),
-                latest_doc: Some(address(s.last.map_or(s.any_doc, |l| l.1))),
-                breakdowns,
-                trend: s.trend,
-            };
-            out.insert(fingerprint, stats);
-        }
-        out
+    /// The group `fingerprint` among the matching events, with `samples` newest events.
+    pub fn group(
+        &self,
+        fingerprint: &str,
+        filters: &Filters,
+        samples: usize,
+    ) -> Result<Option<GroupDetail>, QueryError> {
+        let filters = Filters {
+            fingerprint: vec![fingerprint.to_owned()],
+            ..filters.clone()
+        };
+        let Some(summary) = self.groups("", &filters)?.into_iter().next() else {
+            return Ok(None);
+        };
+        let searcher = self.searcher();
+        let latest = match summary.latest {
+            Some(address) => Some(self.event_at(&searcher, address)?),
+            None => None,
+        };
+        let explain = latest
+            .as_ref()
+            .and_then(|e| e.event.exception.as_ref())
+            .map(|x| x.explain.clone())
+            .unwrap_or_default();
+        let histogram = self.histogram("", &filters, None)?;
+        let samples = self.search("", &filters, samples.max(1))?;
+        Ok(Some(GroupDetail {
+            summary,
+            latest,
+            explain,
+            histogram,
+            samples,
+        }))
+    }
+
+    /// The exception stored with the document at `address`, if it has one.
+    fn stored_exception(
+        &self,
+        searcher: &Searcher,
+        address: DocAddress,
+    ) -> Result<Option<Exception>, QueryError> {
+        let doc: TantivyDocument = searcher.doc(address)?;
+        Ok(doc
+            .get_first(self.fields.exception)
+            .and_then(|v| v.as_str())
+            .and_then(|json| serde_json::from_str(json).ok()))
     }
 }

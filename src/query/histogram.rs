@@ -1,9 +1,107 @@
 //! Counts per time bucket.
 
-use tantivy::collector::{Collector, SegmentCollector};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use tantivy::collector::{Collector, SegmentCollector, TopDocs};
 use tantivy::columnar::Column;
 use tantivy::index::SegmentReader;
-use tantivy::{DateTime, DocId, Score, SegmentOrdinal};
+use tantivy::{DateTime, DocAddress, DocId, Order, Score, Searcher, SegmentOrdinal};
+
+use super::filters::{Filters, QueryError};
+use super::{Reader, micros_to_string};
+
+/// Counts per time bucket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Histogram {
+    /// Start of the first bucket, RFC 3339.
+    pub from: String,
+    pub interval_seconds: i64,
+    /// `[bucket start, count]` pairs.
+    pub buckets: Vec<(String, u64)>,
+}
+
+impl Reader {
+    /// Counts per bucket of the matching events between `filters.from` and `filters.to`
+    /// (defaulting to the matching events' first and last times); `interval` in seconds,
+    /// automatic when `None`.
+    pub fn histogram(
+        &self,
+        text: &str,
+        filters: &Filters,
+        interval: Option<i64>,
+    ) -> Result<Histogram, QueryError> {
+        let searcher = self.searcher();
+        let query = self.query(text, filters)?;
+        let (from, to) = self.span(&searcher, &*query, filters)?;
+        let interval_s = match interval {
+            Some(i) if i > 0 => i,
+            Some(_) => return Err(QueryError::BadParameter("interval must be positive".into())),
+            None => auto_interval(from, to),
+        };
+        let interval_us = interval_s * 1_000_000;
+        let from = from.div_euclid(interval_us) * interval_us;
+        let buckets = ((to - from).max(1) + interval_us - 1) / interval_us;
+        if buckets > 10 * MAX_BUCKETS {
+            return Err(QueryError::BadParameter(format!(
+                "interval {interval_s}s gives {buckets} buckets (at most {})",
+                10 * MAX_BUCKETS
+            )));
+        }
+        let collector = HistogramCollector {
+            from_us: from,
+            interval_us,
+            buckets: buckets as usize,
+        };
+        let counts = searcher.search(&*query, &collector)?;
+        let start = |i: usize| micros_to_string(from + i as i64 * interval_us);
+        Ok(Histogram {
+            from: micros_to_string(from),
+            interval_seconds: interval_s,
+            buckets: counts
+                .into_iter()
+                .enumerate()
+                .map(|(i, c)| (start(i), c))
+                .collect(),
+        })
+    }
+
+    /// The time range (microseconds, end exclusive) the filters give, completed where they
+    /// leave it open by the matching events' first and last times.
+    pub(super) fn span(
+        &self,
+        searcher: &Searcher,
+        query: &dyn tantivy::query::Query,
+        filters: &Filters,
+    ) -> Result<(i64, i64), QueryError> {
+        if let (Some(from), Some(to)) = (filters.from, filters.to) {
+            return Ok((from.as_microsecond(), to.as_microsecond()));
+        }
+        let (lo, hi) = self.time_range(searcher, query)?;
+        let from = filters.from.map_or(lo, |t| t.as_microsecond());
+        let to = filters.to.map_or(hi + 1, |t| t.as_microsecond());
+        Ok((from, to))
+    }
+
+    /// Earliest and latest time (microseconds) among the matching events.
+    fn time_range(
+        &self,
+        searcher: &Searcher,
+        query: &dyn tantivy::query::Query,
+    ) -> Result<(i64, i64), QueryError> {
+        let oldest = TopDocs::with_limit(1).order_by_fast_field::<DateTime>("ts", Order::Asc);
+        let newest = TopDocs::with_limit(1).order_by_fast_field::<DateTime>("ts", Order::Desc);
+        let (lo, hi) = searcher.search(query, &(oldest, newest))?;
+        let micros = |hits: Vec<(Option<DateTime>, DocAddress)>| {
+            hits.into_iter()
+                .next()
+                .and_then(|h| h.0)
+                .map(|d| d.into_timestamp_micros())
+        };
+        let now = Timestamp::now().as_microsecond();
+        let hi = micros(hi).unwrap_or(now);
+        Ok((micros(lo).unwrap_or(hi - 3_600_000_000), hi))
+    }
+}
 
 /// Bucket widths offered, in seconds: the first that gives at most `MAX_BUCKETS` is used.
 const NICE_INTERVALS: &[i64] = &[

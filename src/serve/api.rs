@@ -1,5 +1,6 @@
 //! The handlers of `/api/*`, `/healthz` and `/metrics`.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -8,14 +9,16 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
 use super::AppState;
-use super::context::{MAX_CONTEXT_LINES, lines_around};
+use super::context::{ContextLine, MAX_CONTEXT_LINES, lines_around};
 use super::error::ApiError;
 use crate::query::time::parse_time;
-use crate::query::{Filters, GroupSort, QueryError, Reader};
+use crate::query::{
+    Filters, GroupDetail, GroupList, GroupSort, Histogram, QueryError, Reader, SearchPage,
+    StoredEvent, ValueCount,
+};
 
 /// How long one query may run before the client gets a 503.
 pub const QUERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
@@ -127,7 +130,7 @@ pub(super) async fn blocking<T: Send + 'static>(
 pub async fn search(
     State(state): State<AppState>,
     query: Result<Query<Params>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SearchPage>, ApiError> {
     let p = params(query)?;
     let filters = p.filters()?;
     let (text, limit, cursor) = (p.text(), p.limit.unwrap_or(DEFAULT_LIMIT), p.cursor.clone());
@@ -135,57 +138,61 @@ pub async fn search(
         r.search_page(&text, &filters, limit, cursor.as_deref())
     })
     .await?;
-    Ok(Json(serde_json::to_value(page).expect("pages serialise")))
+    Ok(Json(page))
 }
 
 pub async fn histogram(
     State(state): State<AppState>,
     query: Result<Query<Params>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Histogram>, ApiError> {
     let p = params(query)?;
     let filters = p.filters()?;
     let (text, interval) = (p.text(), p.interval);
     let histogram = blocking(&state, move |r| r.histogram(&text, &filters, interval)).await?;
-    Ok(Json(
-        serde_json::to_value(histogram).expect("histograms serialise"),
-    ))
+    Ok(Json(histogram))
+}
+
+/// `GET /api/fields`: the top values of each keyword field.
+#[derive(Debug, Serialize)]
+pub struct FieldValues {
+    pub fields: BTreeMap<String, Vec<ValueCount>>,
 }
 
 pub async fn fields(
     State(state): State<AppState>,
     query: Result<Query<Params>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<FieldValues>, ApiError> {
     let p = params(query)?;
     let filters = p.filters()?;
     let text = p.text();
     let top = p.limit.unwrap_or(10);
-    let values = blocking(&state, move |r| r.field_values(&text, &filters, top)).await?;
-    Ok(Json(json!({ "fields": values })))
+    let fields = blocking(&state, move |r| r.field_values(&text, &filters, top)).await?;
+    Ok(Json(FieldValues { fields }))
 }
 
 pub async fn exceptions(
     State(state): State<AppState>,
     query: Result<Query<Params>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<GroupList>, ApiError> {
     let p = params(query)?;
     let filters = p.filters()?;
     let sort: GroupSort = match p.sort.as_deref() {
         None | Some("") => GroupSort::Count,
-        Some(s) => s.parse().map_err(ApiError::bad)?,
+        Some(s) => s.parse()?,
     };
     let (text, limit) = (p.text(), p.limit.unwrap_or(100));
     let list = blocking(&state, move |r| {
         r.group_list(&text, &filters, sort, limit, TREND_BUCKETS)
     })
     .await?;
-    Ok(Json(serde_json::to_value(list).expect("groups serialise")))
+    Ok(Json(list))
 }
 
 pub async fn exception(
     State(state): State<AppState>,
     Path(fingerprint): Path<String>,
     query: Result<Query<Params>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<GroupDetail>, ApiError> {
     let p = params(query)?;
     if fingerprint.len() != 32 || !fingerprint.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(ApiError::bad(format!(
@@ -197,16 +204,14 @@ pub async fn exception(
     let fp = fingerprint.clone();
     let detail = blocking(&state, move |r| r.group(&fp, &filters, samples)).await?;
     match detail {
-        Some(detail) => Ok(Json(
-            serde_json::to_value(detail).expect("groups serialise"),
-        )),
+        Some(detail) => Ok(Json(detail)),
         None => Err(ApiError::NotFound(format!(
             "no exception group {fingerprint}"
         ))),
     }
 }
 
-async fn event_by_id(state: &AppState, id: String) -> Result<Value, ApiError> {
+async fn event_by_id(state: &AppState, id: String) -> Result<StoredEvent, ApiError> {
     let wanted = id.clone();
     let event = blocking(state, move |r| r.event(&wanted)).await?;
     event.ok_or_else(|| ApiError::NotFound(format!("no event {id}")))
@@ -215,15 +220,23 @@ async fn event_by_id(state: &AppState, id: String) -> Result<Value, ApiError> {
 pub async fn event(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<StoredEvent>, ApiError> {
     Ok(Json(event_by_id(&state, id).await?))
+}
+
+/// `GET /api/events/{id}/context`: an event and the lines around it in its file.
+#[derive(Debug, Serialize)]
+pub struct Context {
+    pub event: StoredEvent,
+    pub source: String,
+    pub lines: Vec<ContextLine>,
 }
 
 pub async fn context(
     State(state): State<AppState>,
     Path(id): Path<String>,
     query: Result<Query<Params>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Context>, ApiError> {
     let p = params(query)?;
     let before = p.before.unwrap_or(20);
     let after = p.after.unwrap_or(20);
@@ -233,18 +246,20 @@ pub async fn context(
         )));
     }
     let event = event_by_id(&state, id).await?;
-    let source = event["source"].as_str().unwrap_or("").to_owned();
-    let first = event["line"].as_u64().unwrap_or(1);
-    let last = first + event["lines"].as_u64().unwrap_or(1).saturating_sub(1);
+    let source = event.event.source.clone().into_owned();
+    let first = event.event.line;
+    let last = first + u64::from(event.event.lines.saturating_sub(1));
     let path = std::path::PathBuf::from(&source);
     let lines =
         tokio::task::spawn_blocking(move || lines_around(&path, first, last, before, after))
             .await
             .map_err(|e| ApiError::Internal(e.to_string()))?;
     match lines {
-        Some(lines) => Ok(Json(
-            json!({ "event": event, "source": source, "lines": lines }),
-        )),
+        Some(lines) => Ok(Json(Context {
+            event,
+            source,
+            lines,
+        })),
         None => Err(ApiError::NotFound(format!(
             "{source} can no longer be read"
         ))),
@@ -258,7 +273,7 @@ pub async fn healthz() -> &'static str {
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let counted = blocking(&state, |r| r.count("", &Filters::default())).await;
     let events = counted.unwrap_or(0) as u64;
-    let meta = state.data.join("index").join("meta.json");
+    let meta = crate::index::index_dir(&state.data).join("meta.json");
     let age = std::fs::metadata(meta)
         .and_then(|m| m.modified())
         .ok()

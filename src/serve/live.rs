@@ -18,7 +18,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures_util::Stream;
-use serde_json::json;
+use serde::Serialize;
 
 use super::AppState;
 use super::api::{Params, blocking, params};
@@ -96,7 +96,9 @@ impl Follow {
             Ok((last, events, total)) => {
                 self.seen = last;
                 if total > events.len() {
-                    let skipped = json!({ "skipped": total - events.len() });
+                    let skipped = Skipped {
+                        skipped: total - events.len(),
+                    };
                     self.queue.push_back(message("skipped", &skipped));
                 }
                 for event in events.iter().rev() {
@@ -106,13 +108,28 @@ impl Follow {
             Err(err) => {
                 // The server is busy or the index broke: say so, and try again next poll.
                 tracing::warn!("live poll: {err:?}");
-                let error = json!({ "error": "the poll failed; retrying" });
+                let error = PollFailed {
+                    error: "the poll failed; retrying",
+                };
                 self.queue.push_back(message("error", &error));
             }
         }
     }
 }
 
-fn message(kind: &str, data: &serde_json::Value) -> SseEvent {
-    SseEvent::default().event(kind).data(data.to_string())
+/// The `skipped` message: more matched in one poll than were sent.
+#[derive(Serialize)]
+struct Skipped {
+    skipped: usize,
+}
+
+/// The `error` message: a poll failed, the stream goes on.
+#[derive(Serialize)]
+struct PollFailed {
+    error: &'static str,
+}
+
+fn message(kind: &str, data: &impl Serialize) -> SseEvent {
+    let json = serde_json::to_string(data).expect("live messages serialise");
+    SseEvent::default().event(kind).data(json)
 }

@@ -421,11 +421,8 @@ fn searching_by_time_windows_gives_the_same_events_and_pages() {
         to: Some("2024-03-02T00:00:00Z".parse().unwrap()),
         ..Default::default()
     };
-    let ids = |events: Vec<Value>| -> Vec<String> {
-        events
-            .iter()
-            .map(|e| e["id"].as_str().unwrap().to_owned())
-            .collect()
+    let ids = |events: Vec<crate::query::StoredEvent>| -> Vec<String> {
+        events.into_iter().map(|e| e.id).collect()
     };
     for (q, filters) in [
         ("", crate::query::Filters::default()),
@@ -446,7 +443,7 @@ fn searching_by_time_windows_gives_the_same_events_and_pages() {
                 let page = reader
                     .search_page(q, &filters, 13, cursor.as_deref())
                     .unwrap();
-                out.extend(ids(page.hits));
+                out.extend(ids(page.hits.into_iter().map(|h| h.event).collect()));
                 match page.cursor {
                     Some(next) => cursor = Some(next),
                     None => break,

@@ -101,7 +101,7 @@ impl Live {
         let events = self.reader.search("", &Default::default(), 10_000).unwrap();
         let mut messages: Vec<String> = events
             .iter()
-            .map(|e| e["message"].as_str().unwrap().to_owned())
+            .map(|e| e.event.message.clone().into_owned())
             .collect();
         messages.sort();
         messages
