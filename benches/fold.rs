@@ -11,8 +11,10 @@ use std::sync::Arc;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use stackfold::decode::LineReader;
+use stackfold::decode::Resume;
 use stackfold::event::FileInfo;
-use stackfold::pipeline::{PipelineSettings, Resume, fold_lines};
+use stackfold::pipeline::PipelineSettings;
+use stackfold::read::fold_lines;
 
 fn corpus() -> (String, Vec<u8>) {
     let (name, files) = corpus::real_files();
@@ -28,7 +30,7 @@ fn corpus() -> (String, Vec<u8>) {
 
 fn fold_all(lines: &mut LineReader, file: &Arc<FileInfo>, settings: &PipelineSettings) -> usize {
     let mut events = 0;
-    fold_lines(lines, file, settings, Resume::default(), |e| {
+    fold_lines(lines, settings.line_folder(file), Resume::default(), |e| {
         events += 1;
         black_box(e);
         true

@@ -24,6 +24,7 @@ pub mod index;
 pub mod parse;
 pub mod pipeline;
 pub mod query;
+pub mod read;
 pub mod serve;
 pub mod source;
 pub mod tail;

@@ -19,12 +19,12 @@ use std::thread;
 
 use crossbeam_channel::{Receiver, Sender, bounded};
 
-use crate::decode::{self, Format, LineReader, RawLine};
+use crate::decode::{self, Format, Resume};
 use crate::error::Error;
 use crate::event::{Event, FileInfo};
-use crate::fold::{Analyzer, FoldCounters, FoldSettings, Folder, Line};
-use crate::parse::{HeaderParser, strip_ansi};
-use crate::source::{NamePattern, date_timestamp};
+use crate::fold::{Analyzer, FoldCounters, FoldSettings};
+use crate::read::{LineFolder, fold_lines};
+use crate::source::{NamePattern, file_info};
 
 /// Events per batch sent from a worker: enough to amortise a channel operation (about
 /// 100 ns) to nothing, few enough that a batch stays in cache-sized memory.
@@ -51,6 +51,18 @@ pub struct PipelineSettings {
     pub max_decoded_bytes: u64,
     /// Worker threads; 0 means one per core.
     pub threads: usize,
+}
+
+impl PipelineSettings {
+    /// The metadata of the file at `path`, from its name.
+    pub fn file_info(&self, path: &std::path::Path) -> FileInfo {
+        file_info(path, &self.names, &self.zone)
+    }
+
+    /// A parser and folder for the lines of `file`.
+    pub fn line_folder(&self, file: &Arc<FileInfo>) -> LineFolder {
+        LineFolder::new(file, self.fold, self.zone.clone(), self.assume_year)
+    }
 }
 
 /// What became of one input file.
@@ -144,7 +156,7 @@ impl From<PathBuf> for FileJob {
 /// Decodes, parses, folds and analyses one file, sending its events in batches.
 pub fn read_file(job: FileJob, settings: &PipelineSettings, tx: Sender<Output>) {
     let FileJob { path, resume } = job;
-    let file = Arc::new(file_info(&path, settings));
+    let file = Arc::new(settings.file_info(&path));
     let mut report = FileReport {
         path: path.clone(),
         format: None,
@@ -166,7 +178,8 @@ pub fn read_file(job: FileJob, settings: &PipelineSettings, tx: Sender<Output>) 
     report.format = Some(decoded.format);
     report.stored_bytes = decoded.stored_len;
     let mut batch = Batch::new(&tx, &settings.analyzer);
-    let outcome = fold_lines(&mut decoded.lines, &file, settings, resume, |event| {
+    let folder = settings.line_folder(&file);
+    let outcome = fold_lines(&mut decoded.lines, folder, resume, |event| {
         batch.push(event)
     });
     let Some(counters) = outcome.counters else {
@@ -178,135 +191,6 @@ pub fn read_file(job: FileJob, settings: &PipelineSettings, tx: Sender<Output>) 
     report.decoded_bytes = decoded.lines.decoded_offset();
     report.error = outcome.error.map(|err| decoded.error(err));
     let _ = tx.send(Output::Done(report));
-}
-
-/// How [`fold_lines`] ended.
-pub struct FoldOutcome {
-    /// What the fold stage counted; `None` if `emit` asked to stop.
-    pub counters: Option<FoldCounters>,
-    /// The read error that ended the input early, after the events before it.
-    pub error: Option<std::io::Error>,
-}
-
-/// Where to resume reading a file: the decoded offset of the first line not yet read, and how
-/// many lines came before it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Resume {
-    pub offset: u64,
-    pub line: u64,
-}
-
-/// Parses and folds every line of `lines` from `resume` on, passing each finished event to
-/// `emit` (which returns false to stop). Events come out in order; the last one at the end of
-/// the input or at a read error.
-pub fn fold_lines(
-    lines: &mut LineReader,
-    file: &Arc<FileInfo>,
-    settings: &PipelineSettings,
-    resume: Resume,
-    mut emit: impl FnMut(Event) -> bool,
-) -> FoldOutcome {
-    if resume.offset > 0 {
-        match lines.skip_to(resume.offset, resume.line) {
-            Ok(true) => {}
-            Ok(false) => {
-                return FoldOutcome {
-                    counters: Some(FoldCounters::default()),
-                    error: None,
-                };
-            }
-            Err(err) => {
-                return FoldOutcome {
-                    counters: Some(FoldCounters::default()),
-                    error: Some(err),
-                };
-            }
-        }
-    }
-    let mut folder = LineFolder::new(file, settings);
-    let mut error = None;
-    loop {
-        let raw = match lines.next_line() {
-            Ok(Some(raw)) => raw,
-            Ok(None) => break,
-            Err(err) => {
-                error = Some(err);
-                break;
-            }
-        };
-        if let Some(event) = folder.push(raw)
-            && !emit(event)
-        {
-            return FoldOutcome {
-                counters: None,
-                error,
-            };
-        }
-    }
-    if let Some(event) = folder.finish()
-        && !emit(event)
-    {
-        return FoldOutcome {
-            counters: None,
-            error,
-        };
-    }
-    FoldOutcome {
-        counters: Some(*folder.counters()),
-        error,
-    }
-}
-
-/// The parse and fold stages for one file's lines: a header parser and a folder that keep
-/// their state from line to line, so a followed file can be fed as it grows.
-#[derive(Debug)]
-pub struct LineFolder {
-    parser: HeaderParser,
-    folder: Folder,
-}
-
-impl LineFolder {
-    pub fn new(file: &Arc<FileInfo>, settings: &PipelineSettings) -> Self {
-        let file_date = file
-            .date_ts
-            .map(|ts| ts.to_zoned(settings.zone.clone()).date());
-        LineFolder {
-            parser: HeaderParser::new(settings.zone.clone(), settings.assume_year, file_date),
-            folder: Folder::new(settings.fold, Arc::clone(file)),
-        }
-    }
-
-    /// Parses and folds the next line; returns the event it closed, if any.
-    pub fn push(&mut self, raw: RawLine<'_>) -> Option<Event> {
-        let text = match std::str::from_utf8(raw.bytes) {
-            Ok(valid) => std::borrow::Cow::Borrowed(valid),
-            Err(_) => String::from_utf8_lossy(raw.bytes),
-        };
-        let clean = strip_ansi(&text);
-        let header = self.parser.parse(&clean);
-        self.folder.push(Line {
-            number: raw.number,
-            offset: raw.offset,
-            end: raw.end,
-            raw: &text,
-            header,
-        })
-    }
-
-    /// Closes the open event, if any: at the end of input, or when a followed file has been
-    /// quiet for a while. Lines pushed later start a new event.
-    pub fn finish(&mut self) -> Option<Event> {
-        self.folder.finish()
-    }
-
-    /// Whether an event is open (lines pushed but not yet returned).
-    pub fn has_open_event(&self) -> bool {
-        self.folder.has_open_event()
-    }
-
-    pub fn counters(&self) -> &FoldCounters {
-        self.folder.counters()
-    }
 }
 
 /// Reads one file on the calling thread and returns all its events and its report: for tests,
@@ -322,24 +206,6 @@ pub fn collect_file(path: PathBuf, settings: &PipelineSettings) -> (Vec<Event>, 
         }
     }
     unreachable!("read_file always sends its report")
-}
-
-/// The metadata of a file from its name.
-pub fn file_info(path: &std::path::Path, settings: &PipelineSettings) -> FileInfo {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy())
-        .unwrap_or_default();
-    let meta = settings.names.meta(&name);
-    let date_ts = meta
-        .date
-        .as_deref()
-        .and_then(|d| date_timestamp(d, &settings.zone));
-    FileInfo {
-        path: path.to_path_buf(),
-        meta,
-        date_ts,
-    }
 }
 
 /// Events on their way out, cut by count and bytes.

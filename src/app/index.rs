@@ -13,10 +13,10 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use super::pipeline_settings;
 use super::summary::Summary;
 use crate::cli::{IndexArgs, PruneArgs};
-use crate::event::Event;
+use crate::decode::Resume;
 use crate::index::checkpoint::{Found, Plan};
-use crate::index::{EventWriter, file_key};
-use crate::pipeline::{self, FileJob, Output, Resume};
+use crate::index::{EventWriter, Ingest, IngestCounters, Step, file_key};
+use crate::pipeline::FileJob;
 use crate::query::Reader;
 use crate::query::time::parse_duration;
 use crate::source::discover;
@@ -28,7 +28,8 @@ pub fn run(args: IndexArgs) -> anyhow::Result<ExitCode> {
         0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
         n => n,
     };
-    let mut writer = EventWriter::open(&index, fields, args.heap_mb << 20, threads)?;
+    let writer = EventWriter::open(&index, fields, args.heap_mb << 20, threads)?;
+    let mut ingest = Ingest::new(writer);
     let found = discover(&args.paths);
     for err in &found.errors {
         eprintln!("stackfold: error: {err}");
@@ -37,38 +38,27 @@ pub fn run(args: IndexArgs) -> anyhow::Result<ExitCode> {
         unreadable_args: found.errors.len() as u64,
         ..Summary::default()
     };
-    let (jobs, keys) = plan_jobs(found.files, &mut writer, &mut summary);
+    let (jobs, keys) = plan_jobs(found.files, ingest.writer_mut(), &mut summary);
     let started = Instant::now();
     let bar = progress_bar(jobs.len() as u64);
     let commit_bytes = args.commit_mb << 20;
-    let mut failure: Option<anyhow::Error> = None;
-    let mut live = Live::default();
-    pipeline::run(jobs, Arc::new(settings), |output| {
-        let step = match output {
-            Output::Events(events) => {
-                add_batch(&mut writer, &keys, &events, commit_bytes, &mut live)
-            }
-            Output::Done(report) => {
-                writer.end_file(&keys[&report.path], report.error.is_none());
-                summary.add(report);
-                bar.inc(1);
-                Ok(())
-            }
-        };
-        bar.set_message(live.message(started));
-        match step {
-            Ok(()) => true,
-            Err(err) => {
-                failure = Some(err);
-                false
-            }
-        }
-    });
+    ingest
+        .read_files(
+            jobs,
+            &keys,
+            Arc::new(settings),
+            commit_bytes,
+            |step| match step {
+                Step::Batch(counters) => bar.set_message(progress(counters, started)),
+                Step::File(report) => {
+                    summary.add(report);
+                    bar.inc(1);
+                }
+            },
+        )
+        .context("indexing")?;
     bar.finish_and_clear();
-    if let Some(err) = failure {
-        return Err(err);
-    }
-    writer.commit()?;
+    ingest.commit().context("committing")?;
     summary.seconds = started.elapsed().as_secs_f64();
     summary.index_bytes = Some(dir_size(&crate::index::index_dir(&args.data)));
     if args.json {
@@ -134,46 +124,14 @@ pub(super) fn plan_jobs(
     (jobs, keys)
 }
 
-/// Counts for the progress bar, updated per batch (the summary is updated per file).
-#[derive(Default)]
-struct Live {
-    events: u64,
-    exceptions: u64,
-    bytes: u64,
-}
-
-impl Live {
-    fn message(&self, started: Instant) -> String {
-        let seconds = started.elapsed().as_secs_f64().max(1e-3);
-        let mb_s = self.bytes as f64 / 1e6 / seconds;
-        format!(
-            "{mb_s:.0} MB/s, {} events, {} exceptions",
-            self.events, self.exceptions
-        )
-    }
-}
-
-fn add_batch(
-    writer: &mut EventWriter,
-    keys: &HashMap<PathBuf, String>,
-    events: &[Event],
-    commit_bytes: u64,
-    live: &mut Live,
-) -> anyhow::Result<()> {
-    let Some(first) = events.first() else {
-        return Ok(());
-    };
-    let key = &keys[&first.source.path];
-    for event in events {
-        writer.add(key, event)?;
-    }
-    live.events += events.len() as u64;
-    live.exceptions += events.iter().filter(|e| e.exception.is_some()).count() as u64;
-    live.bytes += events.iter().map(|e| e.end_offset - e.offset).sum::<u64>();
-    if writer.uncommitted_bytes() >= commit_bytes {
-        writer.commit().context("committing")?;
-    }
-    Ok(())
+/// The progress bar's message: throughput and totals so far.
+fn progress(counters: &IngestCounters, started: Instant) -> String {
+    let seconds = started.elapsed().as_secs_f64().max(1e-3);
+    let mb_s = counters.bytes as f64 / 1e6 / seconds;
+    format!(
+        "{mb_s:.0} MB/s, {} events, {} exceptions",
+        counters.events, counters.exceptions
+    )
 }
 
 fn progress_bar(files: u64) -> ProgressBar {

@@ -1,5 +1,6 @@
 //! Per subcommand: load the config, wire the stages, report. The one module that knows them all.
 
+mod demo;
 mod fold;
 mod index;
 mod query;
@@ -25,7 +26,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Show(args) => query::show(args),
         Command::Prune(args) => index::prune(args),
         Command::Serve(args) => serve::serve(args),
-        Command::Demo(args) => serve::demo(args),
+        Command::Demo(args) => demo::run(args),
         Command::Passwd(args) => serve::passwd(args),
     }
 }

@@ -1,4 +1,4 @@
-//! `stackfold serve`, `demo` and `passwd`.
+//! `stackfold serve` and `passwd`, and the server's start for `run` and `demo`.
 
 use std::io::Read;
 use std::process::ExitCode;
@@ -6,20 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use anyhow::Context;
-use rust_embed::RustEmbed;
 
-use crate::cli::{DemoArgs, IndexArgs, PasswdArgs, PipelineArgs, ServeArgs, ServerArgs};
+use crate::cli::{PasswdArgs, ServeArgs, ServerArgs};
 use crate::serve::{AppState, Listen, Users, WebAssets, htpasswd_line};
-use crate::tail::TailSettings;
-
-/// The sample logs `demo` indexes: the real and synthetic fixtures, not the goldens.
-#[derive(RustEmbed)]
-#[folder = "fixtures/"]
-#[include = "java/*"]
-#[include = "python/*"]
-#[include = "go/*"]
-#[include = "compressed/*"]
-struct Samples;
 
 pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     run_server(args.data, &args.server)
@@ -60,49 +49,6 @@ pub(super) fn serve_until_stopped(
         println!("{url}");
     })?;
     Ok(())
-}
-
-pub fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
-    let dir = tempfile::Builder::new()
-        .prefix("stackfold-demo-")
-        .tempdir()
-        .context("creating a temporary directory")?;
-    let logs = dir.path().join("logs");
-    for name in Samples::iter() {
-        let file = Samples::get(&name).expect("listed by the embed");
-        let path = logs.join(name.as_ref());
-        std::fs::create_dir_all(path.parent().expect("files are in folders"))?;
-        std::fs::write(&path, file.data)?;
-    }
-    let data = dir.path().join("data");
-    let index_args = IndexArgs {
-        data: data.clone(),
-        paths: vec![logs.display().to_string()],
-        heap_mb: 64,
-        commit_mb: 1024,
-        json: false,
-        pipeline: PipelineArgs {
-            config: None,
-            tz: Some("UTC".into()),
-            threads: 0,
-        },
-    };
-    super::index::run(index_args)?;
-    // Then follow the same files, so what is appended to them shows up live.
-    eprintln!(
-        "stackfold: the demo logs are in {}; lines appended to them appear in the UI (Live)",
-        logs.display()
-    );
-    let settings = super::pipeline_settings(&PipelineArgs {
-        config: None,
-        tz: Some("UTC".into()),
-        threads: 0,
-    })?;
-    let paths = vec![logs.display().to_string()];
-    let tailer = super::tail::tailer(&data, paths, settings, TailSettings::default(), 64)?;
-    super::tail::tail_and_serve(tailer, data, &args.server)?;
-    drop(dir);
-    Ok(ExitCode::SUCCESS)
 }
 
 pub fn passwd(args: PasswdArgs) -> anyhow::Result<ExitCode> {

@@ -154,9 +154,9 @@ fn stop_on_signals() -> anyhow::Result<Arc<AtomicBool>> {
 fn report(c: &TailCounters) {
     eprintln!(
         "stackfold: stopped after {} events ({} exceptions, {:.1} MB) from {} files; {} commits, {} rotations, {} truncations",
-        c.events,
-        c.exceptions,
-        c.bytes as f64 / 1e6,
+        c.ingested.events,
+        c.ingested.exceptions,
+        c.ingested.bytes as f64 / 1e6,
         c.files_opened,
         c.commits,
         c.rotations,

@@ -18,6 +18,14 @@ pub const MAX_LINE_BYTES: usize = 1 << 20;
 /// followed at once. The buffer doubles when a line needs it.
 const FOLLOW_CHUNK: usize = 64 * 1024;
 
+/// Where to resume reading a file: the decoded offset of the first line not yet read, and how
+/// many lines came before it (see [`LineReader::skip_to`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Resume {
+    pub offset: u64,
+    pub line: u64,
+}
+
 /// One line: its bytes without line ending, where it starts and where the next begins, and
 /// its 1-based number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -21,7 +21,7 @@ use flate2::bufread::MultiGzDecoder;
 use memmap2::Mmap;
 
 use crate::error::{Error, Result};
-pub use lines::{LineReader, RawLine};
+pub use lines::{LineReader, RawLine, Resume};
 
 /// The formats recognised by their first bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

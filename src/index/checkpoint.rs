@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::pipeline::Resume;
+use crate::decode::Resume;
 
 /// Version of the payload format; a payload of another version is refused.
 pub const CHECKPOINT_VERSION: u32 = 1;

@@ -8,6 +8,7 @@
 
 pub mod checkpoint;
 pub mod document;
+pub mod ingest;
 pub mod schema;
 pub mod tokenizer;
 mod writer;
@@ -19,6 +20,7 @@ use tantivy::directory::MmapDirectory;
 use tantivy::store::{Compressor, ZstdCompressor};
 
 use crate::error::{Error, Result};
+pub use ingest::{Ingest, IngestCounters, Step};
 pub use schema::{Fields, SCHEMA_VERSION};
 pub use writer::{EventWriter, file_key};
 

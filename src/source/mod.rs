@@ -9,4 +9,4 @@ mod discover;
 mod names;
 
 pub use discover::{Discovered, discover};
-pub use names::{DEFAULT_ENV_CODES, DEFAULT_NAME_PATTERN, NamePattern, date_timestamp};
+pub use names::{DEFAULT_ENV_CODES, DEFAULT_NAME_PATTERN, NamePattern, date_timestamp, file_info};

@@ -7,7 +7,9 @@ use jiff::tz::TimeZone;
 use regex::Regex;
 
 use crate::error::{Error, Result};
-use crate::event::FileMeta;
+use std::path::Path;
+
+use crate::event::{FileInfo, FileMeta};
 
 /// The operators' convention, for application logs and (with an hourly date) tracing logs.
 pub const DEFAULT_NAME_PATTERN: &str = "{logtype}_{app}_{env}_{imagetag}_{host}_{date}.log";
@@ -115,6 +117,21 @@ pub fn date_timestamp(date: &str, zone: &TimeZone) -> Option<Timestamp> {
         .to_zoned(zone.clone())
         .ok()
         .map(|z| z.timestamp())
+}
+
+/// The metadata of the file at `path` from its name, its date read in `zone`.
+pub fn file_info(path: &Path, names: &NamePattern, zone: &TimeZone) -> FileInfo {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let meta = names.meta(&name);
+    let date_ts = meta.date.as_deref().and_then(|d| date_timestamp(d, zone));
+    FileInfo {
+        path: path.to_path_buf(),
+        meta,
+        date_ts,
+    }
 }
 
 #[cfg(test)]

@@ -10,11 +10,13 @@ use std::time::Instant;
 
 use super::TailSettings;
 use crate::decode::LineReader;
+use crate::decode::Resume;
 use crate::error::Result;
 use crate::event::Event;
-use crate::index::EventWriter;
+use crate::index::Ingest;
 use crate::index::checkpoint::{HEAD_BYTES, Planned, hash};
-use crate::pipeline::{LineFolder, PipelineSettings, Resume, file_info};
+use crate::pipeline::PipelineSettings;
+use crate::read::LineFolder;
 
 /// Bytes read from one file per round, so one busy file does not starve the others.
 const READ_BUDGET: u64 = 8 << 20;
@@ -48,9 +50,8 @@ pub(super) enum Progress {
 /// What a round read.
 #[derive(Debug)]
 pub(super) struct Round {
+    /// Bytes read (the events they closed went to the sink, which counts them).
     pub bytes: u64,
-    pub events: u64,
-    pub exceptions: u64,
     pub state: Progress,
 }
 
@@ -86,7 +87,7 @@ impl Follow {
             return Err(io::Error::other("replaced while being opened"));
         }
         let lines = LineReader::follow(file.try_clone()?, resume.offset, resume.line)?;
-        let info = Arc::new(file_info(&found.path, settings));
+        let info = Arc::new(settings.file_info(&found.path));
         let last_data = last_written(&meta, now);
         let first = found.head[..found.head.len().min(FIRST_BYTES)].to_vec();
         Ok(Follow {
@@ -98,7 +99,7 @@ impl Follow {
             file,
             first,
             lines,
-            folder: LineFolder::new(&info, settings),
+            folder: settings.line_folder(&info),
             settings: Arc::clone(settings),
             last_data,
         })
@@ -107,14 +108,12 @@ impl Follow {
     /// Reads the lines added since the last round and adds the events they close.
     pub fn read(
         &mut self,
-        writer: &mut EventWriter,
+        ingest: &mut Ingest,
         tail: &TailSettings,
         now: Instant,
     ) -> Result<Round> {
         let mut round = Round {
             bytes: 0,
-            events: 0,
-            exceptions: 0,
             state: Progress::Open,
         };
         let meta = match self.file.metadata() {
@@ -127,13 +126,13 @@ impl Follow {
         };
         if meta.len() < self.lines.position() || !self.starts_as_before(meta.len()) {
             // The open event's lines were all read before the truncation: it is complete.
-            self.flush(writer, &mut round)?;
+            self.flush(ingest)?;
             round.state = Progress::Truncated;
             return Ok(round);
         }
         self.gone |= meta.nlink() == 0;
         let start = self.lines.position();
-        let at_end = self.read_lines(writer, start + READ_BUDGET, &mut round)?;
+        let at_end = self.read_lines(ingest, start + READ_BUDGET)?;
         round.bytes = self.lines.position() - start;
         if round.bytes > 0 {
             self.last_data = last_written(&meta, now);
@@ -148,17 +147,17 @@ impl Follow {
             quiet >= tail.close_inactive
         };
         if !done && quiet >= tail.idle && self.folder.has_open_event() {
-            self.flush(writer, &mut round)?;
+            self.flush(ingest)?;
         }
         if done {
             // No writer is expected any more (the file is gone, or untouched for
             // `close_inactive`): a last line without newline is a line, as `index` reads it.
             self.lines.stop_following();
-            self.read_lines(writer, u64::MAX, &mut round)?;
-            self.flush(writer, &mut round)?;
-            self.refresh_identity(writer);
+            self.read_lines(ingest, u64::MAX)?;
+            self.flush(ingest)?;
+            self.refresh_identity(ingest);
             let complete = self.lines.position() >= meta.len();
-            writer.end_file(&self.key, complete);
+            ingest.writer_mut().end_file(&self.key, complete);
             round.state = Progress::Closed;
         }
         Ok(round)
@@ -167,12 +166,12 @@ impl Follow {
     /// Updates the checkpoint's view of the file: where it is, how big, and a head hash
     /// over as much of its start as exists now, so a file replaced by one that starts with
     /// the same lines is told apart after a restart.
-    pub fn refresh_identity(&mut self, writer: &mut EventWriter) {
+    pub fn refresh_identity(&mut self, ingest: &mut Ingest) {
         let Ok(meta) = self.file.metadata() else {
             return;
         };
         let path = self.path.to_string_lossy();
-        let Some(cp) = writer.checkpoints().files.get(&self.key) else {
+        let Some(cp) = ingest.writer().checkpoints().files.get(&self.key) else {
             return;
         };
         let head_len = meta.len().min(HEAD_BYTES);
@@ -189,7 +188,7 @@ impl Follow {
         } else {
             None
         };
-        let Some(cp) = writer.checkpoint_mut(&self.key) else {
+        let Some(cp) = ingest.writer_mut().checkpoint_mut(&self.key) else {
             return;
         };
         cp.size = meta.len();
@@ -218,12 +217,7 @@ impl Follow {
     }
 
     /// Reads and folds lines until `until` or the end; returns whether it got to the end.
-    fn read_lines(
-        &mut self,
-        writer: &mut EventWriter,
-        until: u64,
-        round: &mut Round,
-    ) -> Result<bool> {
+    fn read_lines(&mut self, ingest: &mut Ingest, until: u64) -> Result<bool> {
         while self.lines.position() < until {
             let raw = match self.lines.next_line() {
                 Ok(Some(raw)) => raw,
@@ -234,24 +228,22 @@ impl Follow {
                 }
             };
             if let Some(event) = self.folder.push(raw) {
-                self.add(writer, event, round)?;
+                self.add(ingest, event)?;
             }
         }
         Ok(false)
     }
 
     /// Closes the open event, if any.
-    fn flush(&mut self, writer: &mut EventWriter, round: &mut Round) -> Result<()> {
+    fn flush(&mut self, ingest: &mut Ingest) -> Result<()> {
         match self.folder.finish() {
-            Some(event) => self.add(writer, event, round),
+            Some(event) => self.add(ingest, event),
             None => Ok(()),
         }
     }
 
-    fn add(&self, writer: &mut EventWriter, mut event: Event, round: &mut Round) -> Result<()> {
+    fn add(&self, ingest: &mut Ingest, mut event: Event) -> Result<()> {
         self.settings.analyzer.analyse(&mut event);
-        round.events += 1;
-        round.exceptions += u64::from(event.exception.is_some());
-        writer.add(&self.key, &event)
+        ingest.add(&self.key, &event)
     }
 }

@@ -33,10 +33,11 @@ use std::time::{Duration, Instant, SystemTime};
 
 use follow::{Follow, Progress};
 
+use crate::decode::Resume;
 use crate::error::Result;
-use crate::index::EventWriter;
 use crate::index::checkpoint::{FileCheckpoint, Found, Plan, Planned};
-use crate::pipeline::{self, FileJob, Output, PipelineSettings, Resume};
+use crate::index::{EventWriter, Ingest, IngestCounters, Step};
+use crate::pipeline::{FileJob, PipelineSettings};
 use crate::source::discover;
 
 /// How the tailer paces itself. The defaults make an event searchable within about 1.2 s
@@ -113,9 +114,9 @@ impl Stat {
 #[derive(Debug, Default, Clone, Copy, serde::Serialize)]
 pub struct TailCounters {
     pub files_opened: u64,
-    pub events: u64,
-    pub exceptions: u64,
-    pub bytes: u64,
+    /// Events, exceptions and their decoded bytes, as the sink counted them.
+    #[serde(flatten)]
+    pub ingested: IngestCounters,
     pub commits: u64,
     pub rotations: u64,
     pub truncations: u64,
@@ -126,7 +127,7 @@ pub struct Tailer {
     inputs: Vec<String>,
     pipeline: Arc<PipelineSettings>,
     settings: TailSettings,
-    writer: EventWriter,
+    ingest: Ingest,
     follows: Vec<Follow>,
     known: HashMap<PathBuf, Stat>,
     copy_waits: HashMap<PathBuf, u32>,
@@ -152,7 +153,7 @@ impl Tailer {
             inputs,
             pipeline,
             settings,
-            writer,
+            ingest: Ingest::new(writer),
             follows: Vec::new(),
             known: HashMap::new(),
             copy_waits: HashMap::new(),
@@ -180,10 +181,13 @@ impl Tailer {
                 sleep_unless(stop, self.settings.poll);
             }
         }
-        if self.writer.is_dirty() {
+        if self.ingest.writer().is_dirty() {
             self.commit()?;
         }
-        Ok(self.counters)
+        Ok(TailCounters {
+            ingested: self.ingest.counters(),
+            ..self.counters
+        })
     }
 
     /// One round: reads what is new, scans when due, commits when due. Returns whether
@@ -205,8 +209,9 @@ impl Tailer {
         let interval_over = self
             .last_commit
             .is_none_or(|t| now.saturating_duration_since(t) >= self.settings.commit_interval);
-        let due = (self.writer.is_dirty() && interval_over)
-            || self.writer.uncommitted_events() >= self.settings.commit_events;
+        let writer = self.ingest.writer();
+        let due = (writer.is_dirty() && interval_over)
+            || writer.uncommitted_events() >= self.settings.commit_events;
         if due {
             self.commit_at(now)?;
         }
@@ -220,9 +225,9 @@ impl Tailer {
 
     fn commit_at(&mut self, now: Instant) -> Result<()> {
         for follow in &mut self.follows {
-            follow.refresh_identity(&mut self.writer);
+            follow.refresh_identity(&mut self.ingest);
         }
-        let batch = self.writer.commit()?;
+        let batch = self.ingest.commit()?;
         self.counters.commits += 1;
         self.last_commit = Some(now);
         if let Some(hook) = &mut self.on_commit {
@@ -236,11 +241,8 @@ impl Tailer {
         let mut i = 0;
         while i < self.follows.len() {
             let follow = &mut self.follows[i];
-            let progress = follow.read(&mut self.writer, &self.settings, now)?;
+            let progress = follow.read(&mut self.ingest, &self.settings, now)?;
             read_any |= progress.bytes > 0;
-            self.counters.bytes += progress.bytes;
-            self.counters.events += progress.events;
-            self.counters.exceptions += progress.exceptions;
             match progress.state {
                 Progress::Open => i += 1,
                 Progress::Truncated => {
@@ -336,7 +338,7 @@ impl Tailer {
             }
         }
         let busy: HashSet<String> = self.follows.iter().map(|f| f.key.clone()).collect();
-        let plans = self.writer.checkpoints().plan(found, &busy);
+        let plans = self.ingest.writer().checkpoints().plan(found, &busy);
         let mut compressed = Vec::new();
         let mut keys = HashMap::new();
         for planned in plans {
@@ -355,7 +357,7 @@ impl Tailer {
                 line: resume.line,
                 ..planned.checkpoint.clone()
             };
-            self.writer.begin_file(&planned.key, start);
+            self.ingest.writer_mut().begin_file(&planned.key, start);
             if planned.found.plain {
                 match Follow::open(&planned, resume, &self.pipeline, now) {
                     Ok(follow) => {
@@ -395,7 +397,7 @@ impl Tailer {
             // Its original is still in place: a copy of what is being read (logrotate's
             // `copy`, a backup). What the original was read up to counts as read here too.
             self.copy_waits.remove(path);
-            let cp = &self.writer.checkpoints().files[original];
+            let cp = &self.ingest.writer().checkpoints().files[original];
             // A copy taken before the original grew holds no more than was read of it.
             let offset = if planned.found.plain {
                 cp.offset.min(planned.found.size)
@@ -421,36 +423,17 @@ impl Tailer {
         jobs: Vec<FileJob>,
         keys: &HashMap<PathBuf, String>,
     ) -> Result<()> {
-        let mut failure = None;
-        let writer = &mut self.writer;
-        let counters = &mut self.counters;
-        pipeline::run(jobs, Arc::clone(&self.pipeline), |output| {
-            match output {
-                Output::Events(events) => {
-                    for event in &events {
-                        if let Err(err) = writer.add(&keys[&event.source.path], event) {
-                            failure = Some(err);
-                            return false;
-                        }
-                        counters.events += 1;
-                        counters.exceptions += u64::from(event.exception.is_some());
-                        counters.bytes += event.end_offset - event.offset;
-                    }
-                }
-                Output::Done(report) => {
+        let files_opened = &mut self.counters.files_opened;
+        // Tail commits on its own schedule, not by size.
+        self.ingest
+            .read_files(jobs, keys, Arc::clone(&self.pipeline), u64::MAX, |step| {
+                if let Step::File(report) = step {
                     if let Some(err) = &report.error {
                         tracing::error!("{err}");
                     }
-                    counters.files_opened += 1;
-                    writer.end_file(&keys[&report.path], report.error.is_none());
+                    *files_opened += 1;
                 }
-            }
-            true
-        });
-        match failure {
-            Some(err) => Err(err),
-            None => Ok(()),
-        }
+            })
     }
 
     /// Hourly: forgets the positions of files gone for a week, and deletes events older
@@ -464,7 +447,10 @@ impl Tailer {
         }
         self.last_housekeeping = Some(now);
         let busy: HashSet<String> = self.follows.iter().map(|f| f.key.clone()).collect();
-        let forgotten = self.writer.forget_gone(FORGET_GONE_AFTER_SECS, &busy);
+        let forgotten = self
+            .ingest
+            .writer_mut()
+            .forget_gone(FORGET_GONE_AFTER_SECS, &busy);
         if forgotten > 0 {
             tracing::info!(forgotten, "forgot the positions of files gone for a week");
         }
@@ -475,7 +461,7 @@ impl Tailer {
             return Ok(());
         };
         tracing::info!(%cutoff, "deleting events older than the retention");
-        self.writer.delete_before(cutoff)
+        self.ingest.writer_mut().delete_before(cutoff)
     }
 }
 
