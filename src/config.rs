@@ -159,12 +159,15 @@ impl ConfigFile {
             path: path.to_path_buf(),
             source,
         })?;
-        Self::parse(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
+        Self::parse(&text).map_err(|source| Error::ConfigSyntax {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 
-    /// Parses config text.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        toml::from_str(text).map_err(|e| e.to_string().trim_end().to_owned())
+    /// Parses config text; the error names the line and the key.
+    pub fn parse(text: &str) -> Result<Self, toml::de::Error> {
+        toml::from_str(text)
     }
 
     /// Validates the file into pipeline settings; `timezone` and `threads` come from flags
@@ -186,8 +189,10 @@ impl ConfigFile {
             .unwrap_or(DEFAULT_NAME_PATTERN);
         let names = NamePattern::new(pattern, &env_codes)?;
         let zone_name = timezone.or(self.input.timezone.as_deref()).unwrap_or("UTC");
-        let zone = jiff::tz::TimeZone::get(zone_name)
-            .map_err(|e| Error::Config(format!("timezone {zone_name:?}: {e}")))?;
+        let zone = jiff::tz::TimeZone::get(zone_name).map_err(|source| Error::Time {
+            what: format!("timezone {zone_name:?}"),
+            source,
+        })?;
         let fold = FoldSettings {
             max_event_lines: self.fold.max_event_lines.unwrap_or(DEFAULT_MAX_EVENT_LINES),
             max_event_bytes: self.fold.max_event_bytes.unwrap_or(DEFAULT_MAX_EVENT_BYTES),
@@ -230,7 +235,9 @@ mod tests {
 
     #[test]
     fn unknown_keys_name_their_line() {
-        let err = ConfigFile::parse("[fold]\nmax_event_lines = 10\nmax_lines = 3\n").unwrap_err();
+        let err = ConfigFile::parse("[fold]\nmax_event_lines = 10\nmax_lines = 3\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("line 3"), "{err}");
         assert!(err.contains("max_lines"), "{err}");
     }

@@ -10,6 +10,7 @@ use anyhow::Context;
 use super::pipeline_settings;
 use super::summary::Summary;
 use crate::cli::FoldArgs;
+use crate::error::Chain;
 use crate::event::Event;
 use crate::fold::groups::{Group, GroupTable};
 use crate::pipeline::{self, Output};
@@ -19,7 +20,7 @@ pub fn run(args: FoldArgs) -> anyhow::Result<ExitCode> {
     let settings = Arc::new(pipeline_settings(&args.pipeline)?);
     let found = discover(&args.paths);
     for err in &found.errors {
-        eprintln!("stackfold: error: {err}");
+        eprintln!("stackfold: error: {}", Chain(err));
     }
     let started = Instant::now();
     let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());

@@ -14,6 +14,7 @@ use super::pipeline_settings;
 use super::summary::Summary;
 use crate::cli::{IndexArgs, PruneArgs};
 use crate::decode::Resume;
+use crate::error::Chain;
 use crate::index::checkpoint::{Found, Plan};
 use crate::index::{EventWriter, Ingest, IngestCounters, Step, file_key};
 use crate::pipeline::FileJob;
@@ -32,7 +33,7 @@ pub fn run(args: IndexArgs) -> anyhow::Result<ExitCode> {
     let mut ingest = Ingest::new(writer);
     let found = discover(&args.paths);
     for err in &found.errors {
-        eprintln!("stackfold: error: {err}");
+        eprintln!("stackfold: error: {}", Chain(err));
     }
     let mut summary = Summary {
         unreadable_args: found.errors.len() as u64,
@@ -51,7 +52,7 @@ pub fn run(args: IndexArgs) -> anyhow::Result<ExitCode> {
             |step| match step {
                 Step::Batch(counters) => bar.set_message(progress(counters, started)),
                 Step::File(report) => {
-                    summary.add(report);
+                    summary.add(*report);
                     bar.inc(1);
                 }
             },
@@ -161,7 +162,7 @@ fn dir_size(dir: &Path) -> u64 {
 }
 
 pub fn prune(args: PruneArgs) -> anyhow::Result<ExitCode> {
-    let age = parse_duration(&args.older_than).map_err(anyhow::Error::msg)?;
+    let age = parse_duration(&args.older_than)?;
     let cutoff = jiff::Timestamp::now().checked_sub(age)?;
     let (index, fields) = crate::index::open(&args.data)?;
     let reader = Reader::new(index.clone(), fields.clone())?;

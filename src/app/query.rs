@@ -4,6 +4,7 @@ use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 
 use crate::cli::{ExceptionsArgs, FilterArgs, SearchArgs, ShowArgs};
+use crate::error::Chain;
 use crate::event::EventRecord;
 use crate::query::time::parse_time;
 use crate::query::{
@@ -17,7 +18,7 @@ pub fn filters(args: &FilterArgs) -> Result<Filters, QueryError> {
         t.as_deref()
             .map(|t| parse_time(t, now))
             .transpose()
-            .map_err(QueryError::BadParameter)
+            .map_err(QueryError::from)
     };
     Ok(Filters {
         from: time(&args.from)?,
@@ -37,7 +38,7 @@ fn failed(err: QueryError) -> anyhow::Result<ExitCode> {
         QueryError::Syntax {
             position: Some(p), ..
         } => eprintln!("stackfold: error: {err} (at byte {p})"),
-        _ => eprintln!("stackfold: error: {err}"),
+        _ => eprintln!("stackfold: error: {}", Chain(&err)),
     }
     Ok(match err {
         QueryError::Index(_) => ExitCode::FAILURE,

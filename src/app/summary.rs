@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use crate::error::Chain;
 use crate::pipeline::FileReport;
 
 /// Totals over all files, for the closing line on stderr.
@@ -38,7 +39,7 @@ impl Summary {
         self.unnamed_files += u64::from(!report.named);
         if let Some(err) = &report.error {
             self.failed_files += 1;
-            eprintln!("stackfold: error: {err}");
+            eprintln!("stackfold: error: {}", Chain(err));
         }
         self.lines += report.counters.lines;
         self.events += report.counters.events;

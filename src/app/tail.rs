@@ -11,6 +11,7 @@ use super::pipeline_settings;
 use super::serve::{app_state, serve_until_stopped};
 use crate::cli::{RunArgs, ServerArgs, TailArgs};
 use crate::config::ConfigFile;
+use crate::error::Chain;
 use crate::index::EventWriter;
 use crate::pipeline::PipelineSettings;
 use crate::query::time::parse_duration;
@@ -66,7 +67,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .as_deref()
         .map(|r| parse_duration(r).map(|d| d.unsigned_abs()))
         .transpose()
-        .map_err(|e| anyhow::anyhow!("{}: [index] retention: {e}", args.config.display()))?;
+        .with_context(|| format!("{}: [index] retention", args.config.display()))?;
     let server = ServerArgs {
         listen: config
             .server
@@ -105,7 +106,7 @@ pub(super) fn tail_and_serve(
     // Searches see each commit at once, rather than when the reader next notices it.
     tailer.on_commit(move |_| {
         if let Err(err) = reader.reload() {
-            tracing::warn!("reloading the reader: {err}");
+            tracing::warn!("reloading the reader: {}", Chain(&err));
         }
     });
     let tail_stop = Arc::clone(&stop);

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::decode::Resume;
+use crate::error::CheckpointError;
 
 /// Version of the payload format; a payload of another version is refused.
 pub const CHECKPOINT_VERSION: u32 = 1;
@@ -84,20 +85,19 @@ pub enum Plan {
 
 impl Checkpoints {
     /// Reads a commit payload (`None` for an index never committed).
-    pub fn from_payload(payload: Option<&str>) -> Result<Self, String> {
+    pub fn from_payload(payload: Option<&str>) -> Result<Self, CheckpointError> {
         let Some(text) = payload.filter(|p| !p.is_empty()) else {
             return Ok(Checkpoints {
                 version: CHECKPOINT_VERSION,
                 files: BTreeMap::new(),
             });
         };
-        let mut checkpoints: Checkpoints =
-            serde_json::from_str(text).map_err(|e| format!("commit payload: {e}"))?;
+        let mut checkpoints: Checkpoints = serde_json::from_str(text)?;
         if checkpoints.version != CHECKPOINT_VERSION {
-            return Err(format!(
-                "commit payload version {} (this build reads {CHECKPOINT_VERSION})",
-                checkpoints.version
-            ));
+            return Err(CheckpointError::Version {
+                found: checkpoints.version,
+                expected: CHECKPOINT_VERSION,
+            });
         }
         for (key, cp) in &mut checkpoints.files {
             if cp.path.is_empty() {

@@ -35,7 +35,7 @@ pub enum Step<'a> {
     /// A batch of events was added; the totals so far.
     Batch(&'a IngestCounters),
     /// A file was read to its end, or as far as it could be.
-    File(FileReport),
+    File(Box<FileReport>),
 }
 
 /// The index writer with the totals of what went through it.
@@ -101,7 +101,7 @@ impl Ingest {
                 Output::Done(report) => {
                     self.writer
                         .end_file(&keys[&report.path], report.error.is_none());
-                    step(Step::File(report));
+                    step(Step::File(Box::new(report)));
                     return true;
                 }
             };

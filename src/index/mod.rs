@@ -44,14 +44,19 @@ pub fn open_or_create(data: &Path) -> Result<(Index, Fields)> {
         path: dir.clone(),
         source,
     })?;
-    let mmap =
-        MmapDirectory::open(&dir).map_err(|e| Error::Index(format!("{}: {e}", dir.display())))?;
+    let mmap = MmapDirectory::open(&dir).map_err(|source| Error::IndexDir {
+        path: dir.clone(),
+        source,
+    })?;
     let (schema, _) = schema::build();
     let index = Index::builder()
         .schema(schema)
         .settings(settings())
         .open_or_create(mmap)
-        .map_err(|e| Error::Index(format!("{}: {e}", dir.display())))?;
+        .map_err(|source| Error::IndexOpen {
+            path: dir.clone(),
+            source,
+        })?;
     finish_open(index, &dir)
 }
 
@@ -77,28 +82,28 @@ pub fn register_tokenizers(index: &Index) {
 pub fn open(data: &Path) -> Result<(Index, Fields)> {
     let dir = index_dir(data);
     if !dir.join("meta.json").exists() {
-        return Err(Error::Index(format!(
-            "{}: no index here (run `stackfold index` first)",
-            data.display()
-        )));
+        return Err(Error::NotAnIndex {
+            path: data.to_path_buf(),
+            message: "no index here (run `stackfold index` first)".into(),
+        });
     }
-    let index =
-        Index::open_in_dir(&dir).map_err(|e| Error::Index(format!("{}: {e}", dir.display())))?;
+    let index = Index::open_in_dir(&dir).map_err(|source| Error::IndexOpen {
+        path: dir.clone(),
+        source,
+    })?;
     finish_open(index, &dir)
 }
 
 fn finish_open(index: Index, dir: &Path) -> Result<(Index, Fields)> {
-    let fields = Fields::from_schema(&index.schema()).map_err(|e| {
-        Error::Index(format!(
-            "{}: not a stackfold index of schema version {SCHEMA_VERSION}: {e}",
-            dir.display()
-        ))
-    })?;
+    let other_schema = || Error::NotAnIndex {
+        path: dir.to_path_buf(),
+        message: format!(
+            "the index has another schema than this build's (version {SCHEMA_VERSION}); index into a new --data directory"
+        ),
+    };
+    let fields = Fields::from_schema(&index.schema()).map_err(|_| other_schema())?;
     if index.schema() != schema::build().0 {
-        return Err(Error::Index(format!(
-            "{}: the index has another schema than this build's (version {SCHEMA_VERSION}); index into a new --data directory",
-            dir.display()
-        )));
+        return Err(other_schema());
     }
     register_tokenizers(&index);
     Ok((index, fields))

@@ -40,7 +40,8 @@ impl EventWriter {
             .writer_with_num_threads(threads, heap)
             .map_err(index_error)?;
         let payload = index.load_metas().map_err(index_error)?.payload;
-        let checkpoints = Checkpoints::from_payload(payload.as_deref()).map_err(Error::Index)?;
+        let checkpoints =
+            Checkpoints::from_payload(payload.as_deref()).map_err(Error::Checkpoints)?;
         Ok(EventWriter {
             writer,
             fields,
@@ -173,7 +174,7 @@ fn now_secs() -> i64 {
 }
 
 fn index_error(err: tantivy::TantivyError) -> Error {
-    Error::Index(err.to_string())
+    Error::Index(err)
 }
 
 /// The canonical key of a path in the checkpoints.

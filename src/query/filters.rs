@@ -36,8 +36,8 @@ pub struct Filters {
     pub ingested: Option<(u64, u64)>,
 }
 
-/// Why a query could not be built.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why a query could not be built or run.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum QueryError {
     /// The query text does not parse; `position` is a byte offset when known.
     #[error("query syntax: {message}")]
@@ -49,13 +49,13 @@ pub enum QueryError {
     #[error("{0}")]
     BadParameter(String),
     /// The index failed.
-    #[error("index: {0}")]
-    Index(String),
+    #[error("index")]
+    Index(#[from] tantivy::TantivyError),
 }
 
-impl From<tantivy::TantivyError> for QueryError {
-    fn from(err: tantivy::TantivyError) -> Self {
-        QueryError::Index(err.to_string())
+impl From<super::time::TimeError> for QueryError {
+    fn from(err: super::time::TimeError) -> Self {
+        QueryError::BadParameter(crate::error::Chain(&err).to_string())
     }
 }
 

@@ -70,8 +70,8 @@ impl Reader {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         index
             .set_multithread_executor(cores)
-            .map_err(|e| Error::Index(e.to_string()))?;
-        let reader = index.reader().map_err(|e| Error::Index(e.to_string()))?;
+            .map_err(Error::Index)?;
+        let reader = index.reader()?;
         let mut parser = QueryParser::for_index(&index, vec![fields.body]);
         parser.set_conjunction_by_default();
         parser.allow_regexes();

@@ -2,14 +2,33 @@
 
 use jiff::{SignedDuration, Timestamp};
 
+/// Why a time or duration does not parse; the message quotes what was typed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TimeError {
+    #[error("{0:?}: expected a number and a unit, like 30m or 7d")]
+    NoNumber(String),
+    #[error("{text:?}: unknown unit {unit:?} (use s, m, h, d or w)")]
+    Unit { text: String, unit: String },
+    #[error("{text:?}: out of range")]
+    Range {
+        text: String,
+        #[source]
+        source: jiff::Error,
+    },
+    #[error("{0:?}: not a time (use RFC 3339, YYYY-MM-DD, now, or -1h / -7d)")]
+    NotATime(String),
+    #[error("{0:?}: too long")]
+    TooLong(String),
+}
+
 /// A duration like `30s`, `15m`, `1h`, `7d`, `2w` (days are 24 hours).
-pub fn parse_duration(text: &str) -> Result<SignedDuration, String> {
+pub fn parse_duration(text: &str) -> Result<SignedDuration, TimeError> {
     let text = text.trim();
     let digits = text.bytes().take_while(u8::is_ascii_digit).count();
     let (number, unit) = text.split_at(digits);
     let n: i64 = number
         .parse()
-        .map_err(|_| format!("{text:?}: expected a number and a unit, like 30m or 7d"))?;
+        .map_err(|_| TimeError::NoNumber(text.to_owned()))?;
     let seconds = match unit {
         "s" => 1,
         "m" => 60,
@@ -17,24 +36,31 @@ pub fn parse_duration(text: &str) -> Result<SignedDuration, String> {
         "d" => 86_400,
         "w" => 7 * 86_400,
         _ => {
-            return Err(format!(
-                "{text:?}: unknown unit {unit:?} (use s, m, h, d or w)"
-            ));
+            return Err(TimeError::Unit {
+                text: text.to_owned(),
+                unit: unit.to_owned(),
+            });
         }
     };
-    Ok(SignedDuration::from_secs(n * seconds))
+    let secs = n
+        .checked_mul(seconds)
+        .ok_or_else(|| TimeError::TooLong(text.to_owned()))?;
+    Ok(SignedDuration::from_secs(secs))
 }
 
 /// A point in time: RFC 3339 (`2024-03-01T10:00:00Z`), a date (`2024-03-01`, midnight UTC),
 /// `now`, or relative to `now` (`-1h`, `now-7d`).
-pub fn parse_time(text: &str, now: Timestamp) -> Result<Timestamp, String> {
+pub fn parse_time(text: &str, now: Timestamp) -> Result<Timestamp, TimeError> {
     let text = text.trim();
     if text == "now" {
         return Ok(now);
     }
     if let Some(ago) = text.strip_prefix("now-").or_else(|| text.strip_prefix('-')) {
         let d = parse_duration(ago)?;
-        return now.checked_sub(d).map_err(|e| format!("{text:?}: {e}"));
+        return now.checked_sub(d).map_err(|source| TimeError::Range {
+            text: text.to_owned(),
+            source,
+        });
     }
     if let Ok(ts) = text.parse::<Timestamp>() {
         return Ok(ts);
@@ -43,11 +69,12 @@ pub fn parse_time(text: &str, now: Timestamp) -> Result<Timestamp, String> {
         return date
             .to_zoned(jiff::tz::TimeZone::UTC)
             .map(|z| z.timestamp())
-            .map_err(|e| e.to_string());
+            .map_err(|source| TimeError::Range {
+                text: text.to_owned(),
+                source,
+            });
     }
-    Err(format!(
-        "{text:?}: not a time (use RFC 3339, YYYY-MM-DD, now, or -1h / -7d)"
-    ))
+    Err(TimeError::NotATime(text.to_owned()))
 }
 
 #[cfg(test)]

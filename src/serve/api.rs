@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::context::{ContextLine, MAX_CONTEXT_LINES, lines_around};
 use super::error::ApiError;
+use crate::error::Chain;
 use crate::query::time::parse_time;
 use crate::query::{
     Filters, GroupDetail, GroupList, GroupSort, Histogram, QueryError, Reader, SearchPage,
@@ -70,7 +71,7 @@ impl Params {
                 .filter(|t| !t.is_empty())
                 .map(|t| parse_time(t, now))
                 .transpose()
-                .map_err(|e| ApiError::bad(format!("{name}: {e}")))
+                .map_err(|e| ApiError::bad(format!("{name}: {}", Chain(&e))))
         };
         Ok(Filters {
             from: time(&self.from, "from")?,

@@ -59,7 +59,7 @@ impl Users {
             return Err(Error::Config(format!("{}: no users", path.display())));
         }
         let dummy = bcrypt::hash("no such user", DUMMY_COST)
-            .map_err(|e| Error::Config(format!("bcrypt: {e}")))?;
+            .map_err(|e| Error::PasswordHash(format!("bcrypt: {e}")))?;
         Ok(Users {
             hashes,
             verified: Mutex::new(HashSet::new()),
@@ -123,7 +123,7 @@ pub fn htpasswd_line(user: &str, password: &str) -> Result<String> {
     use argon2::password_hash::PasswordHasher;
     let hash = argon2::Argon2::default()
         .hash_password(password.as_bytes())
-        .map_err(|e| Error::Config(format!("hashing the password: {e}")))?;
+        .map_err(|e| Error::PasswordHash(format!("argon2: {e}")))?;
     Ok(format!("{user}:{hash}"))
 }
 

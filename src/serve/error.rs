@@ -6,6 +6,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::error::Chain;
 use crate::query::QueryError;
 
 #[derive(Debug)]
@@ -42,7 +43,7 @@ impl From<QueryError> for ApiError {
                 message,
                 position: None,
             },
-            QueryError::Index(message) => ApiError::Internal(message),
+            QueryError::Index(err) => ApiError::Internal(Chain(&err).to_string()),
         }
     }
 }

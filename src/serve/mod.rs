@@ -169,7 +169,10 @@ pub fn serve(
         .enable_all()
         .thread_name("stackfold-http")
         .build()
-        .map_err(|e| Error::Config(format!("starting the runtime: {e}")))?;
+        .map_err(|source| Error::Serve {
+            context: "starting the runtime".into(),
+            source,
+        })?;
     runtime.block_on(async move {
         let app = router(state).into_make_service();
         let handle = axum_server::Handle::new();
@@ -195,12 +198,13 @@ pub fn serve(
                         let config =
                             axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
                                 .await
-                                .map_err(|e| {
-                                    Error::Config(format!(
-                                        "TLS: {}, {}: {e}",
+                                .map_err(|source| Error::Serve {
+                                    context: format!(
+                                        "TLS certificate {} and key {}",
                                         cert.display(),
                                         key.display()
-                                    ))
+                                    ),
+                                    source,
                                 })?;
                         axum_server::bind_rustls(listen.addr, config)
                             .handle(handle)
@@ -214,16 +218,20 @@ pub fn serve(
                             .await
                     }
                 }
-                .map_err(|e| Error::Config(format!("serving on {}: {e}", listen.addr)))
+                .map_err(|source| Error::Serve {
+                    context: format!("serving on {}", listen.addr),
+                    source,
+                })
             }
         };
         let server = tokio::spawn(server);
         if let Some(addr) = handle.listening().await {
             ready(&format!("{scheme}://{addr}/"));
         }
-        server
-            .await
-            .map_err(|e| Error::Config(format!("server task: {e}")))?
+        server.await.map_err(|e| Error::Serve {
+            context: "the server task".into(),
+            source: std::io::Error::other(e),
+        })?
     })
 }
 

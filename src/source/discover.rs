@@ -61,11 +61,10 @@ fn is_glob(input: &str) -> bool {
 fn expand_glob(pattern: &str, found: &mut Discovered) -> usize {
     let paths = match glob::glob(pattern) {
         Ok(paths) => paths,
-        Err(err) => {
-            let message = err.msg.to_owned();
+        Err(source) => {
             found.errors.push(Error::Glob {
                 pattern: pattern.to_owned(),
-                message,
+                source,
             });
             return usize::MAX;
         }

@@ -58,8 +58,10 @@ impl NamePattern {
         }
         regex.push_str(&regex::escape(rest));
         regex.push_str(r"(?:\.[^/]*)?$");
-        let regex = Regex::new(&regex)
-            .map_err(|e| Error::Config(format!("file name pattern {pattern:?}: {e}")))?;
+        let regex = Regex::new(&regex).map_err(|source| Error::NamePattern {
+            pattern: pattern.to_owned(),
+            source,
+        })?;
         Ok(NamePattern {
             regex,
             env_codes: env_codes.to_vec(),

@@ -34,7 +34,7 @@ use std::time::{Duration, Instant, SystemTime};
 use follow::{Follow, Progress};
 
 use crate::decode::Resume;
-use crate::error::Result;
+use crate::error::{Chain, Result};
 use crate::index::checkpoint::{FileCheckpoint, Found, Plan, Planned};
 use crate::index::{EventWriter, Ingest, IngestCounters, Step};
 use crate::pipeline::{FileJob, PipelineSettings};
@@ -269,7 +269,7 @@ impl Tailer {
         for err in &found.errors {
             // Said once: a glob matching nothing yet is normal for a service not started.
             if self.unmatched.insert(err.to_string()) {
-                tracing::warn!("{err}; waiting for it to appear");
+                tracing::warn!("{}; waiting for it to appear", Chain(err));
             }
         }
         let mut candidates = Vec::new();
@@ -429,7 +429,7 @@ impl Tailer {
             .read_files(jobs, keys, Arc::clone(&self.pipeline), u64::MAX, |step| {
                 if let Step::File(report) = step {
                     if let Some(err) = &report.error {
-                        tracing::error!("{err}");
+                        tracing::error!("{}", Chain(err));
                     }
                     *files_opened += 1;
                 }
