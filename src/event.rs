@@ -77,8 +77,7 @@ impl fmt::Display for Level {
     }
 }
 
-/// Metadata taken from a file's name by the naming convention (docs/grouping.md, "Metadata
-/// from file names").
+/// Metadata taken from a file's name by the naming convention (docs/grouping.md §6).
 ///
 /// Every field is `None` for a file whose name does not follow the convention.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,14 +4,15 @@
 //! [`event`], the types they all speak:
 //!
 //! ```text
-//! source ─▶ decode ─▶ parse ─▶ fold ─▶ (index ─▶ query ─▶ serve)
-//! files     plain/gz   headers  events,
-//! & names   /zstd      & times  exceptions, fingerprints
+//! source ─▶ decode ─▶ parse ─▶ fold ─▶ read ─▶ pipeline ─▶ index ─▶ query ─▶ serve
+//! files     plain/gz   headers  events,  one     files in    the one   typed    HTTP
+//! & names   /zstd      & times  groups   file    parallel    sink      results  & UI
 //! ```
 //!
-//! [`pipeline`] knows threads and channels for batch reading; [`tail`] follows live files
-//! into the index on one thread; [`app`] is the only one that knows every stage, and wires
-//! them per subcommand.
+//! [`tail`] follows live files into the same sink on one thread; [`app`] is the only module
+//! that knows every stage, and wires them per subcommand. README.md's "Layout" puts every
+//! module on a floor (`tests/layers.rs` keeps imports going down); docs/architecture.md says
+//! where state lives and what is durable when.
 
 pub mod app;
 pub mod cli;

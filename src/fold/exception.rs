@@ -1,4 +1,4 @@
-//! Reading a trace: the chain of exceptions and their frames (GROUPING.md §2), for Java (and
+//! Reading a trace: the chain of exceptions and their frames (docs/grouping.md §2), for Java (and
 //! other JVM languages), Python and Go. Frames are stored most recent call first for every
 //! language (Python prints them the other way round).
 
@@ -16,7 +16,7 @@ pub struct InApp {
     pub exclude: Vec<String>,
 }
 
-/// JVM packages Sentry classifies as frameworks (GROUPING.md §3).
+/// JVM packages Sentry classifies as frameworks (docs/grouping.md §2).
 pub const DEFAULT_JVM_FRAMEWORKS: &[&str] = &[
     "java.",
     "javax.",

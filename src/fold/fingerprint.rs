@@ -1,4 +1,4 @@
-//! The fingerprint (GROUPING.md §3, §4): which events are the same problem, and why.
+//! The fingerprint (docs/grouping.md §3, §4): which events are the same problem, and why.
 //!
 //! Components are hashed in order with XXH3-128. They never include line numbers, thread
 //! names or the variable parts of messages, and generated class and method names are

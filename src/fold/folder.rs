@@ -96,7 +96,7 @@ struct Open {
     last_header_ts: Option<Timestamp>,
 }
 
-/// Folds one stream's lines into events (GROUPING.md §1).
+/// Folds one stream's lines into events (docs/grouping.md §1).
 ///
 /// Push lines in order with [`Folder::push`]; each call returns the event that the line
 /// closed, if any. [`Folder::finish`] returns the last one at end of input. No line is ever
@@ -330,7 +330,7 @@ fn jul_level_line(event: &mut Event, raw: &str) {
     }
 }
 
-/// Whether a line without header continues the open event (GROUPING.md §1).
+/// Whether a line without header continues the open event (docs/grouping.md §1).
 fn continues_without_header(open: &Open, raw: &str) -> bool {
     let kind = classify(raw);
     if kind.starts_event() {

@@ -1,8 +1,8 @@
 //! Stage 4, fold: lines into events, traces into exceptions, exceptions into groups.
 //!
 //! In: a file's lines in order, each with the header the parse stage found (or none). Out:
-//! events in the same order, each with every line that belongs to it (GROUPING.md §1), and,
-//! for an event holding a trace, its exception chain and fingerprint (§2-§4).
+//! events in the same order, each with every line that belongs to it (docs/grouping.md §1),
+//! and, for an event holding a trace, its exception chain and fingerprint (§2-§4).
 //!
 //! Guarantees: no line is lost (the events' texts, joined, give back the input); an event
 //! over the line or byte cap is cut, marked `truncated`, and continues as the next event;

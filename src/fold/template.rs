@@ -1,4 +1,4 @@
-//! Message parameterisation (GROUPING.md §3): variable parts of a message become typed
+//! Message parameterisation (docs/grouping.md §3): variable parts of a message become typed
 //! placeholders, so that `user 42 not found` and `user 7 not found` read as one template.
 
 use std::sync::LazyLock;
@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 use regex::{Captures, Regex};
 
 /// One regex whose alternatives are tried left to right at each position, which gives the
-/// order GROUPING.md asks for: e-mail, URL, IP, UUID, hex, date/time, duration, number, and
+/// order docs/grouping.md lists: e-mail, URL, IP, UUID, hex, date/time, duration, number, and
 /// quoted strings after `=` (a UUID is never read as five hex runs, nor an IP as four numbers).
 static PARAMS: LazyLock<Regex> = LazyLock::new(|| {
     let email = r"(?P<email>[\w.+-]+@[\w-]+(?:\.[\w-]+)+)";

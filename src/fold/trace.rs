@@ -1,5 +1,5 @@
-//! What kind of trace line a line is (GROUPING.md §1), by plain string tests: the fold stage
-//! asks this for every line that has no header, so it is cheap and allocation-free.
+//! What kind of trace line a line is (docs/grouping.md §1), by plain string tests: the fold
+//! stage asks this for every line that has no header, so it is cheap and allocation-free.
 
 /// The kinds of line a stack trace is made of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

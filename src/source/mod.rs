@@ -2,8 +2,8 @@
 //!
 //! In: paths, directories and globs from the command line (`-` is standard input). Out: the
 //! files, in a stable order (arguments in order, each directory's files sorted by path),
-//! each with the metadata of its name (GROUPING.md §6). An argument that matches nothing is an
-//! error of its own; the other arguments go on.
+//! each with the metadata of its name (docs/grouping.md §6). An argument that matches nothing
+//! is an error of its own; the other arguments go on.
 
 mod discover;
 mod names;

@@ -1,5 +1,5 @@
 //! Metadata from file names: `{logtype}_{app}_{env}_{imagetag}_{host}_{date}.log`
-//! (GROUPING.md §6), with the pattern configurable.
+//! (docs/grouping.md §6), with the pattern configurable.
 
 use jiff::Timestamp;
 use jiff::civil;
