@@ -384,3 +384,52 @@ fn killed_mid_run_then_rerun_indexes_every_event_once() {
     common::stackfold(&args);
     assert_exact_groups(&data, &manifest);
 }
+
+/// `search --all` (and `--limit 0`) exports every match, past the 10,000 of one page, each
+/// once and newest first; `exceptions --all` lists every group.
+#[test]
+fn search_all_exports_every_match_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let logs = tmp.path().join("logs");
+    common::generate(&logs, 4, &[]);
+    let data = data_arg(&tmp);
+    let summary = index(&data, &[&logs.display().to_string()]);
+    let events = summary["events"].as_u64().unwrap() as usize;
+    assert!(
+        events > 10_000,
+        "the corpus spans more than one page: {events}"
+    );
+
+    let out = common::stackfold(&["search", "--data", &data, "--json", "--all", "*"]);
+    let hits = json_lines(&out);
+    assert_eq!(hits.len(), events);
+    let ids: std::collections::HashSet<&str> =
+        hits.iter().map(|h| h["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), events, "every event once");
+    let times: Vec<Option<jiff::Timestamp>> = hits
+        .iter()
+        .map(|h| h["ts"].as_str().map(|t| t.parse().unwrap()))
+        .collect();
+    assert!(
+        times.windows(2).all(|w| w[1].is_none() || w[0] >= w[1]),
+        "newest first, events without time last"
+    );
+
+    let zero = common::stackfold(&["search", "--data", &data, "--limit", "0", "*"]);
+    assert_eq!(
+        String::from_utf8_lossy(&zero.stdout).lines().count(),
+        events
+    );
+    let some = common::stackfold(&["search", "--data", &data, "--limit", "10500", "*"]);
+    assert_eq!(
+        String::from_utf8_lossy(&some.stdout).lines().count(),
+        10_500
+    );
+
+    let groups = reader(&data).groups("", &Filters::default()).unwrap().len();
+    for flag in ["--all", "--limit=0"] {
+        let out = common::stackfold(&["exceptions", "--data", &data, "--json", flag]);
+        let listed: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(listed.len(), groups, "{flag}");
+    }
+}
