@@ -52,9 +52,11 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// State over the index under `data`.
+    /// State over the index under `data`, created empty when there is none: a central
+    /// server starts before anything was sent to it.
     pub fn open(data: PathBuf, users: Option<Users>, web: WebAssets) -> Result<AppState> {
-        let reader = Arc::new(Reader::open(&data)?);
+        let (index, fields) = crate::index::open_or_create(&data)?;
+        let reader = Arc::new(Reader::new(index, fields)?);
         Ok(AppState {
             reader,
             data,

@@ -69,6 +69,22 @@ async fn json(uri: &str) -> (StatusCode, Value) {
 }
 
 #[tokio::test]
+async fn a_server_on_a_new_directory_starts_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("new");
+    let state = AppState::open(data.clone(), None, WebAssets::default()).unwrap();
+    let (status, body) = call(state.clone(), "/api/search?q=*", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let page: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(page["total"], 0);
+    let (status, body) = call(state, "/api/exceptions", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let list: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(list["groups"].as_array().unwrap().len(), 0);
+    assert!(data.join("index").join("meta.json").exists());
+}
+
+#[tokio::test]
 async fn search_pages_through_everything_once() {
     let (status, first) = json("/api/search?q=*&limit=7").await;
     assert_eq!(status, StatusCode::OK);
