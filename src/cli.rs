@@ -72,6 +72,9 @@ pub struct ServeArgs {
     pub data: PathBuf,
     #[command(flatten)]
     pub server: ServerArgs,
+    /// How shipped logs are read and folded (`POST /_bulk`).
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
 }
 
 #[derive(Debug, Args)]

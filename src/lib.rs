@@ -22,6 +22,7 @@ pub mod error;
 pub mod event;
 pub mod fold;
 pub mod index;
+pub mod ingest;
 pub mod parse;
 pub mod pipeline;
 pub mod query;

@@ -39,7 +39,8 @@ fn module_of(path: &Path) -> Option<String> {
     (!matches!(name, "lib" | "main" | "bin")).then(|| name.to_owned())
 }
 
-/// The top-level modules `text` names as `crate::module`, outside comments and tests.
+/// The top-level modules `text` names as `crate::module`, outside comments and tests (test
+/// modules: `#[cfg(test)]` onwards, and files named `tests.rs` or `*_tests.rs`).
 fn uses(text: &str) -> Vec<String> {
     let mut used = Vec::new();
     for line in text
@@ -67,7 +68,9 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
         if path.is_dir() {
             rust_files(&path, out);
         } else if path.extension().is_some_and(|e| e == "rs")
-            && path.file_name().is_some_and(|n| n != "tests.rs")
+            && !path
+                .file_stem()
+                .is_some_and(|n| n.to_string_lossy().ends_with("tests"))
         {
             out.push(path);
         }

@@ -8,15 +8,43 @@ use std::sync::atomic::AtomicBool;
 use anyhow::Context;
 
 use crate::cli::{PasswdArgs, ServeArgs, ServerArgs};
+use crate::config::ConfigFile;
+use crate::error::Chain;
+use crate::ingest::{Inlet, StreamSettings};
 use crate::serve::{AppState, Listen, Users, WebAssets, htpasswd_line};
 
 pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    run_server(args.data, &args.server)
-}
-
-fn run_server(data: std::path::PathBuf, server: &ServerArgs) -> anyhow::Result<ExitCode> {
-    let state = app_state(data, server)?;
-    serve_until_stopped(state, server, Arc::new(AtomicBool::new(false)))?;
+    let mut state = app_state(args.data.clone(), &args.server)?;
+    let settings = Arc::new(super::pipeline_settings(&args.pipeline)?);
+    // Shipped streams close a quiet event after `[tail] idle_ms`, as followed files do.
+    let config = match &args.pipeline.config {
+        Some(path) => ConfigFile::load(path)?,
+        None => ConfigFile::default(),
+    };
+    let streams = StreamSettings {
+        idle: config.tail.settings()?.idle,
+        ..StreamSettings::default()
+    };
+    // The inlet owns the index writer: with a `tail` writing the same index, this server
+    // only reads.
+    let inlet = match Inlet::start(&args.data, settings, streams) {
+        Ok((inlet, thread)) => {
+            state = state.with_inlet(inlet);
+            Some(thread)
+        }
+        Err(err) => {
+            tracing::warn!("not taking shipped logs: {}", Chain(&err));
+            None
+        }
+    };
+    serve_until_stopped(state, &args.server, Arc::new(AtomicBool::new(false)))?;
+    if let Some(thread) = inlet {
+        // The router and its inlets are gone: the thread commits what it holds and ends.
+        match thread.join() {
+            Ok(result) => result.context("indexing shipped logs")?,
+            Err(_) => anyhow::bail!("the ingest thread panicked"),
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -156,6 +156,51 @@ fn decoder(mut reader: Box<dyn BufRead + Send>) -> io::Result<(Format, Box<dyn R
     Ok((format, decoder))
 }
 
+/// Why a request body could not be decoded.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    /// It decodes to more than the cap (a gzip bomb, or simply too much).
+    #[error("decoded body exceeds {cap} bytes")]
+    TooLarge { cap: usize },
+    /// It is not valid gzip or zstd; `offset` counts the bytes decoded before the damage.
+    #[error("{format} body is corrupt after {offset} decoded bytes")]
+    Corrupt {
+        format: &'static str,
+        offset: usize,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Decodes a request body that is plain, gzip or zstd (told apart by its first bytes, not by
+/// the `Content-Encoding` a client claims), refusing to grow past `cap` decoded bytes.
+pub fn body(bytes: &[u8], cap: usize) -> Result<Vec<u8>, BodyError> {
+    let format = Format::sniff(bytes);
+    if format == Format::Plain {
+        if bytes.len() > cap {
+            return Err(BodyError::TooLarge { cap });
+        }
+        return Ok(bytes.to_vec());
+    }
+    let reader: Box<dyn BufRead + Send> = Box::new(io::Cursor::new(bytes.to_vec()));
+    let corrupt = |offset, source| BodyError::Corrupt {
+        format: format.name(),
+        offset,
+        source,
+    };
+    let (_, decoder) = decoder(reader).map_err(|e| corrupt(0, e))?;
+    let mut out = Vec::new();
+    // One byte past the cap tells a body of exactly `cap` bytes from a larger one.
+    decoder
+        .take(cap as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| corrupt(out.len(), e))?;
+    if out.len() > cap {
+        return Err(BodyError::TooLarge { cap });
+    }
+    Ok(out)
+}
+
 impl Decoded {
     /// Turns an error from [`LineReader::next_line`] into one that names the file, the format
     /// and the decoded offset where reading stopped.

@@ -66,10 +66,69 @@ pub struct FileCheckpoint {
 /// Every file's checkpoint. Keys are opaque and unique: the path where the file was first
 /// seen, with `#2`, `#3`... when an earlier file at that path still has its own entry (a
 /// rotated file whose name was taken by its successor).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Checkpoints {
     pub version: u32,
     pub files: BTreeMap<String, FileCheckpoint>,
+    /// The streams of shipped documents (network inputs), by stream key.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub streams: BTreeMap<String, StreamCheckpoint>,
+}
+
+/// One stream of shipped documents: how far its events were indexed, and the lines of its
+/// open event, which were acknowledged to the shipper but belong to no indexed event yet.
+/// Committed with the events, so an acknowledged line is in exactly one of the two.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StreamCheckpoint {
+    /// The stream's position: bytes (of its lines, each with a newline) just past its last
+    /// indexed event, as if the stream were a file.
+    pub offset: u64,
+    /// Lines before `offset`.
+    pub line: u64,
+    /// Events indexed from this stream.
+    pub events: u64,
+    /// When this entry last changed, in seconds since the epoch.
+    pub updated: i64,
+    /// The shipped file's path, if the shipper gave one, and the metadata its documents
+    /// gave: what a stream is shown with after a restart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(default)]
+    pub meta: crate::event::FileMeta,
+    /// The lines received after `offset`, in order.
+    #[serde(default)]
+    pub pending: Vec<PendingLine>,
+}
+
+/// A line received but not yet part of an indexed event, with what its document said.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PendingLine {
+    /// Where it starts in the stream (see [`StreamCheckpoint::offset`]).
+    pub offset: u64,
+    pub text: String,
+    /// The shipper's `_id`, on the first line of its document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The document's own fields, on the first line of its document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub doc: Option<DocFields>,
+}
+
+/// What a shipped document says besides its text: used for an event whose first line has no
+/// header of its own.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DocFields {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ts: Option<jiff::Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<crate::event::Level>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logger: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread: Option<String>,
+    /// The document is a whole record: it starts an event.
+    #[serde(default)]
+    pub whole: bool,
 }
 
 /// What to do with a file given its checkpoint.
@@ -89,7 +148,7 @@ impl Checkpoints {
         let Some(text) = payload.filter(|p| !p.is_empty()) else {
             return Ok(Checkpoints {
                 version: CHECKPOINT_VERSION,
-                files: BTreeMap::new(),
+                ..Checkpoints::default()
             });
         };
         let mut checkpoints: Checkpoints = serde_json::from_str(text)?;

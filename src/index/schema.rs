@@ -7,7 +7,7 @@ use tantivy::schema::{
 };
 
 /// Bumped when the schema changes; an index of another version is refused with a message.
-pub const SCHEMA_VERSION: u64 = 3;
+pub const SCHEMA_VERSION: u64 = 4;
 
 /// The name the code tokenizer is registered under.
 pub const CODE_TOKENIZER: &str = "code";
@@ -55,6 +55,9 @@ pub struct Fields {
     pub exception: Field,
     pub grouping_version: Field,
     pub schema_version: Field,
+    /// The `_id`s of the shipped documents an event was folded from: a retried document is
+    /// found by its id and not indexed twice. Indexed, not stored.
+    pub doc_id: Field,
 }
 
 /// Code-tokenized text with positions (for phrases, which camelCase splitting makes of most
@@ -126,6 +129,7 @@ pub fn build() -> (Schema, Fields) {
         exception: b.add_text_field("exception", stored_only),
         grouping_version: b.add_u64_field("grouping_version", FAST),
         schema_version: b.add_u64_field("schema_version", STORED),
+        doc_id: b.add_text_field("doc_id", keyword()),
     };
     (b.build(), fields)
 }
@@ -165,6 +169,7 @@ impl Fields {
             exception: f("exception")?,
             grouping_version: f("grouping_version")?,
             schema_version: f("schema_version")?,
+            doc_id: f("doc_id")?,
         })
     }
 }

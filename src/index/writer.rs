@@ -7,7 +7,7 @@ use tantivy::query::RangeQuery;
 use tantivy::schema::Term;
 use tantivy::{Index, IndexWriter, TantivyDocument};
 
-use super::checkpoint::{Checkpoints, FileCheckpoint};
+use super::checkpoint::{Checkpoints, FileCheckpoint, PendingLine};
 use super::document::to_document;
 use super::schema::{Fields, to_date};
 use crate::error::{Error, Result};
@@ -84,6 +84,53 @@ impl EventWriter {
         self.uncommitted_bytes += event.end_offset - event.offset;
         self.uncommitted_events += 1;
         Ok(())
+    }
+
+    /// Adds `event` of the stream `key`, indexed under the ids of the shipped documents it
+    /// holds, and moves the stream's position past it.
+    pub fn add_shipped(&mut self, key: &str, event: &Event, ids: &[String]) -> Result<()> {
+        let mut doc = to_document(&self.fields, event, key, self.batch);
+        for id in ids {
+            doc.add_text(self.fields.doc_id, id);
+        }
+        self.writer.add_document(doc).map_err(index_error)?;
+        self.dirty = true;
+        let stream = self.checkpoints.streams.entry(key.to_owned()).or_default();
+        stream.offset = event.end_offset;
+        stream.line = event.line + u64::from(event.lines) - 1;
+        stream.events += 1;
+        stream.updated = now_secs();
+        self.uncommitted_bytes += event.end_offset - event.offset;
+        self.uncommitted_events += 1;
+        Ok(())
+    }
+
+    /// Records where the stream `key` comes from (its shipped path and metadata), and
+    /// returns its position: where a stream seen before goes on.
+    pub fn describe_stream(
+        &mut self,
+        key: &str,
+        path: Option<String>,
+        meta: crate::event::FileMeta,
+    ) -> (u64, u64) {
+        let stream = self.checkpoints.streams.entry(key.to_owned()).or_default();
+        if stream.path != path || stream.meta != meta {
+            stream.path = path;
+            stream.meta = meta;
+            stream.updated = now_secs();
+            self.dirty = true;
+        }
+        (stream.offset, stream.line)
+    }
+
+    /// The open lines of the stream `key`, written with the next commit.
+    pub fn set_pending(&mut self, key: &str, pending: Vec<PendingLine>) {
+        let stream = self.checkpoints.streams.entry(key.to_owned()).or_default();
+        if stream.pending != pending {
+            stream.pending = pending;
+            stream.updated = now_secs();
+            self.dirty = true;
+        }
     }
 
     /// Marks the file `key` read to its end (or not, after an error).

@@ -9,6 +9,7 @@ mod api;
 mod auth;
 mod context;
 mod error;
+mod es;
 mod live;
 mod metrics;
 mod web;
@@ -23,7 +24,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 
 pub use auth::{Users, htpasswd_line};
 pub use error::ApiError;
@@ -49,6 +50,8 @@ pub struct AppState {
     /// More would only share the cores, so that every query in flight gets slower; one at a
     /// time keeps each fast and the rest waiting in order.
     pub queries: Arc<tokio::sync::Semaphore>,
+    /// Where shipped logs go (`POST /_bulk`); `None` when another process writes the index.
+    pub inlet: Option<crate::ingest::Inlet>,
 }
 
 impl AppState {
@@ -64,7 +67,14 @@ impl AppState {
             metrics: Arc::new(Metrics::new()),
             web,
             queries: Arc::new(tokio::sync::Semaphore::new(1)),
+            inlet: None,
         })
+    }
+
+    /// The same state, taking shipped logs through `inlet`.
+    pub fn with_inlet(mut self, inlet: crate::ingest::Inlet) -> AppState {
+        self.inlet = Some(inlet);
+        self
     }
 }
 
@@ -83,25 +93,62 @@ pub fn router(state: AppState) -> Router {
         .route("/api/{*rest}", get(api::not_found))
         .route("/metrics", get(api::metrics))
         .fallback(get(ui));
+    let elasticsearch = Router::new()
+        .route("/", get(es::root).head(es::root_head))
+        .route("/_bulk", post(es::bulk).put(es::bulk))
+        .route("/{index}/_bulk", post(es::bulk).put(es::bulk))
+        .route("/_license", get(es::license))
+        .route("/_xpack", get(es::xpack))
+        .route("/_cluster/health", get(es::health))
+        .route("/_nodes", get(es::nodes))
+        .route("/_nodes/{*rest}", get(es::nodes))
+        .route(
+            "/_index_template/{name}",
+            get(es::exists).head(es::exists).put(es::acknowledged),
+        )
+        .route(
+            "/_template/{name}",
+            get(es::exists).head(es::exists).put(es::acknowledged),
+        )
+        .route(
+            "/_ilm/policy/{name}",
+            get(es::exists).head(es::exists).put(es::acknowledged),
+        )
+        .route(
+            "/_ingest/pipeline/{name}",
+            get(es::exists).head(es::exists).put(es::acknowledged),
+        )
+        .route(
+            "/_data_stream/{name}",
+            get(es::exists).head(es::exists).put(es::acknowledged),
+        )
+        .layer(DefaultBodyLimit::max(crate::ingest::MAX_BULK_BYTES))
+        .layer(middleware::from_fn(es::product_header));
     Router::new()
         .route("/healthz", get(api::healthz))
         .merge(api)
+        .merge(elasticsearch)
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             count_requests,
         ))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(read_body_first))
         .with_state(state)
 }
 
-/// Reads the whole request body (up to [`MAX_BODY_BYTES`]) before anything answers, so that
-/// a client still streaming its body sees the status (401, 405, 400...) instead of a reset
+/// Reads the whole request body (up to [`MAX_BODY_BYTES`], or for a bulk request
+/// [`MAX_BULK_BYTES`](crate::ingest::MAX_BULK_BYTES)) before anything answers, so that a
+/// client still streaming its body sees the status (401, 405, 400...) instead of a reset
 /// connection. A larger body is refused with 413 once the limit has been read.
 async fn read_body_first(request: Request, next: Next) -> Response {
+    let limit = if request.uri().path().ends_with("/_bulk") {
+        crate::ingest::MAX_BULK_BYTES
+    } else {
+        MAX_BODY_BYTES
+    };
     let (parts, body) = request.into_parts();
-    match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+    match axum::body::to_bytes(body, limit).await {
         Ok(bytes) => {
             next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
                 .await
@@ -253,5 +300,7 @@ async fn shutdown_signal() {
     }
 }
 
+#[cfg(test)]
+mod es_tests;
 #[cfg(test)]
 mod tests;

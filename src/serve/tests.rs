@@ -262,7 +262,9 @@ async fn health_metrics_openapi_and_ui() {
     assert!(spec["paths"]["/api/search"].is_object());
     assert!(spec["paths"]["/api/live"].is_object());
     for (uri, needle) in [
-        ("/", "<title>stackfold</title>"),
+        // `/` is the UI for browsers (es_tests: clients without `Accept: text/html` get
+        // Elasticsearch's info document there).
+        ("/index.html", "<title>stackfold</title>"),
         ("/app.js", "viewSearch"),
         ("/style.css", ".trace"),
     ] {

@@ -1,0 +1,301 @@
+//! The Elasticsearch-compatible endpoints through `router(state).oneshot(...)`, with a real
+//! folding thread on a fresh index.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use super::*;
+use crate::config::ConfigFile;
+use crate::ingest::{Inlet, StreamSettings};
+use crate::query::Filters;
+
+const PATH: &str = "/logs/weberror_billing_pro_1.4.2_web01_20240301.log";
+
+/// A server over a new index under `data`, taking shipped logs; streams close a quiet event
+/// after `idle`.
+fn server(data: &Path, idle: Duration) -> (AppState, std::thread::JoinHandle<crate::Result<()>>) {
+    let pipeline = Arc::new(
+        ConfigFile::default()
+            .settings(Some("UTC"), 1, 2020)
+            .unwrap(),
+    );
+    let settings = StreamSettings {
+        idle,
+        poll: Duration::from_millis(20),
+    };
+    let (inlet, thread) = Inlet::start(data, pipeline, settings).unwrap();
+    let state = AppState::open(data.to_path_buf(), None, WebAssets::default()).unwrap();
+    (state.with_inlet(inlet), thread)
+}
+
+/// One `index` action per line, each line a document of the file `PATH` on host web01,
+/// with ids `{prefix}{n}`.
+fn line_per_doc(lines: &[&str], prefix: &str) -> String {
+    let mut body = String::new();
+    for (n, line) in lines.iter().enumerate() {
+        let action = json!({"index": {"_index": "logs", "_id": format!("{prefix}{n}")}});
+        let doc =
+            json!({"message": line, "host": {"name": "web01"}, "log": {"file": {"path": PATH}}});
+        body.push_str(&format!("{action}\n{doc}\n"));
+    }
+    body
+}
+
+async fn post(state: &AppState, uri: &str, body: Vec<u8>, gzip: bool) -> (StatusCode, Value) {
+    let mut request = Request::post(uri).header(header::CONTENT_TYPE, "application/x-ndjson");
+    if gzip {
+        request = request.header(header::CONTENT_ENCODING, "gzip");
+    }
+    let response = router(state.clone())
+        .oneshot(request.body(Body::from(body)).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    assert_eq!(
+        response.headers().get("x-elastic-product").unwrap(),
+        "Elasticsearch"
+    );
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap())
+}
+
+/// Waits until `query` matches `n` events.
+async fn wait_for(state: &AppState, query: &str, n: usize) -> Vec<crate::query::StoredEvent> {
+    for _ in 0..200 {
+        state.reader.reload().unwrap();
+        let found = state
+            .reader
+            .search(query, &Filters::default(), 100)
+            .unwrap();
+        if found.len() == n {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("{query:?} never matched {n} events");
+}
+
+const TRACE: [&str; 5] = [
+    "2024-03-01 10:00:00,123 ERROR [main] c.a.billing.Billing - charge failed",
+    "java.lang.IllegalStateException: card declined",
+    "\tat com.acme.billing.Billing.charge(Billing.java:42)",
+    "\tat java.base/java.lang.Thread.run(Thread.java:833)",
+    "2024-03-01 10:00:01,000 INFO  [main] c.a.billing.Billing - next",
+];
+
+#[tokio::test]
+async fn a_trace_sent_line_by_line_across_requests_is_one_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let (state, _thread) = server(dir.path(), Duration::from_millis(200));
+    let (status, first) = post(
+        &state,
+        "/_bulk",
+        line_per_doc(&TRACE[..2], "a").into(),
+        false,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(first["errors"], false);
+    assert_eq!(first["items"][1]["index"]["status"], 201);
+    let compressed = gzip(line_per_doc(&TRACE[2..], "b").as_bytes());
+    let (_, second) = post(&state, "/logs/_bulk", compressed, true).await;
+    assert_eq!(second["errors"], false);
+    let events = wait_for(&state, "*", 2).await;
+    let trace = events.iter().find(|e| e.event.exception.is_some()).unwrap();
+    assert_eq!(trace.event.text, TRACE[..4].join("\n"));
+    assert_eq!(trace.event.line, 1);
+    assert_eq!(
+        trace.event.meta.app.as_deref(),
+        Some("billing"),
+        "from the shipped file name"
+    );
+    let exception = trace.event.exception.as_ref().unwrap();
+    assert_eq!(exception.root_type, "java.lang.IllegalStateException");
+    assert_eq!(trace.event.source, PATH);
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(bytes).unwrap();
+    gz.finish().unwrap()
+}
+
+#[tokio::test]
+async fn known_ids_are_not_taken_twice_and_bad_items_fail_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let (state, _thread) = server(dir.path(), Duration::from_millis(100));
+    let (_, first) = post(&state, "/_bulk", line_per_doc(&TRACE, "x").into(), false).await;
+    assert_eq!(first["errors"], false);
+    wait_for(&state, "*", 2).await;
+    // A retried request (its answer lost): nothing new; `create` of a known id conflicts.
+    let (_, again) = post(&state, "/_bulk", line_per_doc(&TRACE, "x").into(), false).await;
+    assert_eq!(again["items"][0]["index"]["status"], 200);
+    assert_eq!(again["items"][0]["index"]["result"], "noop");
+    let body = concat!(
+        "{\"create\":{\"_id\":\"x1\"}}\n{\"message\":\"again\"}\n",
+        "{\"index\":{}}\nnot json\n",
+        "{\"delete\":{\"_id\":\"x1\"}}\n",
+        "{\"index\":{}}\n{\"message\":\"\\u00ff valid\",\"host\":\"h\"}\n",
+    );
+    let mut bytes = body.as_bytes().to_vec();
+    bytes.extend_from_slice(b"{\"index\":{}}\n{\"message\":\"bad \xff utf-8\"}\n");
+    let (status, mixed) = post(&state, "/_bulk", bytes, false).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(mixed["errors"], true);
+    let statuses: Vec<u64> = mixed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| {
+            item.as_object().unwrap().values().next().unwrap()["status"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(statuses, [409, 400, 400, 201, 400]);
+    assert_eq!(
+        mixed["items"][0]["create"]["error"]["type"],
+        "version_conflict_engine_exception"
+    );
+    let events = wait_for(&state, "*", 3).await;
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.event.message.contains("valid"))
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn oversized_and_bomb_bodies_are_refused_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let (state, _thread) = server(dir.path(), Duration::from_millis(100));
+    // 200 MB of zeros compress to 200 KB: a bomb.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let zeros = vec![b'0'; 1 << 20];
+    for _ in 0..200 {
+        gz.write_all(&zeros).unwrap();
+    }
+    let bomb = gz.finish().unwrap();
+    let (status, answer) = post(&state, "/_bulk", bomb, true).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(answer["error"]["type"], "content_too_long_exception");
+    let (status, _) = post(&state, "/_bulk", b"\x1f\x8b\x08\x00garbage".to_vec(), true).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // The server goes on.
+    let (status, ok) = post(
+        &state,
+        "/_bulk",
+        line_per_doc(&TRACE[..1], "k").into(),
+        false,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(ok["errors"], false);
+}
+
+#[tokio::test]
+async fn open_lines_survive_a_restart_and_the_trace_stays_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let (state, thread) = server(dir.path(), Duration::from_secs(60));
+    let (_, first) = post(
+        &state,
+        "/_bulk",
+        line_per_doc(&TRACE[..3], "r").into(),
+        false,
+    )
+    .await;
+    assert_eq!(first["errors"], false);
+    // Acknowledged, not yet an event: the lines wait in the commit's checkpoints.
+    drop(state);
+    thread.join().unwrap().unwrap();
+    let (state, _thread) = server(dir.path(), Duration::from_millis(100));
+    let (_, retried) = post(
+        &state,
+        "/_bulk",
+        line_per_doc(&TRACE[..3], "r").into(),
+        false,
+    )
+    .await;
+    assert_eq!(
+        retried["items"][2]["index"]["result"], "noop",
+        "open lines know their ids"
+    );
+    let (_, rest) = post(
+        &state,
+        "/_bulk",
+        line_per_doc(&TRACE[3..], "s").into(),
+        false,
+    )
+    .await;
+    assert_eq!(rest["errors"], false);
+    let events = wait_for(&state, "*", 2).await;
+    let trace = events.iter().find(|e| e.event.exception.is_some()).unwrap();
+    assert_eq!(trace.event.text, TRACE[..4].join("\n"));
+}
+
+#[tokio::test]
+async fn clients_get_the_info_document_and_browsers_the_ui() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = AppState::open(dir.path().to_path_buf(), None, WebAssets::default()).unwrap();
+    let get = |accept: &'static str| {
+        let state = state.clone();
+        async move {
+            router(state)
+                .oneshot(
+                    Request::get("/")
+                        .header(header::ACCEPT, accept)
+                        .body(Body::empty())
+                        .unwrap(),
+                )
+                .await
+                .unwrap()
+        }
+    };
+    let info = get("application/vnd.elasticsearch+json; compatible-with=9").await;
+    assert_eq!(
+        info.headers().get("x-elastic-product").unwrap(),
+        "Elasticsearch"
+    );
+    let bytes = axum::body::to_bytes(info.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let info: Value = serde_json::from_slice(&bytes).unwrap();
+    assert!(
+        info["version"]["number"]
+            .as_str()
+            .unwrap()
+            .starts_with("8.")
+    );
+    assert_eq!(info["tagline"], "You Know, for Search");
+    let page = get("text/html,application/xhtml+xml").await;
+    let bytes = axum::body::to_bytes(page.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    assert!(String::from_utf8_lossy(&bytes).contains("<html"));
+    // Without a folding thread (another process writes the index), bulks are refused whole.
+    let (status, refused) = post(
+        &state,
+        "/_bulk",
+        line_per_doc(&TRACE[..1], "n").into(),
+        false,
+    )
+    .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        refused["error"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("does not take logs")
+    );
+}
