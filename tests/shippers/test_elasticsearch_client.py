@@ -1,0 +1,46 @@
+"""The official Python Elasticsearch client (9.x) against stackfold serve: `info()`,
+`helpers.bulk` of log lines one document each, a retried bulk, and a `create` conflict."""
+from elasticsearch import Elasticsearch, helpers
+
+from conftest import FIXTURES, fold_groups, indexed_groups, wait_until
+
+LOG = FIXTURES / "java" / "weberror_billing_pro_1.4.3_web02_20240302.log"
+
+
+def line_actions(path, op_type="index"):
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        yield {
+            "_op_type": op_type,
+            "_index": "logs",
+            "_id": f"{path.name}:{number}",
+            "_source": {"message": line, "host": {"name": "web02"}, "log": {"file": {"path": str(path)}}},
+        }
+
+
+def test_info_is_elasticsearch_8(server):
+    info = Elasticsearch(server.url).info()
+    assert info["version"]["number"].startswith("8.")
+    assert info["tagline"] == "You Know, for Search"
+
+
+def test_bulk_lines_fold_into_the_groups_fold_finds(server):
+    es = Elasticsearch(server.url)
+    lines = len(LOG.read_text().splitlines())
+    ok, errors = helpers.bulk(es, line_actions(LOG), chunk_size=7)
+    assert (ok, errors) == (lines, [])
+    expected = fold_groups([LOG])
+    # Streams close their last event after idle_ms; then the groups are fold's, exactly.
+    wait_until(lambda: indexed_groups(server) == expected, lambda: indexed_groups(server))
+    # Every line is in exactly one event: the events in order give back the file.
+    events = sorted(server.api("/api/search?q=*&limit=10000")["hits"], key=lambda e: e["line"])
+    assert "\n".join(e["text"] for e in events) == LOG.read_text().rstrip("\n")
+
+    # A retried bulk (its answer lost) stores nothing again.
+    ok, errors = helpers.bulk(es, line_actions(LOG), chunk_size=50)
+    assert (ok, errors) == (lines, [])
+    # `create` of a known _id is a conflict, item by item.
+    ok, errors = helpers.bulk(es, line_actions(LOG, "create"), raise_on_error=False)
+    assert ok == 0 and len(errors) == lines
+    assert {e["create"]["status"] for e in errors} == {409}
+    assert errors[0]["create"]["error"]["type"] == "version_conflict_engine_exception"
+    assert server.api("/api/search?q=*&limit=1")["total"] == len(events)

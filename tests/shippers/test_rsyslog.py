@@ -1,0 +1,61 @@
+"""rsyslog (Debian's rsyslogd with rsyslog-elasticsearch) tailing logs with Java and Python
+traces through `imfile`, without `startmsg.regex`, so every line is a message of its own, and
+shipping them with `omelasticsearch` in bulk mode: stackfold folds the traces on the server
+into the same events and groups `stackfold fold` finds in the files."""
+import shutil
+import signal
+import subprocess
+
+from conftest import FIXTURES, fold_groups, indexed_groups, wait_until
+
+LOGS = [
+    FIXTURES / "java" / "weberror_billing_pro_1.4.2_web01_20240301.log",
+    FIXTURES / "java" / "weberror_billing_pro_1.4.3_web02_20240302.log",
+    FIXTURES / "python" / "worker_billing_nor_1.4.2_job01_20240301.log",
+]
+
+# What README.md's "Sending logs from rsyslog" shows, with this test's paths.
+CONFIG = """
+global(workDirectory="{work}" parser.escapeControlCharactersOnReceive="off")
+module(load="imfile")
+module(load="omelasticsearch")
+input(type="imfile" file="{logs}/*.log" tag="app" addMetadata="on")
+template(name="stackfold" type="list" option.jsonf="on") {{
+  property(outname="message" name="msg" format="jsonf")
+  property(outname="host" name="hostname" format="jsonf")
+  property(outname="log.file.path" name="$!metadata!filename" format="jsonf")
+  property(outname="@timestamp" name="timereported" dateFormat="rfc3339" format="jsonf")
+}}
+action(type="omelasticsearch" server="127.0.0.1" serverport="{port}" template="stackfold"
+       searchIndex="logs" bulkmode="on" esVersion.major="8" errorFile="{work}/errors.json"
+       action.resumeRetryCount="-1")
+"""
+
+
+def test_rsyslog_ships_lines_and_stackfold_folds_the_traces(server, tmp_path):
+    rsyslogd = shutil.which("rsyslogd") or "/usr/sbin/rsyslogd"
+    logs, work = tmp_path / "logs", tmp_path / "rsyslog"
+    logs.mkdir()
+    work.mkdir()
+    for log in LOGS:
+        shutil.copy(log, logs / log.name)
+    config = tmp_path / "rsyslog.conf"
+    config.write_text(CONFIG.format(work=work, logs=logs, port=server.port))
+    process = subprocess.Popen([rsyslogd, "-n", "-f", str(config), "-i", str(work / "pid")],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        expected = fold_groups(sorted(logs.iterdir()))
+        assert sum(expected.values()) >= 5
+        wait_until(lambda: indexed_groups(server) == expected,
+                   lambda: (indexed_groups(server), expected), seconds=60)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    # Every line in exactly one event, each file's events in order giving back the file (less
+    # its blank lines: imfile sends no empty message).
+    events = server.api("/api/search?q=*&limit=10000")["hits"]
+    for log in sorted(logs.iterdir()):
+        mine = sorted((e for e in events if e["source"] == str(log)), key=lambda e: e["line"])
+        written = [line for line in log.read_text().splitlines() if line]
+        assert "\n".join(e["text"] for e in mine).split("\n") == written, log.name
+    assert not (work / "errors.json").exists()
