@@ -55,6 +55,11 @@ pub struct ServerArgs {
     /// HTTP Basic credentials.
     #[arg(long, value_name = "FILE")]
     pub basic_auth_file: Option<PathBuf>,
+    /// htpasswd-style file of the users who may send logs (`POST /_bulk`), as HTTP Basic or
+    /// Elasticsearch `ApiKey` (base64 of user:password). With any users file, readers cannot
+    /// send and shippers cannot read.
+    #[arg(long, value_name = "FILE")]
+    pub ingest_auth_file: Option<PathBuf>,
     /// PEM certificate chain for HTTPS (with --tls-key).
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,

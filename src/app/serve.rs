@@ -58,7 +58,11 @@ pub(super) fn app_state(data: std::path::PathBuf, server: &ServerArgs) -> anyhow
     let web = WebAssets {
         dir: server.web_dir.clone(),
     };
-    Ok(AppState::open(data, users, web)?)
+    let state = AppState::open(data, users, web)?;
+    Ok(match &server.ingest_auth_file {
+        Some(file) => state.with_ingest_users(Users::load(file)?),
+        None => state,
+    })
 }
 
 /// Serves until a signal or `stop`; prints the URL once listening.

@@ -74,6 +74,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             .listen
             .unwrap_or_else(|| "127.0.0.1:7280".parse().expect("a valid address")),
         basic_auth_file: config.server.basic_auth_file.as_deref().map(resolve),
+        ingest_auth_file: None,
         tls_cert: config.server.tls_cert.as_deref().map(resolve),
         tls_key: config.server.tls_key.as_deref().map(resolve),
         web_dir: None,

@@ -55,6 +55,7 @@ pub enum Refused {
 pub struct Inlet {
     batches: Sender<Batch>,
     queued: Arc<AtomicUsize>,
+    open: Arc<AtomicUsize>,
 }
 
 impl Inlet {
@@ -67,7 +68,9 @@ impl Inlet {
     ) -> Result<(Inlet, JoinHandle<Result<()>>)> {
         let (index, fields) = crate::index::open_or_create(data)?;
         let writer = EventWriter::open(&index, fields.clone(), HEAP_BYTES, 1)?;
-        let streams = Streams::new(writer, &index, fields, pipeline, settings)?;
+        let open = Arc::new(AtomicUsize::new(0));
+        let streams = Streams::new(writer, &index, fields, pipeline, settings)?
+            .counting_open(Arc::clone(&open));
         let (tx, rx) = bounded(QUEUE_REQUESTS);
         let thread = std::thread::Builder::new()
             .name("stackfold-ingest".into())
@@ -76,8 +79,15 @@ impl Inlet {
         let inlet = Inlet {
             batches: tx,
             queued: Arc::new(AtomicUsize::new(0)),
+            open,
         };
         Ok((inlet, thread))
+    }
+
+    /// Streams with an open event (lines received, no event closed yet), as of the last
+    /// commit.
+    pub fn open_streams(&self) -> usize {
+        self.open.load(Ordering::Relaxed)
     }
 
     /// Sends `docs` (from a request of `bytes` bytes) to be folded and committed; resolves

@@ -101,6 +101,8 @@ pub struct Streams {
     /// Ids among the open lines and in events added since the last commit.
     recent_ids: HashSet<String>,
     last_commit: Instant,
+    /// Where the count of streams with open lines is published at each commit.
+    open_count: Option<Arc<std::sync::atomic::AtomicUsize>>,
 }
 
 impl Streams {
@@ -132,11 +134,18 @@ impl Streams {
             streams: HashMap::new(),
             recent_ids: HashSet::new(),
             last_commit: Instant::now(),
+            open_count: None,
         };
         for (key, saved) in saved {
             streams.restore(&key, saved)?;
         }
         Ok(streams)
+    }
+
+    /// Publishes, at each commit, how many streams have open lines into `count`.
+    pub fn counting_open(mut self, count: Arc<std::sync::atomic::AtomicUsize>) -> Self {
+        self.open_count = Some(count);
+        self
     }
 
     /// Runs until `batches` is closed, then commits.
@@ -305,6 +314,14 @@ impl Streams {
             .flat_map(|s| s.pending.iter().filter_map(|l| l.id.clone()))
             .collect();
         self.last_commit = Instant::now();
+        if let Some(count) = &self.open_count {
+            let open = self
+                .streams
+                .values()
+                .filter(|s| !s.pending.is_empty())
+                .count();
+            count.store(open, std::sync::atomic::Ordering::Relaxed);
+        }
         Ok(())
     }
 

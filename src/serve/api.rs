@@ -280,7 +280,8 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         .ok()
         .and_then(|t| t.elapsed().ok())
         .map(|d| d.as_secs_f64());
-    let body = state.metrics.render(events, age);
+    let open = state.inlet.as_ref().map(|inlet| inlet.open_streams());
+    let body = state.metrics.render(events, age, open);
     (
         [(
             header::CONTENT_TYPE,

@@ -67,7 +67,7 @@ impl Users {
         })
     }
 
-    /// Whether an `Authorization` header value holds valid Basic credentials. Slow on the
+    /// Whether an `Authorization` header value holds valid Basic (or `ApiKey`) credentials. Slow on the
     /// first sight of a credential: call it off the async runtime.
     pub fn check(&self, authorization: &str) -> bool {
         let key: [u8; 32] = Sha256::digest(authorization.as_bytes()).into();
@@ -95,8 +95,13 @@ impl Users {
     }
 }
 
+/// `Basic base64(user:password)`, or Elasticsearch's `ApiKey base64(user:password)` as
+/// shippers send it for the ingest users.
 fn decode_basic(authorization: &str) -> Option<(String, String)> {
-    let encoded = authorization.strip_prefix("Basic ")?.trim();
+    let encoded = authorization
+        .strip_prefix("Basic ")
+        .or_else(|| authorization.strip_prefix("ApiKey "))?
+        .trim();
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(encoded)
         .ok()?;

@@ -16,8 +16,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::AppState;
+use super::metrics::{DocumentLabel, InputLabel, Metrics};
 use crate::error::Chain;
-use crate::ingest::{self, Doc, MAX_BULK_BYTES, Refused};
+use crate::ingest::{self, Doc, MAX_BULK_BYTES, Outcome, Refused};
 
 /// The Elasticsearch version announced: 8.x, which every shipper of the last years accepts
 /// (Filebeat and Logstash 8 refuse 7 and below; clients 9 talk to 8 in compatibility mode).
@@ -33,17 +34,21 @@ pub async fn product_header(request: Request, next: Next) -> Response {
     response
 }
 
+/// Whether a request asks for HTML: a browser.
+pub fn wants_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"))
+}
+
 /// `GET /`: the UI for browsers, the info document for everyone else.
 pub async fn root(
     State(state): State<AppState>,
     headers: HeaderMap,
     uri: axum::http::Uri,
 ) -> Response {
-    let wants_html = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|accept| accept.contains("text/html"));
-    if wants_html {
+    if wants_html(&headers) {
         return state.web.respond(&uri);
     }
     let mut response = Json(info()).into_response();
@@ -94,9 +99,13 @@ pub async fn bulk(State(state): State<AppState>, body: Bytes) -> Response {
             "this server does not take logs: another process writes its index (use serve alone, or tail beside it)",
         );
     };
+    let metrics = &state.metrics;
+    metrics
+        .bytes
+        .get_or_create(&INPUT)
+        .inc_by(body.len() as u64);
     // Compression is told by the body's first bytes (`Content-Encoding: gzip` from Filebeat
     // and Vector, zstd too), not by the header.
-    let bytes = body.len();
     let decoded = match crate::decode::body(&body, MAX_BULK_BYTES) {
         Ok(decoded) => decoded,
         Err(crate::decode::BodyError::TooLarge { cap }) => {
@@ -114,6 +123,8 @@ pub async fn bulk(State(state): State<AppState>, body: Bytes) -> Response {
             );
         }
     };
+    // What the queue holds is the decoded documents: count those.
+    let bytes = decoded.len();
     let items = tokio::task::spawn_blocking(move || ingest::es::parse(&decoded))
         .await
         .unwrap_or_default();
@@ -134,6 +145,7 @@ pub async fn bulk(State(state): State<AppState>, body: Bytes) -> Response {
         match inlet.send(docs, bytes).await {
             Ok(outcomes) => outcomes,
             Err(refused @ Refused::Busy) => {
+                metrics.throttled.get_or_create(&INPUT).inc();
                 return error(
                     StatusCode::TOO_MANY_REQUESTS,
                     "es_rejected_execution_exception",
@@ -149,8 +161,35 @@ pub async fn bulk(State(state): State<AppState>, body: Bytes) -> Response {
             }
         }
     };
+    count_documents(metrics, &items, &outcomes);
+    metrics
+        .bulk_seconds
+        .observe(started.elapsed().as_secs_f64());
     let took = started.elapsed().as_millis() as u64;
     Json(ingest::es::answer(&items, &outcomes, took)).into_response()
+}
+
+const INPUT: InputLabel = InputLabel {
+    input: "elasticsearch",
+};
+
+fn count_documents(metrics: &Metrics, items: &[ingest::es::Item], outcomes: &[Outcome]) {
+    let count = |outcome: &'static str, n: usize| {
+        let label = DocumentLabel {
+            input: INPUT.input,
+            outcome,
+        };
+        metrics.documents.get_or_create(&label).inc_by(n as u64);
+    };
+    count("refused", items.iter().filter(|i| i.doc.is_err()).count());
+    for (outcome, name) in [
+        (Outcome::Created, "created"),
+        (Outcome::Noop, "noop"),
+        (Outcome::Conflict, "conflict"),
+        (Outcome::Failed, "failed"),
+    ] {
+        count(name, outcomes.iter().filter(|o| **o == outcome).count());
+    }
 }
 
 /// An Elasticsearch error answer: `{"error": {"type", "reason"}, "status"}`.

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
+use base64::Engine;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -174,6 +175,24 @@ async fn known_ids_are_not_taken_twice_and_bad_items_fail_alone() {
             .count(),
         1
     );
+    let response = router(state.clone())
+        .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let metrics = String::from_utf8_lossy(&bytes);
+    for (outcome, n) in [("created", 6), ("noop", 5), ("conflict", 1), ("refused", 3)] {
+        let line = format!(
+            "stackfold_ingest_documents_total{{input=\"elasticsearch\",outcome=\"{outcome}\"}} {n}"
+        );
+        assert!(metrics.contains(&line), "{line} in\n{metrics}");
+    }
+    assert!(
+        metrics.contains("stackfold_ingest_bulk_seconds_count 3"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
@@ -297,5 +316,91 @@ async fn clients_get_the_info_document_and_browsers_the_ui() {
             .as_str()
             .unwrap()
             .contains("does not take logs")
+    );
+}
+
+#[tokio::test]
+async fn shippers_send_with_their_credentials_and_cannot_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str, user: &str, password: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, htpasswd_line(user, password).unwrap() + "\n").unwrap();
+        Users::load(&path).unwrap()
+    };
+    let readers = file("readers", "ops", "correct horse");
+    let shippers = file("shippers", "edge", "battery staple");
+    let data = dir.path().join("data");
+    let (state, _thread) = server(&data, Duration::from_millis(100));
+    let mut state = state.with_ingest_users(shippers);
+    state.users = Some(Arc::new(readers));
+    let encode = |text: &str| base64::engine::general_purpose::STANDARD.encode(text);
+    let basic_edge = format!("Basic {}", encode("edge:battery staple"));
+    let api_key_edge = format!("ApiKey {}", encode("edge:battery staple"));
+    let basic_ops = format!("Basic {}", encode("ops:correct horse"));
+    let body = line_per_doc(&TRACE[..1], "auth");
+    let send = |method: &str, uri: &str, auth: Option<&str>, accept: &str| {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::ACCEPT, accept);
+        if let Some(auth) = auth {
+            request = request.header(header::AUTHORIZATION, auth);
+        }
+        let body = if method == "POST" {
+            body.clone()
+        } else {
+            String::new()
+        };
+        router(state.clone()).oneshot(request.body(Body::from(body)).unwrap())
+    };
+    let json = "application/json";
+    let status = |r: axum::response::Response| r.status();
+    assert_eq!(
+        status(
+            send("POST", "/_bulk", Some(&basic_edge), json)
+                .await
+                .unwrap()
+        ),
+        StatusCode::OK
+    );
+    assert_eq!(
+        status(
+            send("POST", "/_bulk", Some(&api_key_edge), json)
+                .await
+                .unwrap()
+        ),
+        StatusCode::OK
+    );
+    assert_eq!(
+        status(send("GET", "/", Some(&api_key_edge), json).await.unwrap()),
+        StatusCode::OK
+    );
+    for (method, uri, auth, accept) in [
+        ("POST", "/_bulk", Some(basic_ops.as_str()), json),
+        ("POST", "/_bulk", None, json),
+        ("GET", "/api/search", Some(basic_edge.as_str()), json),
+    ] {
+        let answer = send(method, uri, auth, accept).await.unwrap();
+        assert_eq!(
+            answer.status(),
+            StatusCode::UNAUTHORIZED,
+            "{method} {uri} {auth:?}"
+        );
+    }
+    assert_eq!(
+        status(
+            send("GET", "/api/search", Some(&basic_ops), json)
+                .await
+                .unwrap()
+        ),
+        StatusCode::OK
+    );
+    assert_eq!(
+        status(
+            send("GET", "/", Some(&basic_ops), "text/html")
+                .await
+                .unwrap()
+        ),
+        StatusCode::OK
     );
 }

@@ -43,7 +43,10 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub struct AppState {
     pub reader: Arc<Reader>,
     pub data: PathBuf,
+    /// Who may read (the UI and `/api/*`); everyone when `None` and no ingest users either.
     pub users: Option<Arc<Users>>,
+    /// Who may send logs (`/_bulk` and the probes); see [`authenticate`].
+    pub ingest_users: Option<Arc<Users>>,
     pub metrics: Arc<Metrics>,
     pub web: WebAssets,
     /// Queries running at once: one, as each already searches its segments on every core.
@@ -64,11 +67,18 @@ impl AppState {
             reader,
             data,
             users: users.map(Arc::new),
+            ingest_users: None,
             metrics: Arc::new(Metrics::new()),
             web,
             queries: Arc::new(tokio::sync::Semaphore::new(1)),
             inlet: None,
         })
+    }
+
+    /// The same state, with `users` the only ones who may send logs.
+    pub fn with_ingest_users(mut self, users: Users) -> AppState {
+        self.ingest_users = Some(Arc::new(users));
+        self
     }
 
     /// The same state, taking shipped logs through `inlet`.
@@ -157,6 +167,11 @@ async fn read_body_first(request: Request, next: Next) -> Response {
     }
 }
 
+/// Whether `path` is a shipper's: `_bulk` and the probes shippers make.
+fn is_ingest(path: &str) -> bool {
+    path.starts_with("/_") || path.ends_with("/_bulk")
+}
+
 async fn ui(State(state): State<AppState>, uri: axum::http::Uri) -> Response {
     state.web.respond(&uri)
 }
@@ -172,27 +187,44 @@ async fn count_requests(State(state): State<AppState>, request: Request, next: N
     response
 }
 
-/// Lets `/healthz` through; everything else needs valid Basic credentials when users are
-/// configured (the body was already read by [`read_body_first`]).
+/// Lets `/healthz` through. Reading (the UI, `/api/*`) needs the credentials of a user of
+/// `--basic-auth-file` when one is given; sending logs (`_bulk` and the probes) those of a
+/// user of `--ingest-auth-file`, as Basic or `ApiKey`; `/` either. Once any users file is
+/// given, readers cannot send and shippers cannot read: a route whose users file is missing
+/// refuses everyone (the body was already read by [`read_body_first`]).
 async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let Some(users) = state.users.clone() else {
+    if state.users.is_none() && state.ingest_users.is_none() {
         return next.run(request).await;
-    };
+    }
     if request.uri().path() == "/healthz" {
         return next.run(request).await;
+    }
+    // `/` (the UI, or Elasticsearch's info document) is for readers and shippers alike.
+    let allowed: Vec<Arc<Users>> = match request.uri().path() {
+        "/" => [state.users.clone(), state.ingest_users.clone()]
+            .into_iter()
+            .flatten()
+            .collect(),
+        path if is_ingest(path) => state.ingest_users.iter().cloned().collect(),
+        _ => state.users.iter().cloned().collect(),
+    };
+    if allowed.is_empty() {
+        return ApiError::Unauthorized.into_response();
     }
     let header = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let allowed = match header {
-        Some(value) => tokio::task::spawn_blocking(move || users.check(&value))
-            .await
-            .unwrap_or(false),
+    let granted = match header {
+        Some(value) => {
+            tokio::task::spawn_blocking(move || allowed.iter().any(|users| users.check(&value)))
+                .await
+                .unwrap_or(false)
+        }
         None => false,
     };
-    if allowed {
+    if granted {
         return next.run(request).await;
     }
     ApiError::Unauthorized.into_response()
