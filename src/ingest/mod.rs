@@ -11,6 +11,7 @@
 
 pub mod es;
 pub mod mapping;
+pub mod otlp;
 pub mod streams;
 
 use std::path::Path;

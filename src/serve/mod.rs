@@ -12,6 +12,7 @@ mod error;
 mod es;
 mod live;
 mod metrics;
+mod otlp;
 mod web;
 
 use std::net::SocketAddr;
@@ -134,10 +135,14 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(DefaultBodyLimit::max(crate::ingest::MAX_BULK_BYTES))
         .layer(middleware::from_fn(es::product_header));
+    let otlp = Router::new()
+        .route("/v1/logs", post(otlp::logs))
+        .layer(DefaultBodyLimit::max(crate::ingest::MAX_BULK_BYTES));
     Router::new()
         .route("/healthz", get(api::healthz))
         .merge(api)
         .merge(elasticsearch)
+        .merge(otlp)
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -152,7 +157,7 @@ pub fn router(state: AppState) -> Router {
 /// client still streaming its body sees the status (401, 405, 400...) instead of a reset
 /// connection. A larger body is refused with 413 once the limit has been read.
 async fn read_body_first(request: Request, next: Next) -> Response {
-    let limit = if request.uri().path().ends_with("/_bulk") {
+    let limit = if is_ingest(request.uri().path()) {
         crate::ingest::MAX_BULK_BYTES
     } else {
         MAX_BODY_BYTES
@@ -167,9 +172,9 @@ async fn read_body_first(request: Request, next: Next) -> Response {
     }
 }
 
-/// Whether `path` is a shipper's: `_bulk` and the probes shippers make.
+/// Whether `path` is a shipper's: `_bulk`, the probes shippers make, OTLP's `/v1/logs`.
 fn is_ingest(path: &str) -> bool {
-    path.starts_with("/_") || path.ends_with("/_bulk")
+    path.starts_with("/_") || path.ends_with("/_bulk") || path == "/v1/logs"
 }
 
 async fn ui(State(state): State<AppState>, uri: axum::http::Uri) -> Response {
@@ -333,6 +338,6 @@ async fn shutdown_signal() {
 }
 
 #[cfg(test)]
-mod es_tests;
+mod ingest_tests;
 #[cfg(test)]
 mod tests;

@@ -262,7 +262,7 @@ async fn health_metrics_openapi_and_ui() {
     assert!(spec["paths"]["/api/search"].is_object());
     assert!(spec["paths"]["/api/live"].is_object());
     for (uri, needle) in [
-        // `/` is the UI for browsers (es_tests: clients without `Accept: text/html` get
+        // `/` is the UI for browsers (ingest_tests: clients without `Accept: text/html` get
         // Elasticsearch's info document there).
         ("/index.html", "<title>stackfold</title>"),
         ("/app.js", "viewSearch"),

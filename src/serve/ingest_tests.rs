@@ -1,5 +1,5 @@
-//! The Elasticsearch-compatible endpoints through `router(state).oneshot(...)`, with a real
-//! folding thread on a fresh index.
+//! The endpoints shippers use (Elasticsearch's `_bulk`, OTLP's `/v1/logs`), through
+//! `router(state).oneshot(...)`, with a real folding thread on a fresh index.
 
 use std::io::Write;
 use std::path::Path;
@@ -403,4 +403,44 @@ async fn shippers_send_with_their_credentials_and_cannot_read() {
         ),
         StatusCode::OK
     );
+}
+
+#[tokio::test]
+async fn otlp_json_records_are_answered_once_committed_and_bad_ones_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (state, _thread) = server(dir.path(), Duration::from_millis(100));
+    let export = json!({"resourceLogs": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "billing"}}]},
+        "scopeLogs": [{"scope": {"name": "billing.payments"}, "logRecords": [{
+            "timeUnixNano": "1709287200123000000", "severityText": "ERROR",
+            "body": {"stringValue": "charge failed"},
+            "attributes": [{"key": "exception.stacktrace", "value": {"stringValue":
+                "Traceback (most recent call last):\n  File \"/srv/billing/payments.py\", line 3, in charge\n    raise ValueError(\"boom\")\nValueError: boom"}}]
+        }]}]
+    }]});
+    let send = |content_type: &'static str, body: Vec<u8>| {
+        let state = state.clone();
+        async move {
+            let request = Request::post("/v1/logs")
+                .header(header::CONTENT_TYPE, content_type)
+                .body(Body::from(body))
+                .unwrap();
+            let response = router(state).oneshot(request).await.unwrap();
+            let status = response.status();
+            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            (status, bytes)
+        }
+    };
+    let (status, body) = send("application/json", export.to_string().into_bytes()).await;
+    assert_eq!((status, &body[..]), (StatusCode::OK, &b"{}"[..]));
+    let events = wait_for(&state, "*", 1).await;
+    let exception = events[0].event.exception.as_ref().unwrap();
+    assert_eq!(exception.root_type, "ValueError");
+    assert_eq!(events[0].event.meta.app.as_deref(), Some("billing"));
+    let (status, _) = send("application/x-protobuf", b"\xff\xfe not protobuf".to_vec()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = send("application/json", b"{\"resourceLogs\": 7}".to_vec()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
 }
