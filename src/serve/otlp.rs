@@ -73,7 +73,7 @@ pub async fn logs(State(state): State<AppState>, headers: HeaderMap, body: Bytes
     metrics
         .bulk_seconds
         .observe(started.elapsed().as_secs_f64());
-    let failed = outcomes.iter().any(|o| *o == Outcome::Failed);
+    let failed = outcomes.contains(&Outcome::Failed);
     let outcome = if failed { "failed" } else { "created" };
     let label = DocumentLabel {
         input: INPUT.input,
