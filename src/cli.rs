@@ -77,7 +77,11 @@ pub struct ServeArgs {
     pub data: PathBuf,
     #[command(flatten)]
     pub server: ServerArgs,
-    /// How shipped logs are read and folded (`POST /_bulk`).
+    /// Take syslog (RFC 5424 and 3164; octet-counted or newline-framed on TCP) on
+    /// `tcp://ADDR:PORT` or `udp://ADDR:PORT`; repeat for several.
+    #[arg(long, value_name = "URL")]
+    pub syslog_listen: Vec<String>,
+    /// How shipped logs are read and folded (`POST /_bulk`, OTLP, syslog).
     #[command(flatten)]
     pub pipeline: PipelineArgs,
 }

@@ -10,10 +10,18 @@ use anyhow::Context;
 use crate::cli::{PasswdArgs, ServeArgs, ServerArgs};
 use crate::config::ConfigFile;
 use crate::error::Chain;
+use crate::ingest::syslog::SyslogListen;
 use crate::ingest::{Inlet, StreamSettings};
+use crate::parse::HeaderParser;
 use crate::serve::{AppState, Listen, Users, WebAssets, htpasswd_line};
 
 pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let syslog = args
+        .syslog_listen
+        .iter()
+        .map(|s| s.parse::<SyslogListen>())
+        .collect::<Result<Vec<_>, _>>()
+        .context("--syslog-listen")?;
     let mut state = app_state(args.data.clone(), &args.server)?;
     let settings = Arc::new(super::pipeline_settings(&args.pipeline)?);
     // Shipped streams close a quiet event after `[tail] idle_ms`, as followed files do.
@@ -27,7 +35,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     };
     // The inlet owns the index writer: with a `tail` writing the same index, this server
     // only reads.
-    let inlet = match Inlet::start(&args.data, settings, streams) {
+    let inlet = match Inlet::start(&args.data, Arc::clone(&settings), streams) {
         Ok((inlet, thread)) => {
             state = state.with_inlet(inlet);
             Some(thread)
@@ -37,7 +45,14 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             None
         }
     };
-    serve_until_stopped(state, &args.server, Arc::new(AtomicBool::new(false)))?;
+    let parser = HeaderParser::new(settings.zone.clone(), settings.assume_year, None);
+    serve_listening(
+        state,
+        &args.server,
+        Arc::new(AtomicBool::new(false)),
+        syslog,
+        Some(parser),
+    )?;
     if let Some(thread) = inlet {
         // The router and its inlets are gone: the thread commits what it holds and ends.
         match thread.join() {
@@ -71,10 +86,23 @@ pub(super) fn serve_until_stopped(
     server: &ServerArgs,
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<()> {
+    serve_listening(state, server, stop, Vec::new(), None)
+}
+
+/// As [`serve_until_stopped`], taking syslog on `syslog` too.
+fn serve_listening(
+    state: AppState,
+    server: &ServerArgs,
+    stop: Arc<AtomicBool>,
+    syslog: Vec<SyslogListen>,
+    syslog_parser: Option<HeaderParser>,
+) -> anyhow::Result<()> {
     let tls = server.tls_cert.clone().zip(server.tls_key.clone());
     let listen = Listen {
         addr: server.listen,
         tls,
+        syslog,
+        syslog_parser,
     };
     crate::serve::serve(state, listen, stop, |url| {
         eprintln!("stackfold: serving on {url} (Ctrl-C stops)");

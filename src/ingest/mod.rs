@@ -13,6 +13,7 @@ pub mod es;
 pub mod mapping;
 pub mod otlp;
 pub mod streams;
+pub mod syslog;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -444,3 +444,30 @@ async fn otlp_json_records_are_answered_once_committed_and_bad_ones_refused() {
     let (status, _) = send("application/json", b"{\"resourceLogs\": 7}".to_vec()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn syslog_datagrams_fold_like_lines_of_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (state, _thread) = server(dir.path(), Duration::from_millis(200));
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = socket.local_addr().unwrap();
+    let parser = crate::parse::HeaderParser::new(jiff::tz::TimeZone::UTC, 2024, None);
+    let inlet = state.inlet.clone().unwrap();
+    tokio::spawn(crate::ingest::syslog::serve_udp(socket, inlet, parser));
+    let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for line in [
+        "<11>1 2024-03-01T10:00:00Z web01 billing 42 - - charge failed",
+        "<11>1 2024-03-01T10:00:00Z web01 billing 42 - - java.lang.IllegalStateException: boom",
+        "<11>1 2024-03-01T10:00:00Z web01 billing 42 - - \tat com.acme.billing.Billing.charge(Billing.java:42)",
+        "<14>1 2024-03-01T10:00:05Z web01 billing 42 - - next",
+    ] {
+        sender.send_to(line.as_bytes(), addr).unwrap();
+    }
+    let events = wait_for(&state, "*", 2).await;
+    let trace = events.iter().find(|e| e.event.exception.is_some()).unwrap();
+    assert_eq!(trace.event.lines, 3);
+    assert_eq!(
+        trace.event.exception.as_ref().unwrap().root_type,
+        "java.lang.IllegalStateException"
+    );
+}

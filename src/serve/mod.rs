@@ -33,6 +33,7 @@ pub use metrics::Metrics;
 pub use web::WebAssets;
 
 use crate::error::{Error, Result};
+use crate::ingest::syslog::{self, SyslogListen};
 use crate::query::Reader;
 
 /// Largest request body read: the API takes none, so this only bounds what a client can make
@@ -241,6 +242,53 @@ pub struct Listen {
     pub addr: SocketAddr,
     /// PEM certificate chain and private key, for HTTPS.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// Syslog listeners, and the parser that finds each message's host and program.
+    pub syslog: Vec<SyslogListen>,
+    pub syslog_parser: Option<crate::parse::HeaderParser>,
+}
+
+/// Binds the syslog listeners and starts taking their messages into `state`'s inlet.
+async fn start_syslog(state: &AppState, listen: &Listen) -> Result<()> {
+    let failed = |context: String, source| Error::Serve { context, source };
+    if listen.syslog.is_empty() {
+        return Ok(());
+    }
+    let Some(inlet) = state.inlet.clone() else {
+        return Err(failed(
+            "syslog".into(),
+            std::io::Error::other(
+                "this server does not take logs: another process writes its index",
+            ),
+        ));
+    };
+    let parser = listen.syslog_parser.clone().unwrap_or_else(|| {
+        crate::parse::HeaderParser::new(jiff::tz::TimeZone::UTC, jiff::Zoned::now().year(), None)
+    });
+    for &at in &listen.syslog {
+        match at {
+            SyslogListen::Tcp(addr) => {
+                let socket = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| failed(format!("syslog on tcp://{addr}"), e))?;
+                tokio::spawn(syslog::serve_tcp(socket, inlet.clone(), parser.clone()));
+            }
+            SyslogListen::Udp(addr) => {
+                let socket = tokio::net::UdpSocket::bind(addr)
+                    .await
+                    .map_err(|e| failed(format!("syslog on udp://{addr}"), e))?;
+                tokio::spawn(syslog::serve_udp(socket, inlet.clone(), parser.clone()));
+            }
+        }
+        tracing::info!(listen = %addr_of(at), "taking syslog");
+    }
+    Ok(())
+}
+
+fn addr_of(at: SyslogListen) -> String {
+    match at {
+        SyslogListen::Tcp(addr) => format!("tcp://{addr}"),
+        SyslogListen::Udp(addr) => format!("udp://{addr}"),
+    }
 }
 
 /// Serves `state` until Ctrl-C, SIGTERM or `stop` (which it then sets, for whoever else
@@ -260,6 +308,7 @@ pub fn serve(
             source,
         })?;
     runtime.block_on(async move {
+        start_syslog(&state, &listen).await?;
         let app = router(state).into_make_service();
         let handle = axum_server::Handle::new();
         let shutdown = handle.clone();

@@ -51,20 +51,30 @@ class Server:
 
 
 
-@pytest.fixture
-def server(tmp_path):
+def start_server(tmp_path, *extra):
+    """`stackfold serve` on a fresh directory under `tmp_path`, with `extra` arguments."""
     config = tmp_path / "stackfold.toml"
     config.write_text("[tail]\nidle_ms = 300\n")
     port = free_port()
     data = tmp_path / "data"
     process = subprocess.Popen(
         [str(BINARY), "serve", "--data", str(data), "--tz", "UTC", "--config", str(config),
-         "--listen", f"127.0.0.1:{port}"],
+         "--listen", f"127.0.0.1:{port}", *extra],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     wait_for_port(port, process)
-    yield Server(data, port, process)
-    process.send_signal(signal.SIGTERM)
-    process.wait(timeout=30)
+    return Server(data, port, process)
+
+
+def stop_server(server):
+    server.process.send_signal(signal.SIGTERM)
+    assert server.process.wait(timeout=30) == 0
+
+
+@pytest.fixture
+def server(tmp_path):
+    running = start_server(tmp_path)
+    yield running
+    stop_server(running)
 
 
 def wait_until(condition, describe, seconds=20):

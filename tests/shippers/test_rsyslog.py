@@ -6,7 +6,8 @@ import shutil
 import signal
 import subprocess
 
-from conftest import FIXTURES, fold_groups, indexed_groups, wait_until
+from conftest import (FIXTURES, fold_groups, free_port, indexed_groups, start_server,
+                      stop_server, wait_until)
 
 LOGS = [
     FIXTURES / "java" / "weberror_billing_pro_1.4.2_web01_20240301.log",
@@ -59,3 +60,45 @@ def test_rsyslog_ships_lines_and_stackfold_folds_the_traces(server, tmp_path):
         written = [line for line in log.read_text().splitlines() if line]
         assert "\n".join(e["text"] for e in mine).split("\n") == written, log.name
     assert not (work / "errors.json").exists()
+
+
+# imfile again, one input per file (each its own program, so its own stream), forwarded with
+# omfwd over TCP as RFC 5424, octet-counted: what README.md's "Syslog" section shows.
+FORWARD = """
+global(workDirectory="{work}" parser.escapeControlCharactersOnReceive="off")
+module(load="imfile")
+{inputs}
+action(type="omfwd" target="127.0.0.1" port="{port}" protocol="tcp"
+       tcp_framing="octet-counted" template="RSYSLOG_SyslogProtocol23Format"
+       action.resumeRetryCount="-1")
+"""
+
+
+def test_rsyslog_omfwd_to_the_syslog_listener(tmp_path):
+    syslog_port = free_port()
+    server = start_server(tmp_path, "--syslog-listen", f"tcp://127.0.0.1:{syslog_port}")
+    logs, work = tmp_path / "logs", tmp_path / "rsyslog"
+    logs.mkdir()
+    work.mkdir()
+    inputs = []
+    for n, log in enumerate(LOGS):
+        shutil.copy(log, logs / log.name)
+        inputs.append(f'input(type="imfile" file="{logs / log.name}" tag="app{n}")')
+    config = tmp_path / "rsyslog.conf"
+    config.write_text(FORWARD.format(work=work, inputs="\n".join(inputs), port=syslog_port))
+    rsyslogd = shutil.which("rsyslogd") or "/usr/sbin/rsyslogd"
+    process = subprocess.Popen([rsyslogd, "-n", "-f", str(config), "-i", str(work / "pid")],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        expected = fold_groups(sorted(logs.iterdir()))
+        assert sum(expected.values()) >= 5
+        wait_until(lambda: indexed_groups(server) == expected,
+                   lambda: (indexed_groups(server), expected), seconds=60)
+        # Each event is held as the syslog line(s) it came as, header and all.
+        hits = server.api("/api/search?q=*&limit=10000&exceptions=true")["hits"]
+        assert hits and all(h["text"].startswith("<") and h["format"] == "syslog5424" for h in hits)
+        assert all("\n" in h["text"] for h in hits), "traces folded across messages"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+        stop_server(server)
