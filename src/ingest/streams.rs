@@ -43,6 +43,17 @@ pub struct Doc {
     pub shipped: Shipped,
 }
 
+impl Doc {
+    /// A document without `_id` (OTLP records, syslog messages): taken each time it is sent.
+    pub fn without_id(shipped: Shipped) -> Doc {
+        Doc {
+            id: None,
+            create: false,
+            shipped,
+        }
+    }
+}
+
 /// What became of one document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {

@@ -200,14 +200,7 @@ async fn deliver(inlet: &Inlet, messages: Vec<Shipped>) {
         return;
     }
     let bytes = messages.iter().map(|m| m.text.len()).sum();
-    let docs: Vec<Doc> = messages
-        .into_iter()
-        .map(|shipped| Doc {
-            id: None,
-            create: false,
-            shipped,
-        })
-        .collect();
+    let docs: Vec<Doc> = messages.into_iter().map(Doc::without_id).collect();
     loop {
         match inlet.send(docs.clone(), bytes).await {
             Ok(_) => return,

@@ -51,14 +51,7 @@ pub async fn logs(State(state): State<AppState>, headers: HeaderMap, body: Bytes
         Ok(records) => records,
         Err(err) => return refuse(StatusCode::BAD_REQUEST, &Chain(&err).to_string()),
     };
-    let docs: Vec<Doc> = records
-        .into_iter()
-        .map(|shipped| Doc {
-            id: None,
-            create: false,
-            shipped,
-        })
-        .collect();
+    let docs: Vec<Doc> = records.into_iter().map(Doc::without_id).collect();
     let count = docs.len() as u64;
     let outcomes = match inlet.send(docs, bytes).await {
         Ok(outcomes) => outcomes,

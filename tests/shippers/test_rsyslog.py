@@ -33,22 +33,32 @@ action(type="omelasticsearch" server="127.0.0.1" serverport="{port}" template="s
 """
 
 
-def test_rsyslog_ships_lines_and_stackfold_folds_the_traces(server, tmp_path):
+def rsyslog(tmp_path, config):
+    """Debian's rsyslogd in the foreground with `config`, its state under `tmp_path`."""
+    path = tmp_path / "rsyslog.conf"
+    path.write_text(config)
     rsyslogd = shutil.which("rsyslogd") or "/usr/sbin/rsyslogd"
+    return subprocess.Popen([rsyslogd, "-n", "-f", str(path), "-i", str(tmp_path / "rsyslog.pid")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def wait_for_fold_groups(server, logs):
+    """Waits until the server's groups are those `fold` finds in `logs`."""
+    expected = fold_groups(sorted(logs.iterdir()))
+    assert sum(expected.values()) >= 5
+    wait_until(lambda: indexed_groups(server) == expected,
+               lambda: (indexed_groups(server), expected), seconds=60)
+
+
+def test_rsyslog_ships_lines_and_stackfold_folds_the_traces(server, tmp_path):
     logs, work = tmp_path / "logs", tmp_path / "rsyslog"
     logs.mkdir()
     work.mkdir()
     for log in LOGS:
         shutil.copy(log, logs / log.name)
-    config = tmp_path / "rsyslog.conf"
-    config.write_text(CONFIG.format(work=work, logs=logs, port=server.port))
-    process = subprocess.Popen([rsyslogd, "-n", "-f", str(config), "-i", str(work / "pid")],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = rsyslog(tmp_path, CONFIG.format(work=work, logs=logs, port=server.port))
     try:
-        expected = fold_groups(sorted(logs.iterdir()))
-        assert sum(expected.values()) >= 5
-        wait_until(lambda: indexed_groups(server) == expected,
-                   lambda: (indexed_groups(server), expected), seconds=60)
+        wait_for_fold_groups(server, logs)
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
@@ -84,16 +94,10 @@ def test_rsyslog_omfwd_to_the_syslog_listener(tmp_path):
     for n, log in enumerate(LOGS):
         shutil.copy(log, logs / log.name)
         inputs.append(f'input(type="imfile" file="{logs / log.name}" tag="app{n}")')
-    config = tmp_path / "rsyslog.conf"
-    config.write_text(FORWARD.format(work=work, inputs="\n".join(inputs), port=syslog_port))
-    rsyslogd = shutil.which("rsyslogd") or "/usr/sbin/rsyslogd"
-    process = subprocess.Popen([rsyslogd, "-n", "-f", str(config), "-i", str(work / "pid")],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = rsyslog(tmp_path, FORWARD.format(work=work, inputs="\n".join(inputs),
+                                               port=syslog_port))
     try:
-        expected = fold_groups(sorted(logs.iterdir()))
-        assert sum(expected.values()) >= 5
-        wait_until(lambda: indexed_groups(server) == expected,
-                   lambda: (indexed_groups(server), expected), seconds=60)
+        wait_for_fold_groups(server, logs)
         # Each event is held as the syslog line(s) it came as, header and all.
         hits = server.api("/api/search?q=*&limit=10000&exceptions=true")["hits"]
         assert hits and all(h["text"].startswith("<") and h["format"] == "syslog5424" for h in hits)
