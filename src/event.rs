@@ -5,6 +5,7 @@
 //! on, so they are only ever added to, never renamed.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -147,6 +148,9 @@ pub struct Event {
     /// (OpenStack `TRACE`, logcat): their headers are cut off here so traces parse.
     pub detail: Option<String>,
     pub exception: Option<Exception>,
+    /// What a shipper sent with the event that maps to none of the fields above (flattened,
+    /// dotted keys): kept and shown, not searched.
+    pub fields: BTreeMap<String, String>,
 }
 
 impl Serialize for Event {
@@ -182,10 +186,17 @@ pub struct EventRecord<'a> {
     pub continued: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exception: Option<Cow<'a, Exception>>,
+    /// A shipped event's other fields (see [`Event::fields`]); absent when there are none.
+    #[serde(default, skip_serializing_if = "is_empty")]
+    pub fields: Cow<'a, BTreeMap<String, String>>,
 }
 
 fn is_false(value: &bool) -> bool {
     !value
+}
+
+fn is_empty(fields: &impl std::ops::Deref<Target = BTreeMap<String, String>>) -> bool {
+    fields.is_empty()
 }
 
 impl EventRecord<'_> {
@@ -217,6 +228,7 @@ impl Event {
             truncated: self.truncated,
             continued: self.continued,
             exception: self.exception.as_ref().map(Cow::Borrowed),
+            fields: Cow::Borrowed(&self.fields),
         }
     }
 

@@ -217,11 +217,18 @@ async function showContext(target, id) {
   }
 }
 
+// A shipped event's other fields (what its shipper sent beside the text), as a table.
+function fieldsTable(fields) {
+  const rows = Object.entries(fields || {})
+    .map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join("");
+  return rows ? `<table class="fields">${rows}</table>` : "";
+}
+
 function eventDetails(event, terms) {
   const group = event.exception
     ? ` · <a href="#/group/${esc(event.exception.fingerprint)}?${shared(route().params)}">exception group</a>`
     : "";
-  return `${renderTrace(event, terms)}
+  return `${renderTrace(event, terms)}${fieldsTable(event.fields)}
     <div class="meta">${esc(event.source)}:${event.line} · id ${esc(event.id)} ·
       <a href="#" data-context="${esc(event.id)}">surrounding lines</a>${group}</div>
     <div class="ctx"></div>`;

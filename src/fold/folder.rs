@@ -1,5 +1,6 @@
 //! The folding state machine: lines (with their parsed headers) into events.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use jiff::Timestamp;
@@ -208,6 +209,7 @@ impl Folder {
             stack_trace: None,
             detail: None,
             exception: None,
+            fields: BTreeMap::new(),
         };
         let mut origin = None;
         let mut last_header_ts = None;
@@ -289,6 +291,7 @@ impl Event {
             stack_trace: None,
             detail: None,
             exception: None,
+            fields: BTreeMap::new(),
         }
     }
 }

@@ -129,6 +129,9 @@ pub struct DocFields {
     /// The document is a whole record: it starts an event.
     #[serde(default)]
     pub whole: bool,
+    /// The document's other fields (see `Event::fields`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, String>,
 }
 
 /// What to do with a file given its checkpoint.

@@ -108,6 +108,10 @@ pub fn to_document(f: &Fields, event: &Event, file: &str, ingested: u64) -> Tant
         );
         doc.add_u64(f.grouping_version, u64::from(x.grouping_version));
     }
+    if !event.fields.is_empty() {
+        let json = serde_json::to_string(&event.fields).expect("fields serialise");
+        doc.add_text(f.fields, json);
+    }
     doc
 }
 

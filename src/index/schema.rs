@@ -58,6 +58,8 @@ pub struct Fields {
     /// The `_id`s of the shipped documents an event was folded from: a retried document is
     /// found by its id and not indexed twice. Indexed, not stored.
     pub doc_id: Field,
+    /// A shipped event's other fields, as JSON: stored for display, not indexed.
+    pub fields: Field,
 }
 
 /// Code-tokenized text with positions (for phrases, which camelCase splitting makes of most
@@ -126,10 +128,11 @@ pub fn build() -> (Schema, Fields) {
         fingerprint: b.add_text_field("fingerprint", filterable),
         frames: b.add_text_field("frames", code_text(false)),
         template: b.add_text_field("template", stored_only.clone()),
-        exception: b.add_text_field("exception", stored_only),
+        exception: b.add_text_field("exception", stored_only.clone()),
         grouping_version: b.add_u64_field("grouping_version", FAST),
         schema_version: b.add_u64_field("schema_version", STORED),
         doc_id: b.add_text_field("doc_id", keyword()),
+        fields: b.add_text_field("fields", stored_only),
     };
     (b.build(), fields)
 }
@@ -170,6 +173,7 @@ impl Fields {
             grouping_version: f("grouping_version")?,
             schema_version: f("schema_version")?,
             doc_id: f("doc_id")?,
+            fields: f("fields")?,
         })
     }
 }

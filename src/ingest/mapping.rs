@@ -6,6 +6,8 @@
 //! and Docker's JSON logs. A key is found nested (`{"log": {"level": ..}}`) or dotted
 //! (`"log.level"`), as shippers write both.
 
+use std::collections::BTreeMap;
+
 use jiff::Timestamp;
 use serde_json::{Map, Value};
 
@@ -64,6 +66,8 @@ pub struct Shipped {
     /// The document is a whole log record (the shipper parsed it: a logger, a stack trace),
     /// so it starts an event even when its text has no header.
     pub whole: bool,
+    /// Everything else the document holds, flattened to dotted keys: kept with its event.
+    pub fields: BTreeMap<String, String>,
 }
 
 /// Reads `doc`; `None` when it holds no text at all.
@@ -106,7 +110,53 @@ pub fn read(doc: &Map<String, Value>) -> Option<Shipped> {
         whole: stack.is_some() || logger.is_some(),
         logger,
         thread: field(THREAD_KEYS),
+        fields: others(doc),
     })
+}
+
+/// The keys read into the fields above; every other key is kept as it is.
+const MAPPED: &[&[&str]] = &[
+    TEXT_KEYS,
+    STACK_KEYS,
+    TIME_KEYS,
+    LEVEL_KEYS,
+    LOGGER_KEYS,
+    THREAD_KEYS,
+    HOST_KEYS,
+    PATH_KEYS,
+    PROGRAM_KEYS,
+    SERVICE_KEYS,
+    CONTAINER_KEYS,
+    ENV_KEYS,
+    TAG_KEYS,
+];
+
+/// The leaves of `doc` that no mapped key names, as dotted keys and text.
+fn others(doc: &Map<String, Value>) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    flatten("", doc, &mut out);
+    out.retain(|key, _| !MAPPED.iter().any(|keys| keys.contains(&key.as_str())));
+    out
+}
+
+fn flatten(prefix: &str, doc: &Map<String, Value>, out: &mut BTreeMap<String, String>) {
+    for (key, value) in doc {
+        let key = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        match value {
+            Value::Object(inner) => flatten(&key, inner, out),
+            Value::String(s) => {
+                out.insert(key, s.clone());
+            }
+            Value::Null => {}
+            other => {
+                out.insert(key, other.to_string());
+            }
+        }
+    }
 }
 
 /// Host and file, else host and program, else service and container, else what there is.
@@ -189,6 +239,26 @@ mod tests {
         assert_eq!(nested.level, Some(Level::Error));
         assert_eq!(nested.meta.app.as_deref(), Some("billing"));
         assert!(nested.whole);
+        assert!(nested.fields.is_empty(), "{:?}", nested.fields);
+        let extra = shipped(
+            r#"{"message":"m","agent":{"type":"filebeat","version":"8.17.0"},"tags":["a","b"],
+                "log":{"offset":42,"level":"info"},"facility":"local0"}"#,
+        );
+        let kept: Vec<(&str, &str)> = extra
+            .fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            kept,
+            [
+                ("agent.type", "filebeat"),
+                ("agent.version", "8.17.0"),
+                ("facility", "local0"),
+                ("log.offset", "42"),
+                ("tags", r#"["a","b"]"#)
+            ]
+        );
     }
 
     #[test]

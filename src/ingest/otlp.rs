@@ -79,6 +79,22 @@ fn record_of(record: LogRecord, meta: &FileMeta, scope: Option<&str>) -> Shipped
     let ts = (nanos > 0)
         .then(|| Timestamp::from_nanosecond(i128::from(nanos)).ok())
         .flatten();
+    let mut fields: std::collections::BTreeMap<String, String> = record
+        .attributes
+        .iter()
+        .filter(|kv| !kv.key.starts_with("exception.") && kv.key != "thread.name")
+        .map(|kv| {
+            (
+                kv.key.clone(),
+                kv.value.as_ref().map(text_of).unwrap_or_default(),
+            )
+        })
+        .collect();
+    for (name, id) in [("trace_id", &record.trace_id), ("span_id", &record.span_id)] {
+        if !id.is_empty() {
+            fields.insert(name.into(), id.iter().map(|b| format!("{b:02x}")).collect());
+        }
+    }
     let service = meta.app.as_deref().unwrap_or("-");
     let host = meta.host.as_deref().unwrap_or("-");
     Shipped {
@@ -91,6 +107,7 @@ fn record_of(record: LogRecord, meta: &FileMeta, scope: Option<&str>) -> Shipped
         logger: scope.map(str::to_owned),
         thread: attr("thread.name"),
         whole: true,
+        fields,
     }
 }
 
@@ -170,8 +187,10 @@ mod tests {
             {"key":"host.name","value":{"stringValue":"web01"}}]},
         "scopeLogs":[{"scope":{"name":"billing.payments"},"logRecords":[{
             "timeUnixNano":"1709287200123000000","severityNumber":17,"severityText":"ERROR",
+            "traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174",
             "body":{"stringValue":"charge failed"},
             "attributes":[
+              {"key":"code.function","value":{"stringValue":"charge"}},
               {"key":"exception.type","value":{"stringValue":"ValueError"}},
               {"key":"exception.stacktrace","value":{"stringValue":"Traceback (most recent call last):\n  File \"/srv/billing/payments.py\", line 3, in charge\n    raise ValueError(\"boom\")\nValueError: boom\n"}}]
         }]}]}]}"#;
@@ -193,6 +212,19 @@ mod tests {
         assert_eq!(r.meta.env.as_deref(), Some("pro"));
         assert_eq!(r.logger.as_deref(), Some("billing.payments"));
         assert!(r.whole);
+        let fields: Vec<(&str, &str)> = r
+            .fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                ("code.function", "charge"),
+                ("span_id", "eee19b7ec3c1b174"),
+                ("trace_id", "5b8efff798038103d269b633813fc60c")
+            ]
+        );
     }
 
     #[test]

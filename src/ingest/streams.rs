@@ -251,6 +251,7 @@ impl Streams {
             logger: doc.shipped.logger.clone(),
             thread: doc.shipped.thread.clone(),
             whole: doc.shipped.whole,
+            fields: doc.shipped.fields.clone(),
         };
         let stream = self.streams.get_mut(&key).expect("opened above");
         stream.last = now;
@@ -435,5 +436,8 @@ fn fill_from_doc(event: &mut Event, doc: &DocFields) {
     }
     if event.thread.is_none() {
         event.thread.clone_from(&doc.thread);
+    }
+    if event.fields.is_empty() {
+        event.fields.clone_from(&doc.fields);
     }
 }

@@ -171,6 +171,12 @@ fn stored_event(
             truncated: flags & FLAG_TRUNCATED != 0,
             continued: flags & FLAG_CONTINUED != 0,
             exception: exception.map(Cow::Owned),
+            fields: Cow::Owned(
+                doc.get_first(f.fields)
+                    .and_then(|v| v.as_str())
+                    .and_then(|json| serde_json::from_str(json).ok())
+                    .unwrap_or_default(),
+            ),
         },
     }
 }

@@ -20,8 +20,8 @@ pub enum ApiError {
     Unauthorized,
     /// The query ran longer than the server allows.
     Timeout,
-    /// The request body is over the limit.
-    TooLarge,
+    /// The request body is over the limit, in bytes.
+    TooLarge(usize),
     /// Something broke on the server; logged, not shown.
     Internal(String),
 }
@@ -60,9 +60,9 @@ impl IntoResponse for ApiError {
                 StatusCode::UNAUTHORIZED,
                 json!({"error": "authentication required"}),
             ),
-            ApiError::TooLarge => (
+            ApiError::TooLarge(limit) => (
                 StatusCode::PAYLOAD_TOO_LARGE,
-                json!({"error": format!("request bodies are limited to {} bytes", super::MAX_BODY_BYTES)}),
+                json!({"error": format!("request bodies are limited to {limit} bytes")}),
             ),
             ApiError::Timeout => (
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -37,16 +37,28 @@ fn server(data: &Path, idle: Duration) -> (AppState, std::thread::JoinHandle<cra
 }
 
 /// One `index` action per line, each line a document of the file `PATH` on host web01,
-/// with ids `{prefix}{n}`.
+/// with ids `{prefix}{n}` and two fields stackfold does not map (`log.offset`, `agent.type`).
 fn line_per_doc(lines: &[&str], prefix: &str) -> String {
     let mut body = String::new();
     for (n, line) in lines.iter().enumerate() {
         let action = json!({"index": {"_index": "logs", "_id": format!("{prefix}{n}")}});
-        let doc =
-            json!({"message": line, "host": {"name": "web01"}, "log": {"file": {"path": PATH}}});
+        let doc = json!({"message": line, "host": {"name": "web01"},
+            "log": {"file": {"path": PATH}, "offset": n}, "agent": {"type": "filebeat"}});
         body.push_str(&format!("{action}\n{doc}\n"));
     }
     body
+}
+
+/// Posts `body` without looking at the answer's headers (a refusal before routing has none
+/// of Elasticsearch's).
+async fn post_unchecked(state: &AppState, uri: &str, body: Vec<u8>) -> (StatusCode, Value) {
+    let request = Request::post(uri).body(Body::from(body)).unwrap();
+    let response = router(state.clone()).oneshot(request).await.unwrap();
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap())
 }
 
 async fn post(state: &AppState, uri: &str, body: Vec<u8>, gzip: bool) -> (StatusCode, Value) {
@@ -211,6 +223,17 @@ async fn oversized_and_bomb_bodies_are_refused_whole() {
     assert_eq!(answer["error"]["type"], "content_too_long_exception");
     let (status, _) = post(&state, "/_bulk", b"\x1f\x8b\x08\x00garbage".to_vec(), true).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    // 200 MB as sent: refused once 100 MiB were read.
+    let huge = line_per_doc(&TRACE[..1], "h")
+        .repeat(200 << 20 >> 8)
+        .into_bytes();
+    assert!(huge.len() > 200 << 20);
+    let (status, answer) = post_unchecked(&state, "/_bulk", huge).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(
+        answer["error"].as_str().unwrap().contains("104857600"),
+        "{answer}"
+    );
     // The server goes on.
     let (status, ok) = post(
         &state,
@@ -261,6 +284,15 @@ async fn open_lines_survive_a_restart_and_the_trace_stays_whole() {
     let events = wait_for(&state, "*", 2).await;
     let trace = events.iter().find(|e| e.event.exception.is_some()).unwrap();
     assert_eq!(trace.event.text, TRACE[..4].join("\n"));
+    // The fields of the event's first document were kept through the restart.
+    assert_eq!(
+        trace.event.fields.get("agent.type").map(String::as_str),
+        Some("filebeat")
+    );
+    assert_eq!(
+        trace.event.fields.get("log.offset").map(String::as_str),
+        Some("0")
+    );
 }
 
 #[tokio::test]

@@ -169,7 +169,7 @@ async fn read_body_first(request: Request, next: Next) -> Response {
             next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
                 .await
         }
-        Err(_) => ApiError::TooLarge.into_response(),
+        Err(_) => ApiError::TooLarge(limit).into_response(),
     }
 }
 
