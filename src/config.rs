@@ -95,6 +95,10 @@ pub struct IndexConfig {
 pub struct ServerConfig {
     pub listen: Option<std::net::SocketAddr>,
     pub basic_auth_file: Option<PathBuf>,
+    /// Who may send logs (`--ingest-auth-file`).
+    pub ingest_auth_file: Option<PathBuf>,
+    /// Syslog listeners, `tcp://IP:PORT` or `udp://IP:PORT` (`--syslog-listen`).
+    pub syslog_listen: Option<Vec<String>>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
 }

@@ -56,8 +56,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         threads: 0,
     })?;
     let paths = vec![logs.display().to_string()];
-    let tailer = super::tail::tailer(&data, paths, settings, TailSettings::default(), 64)?;
-    super::tail::tail_and_serve(tailer, data, &args.server)?;
+    let tail = TailSettings::default();
+    let tailer = super::tail::tailer(&data, paths, settings.clone(), tail, 64)?;
+    let pipeline = std::sync::Arc::new(settings);
+    super::tail::tail_and_serve(tailer, data, &args.server, pipeline, tail.idle, Vec::new())?;
     drop(dir);
     Ok(ExitCode::SUCCESS)
 }

@@ -15,13 +15,17 @@ use crate::ingest::{Inlet, StreamSettings};
 use crate::parse::HeaderParser;
 use crate::serve::{AppState, Listen, Users, WebAssets, htpasswd_line};
 
-pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let syslog = args
-        .syslog_listen
+/// Syslog listen addresses as given (`--syslog-listen`, `[server] syslog_listen`).
+pub(super) fn syslog_listens(given: &[String]) -> anyhow::Result<Vec<SyslogListen>> {
+    given
         .iter()
         .map(|s| s.parse::<SyslogListen>())
         .collect::<Result<Vec<_>, _>>()
-        .context("--syslog-listen")?;
+        .context("syslog_listen")
+}
+
+pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let syslog = syslog_listens(&args.syslog_listen)?;
     let mut state = app_state(args.data.clone(), &args.server)?;
     let settings = Arc::new(super::pipeline_settings(&args.pipeline)?);
     // Shipped streams close a quiet event after `[tail] idle_ms`, as followed files do.
@@ -56,7 +60,9 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if let Some(thread) = inlet {
         // The router and its inlets are gone: the thread commits what it holds and ends.
         match thread.join() {
-            Ok(result) => result.context("indexing shipped logs")?,
+            Ok(result) => {
+                result.context("indexing shipped logs")?;
+            }
             Err(_) => anyhow::bail!("the ingest thread panicked"),
         }
     }
@@ -80,17 +86,9 @@ pub(super) fn app_state(data: std::path::PathBuf, server: &ServerArgs) -> anyhow
     })
 }
 
-/// Serves until a signal or `stop`; prints the URL once listening.
-pub(super) fn serve_until_stopped(
-    state: AppState,
-    server: &ServerArgs,
-    stop: Arc<AtomicBool>,
-) -> anyhow::Result<()> {
-    serve_listening(state, server, stop, Vec::new(), None)
-}
-
-/// As [`serve_until_stopped`], taking syslog on `syslog` too.
-fn serve_listening(
+/// Serves until a signal or `stop`, taking syslog on `syslog` too; prints the URL once
+/// listening.
+pub(super) fn serve_listening(
     state: AppState,
     server: &ServerArgs,
     stop: Arc<AtomicBool>,

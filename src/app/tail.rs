@@ -8,11 +8,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::Context;
 
 use super::pipeline_settings;
-use super::serve::{app_state, serve_until_stopped};
+use super::serve::{app_state, serve_listening, syslog_listens};
 use crate::cli::{RunArgs, ServerArgs, TailArgs};
 use crate::config::ConfigFile;
 use crate::error::Chain;
 use crate::index::EventWriter;
+use crate::ingest::syslog::SyslogListen;
+use crate::ingest::{Inlet, StreamSettings};
+use crate::parse::HeaderParser;
 use crate::pipeline::PipelineSettings;
 use crate::query::time::parse_duration;
 use crate::tail::{TailCounters, TailSettings, Tailer};
@@ -74,7 +77,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             .listen
             .unwrap_or_else(|| "127.0.0.1:7280".parse().expect("a valid address")),
         basic_auth_file: config.server.basic_auth_file.as_deref().map(resolve),
-        ingest_auth_file: None,
+        ingest_auth_file: config.server.ingest_auth_file.as_deref().map(resolve),
         tls_cert: config.server.tls_cert.as_deref().map(resolve),
         tls_key: config.server.tls_key.as_deref().map(resolve),
         web_dir: None,
@@ -85,24 +88,31 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             args.config.display()
         );
     }
+    let syslog = syslog_listens(config.server.syslog_listen.as_deref().unwrap_or_default())
+        .with_context(|| format!("{}: [server]", args.config.display()))?;
     let this_year = jiff::Zoned::now().year();
     let settings = config.settings(None, 0, this_year)?;
     let heap_mb = config.index.heap_mb.unwrap_or(TAIL_HEAP_MB);
-    let tailer = tailer(&data, paths, settings, tail_settings, heap_mb)?;
-    let counters = tail_and_serve(tailer, data, &server)?;
+    let idle = tail_settings.idle;
+    let tailer = tailer(&data, paths, settings.clone(), tail_settings, heap_mb)?;
+    let counters = tail_and_serve(tailer, data, &server, Arc::new(settings), idle, syslog)?;
     report(&counters);
     Ok(ExitCode::SUCCESS)
 }
 
-/// Runs `tailer` on its own thread and serves the index under `data` until a signal, or
-/// until the tailer fails; returns what the tailer did.
+/// Runs `tailer` on the folding thread, which also takes what shippers send (`_bulk`, OTLP,
+/// and syslog on `syslog`), and serves the index under `data` until a signal, or until the
+/// tailer fails; returns what the tailer did.
 pub(super) fn tail_and_serve(
     mut tailer: Tailer,
     data: std::path::PathBuf,
     server: &ServerArgs,
+    pipeline: Arc<PipelineSettings>,
+    idle: std::time::Duration,
+    syslog: Vec<SyslogListen>,
 ) -> anyhow::Result<TailCounters> {
     let stop = stop_on_signals()?;
-    let state = app_state(data, server)?;
+    let state = app_state(data.clone(), server)?;
     let reader = Arc::clone(&state.reader);
     // Searches see each commit at once, rather than when the reader next notices it.
     tailer.on_commit(move |_| {
@@ -110,22 +120,27 @@ pub(super) fn tail_and_serve(
             tracing::warn!("reloading the reader: {}", Chain(&err));
         }
     });
-    let tail_stop = Arc::clone(&stop);
-    let following = std::thread::Builder::new()
-        .name("stackfold-tail".into())
-        .spawn(move || {
-            let result = tailer.run(&tail_stop);
-            // A tailer that fails takes the server down with it: a server over an index no
-            // longer fed would look healthy and lie.
-            tail_stop.store(true, Ordering::Relaxed);
-            result
-        })
-        .context("starting the tailer thread")?;
-    let served = serve_until_stopped(state, server, Arc::clone(&stop));
+    let streams = StreamSettings {
+        idle,
+        ..StreamSettings::default()
+    };
+    let parser = HeaderParser::new(pipeline.zone.clone(), pipeline.assume_year, None);
+    // A tailer that fails stops the folding thread, which takes the server down with it: a
+    // server over an index no longer fed would look healthy and lie.
+    let (inlet, folding) =
+        Inlet::start_with_tailer(&data, tailer, pipeline, streams, Arc::clone(&stop))?;
+    let served = serve_listening(
+        state.with_inlet(inlet),
+        server,
+        Arc::clone(&stop),
+        syslog,
+        Some(parser),
+    );
     stop.store(true, Ordering::Relaxed);
-    let counters = following
+    let counters = folding
         .join()
-        .expect("the tailer thread does not panic")?;
+        .expect("the folding thread does not panic")?
+        .expect("a folding thread with a tailer reports what it did");
     served?;
     Ok(counters)
 }

@@ -17,7 +17,7 @@ pub mod syslog;
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Sender, TrySendError, bounded};
@@ -25,7 +25,8 @@ use crossbeam_channel::{Sender, TrySendError, bounded};
 use crate::error::Result;
 use crate::index::EventWriter;
 use crate::pipeline::PipelineSettings;
-pub use streams::{Batch, Doc, Outcome, StreamSettings, Streams};
+use crate::tail::{TailCounters, Tailer};
+pub use streams::{Batch, Doc, Outcome, Sink, StreamSettings, Streams};
 
 /// Largest request body, decompressed: Elasticsearch's default `http.max_content_length`.
 /// Shippers cut their batches well below it (Filebeat 50 MB, Logstash 20 MB, Vector 10 MB).
@@ -40,6 +41,9 @@ const QUEUE_REQUESTS: usize = 64;
 
 /// Indexing memory of the folding thread's writer.
 const HEAP_BYTES: usize = 64 << 20;
+
+/// The folding thread: joined, it gives what its tailer did (`run`), or nothing (`serve`).
+pub type Folding = JoinHandle<Result<Option<TailCounters>>>;
 
 /// Why a batch was not taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -67,16 +71,46 @@ impl Inlet {
         data: &Path,
         pipeline: Arc<PipelineSettings>,
         settings: StreamSettings,
-    ) -> Result<(Inlet, JoinHandle<Result<()>>)> {
+    ) -> Result<(Inlet, Folding)> {
         let (index, fields) = crate::index::open_or_create(data)?;
         let writer = EventWriter::open(&index, fields.clone(), HEAP_BYTES, 1)?;
+        let never = Arc::new(AtomicBool::new(false));
+        Self::spawn(Sink::own(writer), data, pipeline, settings, never)
+    }
+
+    /// Starts the folding thread with `tailer` on it, writing through the tailer's sink
+    /// (`run`: followed files and shipped logs in one index); it stops when `stop` is set,
+    /// and a failing tailer stops it.
+    pub fn start_with_tailer(
+        data: &Path,
+        tailer: Tailer,
+        pipeline: Arc<PipelineSettings>,
+        settings: StreamSettings,
+        stop: Arc<AtomicBool>,
+    ) -> Result<(Inlet, Folding)> {
+        Self::spawn(Sink::Tail(Box::new(tailer)), data, pipeline, settings, stop)
+    }
+
+    fn spawn(
+        sink: Sink,
+        data: &Path,
+        pipeline: Arc<PipelineSettings>,
+        settings: StreamSettings,
+        stop: Arc<AtomicBool>,
+    ) -> Result<(Inlet, Folding)> {
+        let (index, fields) = crate::index::open_or_create(data)?;
         let open = Arc::new(AtomicUsize::new(0));
-        let streams = Streams::new(writer, &index, fields, pipeline, settings)?
+        let streams = Streams::new(sink, &index, fields, pipeline, settings)?
             .counting_open(Arc::clone(&open));
         let (tx, rx) = bounded(QUEUE_REQUESTS);
         let thread = std::thread::Builder::new()
             .name("stackfold-ingest".into())
-            .spawn(move || streams.run(rx))
+            .spawn(move || {
+                let result = streams.run(rx, &stop);
+                // A folding thread that ends (its tailer failed) stops whoever runs with it.
+                stop.store(true, Ordering::Relaxed);
+                result
+            })
             .expect("spawning the ingest thread");
         let inlet = Inlet {
             batches: tx,

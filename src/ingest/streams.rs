@@ -12,6 +12,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
@@ -28,6 +29,7 @@ use crate::index::checkpoint::{DocFields, PendingLine, StreamCheckpoint};
 use crate::index::{EventWriter, Fields, Ingest};
 use crate::pipeline::PipelineSettings;
 use crate::read::LineFolder;
+use crate::tail::{TailCounters, Tailer};
 
 /// Least time between commits made for idle flushes alone (requests waiting for their
 /// commit do not wait for this).
@@ -101,9 +103,46 @@ struct Stream {
     last: Instant,
 }
 
+/// Where the folding thread's events go: a sink of its own (`serve`), or a tailer's, which
+/// then runs on this thread too (`run`: files and shipped logs into one index writer).
+pub enum Sink {
+    Own(Box<Ingest>),
+    Tail(Box<Tailer>),
+}
+
+impl Sink {
+    /// A sink of its own over `writer`.
+    pub fn own(writer: EventWriter) -> Sink {
+        Sink::Own(Box::new(Ingest::new(writer)))
+    }
+
+    fn ingest(&self) -> &Ingest {
+        match self {
+            Sink::Own(ingest) => ingest,
+            Sink::Tail(tailer) => tailer.ingest(),
+        }
+    }
+
+    fn ingest_mut(&mut self) -> &mut Ingest {
+        match self {
+            Sink::Own(ingest) => ingest,
+            Sink::Tail(tailer) => tailer.ingest_mut(),
+        }
+    }
+
+    /// Commits: through the tailer when there is one, so it refreshes what identifies its
+    /// files and tells whoever waits for its commits.
+    fn commit(&mut self) -> Result<()> {
+        match self {
+            Sink::Own(ingest) => ingest.commit().map(|_| ()),
+            Sink::Tail(tailer) => tailer.commit(),
+        }
+    }
+}
+
 /// The folding thread's state.
 pub struct Streams {
-    ingest: Ingest,
+    sink: Sink,
     fields: Fields,
     reader: IndexReader,
     pipeline: Arc<PipelineSettings>,
@@ -114,13 +153,15 @@ pub struct Streams {
     last_commit: Instant,
     /// Where the count of streams with open lines is published at each commit.
     open_count: Option<Arc<std::sync::atomic::AtomicUsize>>,
+    /// Streams whose open lines changed since they were last given to the writer.
+    touched: HashSet<String>,
 }
 
 impl Streams {
-    /// The streams of the index `writer` writes, with their open lines folded again from
-    /// the last commit's checkpoints.
+    /// The streams of the index `sink` writes, with their open lines folded again from the
+    /// last commit's checkpoints.
     pub fn new(
-        writer: EventWriter,
+        sink: Sink,
         index: &tantivy::Index,
         fields: Fields,
         pipeline: Arc<PipelineSettings>,
@@ -130,14 +171,16 @@ impl Streams {
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
-        let saved: Vec<(String, StreamCheckpoint)> = writer
+        let saved: Vec<(String, StreamCheckpoint)> = sink
+            .ingest()
+            .writer()
             .checkpoints()
             .streams
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         let mut streams = Streams {
-            ingest: Ingest::new(writer),
+            sink,
             fields,
             reader,
             pipeline,
@@ -146,6 +189,7 @@ impl Streams {
             recent_ids: HashSet::new(),
             last_commit: Instant::now(),
             open_count: None,
+            touched: HashSet::new(),
         };
         for (key, saved) in saved {
             streams.restore(&key, saved)?;
@@ -159,8 +203,13 @@ impl Streams {
         self
     }
 
-    /// Runs until `batches` is closed, then commits.
-    pub fn run(mut self, batches: Receiver<Batch>) -> Result<()> {
+    /// Runs until `batches` is closed (and with a tailer, until `stop` is set), then
+    /// commits; returns what the tailer did, if there is one.
+    pub fn run(
+        mut self,
+        batches: Receiver<Batch>,
+        stop: &AtomicBool,
+    ) -> Result<Option<TailCounters>> {
         let mut waiting: Vec<(Batch, Vec<Outcome>)> = Vec::new();
         loop {
             match batches.recv_timeout(self.settings.poll) {
@@ -176,15 +225,48 @@ impl Streams {
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
             }
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            self.step_tailer(Instant::now())?;
             self.flush_idle(Instant::now())?;
-            let idle_due =
-                self.ingest.writer().is_dirty() && self.last_commit.elapsed() >= IDLE_COMMIT_EVERY;
+            let idle_due = self.sink.ingest().writer().is_dirty()
+                && self.last_commit.elapsed() >= IDLE_COMMIT_EVERY;
             if !waiting.is_empty() || idle_due {
                 self.commit_and_answer(&mut waiting);
             }
         }
         self.commit_and_answer(&mut waiting);
+        Ok(match &self.sink {
+            Sink::Own(_) => None,
+            Sink::Tail(tailer) => Some(tailer.counters()),
+        })
+    }
+
+    /// One round of the tailer, if there is one: it reads, scans and commits as `tail` does,
+    /// with the streams' open lines up to date in whatever it commits.
+    fn step_tailer(&mut self, now: Instant) -> Result<()> {
+        if matches!(self.sink, Sink::Own(_)) {
+            return Ok(());
+        }
+        self.give_pending();
+        if let Sink::Tail(tailer) = &mut self.sink {
+            tailer.step(now)?;
+        }
         Ok(())
+    }
+
+    /// Gives the writer the open lines of the streams that changed, so that any commit
+    /// holds them with the events they are not part of.
+    fn give_pending(&mut self) {
+        for key in self.touched.drain() {
+            if let Some(stream) = self.streams.get(&key) {
+                self.sink
+                    .ingest_mut()
+                    .writer_mut()
+                    .set_pending(&key, stream.pending.clone());
+            }
+        }
     }
 
     fn commit_and_answer(&mut self, waiting: &mut Vec<(Batch, Vec<Outcome>)>) {
@@ -237,7 +319,7 @@ impl Streams {
     fn push(&mut self, doc: Doc, now: Instant) -> Result<()> {
         let key = stream_key(&doc.shipped.stream);
         if !self.streams.contains_key(&key) {
-            let (offset, line) = self.ingest.writer_mut().describe_stream(
+            let (offset, line) = self.sink.ingest_mut().writer_mut().describe_stream(
                 &key,
                 doc.shipped.path.clone(),
                 doc.shipped.meta.clone(),
@@ -293,6 +375,7 @@ impl Streams {
 
     /// Adds the events a stream closed, each with the ids and fields of its documents.
     fn add_events(&mut self, key: &str, events: Vec<Event>) -> Result<()> {
+        self.touched.insert(key.to_owned());
         for mut event in events {
             let stream = self.streams.get_mut(key).expect("a stream's events");
             let ended = stream
@@ -306,19 +389,18 @@ impl Streams {
                 fill_from_doc(&mut event, fields);
             }
             self.pipeline.analyzer.analyse(&mut event);
-            self.ingest.writer_mut().add_shipped(key, &event, &ids)?;
+            self.sink
+                .ingest_mut()
+                .writer_mut()
+                .add_shipped(key, &event, &ids)?;
         }
         Ok(())
     }
 
     /// Commits the events added and every stream's open lines.
     pub fn commit(&mut self) -> Result<()> {
-        for (key, stream) in &self.streams {
-            self.ingest
-                .writer_mut()
-                .set_pending(key, stream.pending.clone());
-        }
-        self.ingest.commit()?;
+        self.give_pending();
+        self.sink.commit()?;
         self.reader.reload()?;
         self.recent_ids = self
             .streams
@@ -394,7 +476,7 @@ impl Streams {
 
     /// Whether anything is waiting for a commit.
     pub fn is_dirty(&self) -> bool {
-        self.ingest.writer().is_dirty()
+        self.sink.ingest().writer().is_dirty()
     }
 }
 

@@ -21,7 +21,7 @@ const PATH: &str = "/logs/weberror_billing_pro_1.4.2_web01_20240301.log";
 
 /// A server over a new index under `data`, taking shipped logs; streams close a quiet event
 /// after `idle`.
-fn server(data: &Path, idle: Duration) -> (AppState, std::thread::JoinHandle<crate::Result<()>>) {
+fn server(data: &Path, idle: Duration) -> (AppState, crate::ingest::Folding) {
     let pipeline = Arc::new(
         ConfigFile::default()
             .settings(Some("UTC"), 1, 2020)

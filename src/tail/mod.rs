@@ -184,10 +184,25 @@ impl Tailer {
         if self.ingest.writer().is_dirty() {
             self.commit()?;
         }
-        Ok(TailCounters {
+        Ok(self.counters())
+    }
+
+    /// What the tailer did so far.
+    pub fn counters(&self) -> TailCounters {
+        TailCounters {
             ingested: self.ingest.counters(),
             ..self.counters
-        })
+        }
+    }
+
+    /// The sink the tailer adds to: shipped logs go into the same one in `run`.
+    pub fn ingest(&self) -> &Ingest {
+        &self.ingest
+    }
+
+    /// See [`Tailer::ingest`].
+    pub fn ingest_mut(&mut self) -> &mut Ingest {
+        &mut self.ingest
     }
 
     /// One round: reads what is new, scans when due, commits when due. Returns whether
