@@ -11,6 +11,7 @@
 
 pub mod es;
 pub mod mapping;
+pub mod metrics;
 pub mod otlp;
 pub mod streams;
 pub mod syslog;

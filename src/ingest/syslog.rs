@@ -14,8 +14,11 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 
+use std::sync::Arc;
+
 use super::mapping::Shipped;
-use super::{Doc, Inlet, Refused};
+use super::metrics::IngestMetrics;
+use super::{Doc, Inlet, Outcome, Refused};
 use crate::parse::HeaderParser;
 
 /// Longest message taken; a longer one is cut there (rsyslog's default `maxMessageSize` is
@@ -122,15 +125,22 @@ async fn next_frame<R: tokio::io::AsyncBufRead + Unpin>(
     Ok(Some(()))
 }
 
+/// Where a listener's messages go: the folding thread, and the counters of `/metrics`.
+#[derive(Clone)]
+pub struct Delivery {
+    pub inlet: Inlet,
+    pub metrics: Arc<IngestMetrics>,
+}
+
 /// Accepts TCP connections on `listener` until the task is dropped.
-pub async fn serve_tcp(listener: TcpListener, inlet: Inlet, parser: HeaderParser) {
+pub async fn serve_tcp(listener: TcpListener, to: Delivery, parser: HeaderParser) {
     loop {
         let Ok((stream, peer)) = listener.accept().await else {
             continue;
         };
-        let (inlet, parser) = (inlet.clone(), parser.clone());
+        let (to, parser) = (to.clone(), parser.clone());
         tokio::spawn(async move {
-            if let Err(err) = connection(stream, peer, inlet, parser).await {
+            if let Err(err) = connection(stream, peer, to, parser).await {
                 tracing::warn!(%peer, "syslog connection: {err}");
             }
         });
@@ -140,7 +150,7 @@ pub async fn serve_tcp(listener: TcpListener, inlet: Inlet, parser: HeaderParser
 async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
-    inlet: Inlet,
+    to: Delivery,
     mut parser: HeaderParser,
 ) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream);
@@ -161,22 +171,22 @@ async fn connection(
                 }
             }
             Ok(Ok(None)) => {
-                deliver(&inlet, std::mem::take(&mut batch)).await;
+                deliver(&to, std::mem::take(&mut batch)).await;
                 return Ok(());
             }
             Ok(Err(err)) => {
-                deliver(&inlet, std::mem::take(&mut batch)).await;
+                deliver(&to, std::mem::take(&mut batch)).await;
                 return Err(err);
             }
             // Quiet for a moment: send what came.
             Err(_) => {}
         }
-        deliver(&inlet, std::mem::take(&mut batch)).await;
+        deliver(&to, std::mem::take(&mut batch)).await;
     }
 }
 
 /// Receives UDP datagrams on `socket`, one message each, until the task is dropped.
-pub async fn serve_udp(socket: UdpSocket, inlet: Inlet, mut parser: HeaderParser) {
+pub async fn serve_udp(socket: UdpSocket, to: Delivery, mut parser: HeaderParser) {
     let mut buf = vec![0; 64 * 1024];
     let mut batch = Vec::new();
     loop {
@@ -190,25 +200,37 @@ pub async fn serve_udp(socket: UdpSocket, inlet: Inlet, mut parser: HeaderParser
             Ok(Err(err)) => tracing::warn!("syslog over UDP: {err}"),
             Err(_) => {}
         }
-        deliver(&inlet, std::mem::take(&mut batch)).await;
+        deliver(&to, std::mem::take(&mut batch)).await;
     }
 }
 
 /// Sends messages to be folded, waiting while indexing is behind.
-async fn deliver(inlet: &Inlet, messages: Vec<Shipped>) {
+async fn deliver(to: &Delivery, messages: Vec<Shipped>) {
     if messages.is_empty() {
         return;
     }
     let bytes = messages.iter().map(|m| m.text.len()).sum();
+    let count = messages.len();
+    to.metrics.received(INPUT, bytes);
     let docs: Vec<Doc> = messages.into_iter().map(Doc::without_id).collect();
     loop {
-        match inlet.send(docs.clone(), bytes).await {
-            Ok(_) => return,
-            Err(Refused::Busy) => tokio::time::sleep(BUSY_WAIT).await,
+        match to.inlet.send(docs.clone(), bytes).await {
+            Ok(outcomes) => {
+                let failed = outcomes.contains(&Outcome::Failed);
+                to.metrics
+                    .count(INPUT, if failed { "failed" } else { "created" }, count);
+                return;
+            }
+            Err(Refused::Busy) => {
+                to.metrics.throttle(INPUT);
+                tokio::time::sleep(BUSY_WAIT).await;
+            }
             Err(Refused::Stopped) => return,
         }
     }
 }
+
+const INPUT: &str = "syslog";
 
 #[cfg(test)]
 mod tests {

@@ -16,8 +16,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::AppState;
-use super::metrics::{DocumentLabel, InputLabel, Metrics};
 use crate::error::Chain;
+use crate::ingest::metrics::IngestMetrics;
 use crate::ingest::{self, Doc, MAX_BULK_BYTES, Outcome, Refused};
 
 /// The Elasticsearch version announced: 8.x, which every shipper of the last years accepts
@@ -99,11 +99,8 @@ pub async fn bulk(State(state): State<AppState>, body: Bytes) -> Response {
             "this server does not take logs: another process writes its index (use serve alone, or tail beside it)",
         );
     };
-    let metrics = &state.metrics;
-    metrics
-        .bytes
-        .get_or_create(&INPUT)
-        .inc_by(body.len() as u64);
+    let metrics = &state.metrics.ingest;
+    metrics.received(INPUT, body.len());
     // Compression is told by the body's first bytes (`Content-Encoding: gzip` from Filebeat
     // and Vector, zstd too), not by the header.
     let decoded = match crate::decode::body(&body, MAX_BULK_BYTES) {
@@ -145,7 +142,7 @@ pub async fn bulk(State(state): State<AppState>, body: Bytes) -> Response {
         match inlet.send(docs, bytes).await {
             Ok(outcomes) => outcomes,
             Err(refused @ Refused::Busy) => {
-                metrics.throttled.get_or_create(&INPUT).inc();
+                metrics.throttle(INPUT);
                 return error(
                     StatusCode::TOO_MANY_REQUESTS,
                     "es_rejected_execution_exception",
@@ -169,26 +166,22 @@ pub async fn bulk(State(state): State<AppState>, body: Bytes) -> Response {
     Json(ingest::es::answer(&items, &outcomes, took)).into_response()
 }
 
-const INPUT: InputLabel = InputLabel {
-    input: "elasticsearch",
-};
+const INPUT: &str = "elasticsearch";
 
-fn count_documents(metrics: &Metrics, items: &[ingest::es::Item], outcomes: &[Outcome]) {
-    let count = |outcome: &'static str, n: usize| {
-        let label = DocumentLabel {
-            input: INPUT.input,
-            outcome,
-        };
-        metrics.documents.get_or_create(&label).inc_by(n as u64);
-    };
-    count("refused", items.iter().filter(|i| i.doc.is_err()).count());
+fn count_documents(metrics: &IngestMetrics, items: &[ingest::es::Item], outcomes: &[Outcome]) {
+    let refused = items.iter().filter(|i| i.doc.is_err()).count();
+    metrics.count(INPUT, "refused", refused);
     for (outcome, name) in [
         (Outcome::Created, "created"),
         (Outcome::Noop, "noop"),
         (Outcome::Conflict, "conflict"),
         (Outcome::Failed, "failed"),
     ] {
-        count(name, outcomes.iter().filter(|o| **o == outcome).count());
+        metrics.count(
+            INPUT,
+            name,
+            outcomes.iter().filter(|o| **o == outcome).count(),
+        );
     }
 }
 

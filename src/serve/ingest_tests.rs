@@ -484,8 +484,11 @@ async fn syslog_datagrams_fold_like_lines_of_a_file() {
     let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let addr = socket.local_addr().unwrap();
     let parser = crate::parse::HeaderParser::new(jiff::tz::TimeZone::UTC, 2024, None);
-    let inlet = state.inlet.clone().unwrap();
-    tokio::spawn(crate::ingest::syslog::serve_udp(socket, inlet, parser));
+    let to = crate::ingest::syslog::Delivery {
+        inlet: state.inlet.clone().unwrap(),
+        metrics: Arc::clone(&state.metrics.ingest),
+    };
+    tokio::spawn(crate::ingest::syslog::serve_udp(socket, to, parser));
     let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     for line in [
         "<11>1 2024-03-01T10:00:00Z web01 billing 42 - - charge failed",
@@ -502,4 +505,14 @@ async fn syslog_datagrams_fold_like_lines_of_a_file() {
         trace.event.exception.as_ref().unwrap().root_type,
         "java.lang.IllegalStateException"
     );
+    let documents =
+        state
+            .metrics
+            .ingest
+            .documents
+            .get_or_create(&crate::ingest::metrics::DocumentLabel {
+                input: "syslog",
+                outcome: "created",
+            });
+    assert_eq!(documents.get(), 4);
 }

@@ -1,11 +1,15 @@
 //! Prometheus metrics: requests, errors, query latency; shipped documents, bytes, bulk
 //! latency and refusals per input; events, commit age and open streams at scrape time.
 
+use std::sync::Arc;
+
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+
+use crate::ingest::metrics::IngestMetrics;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StatusLabel {
@@ -13,34 +17,13 @@ pub struct StatusLabel {
     pub class: String,
 }
 
-/// One network input and what became of a shipped document.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct DocumentLabel {
-    /// `elasticsearch`.
-    pub input: &'static str,
-    /// `created`, `noop`, `conflict`, `refused` (a malformed item), `failed` (not committed).
-    pub outcome: &'static str,
-}
-
-/// One network input.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct InputLabel {
-    pub input: &'static str,
-}
-
 /// The server's metrics.
 pub struct Metrics {
     registry: Registry,
     pub requests: Family<StatusLabel, Counter>,
     pub query_seconds: Histogram,
-    /// Shipped documents by input and outcome.
-    pub documents: Family<DocumentLabel, Counter>,
-    /// Bytes of shipped requests as received (compressed or not), by input.
-    pub bytes: Family<InputLabel, Counter>,
-    /// Requests refused whole because the folding thread was behind (429), by input.
-    pub throttled: Family<InputLabel, Counter>,
-    /// Time from a bulk request's arrival to its answer (its commit included).
-    pub bulk_seconds: Histogram,
+    /// What the network inputs count.
+    pub ingest: Arc<IngestMetrics>,
 }
 
 impl Metrics {
@@ -58,38 +41,13 @@ impl Metrics {
             "Time spent running index queries",
             query_seconds.clone(),
         );
-        let documents = Family::<DocumentLabel, Counter>::default();
-        registry.register(
-            "ingest_documents",
-            "Shipped documents by input and outcome",
-            documents.clone(),
-        );
-        let bytes = Family::<InputLabel, Counter>::default();
-        registry.register(
-            "ingest_bytes",
-            "Bytes of shipped requests as received",
-            bytes.clone(),
-        );
-        let throttled = Family::<InputLabel, Counter>::default();
-        registry.register(
-            "ingest_throttled",
-            "Requests answered 429 because indexing was behind",
-            throttled.clone(),
-        );
-        let bulk_seconds = Histogram::new(exponential_buckets(0.001, 2.0, 16));
-        registry.register(
-            "ingest_bulk_seconds",
-            "Time to answer a bulk request, its commit included",
-            bulk_seconds.clone(),
-        );
+        let ingest = Arc::new(IngestMetrics::default());
+        ingest.register(&mut registry);
         Metrics {
             registry,
             requests,
             query_seconds,
-            documents,
-            bytes,
-            throttled,
-            bulk_seconds,
+            ingest,
         }
     }
 

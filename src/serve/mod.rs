@@ -261,6 +261,10 @@ async fn start_syslog(state: &AppState, listen: &Listen) -> Result<()> {
             ),
         ));
     };
+    let to = syslog::Delivery {
+        inlet,
+        metrics: Arc::clone(&state.metrics.ingest),
+    };
     let parser = listen.syslog_parser.clone().unwrap_or_else(|| {
         crate::parse::HeaderParser::new(jiff::tz::TimeZone::UTC, jiff::Zoned::now().year(), None)
     });
@@ -270,13 +274,13 @@ async fn start_syslog(state: &AppState, listen: &Listen) -> Result<()> {
                 let socket = tokio::net::TcpListener::bind(addr)
                     .await
                     .map_err(|e| failed(format!("syslog on tcp://{addr}"), e))?;
-                tokio::spawn(syslog::serve_tcp(socket, inlet.clone(), parser.clone()));
+                tokio::spawn(syslog::serve_tcp(socket, to.clone(), parser.clone()));
             }
             SyslogListen::Udp(addr) => {
                 let socket = tokio::net::UdpSocket::bind(addr)
                     .await
                     .map_err(|e| failed(format!("syslog on udp://{addr}"), e))?;
-                tokio::spawn(syslog::serve_udp(socket, inlet.clone(), parser.clone()));
+                tokio::spawn(syslog::serve_udp(socket, to.clone(), parser.clone()));
             }
         }
         tracing::info!(listen = %addr_of(at), "taking syslog");

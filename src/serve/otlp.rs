@@ -11,21 +11,17 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
-use super::metrics::{DocumentLabel, InputLabel};
 use crate::error::Chain;
 use crate::ingest::{self, Doc, MAX_BULK_BYTES, Outcome, Refused};
 
-const INPUT: InputLabel = InputLabel { input: "otlp" };
+const INPUT: &str = "otlp";
 /// Seconds an exporter is asked to wait before retrying a refused request.
 const RETRY_AFTER_SECONDS: &str = "1";
 
 pub async fn logs(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let started = Instant::now();
-    let metrics = &state.metrics;
-    metrics
-        .bytes
-        .get_or_create(&INPUT)
-        .inc_by(body.len() as u64);
+    let metrics = &state.metrics.ingest;
+    metrics.received(INPUT, body.len());
     let json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -52,11 +48,11 @@ pub async fn logs(State(state): State<AppState>, headers: HeaderMap, body: Bytes
         Err(err) => return refuse(StatusCode::BAD_REQUEST, &Chain(&err).to_string()),
     };
     let docs: Vec<Doc> = records.into_iter().map(Doc::without_id).collect();
-    let count = docs.len() as u64;
+    let count = docs.len();
     let outcomes = match inlet.send(docs, bytes).await {
         Ok(outcomes) => outcomes,
         Err(refused @ Refused::Busy) => {
-            metrics.throttled.get_or_create(&INPUT).inc();
+            metrics.throttle(INPUT);
             return refuse(StatusCode::TOO_MANY_REQUESTS, &refused.to_string());
         }
         Err(refused @ Refused::Stopped) => {
@@ -68,11 +64,7 @@ pub async fn logs(State(state): State<AppState>, headers: HeaderMap, body: Bytes
         .observe(started.elapsed().as_secs_f64());
     let failed = outcomes.contains(&Outcome::Failed);
     let outcome = if failed { "failed" } else { "created" };
-    let label = DocumentLabel {
-        input: INPUT.input,
-        outcome,
-    };
-    metrics.documents.get_or_create(&label).inc_by(count);
+    metrics.count(INPUT, outcome, count);
     if failed {
         return refuse(
             StatusCode::SERVICE_UNAVAILABLE,
