@@ -211,8 +211,15 @@ impl Streams {
         stop: &AtomicBool,
     ) -> Result<Option<TailCounters>> {
         let mut waiting: Vec<(Batch, Vec<Outcome>)> = Vec::new();
+        // A tailer with more to read (a backfill) does not wait for requests between rounds.
+        let mut tail_busy = false;
         loop {
-            match batches.recv_timeout(self.settings.poll) {
+            let wait = if tail_busy {
+                Duration::ZERO
+            } else {
+                self.settings.poll
+            };
+            match batches.recv_timeout(wait) {
                 Ok(mut batch) => {
                     let docs = std::mem::take(&mut batch.docs);
                     let outcomes = self.take(docs)?;
@@ -228,7 +235,7 @@ impl Streams {
             if stop.load(Ordering::Relaxed) {
                 break;
             }
-            self.step_tailer(Instant::now())?;
+            tail_busy = self.step_tailer(Instant::now())?;
             self.flush_idle(Instant::now())?;
             let idle_due = self.sink.ingest().writer().is_dirty()
                 && self.last_commit.elapsed() >= IDLE_COMMIT_EVERY;
@@ -244,16 +251,17 @@ impl Streams {
     }
 
     /// One round of the tailer, if there is one: it reads, scans and commits as `tail` does,
-    /// with the streams' open lines up to date in whatever it commits.
-    fn step_tailer(&mut self, now: Instant) -> Result<()> {
+    /// with the streams' open lines up to date in whatever it commits. Returns whether it
+    /// read anything (then another round follows at once).
+    fn step_tailer(&mut self, now: Instant) -> Result<bool> {
         if matches!(self.sink, Sink::Own(_)) {
-            return Ok(());
+            return Ok(false);
         }
         self.give_pending();
-        if let Sink::Tail(tailer) = &mut self.sink {
-            tailer.step(now)?;
+        match &mut self.sink {
+            Sink::Tail(tailer) => tailer.step(now),
+            Sink::Own(_) => Ok(false),
         }
-        Ok(())
     }
 
     /// Gives the writer the open lines of the streams that changed, so that any commit
