@@ -1,10 +1,16 @@
-"""The official Python Elasticsearch client (9.x) against stackfold serve: `info()`,
-`helpers.bulk` of log lines one document each, a retried bulk, and a `create` conflict."""
+"""The official Elasticsearch clients (Python 9.x, Node.js 9.x) against stackfold serve:
+`info()`, `helpers.bulk` of log lines one document each, a retried bulk, and `create`
+conflicts."""
+import json
+import subprocess
+from pathlib import Path
+
 from elasticsearch import Elasticsearch, helpers
 
 from conftest import FIXTURES, fold_groups, indexed_groups, wait_until
 
 LOG = FIXTURES / "java" / "weberror_billing_pro_1.4.3_web02_20240302.log"
+NODE = Path(__file__).resolve().parent / "node"
 
 
 def line_actions(path, op_type="index"):
@@ -44,3 +50,19 @@ def test_bulk_lines_fold_into_the_groups_fold_finds(server):
     assert {e["create"]["status"] for e in errors} == {409}
     assert errors[0]["create"]["error"]["type"] == "version_conflict_engine_exception"
     assert server.api("/api/search?q=*&limit=1")["total"] == len(events)
+
+
+def test_node_client_bulk_lines_fold_into_the_groups_fold_finds(server):
+    """The official Node.js client (9.x, tests/shippers/node): the same journey."""
+    out = subprocess.run(["node", str(NODE / "es_client.mjs"), server.url, str(LOG)],
+                         check=True, capture_output=True, text=True).stdout
+    summary = json.loads(out)
+    lines = len(LOG.read_text().splitlines())
+    assert summary["version"].startswith("8.")
+    assert summary["first"] == {"successful": lines, "failed": 0}
+    assert summary["again"] == {"successful": lines, "failed": 0}, "a retried bulk: noops"
+    assert summary["conflicts"] == {"successful": 0, "failed": lines}, "create of known ids"
+    expected = fold_groups([LOG])
+    wait_until(lambda: indexed_groups(server) == expected, lambda: indexed_groups(server))
+    events = sorted(server.api("/api/search?q=*&limit=10000")["hits"], key=lambda e: e["line"])
+    assert "\n".join(e["text"] for e in events) == LOG.read_text().rstrip("\n")
