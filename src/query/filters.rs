@@ -59,6 +59,61 @@ impl From<super::time::TimeError> for QueryError {
     }
 }
 
+/// Longest query text: a page of query is plenty, and the parser's work grows with it.
+pub const MAX_QUERY_BYTES: usize = 8192;
+/// Deepest nesting of parentheses, and most unary operators (`NOT`, `-`, `+`): tantivy's
+/// parser recurses once for each, and 800 of them overflowed a 2 MiB thread stack and aborted
+/// the server. People write a handful.
+pub const MAX_QUERY_NESTING: usize = 32;
+pub const MAX_QUERY_UNARY: usize = 64;
+
+/// Refuses query text the parser could not take without exhausting its stack, before parsing.
+fn check_shape(text: &str) -> Result<(), QueryError> {
+    let bad = |message: String| QueryError::BadParameter(message);
+    if text.len() > MAX_QUERY_BYTES {
+        return Err(bad(format!(
+            "the query is {} bytes long; at most {MAX_QUERY_BYTES}",
+            text.len()
+        )));
+    }
+    let (mut depth, mut deepest, mut unary) = (0usize, 0usize, 0usize);
+    let mut in_quotes = false;
+    let mut word_start = true;
+    let bytes = text.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'"' => in_quotes = !in_quotes,
+            _ if in_quotes => {}
+            b'(' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b')' => depth = depth.saturating_sub(1),
+            b'-' | b'+' if word_start => unary += 1,
+            b'N' if word_start && is_not(&text[i..]) => unary += 1,
+            _ => {}
+        }
+        word_start = matches!(b, b' ' | b'\t' | b'(' | b'-' | b'+' | b':');
+    }
+    if deepest > MAX_QUERY_NESTING {
+        return Err(bad(format!(
+            "the query nests parentheses {deepest} deep; at most {MAX_QUERY_NESTING}"
+        )));
+    }
+    if unary > MAX_QUERY_UNARY {
+        return Err(bad(format!(
+            "the query has {unary} NOT, - or + operators; at most {MAX_QUERY_UNARY}"
+        )));
+    }
+    Ok(())
+}
+
+/// Whether `rest` starts with the operator `NOT` (not a word like `NOTE`).
+fn is_not(rest: &str) -> bool {
+    rest.strip_prefix("NOT")
+        .is_some_and(|after| after.is_empty() || after.starts_with([' ', '\t', '(']))
+}
+
 /// Builds the query for `text` (tantivy's query language; empty or `*` matches everything)
 /// restricted by `filters`.
 pub fn build(
@@ -70,6 +125,7 @@ pub fn build(
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     let text = text.trim();
     if !text.is_empty() && text != "*" {
+        check_shape(text)?;
         let text = rewrite_wildcards(text);
         let (query, errors) = parser.parse_query_lenient(&text);
         if let Some(err) = errors.into_iter().next() {

@@ -84,6 +84,32 @@ async fn a_server_on_a_new_directory_starts_empty() {
     assert!(data.join("index").join("meta.json").exists());
 }
 
+/// Hardening finding 1: a query nested 800 deep, or 10,000 NOTs, overflowed the stack of
+/// the thread parsing it and aborted the whole server. Now every query endpoint refuses it.
+#[tokio::test]
+async fn queries_too_deep_for_the_parser_are_refused_not_fatal() {
+    let deep = format!("{}x{}", "(".repeat(800), ")".repeat(800));
+    let nots = format!("{}x", "NOT ".repeat(10_000));
+    let minus = format!("{}x", "-".repeat(10_000));
+    for q in [&deep, &nots, &minus] {
+        let q = q
+            .replace(' ', "%20")
+            .replace('(', "%28")
+            .replace(')', "%29");
+        for endpoint in ["search", "histogram", "fields", "exceptions", "live"] {
+            let (status, body) = json(&format!("/api/{endpoint}?q={q}")).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{endpoint}");
+            assert!(
+                body["error"].as_str().unwrap().contains("at most"),
+                "{body}"
+            );
+        }
+    }
+    // Ordinary nesting and negation still work.
+    let (status, _) = json("/api/search?q=%28a%20OR%20%28b%20AND%20NOT%20c%29%29%20NOTE").await;
+    assert_eq!(status, StatusCode::OK);
+}
+
 #[tokio::test]
 async fn search_pages_through_everything_once() {
     let (status, first) = json("/api/search?q=*&limit=7").await;
