@@ -37,6 +37,7 @@ impl Users {
             source,
         })?;
         let mut hashes = HashMap::new();
+        let mut lines = HashMap::new();
         for (i, line) in text.lines().enumerate() {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
@@ -47,11 +48,14 @@ impl Users {
             let (user, hash) = line
                 .split_once(':')
                 .ok_or_else(|| bad("expected user:hash"))?;
-            let supported = hash.starts_with("$2") || hash.starts_with("$argon2");
-            if !supported {
-                return Err(bad(
-                    "the hash must be bcrypt ($2y$...) or argon2 ($argon2id$...)",
-                ));
+            if user.is_empty() {
+                return Err(bad("empty user name"));
+            }
+            if let Some(problem) = hash_problem(hash) {
+                return Err(bad(&problem));
+            }
+            if let Some(first) = lines.insert(user.to_owned(), i + 1) {
+                return Err(bad(&format!("user {user:?} is on line {first} already")));
             }
             hashes.insert(user.to_owned(), hash.to_owned());
         }
@@ -95,13 +99,57 @@ impl Users {
     }
 }
 
+/// Most a login may cost, checked when the file is read: bcrypt cost 14 takes about a second;
+/// argon2 with more memory, passes or lanes than these would let a few logins exhaust the
+/// server (the defaults of `stackfold passwd` are 19 MiB, 2 passes, 1 lane).
+const MAX_BCRYPT_COST: u32 = 14;
+const MAX_ARGON2_KIB: u32 = 256 * 1024;
+const MAX_ARGON2_PASSES: u32 = 10;
+const MAX_ARGON2_LANES: u32 = 8;
+
+/// What is wrong with a password hash of a users file, if anything: a hash that no password
+/// can match (cut short), or one that makes every login hang.
+fn hash_problem(hash: &str) -> Option<String> {
+    if hash.starts_with("$2") {
+        let parts = match hash.parse::<bcrypt::HashParts>() {
+            Ok(parts) => parts,
+            Err(e) => return Some(format!("not a whole bcrypt hash: {e}")),
+        };
+        let cost = parts.get_cost();
+        return (cost > MAX_BCRYPT_COST)
+            .then(|| format!("bcrypt cost {cost}: at most {MAX_BCRYPT_COST}"));
+    }
+    if hash.starts_with("$argon2") {
+        let params = PasswordHash::new(hash)
+            .map_err(|e| e.to_string())
+            .and_then(|parsed| argon2::Params::try_from(&parsed).map_err(|e| e.to_string()));
+        let params = match params {
+            Ok(params) => params,
+            Err(e) => return Some(format!("not a whole argon2 hash: {e}")),
+        };
+        let too_much = params.m_cost() > MAX_ARGON2_KIB
+            || params.t_cost() > MAX_ARGON2_PASSES
+            || params.p_cost() > MAX_ARGON2_LANES;
+        return too_much.then(|| {
+            format!(
+                "argon2 costs m={} t={} p={}: at most m={MAX_ARGON2_KIB} t={MAX_ARGON2_PASSES} p={MAX_ARGON2_LANES}",
+                params.m_cost(),
+                params.t_cost(),
+                params.p_cost()
+            )
+        });
+    }
+    Some("the hash must be bcrypt ($2y$...) or argon2 ($argon2id$...)".into())
+}
+
 /// `Basic base64(user:password)`, or Elasticsearch's `ApiKey base64(user:password)` as
-/// shippers send it for the ingest users.
+/// shippers send it for the ingest users; the scheme in any case (RFC 7235).
 fn decode_basic(authorization: &str) -> Option<(String, String)> {
-    let encoded = authorization
-        .strip_prefix("Basic ")
-        .or_else(|| authorization.strip_prefix("ApiKey "))?
-        .trim();
+    let (scheme, encoded) = authorization.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") && !scheme.eq_ignore_ascii_case("apikey") {
+        return None;
+    }
+    let encoded = encoded.trim();
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(encoded)
         .ok()?;
@@ -167,5 +215,40 @@ mod tests {
         std::fs::write(&path, "alice:plaintext\n").unwrap();
         let err = Users::load(&path).err().unwrap().to_string();
         assert!(err.contains("line 1"), "{err}");
+    }
+
+    /// Hardening finding 11: files that loaded but could never work, or made every login
+    /// hang, are refused with their line; the scheme is case-insensitive.
+    #[test]
+    fn hashes_that_cannot_work_or_would_hang_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users");
+        let good = bcrypt::hash("s3cret", 4).unwrap();
+        let argon = htpasswd_line("bob", "x").unwrap();
+        let argon_hash = argon.split_once(':').unwrap().1;
+        let heavy = argon_hash.replace("t=2", "t=4000000000");
+        let bcrypt31 = good.replacen("$04$", "$31$", 1);
+        for (text, why) in [
+            (
+                format!("alice:{}\n", &good[..40]),
+                "line 1: not a whole bcrypt hash",
+            ),
+            (
+                format!("alice:{good}\nalice:{good}\n"),
+                "line 2: user \"alice\" is on line 1",
+            ),
+            (format!(":{good}\n"), "line 1: empty user name"),
+            (format!("alice:{bcrypt31}\n"), "line 1: bcrypt cost 31"),
+            (format!("# a\nbob:{heavy}\n"), "line 2: argon2 costs"),
+        ] {
+            std::fs::write(&path, text).unwrap();
+            let err = Users::load(&path).err().unwrap().to_string();
+            assert!(err.contains(why), "{err}");
+        }
+        std::fs::write(&path, format!("alice:{good}\n")).unwrap();
+        let users = Users::load(&path).unwrap();
+        let encoded = base64::engine::general_purpose::STANDARD.encode("alice:s3cret");
+        assert!(users.check(&format!("basic {encoded}")));
+        assert!(users.check(&format!("BASIC {encoded}")));
     }
 }
