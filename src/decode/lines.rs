@@ -68,6 +68,8 @@ pub struct LineReader {
     pending: Option<io::Error>,
     /// A followed file: its end is only where it stops for now (see [`LineReader::follow`]).
     follow: bool,
+    /// The last line returned was cut at [`MAX_LINE_BYTES`]: the next piece has its number.
+    cut: bool,
 }
 
 impl LineReader {
@@ -95,6 +97,7 @@ impl LineReader {
             max_decoded: u64::MAX,
             pending: None,
             follow: false,
+            cut: false,
         }
     }
 
@@ -111,6 +114,7 @@ impl LineReader {
             max_decoded,
             pending: None,
             follow: false,
+            cut: false,
         }
     }
 
@@ -133,6 +137,7 @@ impl LineReader {
             max_decoded: u64::MAX,
             pending: None,
             follow: true,
+            cut: false,
         })
     }
 
@@ -160,6 +165,7 @@ impl LineReader {
     /// The next line, `None` at the end; an error after the last good line if the input is
     /// damaged.
     pub fn next_line(&mut self) -> io::Result<Option<RawLine<'_>>> {
+        let mut cut = false;
         let (from, to, next) = loop {
             let window = &self.buf.as_slice()[self.start..self.end];
             let searched = &window[..window.len().min(MAX_LINE_BYTES + 1)];
@@ -167,8 +173,9 @@ impl LineReader {
                 break (self.start, self.start + i, self.start + i + 1);
             }
             if window.len() > MAX_LINE_BYTES {
-                let cut = self.start + MAX_LINE_BYTES;
-                break (self.start, cut, cut);
+                cut = true;
+                let at = self.start + MAX_LINE_BYTES;
+                break (self.start, at, at);
             }
             if self.reader.is_none() {
                 if let Some(err) = self.pending.take() {
@@ -184,7 +191,12 @@ impl LineReader {
             }
         };
         self.start = next;
-        self.number += 1;
+        // The pieces of a line cut at the cap are one line of the file: they share its
+        // number, so the lines after it keep theirs.
+        if !self.cut {
+            self.number += 1;
+        }
+        self.cut = cut;
         let mut bytes = &self.buf.as_slice()[from..to];
         if let [head @ .., b'\r'] = bytes {
             bytes = head;

@@ -158,6 +158,9 @@ fn overlong_lines_come_in_pieces() {
     let (lines, _) = collect(&mut LineReader::from_bytes(bytes));
     let sizes: Vec<usize> = lines.iter().map(|l| l.2.len()).collect();
     assert_eq!(sizes, [lines::MAX_LINE_BYTES, 10, 4]);
+    // Hardening finding 7: the pieces are one line of the file, so `next` is still line 2.
+    let numbers: Vec<u64> = lines.iter().map(|l| l.1).collect();
+    assert_eq!(numbers, [1, 1, 2]);
 }
 
 #[test]
