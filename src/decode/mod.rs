@@ -76,6 +76,16 @@ pub fn open(path: &Path, max_decoded: u64) -> Result<Decoded> {
         return stream(path, Box::new(stdin), None, max_decoded).map_err(io_err);
     }
     let file = File::open(path).map_err(io_err)?;
+    open_file(path, file, max_decoded)
+}
+
+/// Reads `file`, already opened (by `open`, or by a caller that checked what it opened), as
+/// the file at `path`.
+pub fn open_file(path: &Path, file: File, max_decoded: u64) -> Result<Decoded> {
+    let io_err = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let meta = file.metadata().map_err(io_err)?;
     let stored_len = meta.is_file().then_some(meta.len());
     let mut head = [0u8; 4];

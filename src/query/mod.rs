@@ -34,6 +34,7 @@ use search::{WINDOW_ABOVE_MATCHES, WINDOW_HOLDS};
 
 use crate::error::Error;
 use crate::index::Fields;
+use crate::index::checkpoint::{Checkpoints, FileCheckpoint};
 use crate::index::schema::from_date;
 
 /// A read-only view of the index under a data directory.
@@ -134,6 +135,16 @@ impl Reader {
             }
         }
         Ok(last)
+    }
+
+    /// The checkpoint of the file an event with `source` was read from (its key, or the
+    /// path the file was last seen at), as of the last commit; `None` for a source that is no
+    /// file this index read (a shipped stream's path names a file on another host).
+    pub fn file_checkpoint(&self, source: &str) -> Option<FileCheckpoint> {
+        let payload = self.index.load_metas().ok()?.payload;
+        let checkpoints = Checkpoints::from_payload(payload.as_deref()).ok()?;
+        let by_key = checkpoints.files.get(source).cloned();
+        by_key.or_else(|| checkpoints.files.into_values().find(|cp| cp.path == source))
     }
 
     /// How many events match.

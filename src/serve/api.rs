@@ -250,9 +250,15 @@ pub async fn context(
     let source = event.event.source.clone().into_owned();
     let first = event.event.line;
     let last = first + u64::from(event.event.lines.saturating_sub(1));
-    let path = std::path::PathBuf::from(&source);
+    let wanted = source.clone();
+    let checkpoint = blocking(&state, move |r| Ok(r.file_checkpoint(&wanted))).await?;
+    let Some(checkpoint) = checkpoint else {
+        return Err(ApiError::NotFound(format!(
+            "{source} is not a file this server read (shipped logs have no file here)"
+        )));
+    };
     let lines =
-        tokio::task::spawn_blocking(move || lines_around(&path, first, last, before, after))
+        tokio::task::spawn_blocking(move || lines_around(&checkpoint, first, last, before, after))
             .await
             .map_err(|e| ApiError::Internal(e.to_string()))?;
     match lines {
