@@ -182,6 +182,12 @@ pub async fn exceptions(
         Some(s) => s.parse()?,
     };
     let (text, limit) = (p.text(), p.limit.unwrap_or(100));
+    if limit == 0 || limit > crate::query::MAX_LIMIT {
+        return Err(ApiError::bad(format!(
+            "limit must be between 1 and {}",
+            crate::query::MAX_LIMIT
+        )));
+    }
     let list = blocking(&state, move |r| {
         r.group_list(&text, &filters, sort, limit, TREND_BUCKETS)
     })

@@ -498,3 +498,45 @@ fn searching_by_time_windows_gives_the_same_events_and_pages() {
         assert!(!pages.0.is_empty() || q.contains("refused"));
     }
 }
+
+/// Hardening finding 13: the OpenAPI description says what the server does: ids and
+/// fingerprints have their patterns, `interval` a minimum, `limit` its cap (which the group
+/// list now enforces too), and the routes behind credentials document their 401.
+#[tokio::test]
+async fn the_openapi_description_matches_the_server() {
+    let (_, spec) = json("/api/openapi.json").await;
+    let param = |path: &str, name: &str| -> Value {
+        spec["paths"][path]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    assert_eq!(
+        param("/api/exceptions/{fingerprint}", "fingerprint")["schema"]["pattern"],
+        "^[0-9a-fA-F]{32}$"
+    );
+    assert_eq!(
+        param("/api/events/{id}", "id")["schema"]["pattern"],
+        "^[0-9a-fA-F]{16}$"
+    );
+    assert_eq!(param("/api/histogram", "interval")["schema"]["minimum"], 1);
+    let limit_cap = spec["components"]["parameters"]["limit"]["schema"]["maximum"]
+        .as_u64()
+        .unwrap();
+    let (status, _) = json(&format!("/api/exceptions?limit={}", limit_cap + 1)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = json(&format!("/api/exceptions?limit={limit_cap}")).await;
+    assert_eq!(status, StatusCode::OK);
+    for (path, operation) in spec["paths"].as_object().unwrap() {
+        let secured = operation["get"]["security"] != serde_json::json!([]);
+        if secured {
+            assert!(
+                operation["get"]["responses"]["401"].is_object(),
+                "{path} documents no 401"
+            );
+        }
+    }
+}
