@@ -226,3 +226,53 @@ fn run_refuses_a_config_it_cannot_follow_with_the_key_and_line() {
     let err = run(&format!("{base}[tail]\nidle_ms = 0\n"));
     assert!(err.contains("idle_ms"), "{err}");
 }
+
+/// Hardening finding 12: a link loop is reported as one, not as a missing file; a FIFO (what
+/// `<(cmd)` gives) is read as a stream, as standard input is, instead of failing with
+/// "Illegal seek".
+#[test]
+fn link_loops_say_so_and_fifos_are_streams() {
+    let dir = tempfile::tempdir().unwrap();
+    let looped = dir.path().join("loop.log");
+    std::os::unix::fs::symlink(&looped, &looped).unwrap();
+    let out = fold(&[looped.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("symbolic links") && !stderr.contains("no such file"),
+        "{stderr}"
+    );
+
+    let fifo = dir.path().join("pipe.log");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            let zst = std::fs::read(fixture(
+                "compressed/weberror_billing_pro_1.4.2_web01_20240301.log.zst",
+            ))
+            .unwrap();
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&fifo)
+                .unwrap()
+                .write_all(&zst)
+                .unwrap();
+        })
+    };
+    let out = fold(&[fifo.to_str().unwrap()]);
+    writer.join().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let events = String::from_utf8_lossy(&out.stdout).lines().count();
+    assert_eq!(
+        events, 6,
+        "the zstd stream through the FIFO, decoded: {stderr}"
+    );
+}

@@ -88,9 +88,14 @@ pub fn open_file(path: &Path, file: File, max_decoded: u64) -> Result<Decoded> {
     };
     let meta = file.metadata().map_err(io_err)?;
     let stored_len = meta.is_file().then_some(meta.len());
+    if !meta.is_file() {
+        // A pipe (`<(cmd)`), a FIFO or a device cannot be read at an offset: stream it.
+        let reader = BufReader::with_capacity(lines::CHUNK, file);
+        return stream(path, Box::new(reader), stored_len, max_decoded).map_err(io_err);
+    }
     let mut head = [0u8; 4];
     let head_len = read_head(&file, &mut head).map_err(io_err)?;
-    if Format::sniff(&head[..head_len]) == Format::Plain && meta.is_file() {
+    if Format::sniff(&head[..head_len]) == Format::Plain {
         if meta.len() == 0 {
             return Ok(Decoded {
                 path: path.to_path_buf(),

@@ -25,6 +25,15 @@ pub fn discover(inputs: &[String]) -> Discovered {
             walk(path, &mut found);
         } else if path.exists() {
             found.files.push(path.to_path_buf()); // a FIFO or device: read it as a stream
+        } else if let Err(source) = std::fs::metadata(path)
+            && source.kind() != std::io::ErrorKind::NotFound
+            && !is_glob(input)
+        {
+            // A link loop, a directory without permission: say so, not "no such file".
+            found.errors.push(Error::Io {
+                path: path.to_path_buf(),
+                source,
+            });
         } else if !is_glob(input) || expand_glob(input, &mut found) == 0 {
             found.errors.push(Error::NotFound(input.clone()));
         }
