@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use stackfold::config::ConfigFile;
-use stackfold::index::EventWriter;
+use stackfold::index::{EventWriter, Ingest};
 use stackfold::query::{Filters, Reader};
 use stackfold::tail::{TailSettings, Tailer};
 
@@ -61,7 +61,12 @@ fn measure(busy: bool, probes: usize) -> Vec<Duration> {
         .settings(Some("UTC"), 1, 2026)
         .unwrap();
     let inputs = vec![logs.to_string_lossy().into_owned()];
-    let mut tailer = Tailer::new(inputs, Arc::new(settings), TailSettings::default(), writer);
+    let mut tailer = Tailer::new(
+        inputs,
+        Arc::new(settings),
+        TailSettings::default(),
+        Ingest::new(writer),
+    );
     let on_commit = Arc::clone(&reader);
     tailer.on_commit(move |_| on_commit.reload().unwrap());
     let stop = Arc::new(AtomicBool::new(false));

@@ -26,8 +26,14 @@ pub enum Command {
     /// so a restart, even after a kill, goes on exactly where the last commit stopped.
     Tail(TailArgs),
     /// Tail and serve in one process, configured by one TOML file (inputs, pattern, in-app
-    /// prefixes, commit interval, listen address, auth, TLS, retention).
+    /// prefixes, commit interval, listen address, auth, TLS, retention); with a `[ship]`
+    /// section instead of `[index]`, ship as `stackfold ship` does.
     Run(RunArgs),
+    /// Follow files as `tail` does, fold them here and ship their events to a central
+    /// stackfold (or Elasticsearch, OpenSearch) through `_bulk`, exactly once: a file's
+    /// position moves on only when the central acknowledged its events, and is saved in
+    /// --state. While the central is down the files are the spool.
+    Ship(ShipArgs),
     /// Search the indexed events, newest first.
     Search(SearchArgs),
     /// List the exception groups with exact counts, most frequent first.
@@ -155,6 +161,65 @@ pub struct TailOptions {
     /// ... and whenever N events wait [default: 100000].
     #[arg(long, value_name = "N")]
     pub commit_events: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct ShipArgs {
+    /// Files, directories (followed recursively, new files included) and globs.
+    #[arg(value_name = "PATHS", required = true)]
+    pub paths: Vec<String>,
+    #[command(flatten)]
+    pub ship: ShipOptions,
+    #[command(flatten)]
+    pub tail: TailOptions,
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+}
+
+/// Where and how an edge ships (the config file's `[ship]` section).
+#[derive(Debug, Args, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShipOptions {
+    /// The central: a stackfold server (`http://central:7280`), or Elasticsearch or
+    /// OpenSearch, with an index path if wanted (`https://es:9200/stackfold`). Batches go to
+    /// URL/_bulk.
+    #[arg(long, value_name = "URL", required = true)]
+    pub to: Option<String>,
+    /// Where the acknowledged positions are saved [default: $STATE_DIRECTORY, else
+    /// $XDG_STATE_HOME/stackfold/ship, else ~/.local/state/stackfold/ship].
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<std::path::PathBuf>,
+    /// This edge's name, in every event's id and as the host of events whose file name
+    /// gives none [default: the machine's hostname].
+    #[arg(long, value_name = "NAME")]
+    pub host_name: Option<String>,
+    /// Trust the certificate authority in FILE (PEM) for an https:// central, instead of
+    /// the bundled public ones.
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<std::path::PathBuf>,
+    /// Basic auth user; the password comes from --password-file or $STACKFOLD_PASSWORD.
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<std::path::PathBuf>,
+    /// An Elasticsearch API key (base64 of id:key) to send as `Authorization: ApiKey`;
+    /// or $STACKFOLD_API_KEY.
+    #[arg(long, value_name = "FILE")]
+    pub api_key_file: Option<std::path::PathBuf>,
+    /// Serve GET /metrics (Prometheus) and GET /lag (JSON) on this address.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Most events in one batch [default: 10000].
+    #[arg(long, value_name = "N")]
+    pub batch_events: Option<u64>,
+    /// Most log bytes in one batch, in MiB [default: 8]. A batch also goes after
+    /// --commit-interval-ms.
+    #[arg(long, value_name = "MIB")]
+    pub batch_mb: Option<u64>,
+    /// Longest wait between two tries while the central is down or busy, in milliseconds
+    /// [default: 30000]; the first wait is 250 ms, doubling.
+    #[arg(long, value_name = "MS")]
+    pub retry_max_ms: Option<u64>,
 }
 
 #[derive(Debug, Args)]

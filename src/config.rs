@@ -37,6 +37,18 @@
 //! basic_auth_file = "users.htpasswd"
 //! tls_cert = "cert.pem"
 //! tls_key = "key.pem"
+//!
+//! # On an edge, instead of [index] and [server]: ship to a central (`stackfold ship`'s flags)
+//! # [ship]
+//! # to = "https://central:7280"
+//! # state = "/var/lib/stackfold-ship"
+//! # host_name = "web01"
+//! # ca = "ca.pem"
+//! # user = "edge"
+//! # password_file = "edge.password"
+//! # metrics_listen = "127.0.0.1:9280"
+//! # batch_events = 10000
+//! # batch_mb = 8
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -74,6 +86,9 @@ pub struct ConfigFile {
     /// `[server]`: used by `run`.
     #[serde(default)]
     pub server: ServerConfig,
+    /// `[ship]`: `run` on an edge ships instead of indexing; the same as `ship`'s flags.
+    #[serde(default)]
+    pub ship: Option<crate::cli::ShipOptions>,
 }
 
 /// `[index]`: where the index lives and how long events stay in it.
@@ -229,6 +244,7 @@ impl ConfigFile {
                 .max_decoded_bytes
                 .unwrap_or(DEFAULT_MAX_DECODED_BYTES),
             threads,
+            host: None,
         })
     }
 }

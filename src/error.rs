@@ -89,6 +89,9 @@ pub enum Error {
     /// A password could not be hashed, or a users file's hash checked.
     #[error("password hash: {0}")]
     PasswordHash(String),
+    /// Shipping to a central (`ship`) cannot go on: its state, or what the central said.
+    #[error("ship: {what}")]
+    Ship { what: String },
     /// The HTTP server could not start, or failed while serving.
     #[error("serve: {context}")]
     Serve {
@@ -96,6 +99,16 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl Error {
+    /// An I/O error on `path`.
+    pub fn io(path: &std::path::Path, source: std::io::Error) -> Error {
+        Error::Io {
+            path: path.to_owned(),
+            source,
+        }
+    }
 }
 
 /// Why a commit payload's checkpoints could not be read.

@@ -9,7 +9,8 @@
 //! & names   /zstd      & times  groups   file    parallel    sink      results  & UI
 //! ```
 //!
-//! [`tail`] follows live files into the same sink on one thread; [`app`] is the only module
+//! [`tail`] follows live files into the same sink on one thread, and [`ship`] follows them on
+//! an edge into the network instead, to a central's `_bulk` ([`ingest`]); [`app`] is the only module
 //! that knows every stage, and wires them per subcommand. README.md's "Layout" puts every
 //! module on a floor (`tests/layers.rs` keeps imports going down); docs/architecture.md says
 //! where state lives and what is durable when.
@@ -28,6 +29,7 @@ pub mod pipeline;
 pub mod query;
 pub mod read;
 pub mod serve;
+pub mod ship;
 pub mod source;
 pub mod tail;
 

@@ -51,12 +51,18 @@ pub struct PipelineSettings {
     pub max_decoded_bytes: u64,
     /// Worker threads; 0 means one per core.
     pub threads: usize,
+    /// The host of events whose file name names none (`ship --host-name`).
+    pub host: Option<String>,
 }
 
 impl PipelineSettings {
     /// The metadata of the file at `path`, from its name.
     pub fn file_info(&self, path: &std::path::Path) -> FileInfo {
-        file_info(path, &self.names, &self.zone)
+        let mut info = file_info(path, &self.names, &self.zone);
+        if info.meta.host.is_none() {
+            info.meta.host.clone_from(&self.host);
+        }
+        info
     }
 
     /// A parser and folder for the lines of `file`.

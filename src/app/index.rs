@@ -16,7 +16,7 @@ use crate::cli::{IndexArgs, PruneArgs};
 use crate::decode::Resume;
 use crate::error::Chain;
 use crate::index::checkpoint::{Found, Plan};
-use crate::index::{EventWriter, Ingest, IngestCounters, Step, file_key};
+use crate::index::{EventSink, EventWriter, Ingest, IngestCounters, Step, file_key};
 use crate::pipeline::FileJob;
 use crate::query::Reader;
 use crate::query::time::parse_duration;

@@ -5,6 +5,7 @@ mod fold;
 mod index;
 mod query;
 mod serve;
+mod ship;
 mod summary;
 mod tail;
 
@@ -21,6 +22,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Index(args) => index::run(args),
         Command::Tail(args) => tail::tail(args),
         Command::Run(args) => tail::run(args),
+        Command::Ship(args) => ship::ship(args),
         Command::Search(args) => query::search(args),
         Command::Exceptions(args) => query::exceptions(args),
         Command::Show(args) => query::show(args),

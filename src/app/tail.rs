@@ -12,7 +12,7 @@ use super::serve::{app_state, serve_listening, syslog_listens};
 use crate::cli::{RunArgs, ServerArgs, TailArgs};
 use crate::config::ConfigFile;
 use crate::error::Chain;
-use crate::index::EventWriter;
+use crate::index::{EventWriter, Ingest};
 use crate::ingest::syslog::SyslogListen;
 use crate::ingest::{Inlet, StreamSettings};
 use crate::parse::HeaderParser;
@@ -26,7 +26,7 @@ const TAIL_HEAP_MB: usize = 64;
 pub fn tail(args: TailArgs) -> anyhow::Result<ExitCode> {
     let settings = pipeline_settings(&args.pipeline)?;
     let stop = stop_on_signals()?;
-    let tailer = tailer(
+    let mut tailer = tailer(
         &args.data,
         args.paths,
         settings,
@@ -57,6 +57,18 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|p| resolve(Path::new(p)).to_string_lossy().into_owned())
         .collect();
+    if let Some(ship) = &config.ship {
+        if config.index.data.is_some() {
+            anyhow::bail!(
+                "{}: [ship] and [index] data exclude each other: an edge ships, a central indexes",
+                args.config.display()
+            );
+        }
+        let tail = config.tail.settings()?;
+        let this_year = jiff::Zoned::now().year();
+        let pipeline = config.settings(None, 0, this_year)?;
+        return super::ship::run_config(paths, ship, tail, pipeline, resolve);
+    }
     let data = config
         .index
         .data
@@ -155,11 +167,16 @@ pub(super) fn tailer(
     let (index, fields) = crate::index::open_or_create(data)?;
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let writer = EventWriter::open(&index, fields, heap_mb << 20, threads)?;
-    Ok(Tailer::new(paths, Arc::new(settings), tail, writer))
+    Ok(Tailer::new(
+        paths,
+        Arc::new(settings),
+        tail,
+        Ingest::new(writer),
+    ))
 }
 
 /// A flag set by Ctrl-C (SIGINT) and SIGTERM.
-fn stop_on_signals() -> anyhow::Result<Arc<AtomicBool>> {
+pub(super) fn stop_on_signals() -> anyhow::Result<Arc<AtomicBool>> {
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, Arc::clone(&stop))
@@ -168,7 +185,7 @@ fn stop_on_signals() -> anyhow::Result<Arc<AtomicBool>> {
     Ok(stop)
 }
 
-fn report(c: &TailCounters) {
+pub(super) fn report(c: &TailCounters) {
     eprintln!(
         "stackfold: stopped after {} events ({} exceptions, {:.1} MB) from {} files; {} commits, {} rotations, {} truncations",
         c.ingested.events,

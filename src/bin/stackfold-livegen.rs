@@ -136,7 +136,7 @@ fn rotate(live: &mut Live) -> std::io::Result<()> {
         std::fs::rename(&live.path, &rotated)?;
         live.file = open_append(&live.path)?;
     }
-    if live.rotations % 2 == 0 {
+    if live.rotations.is_multiple_of(2) {
         live.to_compress = Some(rotated);
     }
     Ok(())

@@ -61,6 +61,11 @@ pub struct FileCheckpoint {
     /// When this entry last changed, in seconds since the epoch (0: before this was kept).
     #[serde(default)]
     pub updated: i64,
+    /// The name a shipping edge gives this file's events at the central (`ship`): made when
+    /// the file is first read and kept by whatever continues it (a rename, a compressed
+    /// copy), so the central tells its events from every other file's. Empty in an index.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub stream: String,
 }
 
 /// Every file's checkpoint. Keys are opaque and unique: the path where the file was first
@@ -366,6 +371,39 @@ impl Found {
 }
 
 impl Checkpoints {
+    /// Starts (or restarts) the file `key` at checkpoint `from`.
+    pub fn begin_file(&mut self, key: &str, from: FileCheckpoint) {
+        let cp = FileCheckpoint {
+            complete: false,
+            updated: now_secs(),
+            ..from
+        };
+        self.files.insert(key.to_owned(), cp);
+    }
+
+    /// Moves the file `key` past `event`, its next event.
+    pub fn advance(&mut self, key: &str, event: &crate::event::Event) {
+        let cp = self.files.entry(key.to_owned()).or_default();
+        cp.offset = event.end_offset;
+        cp.line = event.line + u64::from(event.lines) - 1;
+        cp.events += 1;
+    }
+
+    /// Marks the file `key` read to its end (or not, after an error).
+    pub fn end_file(&mut self, key: &str, complete: bool) {
+        if let Some(cp) = self.files.get_mut(key) {
+            cp.complete = complete;
+            cp.updated = now_secs();
+        }
+    }
+
+    /// The checkpoint of `key`, to update what identifies the file, marked as changed now.
+    pub fn file_mut(&mut self, key: &str) -> Option<&mut FileCheckpoint> {
+        let cp = self.files.get_mut(key)?;
+        cp.updated = now_secs();
+        Some(cp)
+    }
+
     /// Drops the entries of files gone from their paths whose entries have not changed for
     /// `max_age_secs`, except those in `busy`: a tailer rotating hourly adds thousands of
     /// entries a year, and the whole map is written with every commit. A gone file's entry
@@ -399,6 +437,10 @@ fn unique_key(path: &str, taken: &mut HashSet<String>) -> String {
     }
     taken.insert(key.clone());
     key
+}
+
+fn now_secs() -> i64 {
+    jiff::Timestamp::now().as_second()
 }
 
 /// The head hash as stored.

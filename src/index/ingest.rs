@@ -9,13 +9,14 @@
 //! Whatever was added but not committed is lost by a crash, and so is the progress that
 //! produced it: the next run reads it again, so every event lands exactly once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde::Serialize;
 
 use super::EventWriter;
+use super::checkpoint::{Checkpoints, FileCheckpoint};
 use crate::error::Result;
 use crate::event::Event;
 use crate::pipeline::{self, FileJob, FileReport, Output, PipelineSettings};
@@ -81,33 +82,85 @@ impl Ingest {
     pub fn commit(&mut self) -> Result<u64> {
         self.writer.commit()
     }
+}
 
-    /// Reads `jobs` through the parallel pipeline into the index, each file under its key in
+/// Where followed files' events go, with the positions that produced them: the index
+/// ([`Ingest`], for `tail` and `run`) or the network (`ship`, on an edge). Either way an
+/// event is added with its file's checkpoint moved just past it, and [`EventSink::commit`]
+/// makes a prefix of what was added durable together with the checkpoints that describe it
+/// (the index at once; an edge once the central acknowledged it).
+pub trait EventSink {
+    /// The files' checkpoints as of the last commit plus what was added since.
+    fn checkpoints(&self) -> &Checkpoints;
+
+    /// See [`Checkpoints::begin_file`].
+    fn begin_file(&mut self, key: &str, from: FileCheckpoint);
+
+    /// See [`Checkpoints::end_file`].
+    fn end_file(&mut self, key: &str, complete: bool);
+
+    /// The checkpoint of `key`, to update what identifies the file; progress moves only
+    /// through [`EventSink::add`].
+    fn checkpoint_mut(&mut self, key: &str) -> Option<&mut FileCheckpoint>;
+
+    /// See [`Checkpoints::forget_gone`].
+    fn forget_gone(&mut self, max_age_secs: i64, busy: &HashSet<String>) -> usize;
+
+    /// Adds `event` of the file `key` and moves the file's checkpoint past it.
+    fn add(&mut self, key: &str, event: &Event) -> Result<()>;
+
+    /// Commits what was added; returns the batch number it went under.
+    fn commit(&mut self) -> Result<u64>;
+
+    /// Whether anything (events or checkpoints) changed since the last commit.
+    fn is_dirty(&self) -> bool;
+
+    /// Events and their decoded bytes added since the last commit.
+    fn uncommitted(&self) -> (u64, u64);
+
+    /// The totals since the sink was opened.
+    fn counters(&self) -> IngestCounters;
+
+    /// Whether the sink takes more events now. A sink that does not (an edge whose central
+    /// is behind or down) is not read into: the files keep what it has not taken.
+    fn ready(&mut self) -> Result<bool> {
+        Ok(true)
+    }
+
+    /// Deletes every event older than `cutoff` at the next commit, where the sink keeps
+    /// events at all.
+    fn delete_before(&mut self, _cutoff: jiff::Timestamp) -> Result<()> {
+        Ok(())
+    }
+
+    /// Reads `jobs` through the parallel pipeline into the sink, each file under its key in
     /// `keys`, committing whenever `commit_bytes` of events are waiting. A file that fails
     /// keeps the events read before the failure and is marked incomplete; the others go on.
-    /// Stops at the first index error.
-    pub fn read_files(
+    /// Stops at the first error of the sink.
+    fn read_files(
         &mut self,
         jobs: Vec<FileJob>,
         keys: &HashMap<PathBuf, String>,
         settings: Arc<PipelineSettings>,
         commit_bytes: u64,
         mut step: impl FnMut(Step<'_>),
-    ) -> Result<()> {
+    ) -> Result<()>
+    where
+        Self: Sized,
+    {
         let mut failure = None;
         pipeline::run(jobs, settings, |output| {
             let added = match output {
-                Output::Events(events) => self.add_batch(keys, &events, commit_bytes),
+                Output::Events(events) => add_batch(self, keys, &events, commit_bytes),
                 Output::Done(report) => {
-                    self.writer
-                        .end_file(&keys[&report.path], report.error.is_none());
+                    self.end_file(&keys[&report.path], report.error.is_none());
                     step(Step::File(Box::new(report)));
                     return true;
                 }
             };
             match added {
                 Ok(()) => {
-                    step(Step::Batch(&self.counters));
+                    step(Step::Batch(&self.counters()));
                     true
                 }
                 Err(err) => {
@@ -118,23 +171,72 @@ impl Ingest {
         });
         failure.map_or(Ok(()), Err)
     }
+}
 
-    fn add_batch(
-        &mut self,
-        keys: &HashMap<PathBuf, String>,
-        events: &[Event],
-        commit_bytes: u64,
-    ) -> Result<()> {
-        let Some(first) = events.first() else {
-            return Ok(());
-        };
-        let key = &keys[&first.source.path];
-        for event in events {
-            self.add(key, event)?;
-        }
-        if self.writer.uncommitted_bytes() >= commit_bytes {
-            self.writer.commit()?;
-        }
-        Ok(())
+fn add_batch(
+    sink: &mut impl EventSink,
+    keys: &HashMap<PathBuf, String>,
+    events: &[Event],
+    commit_bytes: u64,
+) -> Result<()> {
+    let Some(first) = events.first() else {
+        return Ok(());
+    };
+    let key = &keys[&first.source.path];
+    for event in events {
+        sink.add(key, event)?;
+    }
+    if sink.uncommitted().1 >= commit_bytes {
+        sink.commit()?;
+    }
+    Ok(())
+}
+
+impl EventSink for Ingest {
+    fn checkpoints(&self) -> &Checkpoints {
+        self.writer.checkpoints()
+    }
+
+    fn begin_file(&mut self, key: &str, from: FileCheckpoint) {
+        self.writer.begin_file(key, from);
+    }
+
+    fn end_file(&mut self, key: &str, complete: bool) {
+        self.writer.end_file(key, complete);
+    }
+
+    fn checkpoint_mut(&mut self, key: &str) -> Option<&mut FileCheckpoint> {
+        self.writer.checkpoint_mut(key)
+    }
+
+    fn forget_gone(&mut self, max_age_secs: i64, busy: &HashSet<String>) -> usize {
+        self.writer.forget_gone(max_age_secs, busy)
+    }
+
+    fn add(&mut self, key: &str, event: &Event) -> Result<()> {
+        Ingest::add(self, key, event)
+    }
+
+    fn commit(&mut self) -> Result<u64> {
+        Ingest::commit(self)
+    }
+
+    fn is_dirty(&self) -> bool {
+        self.writer.is_dirty()
+    }
+
+    fn uncommitted(&self) -> (u64, u64) {
+        (
+            self.writer.uncommitted_events(),
+            self.writer.uncommitted_bytes(),
+        )
+    }
+
+    fn counters(&self) -> IngestCounters {
+        self.counters
+    }
+
+    fn delete_before(&mut self, cutoff: jiff::Timestamp) -> Result<()> {
+        self.writer.delete_before(cutoff)
     }
 }

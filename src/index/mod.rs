@@ -20,7 +20,7 @@ use tantivy::directory::MmapDirectory;
 use tantivy::store::{Compressor, ZstdCompressor};
 
 use crate::error::{Error, Result};
-pub use ingest::{Ingest, IngestCounters, Step};
+pub use ingest::{EventSink, Ingest, IngestCounters, Step};
 pub use schema::{Fields, SCHEMA_VERSION};
 pub use writer::{EventWriter, file_key};
 

@@ -58,17 +58,10 @@ impl EventWriter {
         &self.checkpoints
     }
 
-    /// Starts (or restarts) a file at checkpoint `from`.
+    /// See [`Checkpoints::begin_file`].
     pub fn begin_file(&mut self, key: &str, from: FileCheckpoint) {
         self.dirty = true;
-        self.checkpoints.files.insert(
-            key.to_owned(),
-            FileCheckpoint {
-                complete: false,
-                updated: now_secs(),
-                ..from
-            },
-        );
+        self.checkpoints.begin_file(key, from);
     }
 
     /// Adds `event` of the file `key` and moves the file's checkpoint past it.
@@ -77,10 +70,7 @@ impl EventWriter {
             .add_document(to_document(&self.fields, event, key, self.batch))
             .map_err(index_error)?;
         self.dirty = true;
-        let cp = self.checkpoints.files.entry(key.to_owned()).or_default();
-        cp.offset = event.end_offset;
-        cp.line = event.line + u64::from(event.lines) - 1;
-        cp.events += 1;
+        self.checkpoints.advance(key, event);
         self.uncommitted_bytes += event.end_offset - event.offset;
         self.uncommitted_events += 1;
         Ok(())
@@ -133,22 +123,17 @@ impl EventWriter {
         }
     }
 
-    /// Marks the file `key` read to its end (or not, after an error).
+    /// See [`Checkpoints::end_file`].
     pub fn end_file(&mut self, key: &str, complete: bool) {
-        if let Some(cp) = self.checkpoints.files.get_mut(key) {
-            cp.complete = complete;
-            cp.updated = now_secs();
-            self.dirty = true;
-        }
+        self.dirty = true;
+        self.checkpoints.end_file(key, complete);
     }
 
     /// The checkpoint of `key`, to update what identifies the file (its path after a
     /// rename, its head as it grows); progress moves only through [`EventWriter::add`].
     pub fn checkpoint_mut(&mut self, key: &str) -> Option<&mut FileCheckpoint> {
         self.dirty = true;
-        let cp = self.checkpoints.files.get_mut(key)?;
-        cp.updated = now_secs();
-        Some(cp)
+        self.checkpoints.file_mut(key)
     }
 
     /// See [`Checkpoints::forget_gone`].

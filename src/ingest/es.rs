@@ -9,17 +9,18 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::mapping::{self, Shipped};
-use super::streams::Outcome;
+use super::edge::{EdgeDoc, EdgeEvent};
+use super::mapping;
+use super::streams::{Body, Outcome};
 
 /// What one action of a bulk request asks.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Item {
     /// The action's name as sent (`index`, `create`, ...), which names its answer.
     pub action: String,
     pub index: Option<String>,
     pub id: Option<String>,
-    pub doc: Result<Shipped, ItemError>,
+    pub doc: Result<Body, ItemError>,
 }
 
 /// Why an item was refused, in Elasticsearch's terms.
@@ -134,14 +135,21 @@ fn id_text(value: &Value) -> Option<String> {
     }
 }
 
-fn document(source: &[u8]) -> Result<Shipped, ItemError> {
+fn document(source: &[u8]) -> Result<Body, ItemError> {
     let bad = |reason: String| ItemError::new("document_parsing_exception", 400, reason);
     let value: Value =
         serde_json::from_slice(source).map_err(|e| bad(format!("failed to parse: {e}")))?;
     let Value::Object(doc) = value else {
         return Err(bad("the source is not a JSON object".into()));
     };
+    if doc.get("stackfold").is_some_and(Value::is_object) {
+        let edge: EdgeDoc<'static> = serde_json::from_value(Value::Object(doc))
+            .map_err(|e| bad(format!("an edge's event: {e}")))?;
+        let event = EdgeEvent::from_doc(edge).map_err(|e| bad(format!("an edge's event: {e}")))?;
+        return Ok(Body::Event(Box::new(event)));
+    }
     mapping::read(&doc)
+        .map(|shipped| Body::Lines(Box::new(shipped)))
         .ok_or_else(|| bad("no log text: expected message, msg, MESSAGE or log".into()))
 }
 
@@ -244,6 +252,13 @@ fn accepted(item: &Item, at: usize, outcome: Outcome) -> ItemAnswer {
 mod tests {
     use super::*;
 
+    fn text_of(body: &Body) -> &str {
+        match body {
+            Body::Lines(shipped) => &shipped.text,
+            Body::Event(edge) => &edge.event.text,
+        }
+    }
+
     #[test]
     fn actions_sources_and_refusals_item_by_item() {
         let body = concat!(
@@ -267,7 +282,7 @@ mod tests {
         let items = parse(body.as_bytes());
         let kinds: Vec<Result<&str, &str>> = items
             .iter()
-            .map(|i| i.doc.as_ref().map(|d| d.text.as_str()).map_err(|e| e.kind))
+            .map(|i| i.doc.as_ref().map(text_of).map_err(|e| e.kind))
             .collect();
         assert_eq!(
             kinds,

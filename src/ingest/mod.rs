@@ -9,6 +9,7 @@
 //! taken again. When the folding thread is behind (more than [`QUEUE_BYTES`] of requests
 //! waiting), requests are refused with 429 at once rather than queued without bound.
 
+pub mod edge;
 pub mod es;
 pub mod mapping;
 pub mod metrics;
@@ -27,7 +28,7 @@ use crate::error::Result;
 use crate::index::EventWriter;
 use crate::pipeline::PipelineSettings;
 use crate::tail::{TailCounters, Tailer};
-pub use streams::{Batch, Doc, Outcome, Sink, StreamSettings, Streams};
+pub use streams::{Batch, Body, Doc, Outcome, Sink, StreamSettings, Streams};
 
 /// Largest request body, decompressed: Elasticsearch's default `http.max_content_length`.
 /// Shippers cut their batches well below it (Filebeat 50 MB, Logstash 20 MB, Vector 10 MB).

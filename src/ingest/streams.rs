@@ -21,6 +21,7 @@ use tantivy::query::TermQuery;
 use tantivy::schema::IndexRecordOption;
 use tantivy::{IndexReader, ReloadPolicy, Term};
 
+use super::edge::EdgeEvent;
 use super::mapping::Shipped;
 use crate::decode::RawLine;
 use crate::error::{Chain, Result};
@@ -35,14 +36,23 @@ use crate::tail::{TailCounters, Tailer};
 /// commit do not wait for this).
 const IDLE_COMMIT_EVERY: Duration = Duration::from_millis(1000);
 
-/// One document to fold, and how it was sent.
+/// One document, and how it was sent.
 #[derive(Debug, Clone)]
 pub struct Doc {
     /// The shipper's `_id`, if it gave one.
     pub id: Option<String>,
     /// `create` (a known id is a conflict) rather than `index` (a known id is a no-op).
     pub create: bool,
-    pub shipped: Shipped,
+    pub body: Body,
+}
+
+/// What a document holds.
+#[derive(Debug, Clone)]
+pub enum Body {
+    /// Lines to fold with the rest of their stream.
+    Lines(Box<Shipped>),
+    /// An event an edge folded (`ship`): taken as it is, once.
+    Event(Box<EdgeEvent>),
 }
 
 impl Doc {
@@ -51,7 +61,7 @@ impl Doc {
         Doc {
             id: None,
             create: false,
-            shipped,
+            body: Body::Lines(Box::new(shipped)),
         }
     }
 }
@@ -119,14 +129,14 @@ impl Sink {
     fn ingest(&self) -> &Ingest {
         match self {
             Sink::Own(ingest) => ingest,
-            Sink::Tail(tailer) => tailer.ingest(),
+            Sink::Tail(tailer) => tailer.sink(),
         }
     }
 
     fn ingest_mut(&mut self) -> &mut Ingest {
         match self {
             Sink::Own(ingest) => ingest,
-            Sink::Tail(tailer) => tailer.ingest_mut(),
+            Sink::Tail(tailer) => tailer.sink_mut(),
         }
     }
 
@@ -295,6 +305,13 @@ impl Streams {
         let mut outcomes = Vec::with_capacity(docs.len());
         let now = Instant::now();
         for doc in docs {
+            let shipped = match doc.body {
+                Body::Lines(shipped) => *shipped,
+                Body::Event(edge) => {
+                    outcomes.push(self.take_edge(*edge, doc.id, doc.create)?);
+                    continue;
+                }
+            };
             if let Some(id) = &doc.id
                 && self.known(id)?
             {
@@ -308,10 +325,28 @@ impl Streams {
             if let Some(id) = &doc.id {
                 self.recent_ids.insert(id.clone());
             }
-            self.push(doc, now)?;
+            self.push(doc.id, shipped, now)?;
             outcomes.push(Outcome::Created);
         }
         Ok(outcomes)
+    }
+
+    /// Stores an edge's event unless its stream was stored up to its end already.
+    fn take_edge(&mut self, edge: EdgeEvent, id: Option<String>, create: bool) -> Result<Outcome> {
+        let writer = self.sink.ingest_mut().writer_mut();
+        let stored = writer.checkpoints().streams.get(&edge.key);
+        if stored.is_some_and(|s| edge.event.end_offset <= s.offset) {
+            return Ok(if create {
+                Outcome::Conflict
+            } else {
+                Outcome::Noop
+            });
+        }
+        let path = Some(edge.event.source.path.to_string_lossy().into_owned());
+        writer.describe_stream(&edge.key, path, edge.event.source.meta.clone());
+        let ids: Vec<String> = id.into_iter().collect();
+        writer.add_shipped(&edge.key, &edge.event, &ids)?;
+        Ok(Outcome::Created)
     }
 
     /// Whether a document with `id` was taken already.
@@ -324,24 +359,24 @@ impl Streams {
         Ok(self.reader.searcher().search(&query, &Count)? > 0)
     }
 
-    fn push(&mut self, doc: Doc, now: Instant) -> Result<()> {
-        let key = stream_key(&doc.shipped.stream);
+    fn push(&mut self, id: Option<String>, shipped: Shipped, now: Instant) -> Result<()> {
+        let key = stream_key(&shipped.stream);
         if !self.streams.contains_key(&key) {
             let (offset, line) = self.sink.ingest_mut().writer_mut().describe_stream(
                 &key,
-                doc.shipped.path.clone(),
-                doc.shipped.meta.clone(),
+                shipped.path.clone(),
+                shipped.meta.clone(),
             );
-            let stream = self.open(&doc.shipped, offset, line);
+            let stream = self.open(&shipped, offset, line);
             self.streams.insert(key.clone(), stream);
         }
         let fields = DocFields {
-            ts: doc.shipped.ts,
-            level: doc.shipped.level,
-            logger: doc.shipped.logger.clone(),
-            thread: doc.shipped.thread.clone(),
-            whole: doc.shipped.whole,
-            fields: doc.shipped.fields.clone(),
+            ts: shipped.ts,
+            level: shipped.level,
+            logger: shipped.logger.clone(),
+            thread: shipped.thread.clone(),
+            whole: shipped.whole,
+            fields: shipped.fields.clone(),
         };
         let stream = self.streams.get_mut(&key).expect("opened above");
         stream.last = now;
@@ -351,11 +386,11 @@ impl Streams {
         {
             events.push(event);
         }
-        for (i, text) in doc.shipped.text.split('\n').enumerate() {
+        for (i, text) in shipped.text.split('\n').enumerate() {
             let line = PendingLine {
                 offset: stream.offset,
                 text: text.to_owned(),
-                id: if i == 0 { doc.id.clone() } else { None },
+                id: if i == 0 { id.clone() } else { None },
                 doc: (i == 0).then(|| fields.clone()),
             };
             events.extend(stream.feed(line));

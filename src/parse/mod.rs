@@ -45,6 +45,33 @@ pub struct Header<'a> {
     pub stack_trace: Option<String>,
 }
 
+/// The names of the header grammars, as events carry them (`none`: a line without header).
+pub const FORMATS: &[&str] = &[
+    "iso",
+    "bracketed",
+    "celery",
+    "tomcat",
+    "jul",
+    "time",
+    "logcat",
+    "syslog3164",
+    "syslog5424",
+    "vdsm",
+    "apache",
+    "json",
+    "none",
+];
+
+/// The format called `name`, as events carry it; `none` for a name this version does not
+/// know (an event folded by a newer edge).
+pub fn format_name(name: &str) -> &'static str {
+    FORMATS
+        .iter()
+        .find(|f| **f == name)
+        .copied()
+        .unwrap_or("none")
+}
+
 /// Parses the headers of one file's lines.
 #[derive(Debug, Clone)]
 pub struct HeaderParser {

@@ -128,11 +128,11 @@ pub async fn bulk(State(state): State<AppState>, body: Bytes) -> Response {
     let docs: Vec<Doc> = items
         .iter()
         .filter_map(|item| {
-            let shipped = item.doc.as_ref().ok()?;
+            let body = item.doc.as_ref().ok()?;
             Some(Doc {
                 id: item.id.clone(),
                 create: item.action == "create",
-                shipped: shipped.clone(),
+                body: body.clone(),
             })
         })
         .collect();

@@ -13,7 +13,7 @@ use crate::decode::LineReader;
 use crate::decode::Resume;
 use crate::error::Result;
 use crate::event::Event;
-use crate::index::Ingest;
+use crate::index::EventSink;
 use crate::index::checkpoint::{HEAD_BYTES, Planned, hash};
 use crate::pipeline::PipelineSettings;
 use crate::read::LineFolder;
@@ -108,7 +108,7 @@ impl Follow {
     /// Reads the lines added since the last round and adds the events they close.
     pub fn read(
         &mut self,
-        ingest: &mut Ingest,
+        sink: &mut impl EventSink,
         tail: &TailSettings,
         now: Instant,
     ) -> Result<Round> {
@@ -126,13 +126,13 @@ impl Follow {
         };
         if meta.len() < self.lines.position() || !self.starts_as_before(meta.len()) {
             // The open event's lines were all read before the truncation: it is complete.
-            self.flush(ingest)?;
+            self.flush(sink)?;
             round.state = Progress::Truncated;
             return Ok(round);
         }
         self.gone |= meta.nlink() == 0;
         let start = self.lines.position();
-        let at_end = self.read_lines(ingest, start + READ_BUDGET)?;
+        let at_end = self.read_lines(sink, start + READ_BUDGET)?;
         round.bytes = self.lines.position() - start;
         if round.bytes > 0 {
             self.last_data = last_written(&meta, now);
@@ -147,17 +147,17 @@ impl Follow {
             quiet >= tail.close_inactive
         };
         if !done && quiet >= tail.idle && self.folder.has_open_event() {
-            self.flush(ingest)?;
+            self.flush(sink)?;
         }
         if done {
             // No writer is expected any more (the file is gone, or untouched for
             // `close_inactive`): a last line without newline is a line, as `index` reads it.
             self.lines.stop_following();
-            self.read_lines(ingest, u64::MAX)?;
-            self.flush(ingest)?;
-            self.refresh_identity(ingest);
+            self.read_lines(sink, u64::MAX)?;
+            self.flush(sink)?;
+            self.refresh_identity(sink);
             let complete = self.lines.position() >= meta.len();
-            ingest.writer_mut().end_file(&self.key, complete);
+            sink.end_file(&self.key, complete);
             round.state = Progress::Closed;
         }
         Ok(round)
@@ -166,12 +166,12 @@ impl Follow {
     /// Updates the checkpoint's view of the file: where it is, how big, and a head hash
     /// over as much of its start as exists now, so a file replaced by one that starts with
     /// the same lines is told apart after a restart.
-    pub fn refresh_identity(&mut self, ingest: &mut Ingest) {
+    pub fn refresh_identity(&mut self, sink: &mut impl EventSink) {
         let Ok(meta) = self.file.metadata() else {
             return;
         };
         let path = self.path.to_string_lossy();
-        let Some(cp) = ingest.writer().checkpoints().files.get(&self.key) else {
+        let Some(cp) = sink.checkpoints().files.get(&self.key) else {
             return;
         };
         let head_len = meta.len().min(HEAD_BYTES);
@@ -188,7 +188,7 @@ impl Follow {
         } else {
             None
         };
-        let Some(cp) = ingest.writer_mut().checkpoint_mut(&self.key) else {
+        let Some(cp) = sink.checkpoint_mut(&self.key) else {
             return;
         };
         cp.size = meta.len();
@@ -217,7 +217,7 @@ impl Follow {
     }
 
     /// Reads and folds lines until `until` or the end; returns whether it got to the end.
-    fn read_lines(&mut self, ingest: &mut Ingest, until: u64) -> Result<bool> {
+    fn read_lines(&mut self, sink: &mut impl EventSink, until: u64) -> Result<bool> {
         while self.lines.position() < until {
             let raw = match self.lines.next_line() {
                 Ok(Some(raw)) => raw,
@@ -228,22 +228,22 @@ impl Follow {
                 }
             };
             if let Some(event) = self.folder.push(raw) {
-                self.add(ingest, event)?;
+                self.add(sink, event)?;
             }
         }
         Ok(false)
     }
 
     /// Closes the open event, if any.
-    fn flush(&mut self, ingest: &mut Ingest) -> Result<()> {
+    fn flush(&mut self, sink: &mut impl EventSink) -> Result<()> {
         match self.folder.finish() {
-            Some(event) => self.add(ingest, event),
+            Some(event) => self.add(sink, event),
             None => Ok(()),
         }
     }
 
-    fn add(&self, ingest: &mut Ingest, mut event: Event) -> Result<()> {
+    fn add(&self, sink: &mut impl EventSink, mut event: Event) -> Result<()> {
         self.settings.analyzer.analyse(&mut event);
-        ingest.add(&self.key, &event)
+        sink.add(&self.key, &event)
     }
 }

@@ -36,7 +36,7 @@ use follow::{Follow, Progress};
 use crate::decode::Resume;
 use crate::error::{Chain, Result};
 use crate::index::checkpoint::{FileCheckpoint, Found, Plan, Planned};
-use crate::index::{EventWriter, Ingest, IngestCounters, Step};
+use crate::index::{EventSink, Ingest, IngestCounters, Step};
 use crate::pipeline::{FileJob, PipelineSettings};
 use crate::source::discover;
 
@@ -56,6 +56,8 @@ pub struct TailSettings {
     pub commit_interval: Duration,
     /// Most events added between commits.
     pub commit_events: u64,
+    /// Most decoded bytes of events added between commits (an edge's batch size).
+    pub commit_bytes: u64,
     /// A file unchanged this long is closed (its checkpoint stays; it is reopened when it
     /// changes), so archives of thousands of files do not hold thousands of descriptors.
     pub close_inactive: Duration,
@@ -74,6 +76,7 @@ impl Default for TailSettings {
             idle: Duration::from_millis(500),
             commit_interval: Duration::from_millis(1000),
             commit_events: 100_000,
+            commit_bytes: u64::MAX,
             close_inactive: Duration::from_secs(300),
             rotate_wait: Duration::from_secs(2),
             retention: None,
@@ -122,12 +125,13 @@ pub struct TailCounters {
     pub truncations: u64,
 }
 
-/// Follows `inputs` (files, directories, globs) into the index.
-pub struct Tailer {
+/// Follows `inputs` (files, directories, globs) into a sink: the index (`tail`, `run`), or
+/// the network (`ship`).
+pub struct Tailer<S = Ingest> {
     inputs: Vec<String>,
     pipeline: Arc<PipelineSettings>,
     settings: TailSettings,
-    ingest: Ingest,
+    sink: S,
     follows: Vec<Follow>,
     known: HashMap<PathBuf, Stat>,
     copy_waits: HashMap<PathBuf, u32>,
@@ -142,18 +146,18 @@ pub struct Tailer {
     on_commit: Option<Box<dyn FnMut(u64) + Send>>,
 }
 
-impl Tailer {
+impl<S: EventSink> Tailer<S> {
     pub fn new(
         inputs: Vec<String>,
         pipeline: Arc<PipelineSettings>,
         settings: TailSettings,
-        writer: EventWriter,
+        sink: S,
     ) -> Self {
         Tailer {
             inputs,
             pipeline,
             settings,
-            ingest: Ingest::new(writer),
+            sink,
             follows: Vec::new(),
             known: HashMap::new(),
             copy_waits: HashMap::new(),
@@ -174,14 +178,16 @@ impl Tailer {
 
     /// Follows until `stop` is set, then commits what was read and returns. Open events are
     /// not flushed: the committed offsets are before them, so the next run reads them whole.
-    pub fn run(mut self, stop: &AtomicBool) -> Result<TailCounters> {
+    pub fn run(&mut self, stop: &AtomicBool) -> Result<TailCounters> {
         while !stop.load(Ordering::Relaxed) {
             let busy = self.step(Instant::now())?;
             if !busy {
                 sleep_unless(stop, self.settings.poll);
             }
         }
-        if self.ingest.writer().is_dirty() {
+        // A sink that takes nothing now loses nothing by it: what was read since its last
+        // commit is read again at the next start.
+        if self.sink.is_dirty() && self.sink.ready()? {
             self.commit()?;
         }
         Ok(self.counters())
@@ -190,47 +196,61 @@ impl Tailer {
     /// What the tailer did so far.
     pub fn counters(&self) -> TailCounters {
         TailCounters {
-            ingested: self.ingest.counters(),
+            ingested: self.sink.counters(),
             ..self.counters
         }
     }
 
     /// The sink the tailer adds to: shipped logs go into the same one in `run`.
-    pub fn ingest(&self) -> &Ingest {
-        &self.ingest
+    pub fn sink(&self) -> &S {
+        &self.sink
     }
 
-    /// See [`Tailer::ingest`].
-    pub fn ingest_mut(&mut self) -> &mut Ingest {
-        &mut self.ingest
+    /// See [`Tailer::sink`].
+    pub fn sink_mut(&mut self) -> &mut S {
+        &mut self.sink
+    }
+
+    /// The sink, once the tailer is done.
+    pub fn into_sink(self) -> S {
+        self.sink
     }
 
     /// One round: reads what is new, scans when due, commits when due. Returns whether
     /// anything was read (the caller sleeps otherwise).
     pub fn step(&mut self, now: Instant) -> Result<bool> {
+        // A sink that takes nothing now is not read into; the scans go on, so that files
+        // are opened (and kept readable) as they are rotated meanwhile.
+        let ready = self.sink.ready()?;
         // Reading before scanning sees a truncation before the scan sees the copy.
-        let mut read = self.read_follows(now)?;
+        let mut read = ready && self.read_follows(now)?;
         if self.last_scan.is_none_or(|t| now - t >= self.settings.scan) {
             self.last_scan = Some(now);
             let opened = self.counters.files_opened;
-            self.scan(now)?;
-            if self.counters.files_opened > opened {
+            self.scan(now, ready)?;
+            if ready && self.counters.files_opened > opened {
                 read |= self.read_follows(now)?;
             }
         }
         self.housekeeping(now)?;
-        // At most one commit per interval, and none without a change: a lone event in a
-        // quiet hour is committed at once, a busy stream once per interval.
-        let interval_over = self
-            .last_commit
-            .is_none_or(|t| now.saturating_duration_since(t) >= self.settings.commit_interval);
-        let writer = self.ingest.writer();
-        let due = (writer.is_dirty() && interval_over)
-            || writer.uncommitted_events() >= self.settings.commit_events;
-        if due {
+        if ready && self.commit_due(now) {
             self.commit_at(now)?;
         }
         Ok(read)
+    }
+
+    /// At most one commit per interval, and none without a change: a lone event in a quiet
+    /// hour is committed at once, a busy stream once per interval or once a batch is full.
+    fn commit_due(&self, now: Instant) -> bool {
+        let interval_over = self
+            .last_commit
+            .is_none_or(|t| now.saturating_duration_since(t) >= self.settings.commit_interval);
+        (self.sink.is_dirty() && interval_over) || self.batch_full()
+    }
+
+    fn batch_full(&self) -> bool {
+        let (events, bytes) = self.sink.uncommitted();
+        events >= self.settings.commit_events || bytes >= self.settings.commit_bytes
     }
 
     /// Commits now: the events added so far and every file's position.
@@ -240,9 +260,9 @@ impl Tailer {
 
     fn commit_at(&mut self, now: Instant) -> Result<()> {
         for follow in &mut self.follows {
-            follow.refresh_identity(&mut self.ingest);
+            follow.refresh_identity(&mut self.sink);
         }
-        let batch = self.ingest.commit()?;
+        let batch = self.sink.commit()?;
         self.counters.commits += 1;
         self.last_commit = Some(now);
         if let Some(hook) = &mut self.on_commit {
@@ -255,8 +275,15 @@ impl Tailer {
         let mut read_any = false;
         let mut i = 0;
         while i < self.follows.len() {
+            if self.batch_full() {
+                // A full batch goes before more is read, if the sink takes it now.
+                if !self.sink.ready()? {
+                    break;
+                }
+                self.commit_at(now)?;
+            }
             let follow = &mut self.follows[i];
-            let progress = follow.read(&mut self.ingest, &self.settings, now)?;
+            let progress = follow.read(&mut self.sink, &self.settings, now)?;
             read_any |= progress.bytes > 0;
             match progress.state {
                 Progress::Open => i += 1,
@@ -278,8 +305,9 @@ impl Tailer {
         Ok(read_any)
     }
 
-    /// Expands the inputs and starts reading what is new or changed.
-    fn scan(&mut self, now: Instant) -> Result<()> {
+    /// Expands the inputs and starts reading what is new or changed; compressed files wait
+    /// while the sink is not `ready`.
+    fn scan(&mut self, now: Instant, ready: bool) -> Result<()> {
         let found = discover(&self.inputs);
         for err in &found.errors {
             // Said once: a glob matching nothing yet is normal for a service not started.
@@ -329,13 +357,13 @@ impl Tailer {
         // Paths that no longer exist are forgotten, so a file created there later is new.
         self.known.retain(|path, _| path.exists());
         if !candidates.is_empty() {
-            self.start(candidates, now)?;
+            self.start(candidates, now, ready)?;
         }
         Ok(())
     }
 
     /// Matches new and changed files to their checkpoints and starts reading them.
-    fn start(&mut self, candidates: Vec<(PathBuf, Stat)>, now: Instant) -> Result<()> {
+    fn start(&mut self, candidates: Vec<(PathBuf, Stat)>, now: Instant, ready: bool) -> Result<()> {
         let mut found = Vec::with_capacity(candidates.len());
         let mut stats = HashMap::new();
         for (path, stat) in candidates {
@@ -353,11 +381,14 @@ impl Tailer {
             }
         }
         let busy: HashSet<String> = self.follows.iter().map(|f| f.key.clone()).collect();
-        let plans = self.ingest.writer().checkpoints().plan(found, &busy);
+        let plans = self.sink.checkpoints().plan(found, &busy);
         let mut compressed = Vec::new();
         let mut keys = HashMap::new();
         for planned in plans {
             let path = planned.found.path.clone();
+            if !ready && !planned.found.plain {
+                continue; // read whole once the sink takes events again: it does not grow
+            }
             let Some(resume) = self.resume_point(&planned) else {
                 continue; // a possible copy: wait for its original to be truncated
             };
@@ -372,7 +403,7 @@ impl Tailer {
                 line: resume.line,
                 ..planned.checkpoint.clone()
             };
-            self.ingest.writer_mut().begin_file(&planned.key, start);
+            self.sink.begin_file(&planned.key, start);
             if planned.found.plain {
                 match Follow::open(&planned, resume, &self.pipeline, now) {
                     Ok(follow) => {
@@ -412,7 +443,7 @@ impl Tailer {
             // Its original is still in place: a copy of what is being read (logrotate's
             // `copy`, a backup). What the original was read up to counts as read here too.
             self.copy_waits.remove(path);
-            let cp = &self.ingest.writer().checkpoints().files[original];
+            let cp = &self.sink.checkpoints().files[original];
             // A copy taken before the original grew holds no more than was read of it.
             let offset = if planned.found.plain {
                 cp.offset.min(planned.found.size)
@@ -439,16 +470,21 @@ impl Tailer {
         keys: &HashMap<PathBuf, String>,
     ) -> Result<()> {
         let files_opened = &mut self.counters.files_opened;
-        // Tail commits on its own schedule, not by size.
-        self.ingest
-            .read_files(jobs, keys, Arc::clone(&self.pipeline), u64::MAX, |step| {
+        let commit_bytes = self.settings.commit_bytes;
+        self.sink.read_files(
+            jobs,
+            keys,
+            Arc::clone(&self.pipeline),
+            commit_bytes,
+            |step| {
                 if let Step::File(report) = step {
                     if let Some(err) = &report.error {
                         tracing::error!("{}", Chain(err));
                     }
                     *files_opened += 1;
                 }
-            })
+            },
+        )
     }
 
     /// Hourly: forgets the positions of files gone for a week, and deletes events older
@@ -462,10 +498,7 @@ impl Tailer {
         }
         self.last_housekeeping = Some(now);
         let busy: HashSet<String> = self.follows.iter().map(|f| f.key.clone()).collect();
-        let forgotten = self
-            .ingest
-            .writer_mut()
-            .forget_gone(FORGET_GONE_AFTER_SECS, &busy);
+        let forgotten = self.sink.forget_gone(FORGET_GONE_AFTER_SECS, &busy);
         if forgotten > 0 {
             tracing::info!(forgotten, "forgot the positions of files gone for a week");
         }
@@ -476,7 +509,7 @@ impl Tailer {
             return Ok(());
         };
         tracing::info!(%cutoff, "deleting events older than the retention");
-        self.ingest.writer_mut().delete_before(cutoff)
+        self.sink.delete_before(cutoff)
     }
 }
 

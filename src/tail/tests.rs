@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::*;
 use crate::config::ConfigFile;
+use crate::index::EventWriter;
 use crate::query::Reader;
 
 struct Live {
@@ -67,7 +68,12 @@ impl Live {
         let (index, fields) = crate::index::open_or_create(self.data.path()).unwrap();
         let writer = EventWriter::open(&index, fields, 32 << 20, 1).unwrap();
         let inputs = vec![self.logs.path().to_string_lossy().into_owned()];
-        let tailer = Tailer::new(inputs, settings(), TailSettings::default(), writer);
+        let tailer = Tailer::new(
+            inputs,
+            settings(),
+            TailSettings::default(),
+            Ingest::new(writer),
+        );
         self.tailer = Some(tailer);
     }
 
