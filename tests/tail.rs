@@ -130,22 +130,7 @@ fn killed_twenty_times_while_logs_rotate_every_event_is_indexed_exactly_once() {
     );
     assert_eq!(events.len(), expected_events);
 
-    let out = Command::new(common::binary())
-        .args(["exceptions", "--data"])
-        .arg(&data)
-        .arg("--json")
-        .output()
-        .unwrap();
-    let groups: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
-    let counted: BTreeMap<String, u64> = groups
-        .iter()
-        .map(|g| {
-            (
-                g["root_type"].as_str().unwrap().to_owned(),
-                g["count"].as_u64().unwrap(),
-            )
-        })
-        .collect();
+    let counted = common::group_counts(&data);
     let written: BTreeMap<String, u64> =
         serde_json::from_value(summary["by_root_type"].clone()).unwrap();
     assert_eq!(counted, written, "one group per problem, with exact counts");

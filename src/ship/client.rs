@@ -199,8 +199,27 @@ fn transport(err: ureq::Error) -> Sent {
         | ureq::Error::BadUri(_)
         | ureq::Error::RequireHttpsOnly(_)
         | ureq::Error::TlsRequired => Sent::Fatal(format!("cannot reach the central: {why}")),
+        ureq::Error::Io(ref io) if tls_refused(io) => {
+            Sent::Fatal(format!("cannot reach the central: {why}"))
+        }
         _ => Sent::Retry { why, after: None },
     }
+}
+
+/// Whether a TLS handshake failed for a reason no retry fixes: a certificate not trusted, or
+/// refused by the other side.
+fn tls_refused(io: &std::io::Error) -> bool {
+    use rustls::Error as Tls;
+    let tls = io.get_ref().and_then(|e| e.downcast_ref::<Tls>());
+    matches!(
+        tls,
+        Some(
+            Tls::InvalidCertificate(_)
+                | Tls::NoCertificatesPresented
+                | Tls::AlertReceived(_)
+                | Tls::PeerIncompatible(_)
+        )
+    )
 }
 
 fn retry_after(response: &ureq::http::Response<ureq::Body>) -> Option<Duration> {

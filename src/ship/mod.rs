@@ -16,7 +16,9 @@
 //! that the batch up to it is committed (201, or 409 for an event it had already). After a
 //! crash the edge reads again from the saved positions and sends again what may have been
 //! lost; the central recognises what it has by each stream's position (see
-//! `ingest::edge`), Elasticsearch and OpenSearch by the `_id`.
+//! `ingest::edge`), Elasticsearch and OpenSearch by the `_id`. For that, a file must be the
+//! same stream after a crash as before: a file's stream name is random, so it is saved, at
+//! the position where reading started, before any event of it is sent.
 //!
 //! The files are the spool: when the queue is full (the central is down or slow) the tailer
 //! stops reading but goes on scanning, so rotated files are opened and kept readable, and
@@ -38,7 +40,7 @@ use crossbeam_channel::{Sender, bounded};
 
 pub use client::{Central, Credentials, Sent};
 pub use lag::{FileLag, LagReport, serve_metrics};
-pub use state::{StateDir, default_dir};
+pub use state::{Loaded, StateDir, default_dir};
 
 use crate::error::{Error, Result};
 use crate::event::Event;
@@ -78,10 +80,12 @@ struct Item {
     lines: Vec<u8>,
 }
 
-/// A batch as the sender takes it: the events, and every file's position once they are in.
+/// A batch as the sender takes it: the events, every file's position once they are in, and
+/// the files started since the last batch, as they were started.
 struct Sealed {
     items: Vec<Item>,
     checkpoints: Checkpoints,
+    begun: Vec<(String, FileCheckpoint)>,
 }
 
 /// What the tailer's thread and the sender share.
@@ -153,6 +157,7 @@ pub struct Shipper {
     edge: Arc<str>,
     checkpoints: Checkpoints,
     items: Vec<Item>,
+    begun: Vec<(String, FileCheckpoint)>,
     uncommitted_events: u64,
     uncommitted_bytes: u64,
     dirty: bool,
@@ -190,6 +195,7 @@ impl Shipper {
             edge: Arc::clone(&edge),
             shared: Arc::clone(&shared),
             settings,
+            saved: checkpoints.clone(),
         };
         let thread = std::thread::Builder::new()
             .name("stackfold-ship".into())
@@ -199,6 +205,7 @@ impl Shipper {
             edge,
             checkpoints,
             items: Vec::new(),
+            begun: Vec::new(),
             uncommitted_events: 0,
             uncommitted_bytes: 0,
             dirty: false,
@@ -266,6 +273,7 @@ impl EventSink for Shipper {
             .expect("acked lock")
             .entry(key.to_owned())
             .or_insert(from.offset);
+        self.begun.push((key.to_owned(), from.clone()));
         self.checkpoints.begin_file(key, from);
         self.dirty = true;
     }
@@ -314,6 +322,7 @@ impl EventSink for Shipper {
         let sealed = Sealed {
             items: std::mem::take(&mut self.items),
             checkpoints: self.checkpoints.clone(),
+            begun: std::mem::take(&mut self.begun),
         };
         let queue = self
             .queue

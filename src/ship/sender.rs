@@ -12,6 +12,7 @@ use super::client::{Central, Sent};
 use super::state::StateDir;
 use super::{Item, Sealed, Shared, ShipSettings};
 use crate::error::Chain;
+use crate::index::checkpoint::{Checkpoints, FileCheckpoint};
 
 pub(super) struct Sender {
     pub central: Central,
@@ -19,6 +20,8 @@ pub(super) struct Sender {
     pub edge: Arc<str>,
     pub shared: Arc<Shared>,
     pub settings: ShipSettings,
+    /// What the state file holds.
+    pub saved: Checkpoints,
 }
 
 /// Why a batch was not acknowledged.
@@ -36,7 +39,11 @@ impl Sender {
             return;
         }
         let mut backoff = Backoff::new(self.settings);
+        let mut saved = self.saved.clone();
         for sealed in batches {
+            if let Err(why) = self.announce(&mut saved, &sealed.begun) {
+                return self.fail(why);
+            }
             match self.deliver(&sealed.items, &mut backoff) {
                 Ok(()) => {}
                 Err(Unsent::Fatal(why)) => return self.fail(why),
@@ -47,18 +54,40 @@ impl Sender {
                     return;
                 }
             }
-            let saved = self
-                .state
-                .save(&self.edge, self.central.url(), &sealed.checkpoints);
-            if let Err(err) = saved {
-                return self.fail(format!("saving the state: {}", Chain(&err)));
+            if let Err(why) = self.save(&sealed.checkpoints) {
+                return self.fail(why);
             }
+            saved = sealed.checkpoints;
             let mut acked = self.shared.acked.lock().expect("acked lock");
-            for (key, cp) in &sealed.checkpoints.files {
+            for (key, cp) in &saved.files {
                 acked.insert(key.clone(), cp.offset);
             }
-            acked.retain(|key, _| sealed.checkpoints.files.contains_key(key));
+            acked.retain(|key, _| saved.files.contains_key(key));
         }
+    }
+
+    /// Saves the files started since the last batch, at the positions where their reading
+    /// started, before any of their events is sent: after a crash they are the same streams
+    /// again, whose events the central recognises.
+    fn announce(
+        &self,
+        saved: &mut Checkpoints,
+        begun: &[(String, FileCheckpoint)],
+    ) -> Result<(), String> {
+        let mut new = false;
+        for (key, cp) in begun {
+            if saved.files.get(key).is_none_or(|s| s.stream != cp.stream) {
+                saved.files.insert(key.clone(), cp.clone());
+                new = true;
+            }
+        }
+        if new { self.save(saved) } else { Ok(()) }
+    }
+
+    fn save(&self, checkpoints: &Checkpoints) -> Result<(), String> {
+        self.state
+            .save(&self.edge, self.central.url(), checkpoints)
+            .map_err(|err| format!("saving the state: {}", Chain(&err)))
     }
 
     fn fail(&self, why: String) {

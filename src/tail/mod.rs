@@ -389,7 +389,7 @@ impl<S: EventSink> Tailer<S> {
             if !ready && !planned.found.plain {
                 continue; // read whole once the sink takes events again: it does not grow
             }
-            let Some(resume) = self.resume_point(&planned) else {
+            let Some(resume) = self.resume_point(&planned, ready) else {
                 continue; // a possible copy: wait for its original to be truncated
             };
             self.known.insert(path.clone(), stats[&path]);
@@ -426,9 +426,14 @@ impl<S: EventSink> Tailer<S> {
 
     /// Where to start reading a planned file: `None` to leave it for a later scan,
     /// `Some(None)` when there is nothing to read.
-    fn resume_point(&mut self, planned: &Planned) -> Option<Option<Resume>> {
+    fn resume_point(&mut self, planned: &Planned, ready: bool) -> Option<Option<Resume>> {
         let path = &planned.found.path;
         if let (Plan::Fresh, Some(original)) = (planned.plan, &planned.copy_of) {
+            if !ready {
+                // Follows are not read meanwhile, so the truncation that would make this a
+                // rotated copy is not seen yet: it is judged once reading goes on.
+                return None;
+            }
             let draining = self.follows.iter().any(|f| &f.key == original && f.gone);
             if draining {
                 // A rotated file compressed while it is still being read to its end: once

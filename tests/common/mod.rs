@@ -90,3 +90,28 @@ pub fn json_lines(out: &std::process::Output) -> Vec<serde_json::Value> {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }
+
+/// The exception groups of the index under `data`: count by root type.
+pub fn group_counts(data: &Path) -> std::collections::BTreeMap<String, u64> {
+    let out = std::process::Command::new(binary())
+        .args(["exceptions", "--data"])
+        .arg(data)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let groups: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    groups
+        .iter()
+        .map(|g| {
+            (
+                g["root_type"].as_str().unwrap().to_owned(),
+                g["count"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
