@@ -767,3 +767,40 @@ fn three_edges_and_their_central_killed_again_and_again_store_every_event_exactl
     c.kill().unwrap();
     c.wait().unwrap();
 }
+
+#[test]
+fn run_with_a_ship_section_is_an_edge() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("central");
+    let port = free_port();
+    let mut central = start_central(&data, port, &[]);
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    write_events(&logs.join("app.log"), 0, 50);
+    let config = dir.path().join("edge.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[input]\npaths = [\"logs\"]\n[tail]\ncommit_interval_ms = 300\n\
+             [ship]\nto = \"http://127.0.0.1:{port}\"\nstate = \"state\"\nhost_name = \"web05\"\n"
+        ),
+    )
+    .unwrap();
+    let mut run = Command::new(common::binary())
+        .args(["run", "--config"])
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let events = wait_for_events(&data, 50);
+    assert_once_each(&events, &expected("web05", 0..50));
+    assert!(
+        dir.path().join("state/state.json").exists(),
+        "the state directory is relative to the config file"
+    );
+    sigterm(&run);
+    assert!(run.wait().unwrap().success());
+    central.kill().unwrap();
+    central.wait().unwrap();
+}
