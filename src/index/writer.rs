@@ -136,6 +136,19 @@ impl EventWriter {
         self.checkpoints.file_mut(key)
     }
 
+    /// Drops the streams whose keys start with `prefix`, have no open lines and have not
+    /// changed for `max_age_secs`; returns how many.
+    pub fn forget_streams(&mut self, prefix: &str, max_age_secs: i64) -> usize {
+        let cutoff = now_secs() - max_age_secs;
+        let before = self.checkpoints.streams.len();
+        self.checkpoints.streams.retain(|key, s| {
+            !key.starts_with(prefix) || !s.pending.is_empty() || s.updated >= cutoff
+        });
+        let forgotten = before - self.checkpoints.streams.len();
+        self.dirty |= forgotten > 0;
+        forgotten
+    }
+
     /// See [`Checkpoints::forget_gone`].
     pub fn forget_gone(&mut self, max_age_secs: i64, busy: &HashSet<String>) -> usize {
         let forgotten = self.checkpoints.forget_gone(max_age_secs, busy);
@@ -212,4 +225,31 @@ fn index_error(err: tantivy::TantivyError) -> Error {
 /// The canonical key of a path in the checkpoints.
 pub fn file_key(path: &Path) -> String {
     path.to_string_lossy().into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finished_edge_streams_are_forgotten_and_the_rest_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let (index, fields) = super::super::open_or_create(dir.path()).unwrap();
+        let mut writer = EventWriter::open(&index, fields, 32 << 20, 1).unwrap();
+        let old = now_secs() - 8 * 24 * 3600;
+        let streams = &mut writer.checkpoints.streams;
+        for key in ["edge:web01/a", "edge:web01/b", "stream:web01 /l/app.log"] {
+            streams.entry(key.into()).or_default().updated = old;
+        }
+        streams.get_mut("edge:web01/b").unwrap().updated = now_secs();
+        assert_eq!(writer.forget_streams("edge:", 7 * 24 * 3600), 1);
+        let kept: Vec<&str> = writer
+            .checkpoints
+            .streams
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(kept, ["edge:web01/b", "stream:web01 /l/app.log"]);
+        assert!(writer.is_dirty());
+    }
 }

@@ -74,7 +74,13 @@ pub struct EdgeEvent {
 }
 
 /// Stream keys of edges' files live among the checkpoints' streams with this prefix.
-const EDGE_PREFIX: &str = "edge:";
+pub const EDGE_PREFIX: &str = "edge:";
+
+/// How long an edge stream's position is kept after its last event: an edge sends again only
+/// what it has not seen acknowledged, which is minutes old, and a file it reads gets a new
+/// stream; a week covers an edge that was down that long. The positions are written with
+/// every commit, so those of finished files must go.
+pub const FORGET_AFTER_SECS: i64 = 7 * 24 * 3600;
 
 impl EdgeEvent {
     /// The event a document holds, or why it cannot be taken.

@@ -35,6 +35,8 @@ use crate::tail::{TailCounters, Tailer};
 /// Least time between commits made for idle flushes alone (requests waiting for their
 /// commit do not wait for this).
 const IDLE_COMMIT_EVERY: Duration = Duration::from_millis(1000);
+/// How often the positions of edge streams long finished are forgotten.
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(3600);
 
 /// One document, and how it was sent.
 #[derive(Debug, Clone)]
@@ -165,6 +167,7 @@ pub struct Streams {
     open_count: Option<Arc<std::sync::atomic::AtomicUsize>>,
     /// Streams whose open lines changed since they were last given to the writer.
     touched: HashSet<String>,
+    last_housekeeping: Option<Instant>,
 }
 
 impl Streams {
@@ -200,6 +203,7 @@ impl Streams {
             last_commit: Instant::now(),
             open_count: None,
             touched: HashSet::new(),
+            last_housekeeping: None,
         };
         for (key, saved) in saved {
             streams.restore(&key, saved)?;
@@ -247,6 +251,7 @@ impl Streams {
             }
             tail_busy = self.step_tailer(Instant::now())?;
             self.flush_idle(Instant::now())?;
+            self.housekeeping(Instant::now());
             let idle_due = self.sink.ingest().writer().is_dirty()
                 && self.last_commit.elapsed() >= IDLE_COMMIT_EVERY;
             if !waiting.is_empty() || idle_due {
@@ -258,6 +263,26 @@ impl Streams {
             Sink::Own(_) => None,
             Sink::Tail(tailer) => Some(tailer.counters()),
         })
+    }
+
+    /// Hourly: forgets the positions of edge streams that have not moved for a week.
+    fn housekeeping(&mut self, now: Instant) {
+        if self
+            .last_housekeeping
+            .is_some_and(|t| now - t < HOUSEKEEPING_EVERY)
+        {
+            return;
+        }
+        self.last_housekeeping = Some(now);
+        let writer = self.sink.ingest_mut().writer_mut();
+        let forgotten =
+            writer.forget_streams(super::edge::EDGE_PREFIX, super::edge::FORGET_AFTER_SECS);
+        if forgotten > 0 {
+            tracing::info!(
+                forgotten,
+                "forgot the positions of edge streams finished a week ago"
+            );
+        }
     }
 
     /// One round of the tailer, if there is one: it reads, scans and commits as `tail` does,

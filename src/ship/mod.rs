@@ -297,9 +297,10 @@ impl EventSink for Shipper {
     fn add(&mut self, key: &str, event: &Event) -> Result<()> {
         let stream = self.stream_of(key);
         let id = doc_id(&self.edge, &stream, event.offset);
-        let mut lines = serde_json::to_vec(&serde_json::json!({"create": {"_id": id}}))
-            .expect("an action serialises");
-        lines.push(b'\n');
+        let mut lines = Vec::with_capacity(256 + event.text.len() * 2);
+        lines.extend_from_slice(b"{\"create\":{\"_id\":");
+        serde_json::to_writer(&mut lines, &id).expect("an id serialises");
+        lines.extend_from_slice(b"}}\n");
         serde_json::to_writer(&mut lines, &EdgeDoc::new(event, &self.edge, &stream))
             .expect("an event serialises");
         lines.push(b'\n');
