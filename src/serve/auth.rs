@@ -3,6 +3,10 @@
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, bounded};
 
 use argon2::password_hash::PasswordVerifier;
 use argon2::password_hash::phc::PasswordHash;
@@ -16,16 +20,36 @@ use crate::error::{Error, Result};
 /// distinct credentials cannot grow memory.
 const VERIFIED_CACHE: usize = 1024;
 
-/// bcrypt cost of the hash checked for unknown users: that of `htpasswd -B -C 10`, so an
-/// unknown user takes about as long to refuse as a known one with a wrong password.
-const DUMMY_COST: u32 = 10;
+/// Hashes computed at once, whatever the number of clients: each argon2 check takes its
+/// memory cost (19 MiB for `stackfold passwd`'s), so unbounded checks of wrong passwords ran
+/// a server into gigabytes; the others wait their turn.
+const HASHING_AT_ONCE: usize = 2;
+
+/// How much longer than the slowest hash of the file a refusal takes, so that measuring
+/// cannot tell an unknown user, or a cheaper hash, from the slowest.
+const REFUSAL_MARGIN: f64 = 1.2;
 
 /// The users and their password hashes.
 pub struct Users {
     hashes: HashMap<String, String>,
     verified: Mutex<HashSet<[u8; 32]>>,
-    /// Checked for unknown users, so that an unknown user costs as much as a wrong password.
-    dummy: String,
+    /// Permits to hash: [`HASHING_AT_ONCE`] tokens.
+    permits: (Sender<()>, Receiver<()>),
+    hashing: AtomicUsize,
+    peak_hashing: AtomicUsize,
+    /// Every refusal takes at least this long: the slowest hash of the file, with a margin.
+    refusal: Duration,
+}
+
+/// What a check of credentials found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Granted,
+    /// Refused; the answer must not go before `not_before`, so that every refusal takes as
+    /// long, whoever it is for and whatever the user's hash.
+    Refused {
+        not_before: Instant,
+    },
 }
 
 impl Users {
@@ -62,41 +86,123 @@ impl Users {
         if hashes.is_empty() {
             return Err(Error::Config(format!("{}: no users", path.display())));
         }
-        let dummy = bcrypt::hash("no such user", DUMMY_COST)
-            .map_err(|e| Error::PasswordHash(format!("bcrypt: {e}")))?;
+        let (tx, rx) = bounded(HASHING_AT_ONCE);
+        for _ in 0..HASHING_AT_ONCE {
+            tx.send(()).expect("room for every permit");
+        }
+        let refusal = slowest_refusal(hashes.values()).mul_f64(REFUSAL_MARGIN);
         Ok(Users {
             hashes,
             verified: Mutex::new(HashSet::new()),
-            dummy,
+            permits: (tx, rx),
+            hashing: AtomicUsize::new(0),
+            peak_hashing: AtomicUsize::new(0),
+            refusal,
         })
     }
 
-    /// Whether an `Authorization` header value holds valid Basic (or `ApiKey`) credentials. Slow on the
-    /// first sight of a credential: call it off the async runtime.
+    /// Whether an `Authorization` header value holds valid Basic (or `ApiKey`) credentials.
+    /// Slow on the first sight of a credential: call it off the async runtime.
     pub fn check(&self, authorization: &str) -> bool {
+        self.verdict(authorization) == Verdict::Granted
+    }
+
+    /// How long every refusal takes at least.
+    pub fn refusal_time(&self) -> Duration {
+        self.refusal
+    }
+
+    /// The most hashes that were computed at once.
+    pub fn peak_hashing(&self) -> usize {
+        self.peak_hashing.load(Ordering::Relaxed)
+    }
+
+    /// Checks an `Authorization` header value. An unknown user is refused without hashing,
+    /// but no sooner than a wrong password of the slowest user: the caller waits until
+    /// `not_before` (without holding a thread) before answering.
+    pub fn verdict(&self, authorization: &str) -> Verdict {
+        let started = Instant::now();
+        let refused = Verdict::Refused {
+            not_before: started + self.refusal,
+        };
         let key: [u8; 32] = Sha256::digest(authorization.as_bytes()).into();
         if self.verified.lock().expect("not poisoned").contains(&key) {
-            return true;
+            return Verdict::Granted;
         }
         let Some((user, password)) = decode_basic(authorization) else {
-            return false;
+            return refused;
         };
-        let ok = match self.hashes.get(&user) {
-            Some(hash) => verify(&password, hash),
-            None => {
-                let _ = bcrypt::verify(&password, &self.dummy);
-                false
-            }
+        let Some(hash) = self.hashes.get(&user) else {
+            return refused;
         };
-        if ok {
+        if !self.verify_bounded(&password, hash) {
+            return refused;
+        }
+        {
             let mut verified = self.verified.lock().expect("not poisoned");
             if verified.len() >= VERIFIED_CACHE {
                 verified.clear();
             }
             verified.insert(key);
         }
+        Verdict::Granted
+    }
+
+    /// [`verify`], at most [`HASHING_AT_ONCE`] at a time.
+    fn verify_bounded(&self, password: &str, hash: &str) -> bool {
+        let permits = &self.permits;
+        permits
+            .1
+            .recv()
+            .expect("the permits live as long as the users");
+        let now = self.hashing.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak_hashing.fetch_max(now, Ordering::SeqCst);
+        let ok = verify(password, hash);
+        self.hashing.fetch_sub(1, Ordering::SeqCst);
+        permits.0.send(()).expect("a permit taken goes back");
         ok
     }
+}
+
+/// The longest a wrong password takes to refuse among `hashes` (each kind and cost measured
+/// once, when the file is read).
+fn slowest_refusal<'a>(hashes: impl Iterator<Item = &'a String>) -> Duration {
+    let mut shapes: Vec<&str> = hashes.map(|h| cost_part(h)).collect();
+    shapes.sort_unstable();
+    shapes.dedup();
+    let mut slowest = Duration::ZERO;
+    for shape in shapes {
+        let Some(hash) = shape_example(shape) else {
+            continue;
+        };
+        let started = Instant::now();
+        verify("not the password", &hash);
+        slowest = slowest.max(started.elapsed());
+    }
+    slowest
+}
+
+/// The part of a hash that sets its cost: `$2y$10` or `$argon2id$v=19$m=19456,t=2,p=1`.
+fn cost_part(hash: &str) -> &str {
+    let fields = if hash.starts_with("$argon2") { 3 } else { 2 };
+    match hash.match_indices('$').nth(fields) {
+        Some((at, _)) => &hash[..at],
+        None => hash,
+    }
+}
+
+/// A hash of the same kind and cost as `shape`, of some password.
+fn shape_example(shape: &str) -> Option<String> {
+    if shape.starts_with("$2") {
+        let cost = shape.rsplit('$').next()?.parse().ok()?;
+        return bcrypt::hash("example", cost).ok();
+    }
+    use argon2::password_hash::PasswordHasher;
+    let parsed = PasswordHash::new(&format!("{shape}$c29tZXNhbHQ$aGFzaGhhc2hoYXNoaGFzaA")).ok()?;
+    let params = argon2::Params::try_from(&parsed).ok()?;
+    let algorithm = argon2::Algorithm::try_from(parsed.algorithm.as_str()).ok()?;
+    let argon = argon2::Argon2::new(algorithm, argon2::Version::V0x13, params);
+    argon.hash_password(b"example").ok().map(|h| h.to_string())
 }
 
 /// Most a login may cost, checked when the file is read: bcrypt cost 14 takes about a second;
@@ -209,12 +315,85 @@ mod tests {
     }
 
     #[test]
+    fn the_cost_of_a_hash_is_its_kind_and_parameters() {
+        assert_eq!(cost_part("$2y$10$abcdefghijklmnopqrstuv"), "$2y$10");
+        assert_eq!(
+            cost_part("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA"),
+            "$argon2id$v=19$m=19456,t=2,p=1"
+        );
+        assert!(shape_example("$2y$04").is_some_and(|h| h.starts_with("$2")));
+        let argon = shape_example("$argon2id$v=19$m=8,t=1,p=1").unwrap();
+        assert!(argon.starts_with("$argon2id$v=19$m=8,t=1,p=1$"), "{argon}");
+    }
+
+    #[test]
     fn bad_files_are_errors_with_lines() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("users");
         std::fs::write(&path, "alice:plaintext\n").unwrap();
         let err = Users::load(&path).err().unwrap().to_string();
         assert!(err.contains("line 1"), "{err}");
+    }
+
+    /// Hardening finding 2: wrong passwords of argon2 users from many clients at once ran
+    /// the server into gigabytes (19 MiB per check, all at once); checks are now bounded.
+    #[test]
+    fn hashing_is_bounded_whatever_the_number_of_clients() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users");
+        std::fs::write(&path, htpasswd_line("bob", "hunter2").unwrap() + "\n").unwrap();
+        let users = std::sync::Arc::new(Users::load(&path).unwrap());
+        let clients: Vec<_> = (0..8)
+            .map(|i| {
+                let users = std::sync::Arc::clone(&users);
+                std::thread::spawn(move || users.check(&basic("bob", &format!("guess{i}"))))
+            })
+            .collect();
+        for client in clients {
+            assert!(!client.join().unwrap());
+        }
+        let peak = users.peak_hashing();
+        assert!(
+            (1..=HASHING_AT_ONCE).contains(&peak),
+            "{peak} hashes at once"
+        );
+    }
+
+    /// Hardening finding 3: an unknown user, a cheap hash and an argon2 hash were refused in
+    /// 55, 2 and 17 ms, which told the user names apart. Every refusal now ends no sooner
+    /// than the slowest hash of the file takes.
+    #[test]
+    fn every_refusal_takes_as_long_as_the_slowest_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users");
+        let fast = bcrypt::hash("s3cret", 4).unwrap();
+        let argon = htpasswd_line("bob", "hunter2").unwrap();
+        std::fs::write(&path, format!("alice:{fast}\n{argon}\n")).unwrap();
+        let users = Users::load(&path).unwrap();
+        let argon_hash = argon.split_once(':').unwrap().1;
+        let argon_time = (0..3)
+            .map(|_| {
+                let started = Instant::now();
+                verify("wrong", argon_hash);
+                started.elapsed()
+            })
+            .min()
+            .unwrap();
+        assert!(
+            users.refusal_time() >= argon_time / 2,
+            "{:?} covers argon2's {argon_time:?}",
+            users.refusal_time()
+        );
+        for (user, password) in [("mallory", "x"), ("alice", "wrong"), ("bob", "wrong")] {
+            let started = Instant::now();
+            match users.verdict(&basic(user, password)) {
+                Verdict::Refused { not_before } => {
+                    assert!(not_before >= started + users.refusal_time(), "{user}")
+                }
+                Verdict::Granted => panic!("{user} granted"),
+            }
+        }
+        assert_eq!(users.verdict(&basic("alice", "s3cret")), Verdict::Granted);
     }
 
     /// Hardening finding 11: files that loaded but could never work, or made every login

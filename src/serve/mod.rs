@@ -27,7 +27,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
-pub use auth::{Users, htpasswd_line};
+pub use auth::{Users, Verdict, htpasswd_line};
 pub use error::ApiError;
 pub use metrics::Metrics;
 pub use web::WebAssets;
@@ -222,16 +222,27 @@ async fn authenticate(State(state): State<AppState>, request: Request, next: Nex
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let granted = match header {
-        Some(value) => {
-            tokio::task::spawn_blocking(move || allowed.iter().any(|users| users.check(&value)))
-                .await
-                .unwrap_or(false)
-        }
-        None => false,
+    let Some(value) = header else {
+        return ApiError::Unauthorized.into_response();
     };
-    if granted {
+    let verdicts = tokio::task::spawn_blocking(move || {
+        allowed
+            .iter()
+            .map(|users| users.verdict(&value))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap_or_default();
+    if verdicts.contains(&Verdict::Granted) {
         return next.run(request).await;
+    }
+    // Every refusal takes as long as the slowest: waited here, holding no thread.
+    let not_before = verdicts.iter().filter_map(|v| match v {
+        Verdict::Refused { not_before } => Some(*not_before),
+        Verdict::Granted => None,
+    });
+    if let Some(at) = not_before.max() {
+        tokio::time::sleep_until(at.into()).await;
     }
     ApiError::Unauthorized.into_response()
 }
