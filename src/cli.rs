@@ -209,7 +209,7 @@ pub struct ShipOptions {
     /// Serve GET /metrics (Prometheus) and GET /lag (JSON) on this address.
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<std::net::SocketAddr>,
-    /// Most events in one batch [default: 10000].
+    /// Most events in one batch [default: 50000].
     #[arg(long, value_name = "N")]
     pub batch_events: Option<u64>,
     /// Most log bytes in one batch, in MiB [default: 8]. A batch also goes after

@@ -47,7 +47,7 @@
 //! # user = "edge"
 //! # password_file = "edge.password"
 //! # metrics_listen = "127.0.0.1:9280"
-//! # batch_events = 10000
+//! # batch_events = 50000
 //! # batch_mb = 8
 //! ```
 

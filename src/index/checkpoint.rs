@@ -383,7 +383,11 @@ impl Checkpoints {
 
     /// Moves the file `key` past `event`, its next event.
     pub fn advance(&mut self, key: &str, event: &crate::event::Event) {
-        let cp = self.files.entry(key.to_owned()).or_default();
+        // Looked up before inserted: one event after another, the key is there.
+        if !self.files.contains_key(key) {
+            self.files.insert(key.to_owned(), FileCheckpoint::default());
+        }
+        let cp = self.files.get_mut(key).expect("inserted above");
         cp.offset = event.end_offset;
         cp.line = event.line + u64::from(event.lines) - 1;
         cp.events += 1;

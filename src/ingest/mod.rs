@@ -75,7 +75,10 @@ impl Inlet {
         settings: StreamSettings,
     ) -> Result<(Inlet, Folding)> {
         let (index, fields) = crate::index::open_or_create(data)?;
-        let writer = EventWriter::open(&index, fields.clone(), HEAP_BYTES, 1)?;
+        // Edges send folded events in large batches: indexing them is the central's work,
+        // on every core.
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let writer = EventWriter::open(&index, fields.clone(), HEAP_BYTES, threads)?;
         let never = Arc::new(AtomicBool::new(false));
         Self::spawn(Sink::own(writer), data, pipeline, settings, never)
     }

@@ -18,20 +18,30 @@ use serde_json::{Value, json};
 use super::AppState;
 use crate::error::Chain;
 use crate::ingest::metrics::IngestMetrics;
-use crate::ingest::{self, Doc, MAX_BULK_BYTES, Outcome, Refused};
+use crate::ingest::{self, Body, Doc, MAX_BULK_BYTES, Outcome, Refused};
 
 /// The Elasticsearch version announced: 8.x, which every shipper of the last years accepts
 /// (Filebeat and Logstash 8 refuse 7 and below; clients 9 talk to 8 in compatibility mode).
 const VERSION: &str = "8.17.0";
 
-/// Adds `X-Elastic-Product` to every Elasticsearch answer.
+/// Adds `X-Elastic-Product` to every Elasticsearch answer, and `X-Stackfold`, by which an
+/// edge knows it may compress with zstd.
 pub async fn product_header(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
-    response.headers_mut().insert(
+    mark(&mut response);
+    response
+}
+
+fn mark(response: &mut Response) {
+    let headers = response.headers_mut();
+    headers.insert(
         "x-elastic-product",
         HeaderValue::from_static("Elasticsearch"),
     );
-    response
+    headers.insert(
+        crate::ingest::edge::CENTRAL_HEADER,
+        HeaderValue::from_static(env!("CARGO_PKG_VERSION")),
+    );
 }
 
 /// Whether a request asks for HTML: a browser.
@@ -52,20 +62,14 @@ pub async fn root(
         return state.web.respond(&uri);
     }
     let mut response = Json(info()).into_response();
-    response.headers_mut().insert(
-        "x-elastic-product",
-        HeaderValue::from_static("Elasticsearch"),
-    );
+    mark(&mut response);
     response
 }
 
 /// `HEAD /`: Elasticsearch is here.
 pub async fn root_head() -> Response {
     let mut response = StatusCode::OK.into_response();
-    response.headers_mut().insert(
-        "x-elastic-product",
-        HeaderValue::from_static("Elasticsearch"),
-    );
+    mark(&mut response);
     response
 }
 
@@ -122,17 +126,18 @@ pub async fn bulk(State(state): State<AppState>, body: Bytes) -> Response {
     };
     // What the queue holds is the decoded documents: count those.
     let bytes = decoded.len();
-    let items = tokio::task::spawn_blocking(move || ingest::es::parse(&decoded))
+    let mut items = tokio::task::spawn_blocking(move || ingest::es::parse(&decoded))
         .await
         .unwrap_or_default();
+    // The documents go to the folding thread; the items keep what the answer needs.
     let docs: Vec<Doc> = items
-        .iter()
+        .iter_mut()
         .filter_map(|item| {
-            let body = item.doc.as_ref().ok()?;
+            let body = item.doc.as_mut().ok()?;
             Some(Doc {
                 id: item.id.clone(),
                 create: item.action == "create",
-                body: body.clone(),
+                body: std::mem::replace(body, Body::Lines(Box::default())),
             })
         })
         .collect();

@@ -5,17 +5,22 @@
 
 use std::io::Write;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use base64::Engine;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
+use crate::ingest::edge::CENTRAL_HEADER;
 
 /// How long one request may take, connection included. A central answers a bulk once it is
 /// committed, within a second or two; a minute means it is stuck, and the batch is sent again.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// zstd's level for bodies: its fastest that still compresses logs about as well as gzip's
+/// fastest.
+const ZSTD_LEVEL: i32 = 1;
 /// Largest answer read: a bulk answer is ~150 bytes per item.
 const MAX_ANSWER_BYTES: u64 = 64 << 20;
 /// Longest wait a `Retry-After` may ask for; beyond it, the sender's own back-off applies.
@@ -70,6 +75,8 @@ pub struct Central {
     base: String,
     bulk: String,
     auth: Option<String>,
+    /// The central said it is a stackfold server: bodies go zstd-compressed.
+    zstd: AtomicBool,
 }
 
 impl Central {
@@ -99,6 +106,7 @@ impl Central {
             bulk: format!("{base}/_bulk"),
             base,
             auth: credentials.header(),
+            zstd: AtomicBool::new(false),
         })
     }
 
@@ -117,6 +125,7 @@ impl Central {
         }
         match request.call() {
             Ok(mut response) => {
+                self.note_central(&response);
                 let status = response.status().as_u16();
                 let body = response.body_mut().read_to_string().unwrap_or_default();
                 judge(status, retry_after(&response), &body).unwrap_or(Sent::Items(Vec::new()))
@@ -125,16 +134,22 @@ impl Central {
         }
     }
 
-    /// Sends one bulk body (NDJSON, gzip-compressed here).
+    /// Sends one bulk body (NDJSON), compressed here: zstd to a stackfold central, gzip to
+    /// anything else.
     pub fn bulk(&self, ndjson: &[u8]) -> Sent {
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        gz.write_all(ndjson).expect("writing to memory");
-        let body = gz.finish().expect("writing to memory");
+        let (body, encoding) = if self.zstd.load(Ordering::Relaxed) {
+            let body = zstd::bulk::compress(ndjson, ZSTD_LEVEL).expect("compressing in memory");
+            (body, "zstd")
+        } else {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            gz.write_all(ndjson).expect("writing to memory");
+            (gz.finish().expect("writing to memory"), "gzip")
+        };
         let mut request = self
             .agent
             .post(&self.bulk)
             .header("Content-Type", "application/x-ndjson")
-            .header("Content-Encoding", "gzip");
+            .header("Content-Encoding", encoding);
         if let Some(auth) = &self.auth {
             request = request.header("Authorization", auth);
         }
@@ -142,6 +157,7 @@ impl Central {
             Ok(response) => response,
             Err(err) => return transport(err),
         };
+        self.note_central(&response);
         let status = response.status().as_u16();
         let after = retry_after(&response);
         let text = match response
@@ -153,8 +169,9 @@ impl Central {
             Ok(text) => text,
             Err(err) => return transport(err),
         };
-        if let Some(judged) = judge(status, after, &String::from_utf8_lossy(&text)) {
-            return judged;
+        if !(200..300).contains(&status) {
+            let judged = judge(status, after, &String::from_utf8_lossy(&text));
+            return judged.expect("a status that is not 2xx is judged");
         }
         match serde_json::from_slice::<BulkAnswer>(&text) {
             Ok(answer) => Sent::Items(answer.statuses()),
@@ -163,6 +180,13 @@ impl Central {
                 after: None,
             },
         }
+    }
+}
+
+impl Central {
+    fn note_central(&self, response: &ureq::http::Response<ureq::Body>) {
+        let stackfold = response.headers().contains_key(CENTRAL_HEADER);
+        self.zstd.store(stackfold, Ordering::Relaxed);
     }
 }
 

@@ -73,16 +73,18 @@ impl Default for ShipSettings {
     }
 }
 
-/// One event in a batch: its `_id` and its two bulk lines.
+/// One event in a batch: its `_id` and where its two bulk lines are in the batch's body.
 #[derive(Debug, Clone)]
 struct Item {
     id: String,
-    lines: Vec<u8>,
+    lines: std::ops::Range<usize>,
 }
 
-/// A batch as the sender takes it: the events, every file's position once they are in, and
-/// the files started since the last batch, as they were started.
+/// A batch as the sender takes it: the events (their bulk lines, one after the other, in
+/// `body`), every file's position once they are in, and the files started since the last
+/// batch, as they were started.
 struct Sealed {
+    body: Vec<u8>,
     items: Vec<Item>,
     checkpoints: Checkpoints,
     begun: Vec<(String, FileCheckpoint)>,
@@ -156,6 +158,7 @@ impl ShipStatus {
 pub struct Shipper {
     edge: Arc<str>,
     checkpoints: Checkpoints,
+    body: Vec<u8>,
     items: Vec<Item>,
     begun: Vec<(String, FileCheckpoint)>,
     uncommitted_events: u64,
@@ -204,6 +207,7 @@ impl Shipper {
         Shipper {
             edge,
             checkpoints,
+            body: Vec::new(),
             items: Vec::new(),
             begun: Vec::new(),
             uncommitted_events: 0,
@@ -245,7 +249,12 @@ impl Shipper {
     }
 
     fn stream_of(&mut self, key: &str) -> String {
-        let cp = self.checkpoints.files.entry(key.to_owned()).or_default();
+        if !self.checkpoints.files.contains_key(key) {
+            self.checkpoints
+                .files
+                .insert(key.to_owned(), FileCheckpoint::default());
+        }
+        let cp = self.checkpoints.files.get_mut(key).expect("inserted above");
         if cp.stream.is_empty() {
             cp.stream = new_stream();
         }
@@ -297,14 +306,18 @@ impl EventSink for Shipper {
     fn add(&mut self, key: &str, event: &Event) -> Result<()> {
         let stream = self.stream_of(key);
         let id = doc_id(&self.edge, &stream, event.offset);
-        let mut lines = Vec::with_capacity(256 + event.text.len() * 2);
-        lines.extend_from_slice(b"{\"create\":{\"_id\":");
-        serde_json::to_writer(&mut lines, &id).expect("an id serialises");
-        lines.extend_from_slice(b"}}\n");
-        serde_json::to_writer(&mut lines, &EdgeDoc::new(event, &self.edge, &stream))
+        let body = &mut self.body;
+        let start = body.len();
+        body.extend_from_slice(b"{\"create\":{\"_id\":");
+        serde_json::to_writer(&mut *body, &id).expect("an id serialises");
+        body.extend_from_slice(b"}}\n");
+        serde_json::to_writer(&mut *body, &EdgeDoc::new(event, &self.edge, &stream))
             .expect("an event serialises");
-        lines.push(b'\n');
-        self.items.push(Item { id, lines });
+        body.push(b'\n');
+        self.items.push(Item {
+            id,
+            lines: start..body.len(),
+        });
         self.checkpoints.advance(key, event);
         let bytes = event.end_offset - event.offset;
         self.uncommitted_events += 1;
@@ -321,6 +334,7 @@ impl EventSink for Shipper {
     fn commit(&mut self) -> Result<u64> {
         self.check()?;
         let sealed = Sealed {
+            body: std::mem::take(&mut self.body),
             items: std::mem::take(&mut self.items),
             checkpoints: self.checkpoints.clone(),
             begun: std::mem::take(&mut self.begun),

@@ -44,7 +44,7 @@ impl Sender {
             if let Err(why) = self.announce(&mut saved, &sealed.begun) {
                 return self.fail(why);
             }
-            match self.deliver(&sealed.items, &mut backoff) {
+            match self.deliver(&sealed.body, &sealed.items, &mut backoff) {
                 Ok(()) => {}
                 Err(Unsent::Fatal(why)) => return self.fail(why),
                 Err(Unsent::Stopping) => {
@@ -97,14 +97,19 @@ impl Sender {
 
     /// Sends `items` until each is acknowledged (or refused for good), retrying what the
     /// central could not take now.
-    fn deliver(&self, items: &[Item], backoff: &mut Backoff) -> Result<(), Unsent> {
+    fn deliver(&self, batch: &[u8], items: &[Item], backoff: &mut Backoff) -> Result<(), Unsent> {
         let counts = &self.shared.counts;
         let mut pending: Vec<&Item> = items.iter().collect();
         while !pending.is_empty() {
-            let body: Vec<u8> = pending
-                .iter()
-                .flat_map(|i| i.lines.iter().copied())
-                .collect();
+            let body = if pending.len() == items.len() {
+                std::borrow::Cow::Borrowed(batch)
+            } else {
+                let mut body = Vec::with_capacity(batch.len());
+                for item in &pending {
+                    body.extend_from_slice(&batch[item.lines.clone()]);
+                }
+                std::borrow::Cow::Owned(body)
+            };
             let (why, after) = match self.central.bulk(&body) {
                 Sent::Fatal(why) => return Err(Unsent::Fatal(why)),
                 Sent::Retry { why, after } => (why, after),
