@@ -276,3 +276,44 @@ fn link_loops_say_so_and_fifos_are_streams() {
         "the zstd stream through the FIFO, decoded: {stderr}"
     );
 }
+
+/// Hardening finding 4: a plain file truncated while it was read (a copytruncate rotation
+/// during `fold` or `index`) killed the process with SIGBUS, nothing printed, because it was
+/// memory-mapped. Read instead, it just ends where the truncation cut it.
+#[test]
+fn a_file_truncated_while_it_is_read_ends_early_without_killing_the_reader() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.log");
+    let lines = 600_000;
+    let mut text = String::with_capacity(lines * 80);
+    for n in 0..lines {
+        text.push_str(&format!(
+            "2024-03-01 10:00:00,000 INFO  [main] com.acme.App - handled request {n}\n"
+        ));
+    }
+    std::fs::write(&path, &text).unwrap();
+    let out = std::fs::File::create(dir.path().join("events.ndjson")).unwrap();
+    let mut fold = Command::new(common::binary())
+        .arg("fold")
+        .arg(&path)
+        .stdout(Stdio::from(out))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    let status = fold.wait().unwrap();
+    assert_eq!(status.signal(), None, "killed by a signal: {status}");
+    let events = std::fs::read_to_string(dir.path().join("events.ndjson")).unwrap();
+    let read = events.lines().count();
+    assert!(
+        read < lines,
+        "the truncation came after the whole file was read ({read} events): the test proves nothing"
+    );
+}

@@ -3,7 +3,6 @@
 use std::io::{self, Read};
 
 use memchr::memchr;
-use memmap2::Mmap;
 
 /// How much a stream is read at a time. Large enough that the per-read cost vanishes
 /// against decoding; small enough that many files in flight stay cheap.
@@ -37,23 +36,10 @@ pub struct RawLine<'a> {
     pub bytes: &'a [u8],
 }
 
-enum Buffer {
-    Owned(Vec<u8>),
-    Mapped(Mmap),
-}
-
-impl Buffer {
-    fn as_slice(&self) -> &[u8] {
-        match self {
-            Buffer::Owned(v) => v,
-            Buffer::Mapped(m) => m,
-        }
-    }
-}
 
 /// Yields the lines of a decoded input.
 pub struct LineReader {
-    buf: Buffer,
+    buf: Vec<u8>,
     reader: Option<Box<dyn Read + Send>>,
     /// The unread bytes are `buf[start..end]`.
     start: usize,
@@ -73,19 +59,13 @@ pub struct LineReader {
 }
 
 impl LineReader {
-    /// Lines of a memory-mapped file.
-    pub fn from_map(map: Mmap) -> Self {
-        let len = map.len();
-        Self::whole(Buffer::Mapped(map), len)
-    }
-
     /// Lines of bytes already in memory.
     pub fn from_bytes(bytes: Vec<u8>) -> Self {
         let len = bytes.len();
-        Self::whole(Buffer::Owned(bytes), len)
+        Self::whole(bytes, len)
     }
 
-    fn whole(buf: Buffer, len: usize) -> Self {
+    fn whole(buf: Vec<u8>, len: usize) -> Self {
         LineReader {
             buf,
             reader: None,
@@ -104,7 +84,7 @@ impl LineReader {
     /// Lines of a stream, failing once more than `max_decoded` bytes come out of it.
     pub fn from_reader(reader: Box<dyn Read + Send>, max_decoded: u64) -> Self {
         LineReader {
-            buf: Buffer::Owned(vec![0; 2 * CHUNK]),
+            buf: vec![0; 2 * CHUNK],
             reader: Some(reader),
             start: 0,
             end: 0,
@@ -127,7 +107,7 @@ impl LineReader {
         use std::io::Seek;
         file.seek(io::SeekFrom::Start(offset))?;
         Ok(LineReader {
-            buf: Buffer::Owned(vec![0; FOLLOW_CHUNK]),
+            buf: vec![0; FOLLOW_CHUNK],
             reader: Some(Box::new(file)),
             start: 0,
             end: 0,
@@ -167,7 +147,7 @@ impl LineReader {
     pub fn next_line(&mut self) -> io::Result<Option<RawLine<'_>>> {
         let mut cut = false;
         let (from, to, next) = loop {
-            let window = &self.buf.as_slice()[self.start..self.end];
+            let window = &self.buf[self.start..self.end];
             let searched = &window[..window.len().min(MAX_LINE_BYTES + 1)];
             if let Some(i) = memchr(b'\n', searched) {
                 break (self.start, self.start + i, self.start + i + 1);
@@ -197,7 +177,7 @@ impl LineReader {
             self.number += 1;
         }
         self.cut = cut;
-        let mut bytes = &self.buf.as_slice()[from..to];
+        let mut bytes = &self.buf[from..to];
         if let [head @ .., b'\r'] = bytes {
             bytes = head;
         }
@@ -244,10 +224,7 @@ impl LineReader {
     /// Reads more of the stream behind the unread bytes; returns whether any came. At its end
     /// (unless following) or on an error, drops the reader (keeping the error for later).
     fn fill(&mut self) -> bool {
-        let Buffer::Owned(buf) = &mut self.buf else {
-            self.reader = None;
-            return false;
-        };
+        let buf = &mut self.buf;
         if self.start > 0 {
             buf.copy_within(self.start..self.end, 0);
             self.base += self.start as u64;
