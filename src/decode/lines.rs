@@ -36,7 +36,6 @@ pub struct RawLine<'a> {
     pub bytes: &'a [u8],
 }
 
-
 /// Yields the lines of a decoded input.
 pub struct LineReader {
     buf: Vec<u8>,
