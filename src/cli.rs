@@ -75,6 +75,13 @@ pub struct ServerArgs {
     /// Serve the UI from this directory instead of the copy built in (for UI development).
     #[arg(long, value_name = "DIR")]
     pub web_dir: Option<PathBuf>,
+    /// Most connections open at once; one more is closed unanswered.
+    #[arg(long, default_value_t = 1024, value_name = "N")]
+    pub max_connections: usize,
+    /// Close a connection with no byte read or written for this long; a request's head must
+    /// also arrive within it (at most 10 s).
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    pub idle_timeout_secs: u64,
 }
 
 #[derive(Debug, Args)]

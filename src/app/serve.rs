@@ -96,11 +96,16 @@ pub(super) fn serve_listening(
     syslog_parser: Option<HeaderParser>,
 ) -> anyhow::Result<()> {
     let tls = server.tls_cert.clone().zip(server.tls_key.clone());
+    if server.max_connections == 0 || server.idle_timeout_secs == 0 {
+        anyhow::bail!("--max-connections and --idle-timeout-secs must be at least 1");
+    }
     let listen = Listen {
         addr: server.listen,
         tls,
         syslog,
         syslog_parser,
+        max_connections: server.max_connections,
+        idle: std::time::Duration::from_secs(server.idle_timeout_secs),
     };
     crate::serve::serve(state, listen, stop, |url| {
         eprintln!("stackfold: serving on {url} (Ctrl-C stops)");

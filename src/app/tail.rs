@@ -93,6 +93,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         tls_cert: config.server.tls_cert.as_deref().map(resolve),
         tls_key: config.server.tls_key.as_deref().map(resolve),
         web_dir: None,
+        max_connections: crate::serve::MAX_CONNECTIONS,
+        idle_timeout_secs: crate::serve::IDLE.as_secs(),
     };
     if server.tls_cert.is_some() != server.tls_key.is_some() {
         anyhow::bail!(

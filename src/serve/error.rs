@@ -22,6 +22,8 @@ pub enum ApiError {
     Timeout,
     /// The request body is over the limit, in bytes.
     TooLarge(usize),
+    /// The request body did not arrive within the time allowed.
+    SlowBody(std::time::Duration),
     /// Something broke on the server; logged, not shown.
     Internal(String),
 }
@@ -63,6 +65,10 @@ impl IntoResponse for ApiError {
             ApiError::TooLarge(limit) => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 json!({"error": format!("request bodies are limited to {limit} bytes")}),
+            ),
+            ApiError::SlowBody(limit) => (
+                StatusCode::REQUEST_TIMEOUT,
+                json!({"error": format!("the request body must arrive within {} s", limit.as_secs())}),
             ),
             ApiError::Timeout => (
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -10,6 +10,7 @@ mod auth;
 mod context;
 mod error;
 mod es;
+mod limits;
 mod live;
 mod metrics;
 mod otlp;
@@ -35,6 +36,8 @@ pub use web::WebAssets;
 use crate::error::{Error, Result};
 use crate::ingest::syslog::{self, SyslogListen};
 use crate::query::Reader;
+use limits::HEAD_TIMEOUT;
+pub use limits::{IDLE, MAX_CONNECTIONS};
 
 /// Largest request body read: the API takes none, so this only bounds what a client can make
 /// the server drain before answering.
@@ -164,12 +167,14 @@ async fn read_body_first(request: Request, next: Next) -> Response {
         MAX_BODY_BYTES
     };
     let (parts, body) = request.into_parts();
-    match axum::body::to_bytes(body, limit).await {
-        Ok(bytes) => {
+    let read = tokio::time::timeout(limits::BODY_TIMEOUT, axum::body::to_bytes(body, limit));
+    match read.await {
+        Ok(Ok(bytes)) => {
             next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
                 .await
         }
-        Err(_) => ApiError::TooLarge(limit).into_response(),
+        Ok(Err(_)) => ApiError::TooLarge(limit).into_response(),
+        Err(_) => ApiError::SlowBody(limits::BODY_TIMEOUT).into_response(),
     }
 }
 
@@ -256,6 +261,9 @@ pub struct Listen {
     /// Syslog listeners, and the parser that finds each message's host and program.
     pub syslog: Vec<SyslogListen>,
     pub syslog_parser: Option<crate::parse::HeaderParser>,
+    /// Connections open at once, and how long one may stay quiet (see `limits`).
+    pub max_connections: usize,
+    pub idle: std::time::Duration,
 }
 
 /// Binds the syslog listeners and starts taking their messages into `state`'s inlet.
@@ -340,6 +348,8 @@ pub fn serve(
         } else {
             "http"
         };
+        let limited = limits::Limited::new(listen.max_connections, listen.idle);
+        let head_timeout = HEAD_TIMEOUT.min(listen.idle);
         let server = {
             let handle = handle.clone();
             async move {
@@ -356,16 +366,22 @@ pub fn serve(
                                     ),
                                     source,
                                 })?;
-                        axum_server::bind_rustls(listen.addr, config)
-                            .handle(handle)
-                            .serve(app)
-                            .await
+                        let tls =
+                            axum_server::tls_rustls::RustlsAcceptor::new(config).acceptor(limited);
+                        let mut server = axum_server::bind(listen.addr).acceptor(tls);
+                        server
+                            .http_builder()
+                            .http1()
+                            .header_read_timeout(head_timeout);
+                        server.handle(handle).serve(app).await
                     }
                     None => {
-                        axum_server::bind(listen.addr)
-                            .handle(handle)
-                            .serve(app)
-                            .await
+                        let mut server = axum_server::bind(listen.addr).acceptor(limited);
+                        server
+                            .http_builder()
+                            .http1()
+                            .header_read_timeout(head_timeout);
+                        server.handle(handle).serve(app).await
                     }
                 }
                 .map_err(|source| Error::Serve {
