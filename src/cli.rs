@@ -42,6 +42,9 @@ pub enum Command {
     Show(ShowArgs),
     /// Delete indexed events older than a given age.
     Prune(PruneArgs),
+    /// Verify the index under --data: every file's checksum and the checkpoints; exits 1
+    /// naming each damaged file.
+    Check(CheckArgs),
     /// Serve the HTTP API and the web UI over the index under --data.
     Serve(ServeArgs),
     /// Index the bundled sample logs into a temporary directory, serve them, and follow them
@@ -319,6 +322,12 @@ pub struct ShowArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -12,7 +12,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::pipeline_settings;
 use super::summary::Summary;
-use crate::cli::{IndexArgs, PruneArgs};
+use crate::cli::{CheckArgs, IndexArgs, PruneArgs};
 use crate::decode::Resume;
 use crate::error::Chain;
 use crate::index::checkpoint::{Found, Plan};
@@ -159,6 +159,43 @@ fn dir_size(dir: &Path) -> u64 {
         .filter(|m| m.is_file())
         .map(|m| m.len())
         .sum()
+}
+
+/// `stackfold check`: every index file's checksum, and the checkpoints.
+pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    let (index, fields) = crate::index::open(&args.data)?;
+    let dir = crate::index::index_dir(&args.data);
+    let damaged = crate::index::damaged_files(&index)?;
+    for file in &damaged {
+        eprintln!(
+            "stackfold: {}: checksum mismatch: the file is damaged",
+            dir.join(file).display()
+        );
+    }
+    let payload = index.load_metas()?.payload;
+    let checkpoints = crate::index::checkpoint::Checkpoints::from_payload(payload.as_deref());
+    if let Err(err) = &checkpoints {
+        eprintln!(
+            "stackfold: {}: the checkpoints: {}",
+            dir.display(),
+            Chain(err)
+        );
+    }
+    if !damaged.is_empty() || checkpoints.is_err() {
+        eprintln!(
+            "stackfold: the index under {} is damaged: restore it, or index the logs again into a new --data directory",
+            args.data.display()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    let reader = Reader::new(index.clone(), fields)?;
+    let segments = index.searchable_segment_ids()?.len();
+    let events = reader.count("", &Default::default())?;
+    eprintln!(
+        "stackfold: {} is sound: {segments} segments, {events} events, every checksum matches",
+        dir.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 pub fn prune(args: PruneArgs) -> anyhow::Result<ExitCode> {

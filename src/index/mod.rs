@@ -108,3 +108,11 @@ fn finish_open(index: Index, dir: &Path) -> Result<(Index, Fields)> {
     register_tokenizers(&index);
     Ok((index, fields))
 }
+
+/// The index's files whose checksums do not match their contents (tantivy writes a checksum
+/// in every file's footer; reading does not verify it, so damage would go unseen), by path.
+pub fn damaged_files(index: &Index) -> Result<Vec<PathBuf>> {
+    let mut damaged: Vec<PathBuf> = index.validate_checksum()?.into_iter().collect();
+    damaged.sort();
+    Ok(damaged)
+}
