@@ -34,19 +34,24 @@ impl Reader {
         let query = self.query(text, filters)?;
         let (from, to) = self.span(&searcher, &*query, filters)?;
         let interval_s = match interval {
-            Some(i) if i > 0 => i,
-            Some(_) => return Err(QueryError::BadParameter("interval must be positive".into())),
+            Some(i) if (1..=MAX_INTERVAL_SECONDS).contains(&i) => i,
+            Some(_) => {
+                return Err(QueryError::BadParameter(format!(
+                    "interval must be between 1 and {MAX_INTERVAL_SECONDS} seconds"
+                )));
+            }
             None => auto_interval(from, to),
         };
+        // An interval too fine for the range is widened (as Kibana scales its buckets) to
+        // the smallest that gives at most ten times the automatic count; the answer's
+        // `interval_seconds` says which was used.
+        let most = 10 * MAX_BUCKETS;
+        let span_s = ((to - from).max(1) + 999_999) / 1_000_000;
+        let interval_s = interval_s.max((span_s + most - 1) / most);
         let interval_us = interval_s * 1_000_000;
         let from = from.div_euclid(interval_us) * interval_us;
         let buckets = ((to - from).max(1) + interval_us - 1) / interval_us;
-        if buckets > 10 * MAX_BUCKETS {
-            return Err(QueryError::BadParameter(format!(
-                "interval {interval_s}s gives {buckets} buckets (at most {})",
-                10 * MAX_BUCKETS
-            )));
-        }
+        debug_assert!(buckets <= most + 1, "{buckets} buckets");
         let collector = HistogramCollector {
             from_us: from,
             interval_us,
@@ -125,6 +130,9 @@ const NICE_INTERVALS: &[i64] = &[
 /// Most buckets an automatic interval gives: enough for a readable chart, few enough to
 /// draw and send cheaply.
 pub const MAX_BUCKETS: i64 = 120;
+
+/// Widest bucket asked for: ten years (wider ones overflowed the arithmetic in microseconds).
+pub const MAX_INTERVAL_SECONDS: i64 = 10 * 366 * 86_400;
 
 /// The smallest nice interval (seconds) that cuts `[from, to)` (microseconds) into at most
 /// [`MAX_BUCKETS`] buckets.

@@ -18,10 +18,11 @@ pub mod time;
 
 use std::path::Path;
 
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::QueryParser;
-use tantivy::{DateTime, DocAddress, Index, IndexReader, Searcher};
+use tantivy::{DocAddress, Index, IndexReader, Searcher};
 
 use events::ColumnCache;
 pub use events::{EventReader, StoredEvent};
@@ -35,7 +36,6 @@ use search::{WINDOW_ABOVE_MATCHES, WINDOW_HOLDS};
 use crate::error::Error;
 use crate::index::Fields;
 use crate::index::checkpoint::{Checkpoints, FileCheckpoint};
-use crate::index::schema::from_date;
 
 /// A read-only view of the index under a data directory.
 pub struct Reader {
@@ -219,8 +219,15 @@ fn sorted_counts(map: std::collections::HashMap<String, u64>) -> Vec<ValueCount>
     v
 }
 
+/// A time in microseconds as RFC 3339; times beyond what can be written are clamped.
 fn micros_to_string(us: i64) -> String {
-    from_date(DateTime::from_timestamp_micros(us)).to_string()
+    let (min, max) = (
+        Timestamp::MIN.as_microsecond(),
+        Timestamp::MAX.as_microsecond(),
+    );
+    Timestamp::from_microsecond(us.clamp(min, max))
+        .expect("clamped into range")
+        .to_string()
 }
 
 /// The breakdown dimension names, as the API and CLI print them.

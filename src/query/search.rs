@@ -217,8 +217,10 @@ impl Reader {
         let mut skip = 0;
         match after {
             Some(Cursor::Timed { ts_us, seen }) => {
-                let upper = Timestamp::from_microsecond(ts_us + 1)
-                    .map_err(|e| QueryError::BadParameter(format!("cursor: {e}")))?;
+                let upper = ts_us
+                    .checked_add(1)
+                    .and_then(|us| Timestamp::from_microsecond(us).ok())
+                    .ok_or_else(|| QueryError::BadParameter("cursor: time out of range".into()))?;
                 page_filters.to = Some(page_filters.to.map_or(upper, |t| t.min(upper)));
                 skip = seen;
             }
@@ -299,19 +301,25 @@ enum Cursor {
     Untimed { seen: usize },
 }
 
+/// Most events a cursor may say were returned at one time (or without time): a page after it
+/// collects that many more hits, so a forged cursor of 10^12 asked for terabytes and aborted
+/// the server. Paging that deep into events of one instant is not something a user does.
+pub const MAX_CURSOR_SEEN: usize = 100_000;
+
 impl Cursor {
     fn parse(text: &str) -> Result<Cursor, QueryError> {
         let bad =
             || QueryError::BadParameter(format!("cursor {text:?} is not one this server gave"));
-        let number = |s: &str| s.parse::<i64>().map_err(|_| bad());
+        let seen = |s: &str| match s.parse::<usize>() {
+            Ok(n) if n <= MAX_CURSOR_SEEN => Ok(n),
+            _ => Err(bad()),
+        };
         match text.split('_').collect::<Vec<_>>().as_slice() {
-            ["t", ts, seen] => Ok(Cursor::Timed {
-                ts_us: number(ts)?,
-                seen: number(seen)? as usize,
+            ["t", ts, n] => Ok(Cursor::Timed {
+                ts_us: ts.parse::<i64>().map_err(|_| bad())?,
+                seen: seen(n)?,
             }),
-            ["n", seen] => Ok(Cursor::Untimed {
-                seen: number(seen)? as usize,
-            }),
+            ["n", n] => Ok(Cursor::Untimed { seen: seen(n)? }),
             _ => Err(bad()),
         }
     }

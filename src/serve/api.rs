@@ -68,7 +68,7 @@ impl Params {
         let now = jiff::Timestamp::now();
         let time = |t: &Option<String>, name: &str| {
             t.as_deref()
-                .filter(|t| !t.is_empty())
+                .filter(|t| !t.trim().is_empty())
                 .map(|t| parse_time(t, now))
                 .transpose()
                 .map_err(|e| ApiError::bad(format!("{name}: {}", Chain(&e))))
@@ -134,7 +134,9 @@ pub async fn search(
 ) -> Result<Json<SearchPage>, ApiError> {
     let p = params(query)?;
     let filters = p.filters()?;
-    let (text, limit, cursor) = (p.text(), p.limit.unwrap_or(DEFAULT_LIMIT), p.cursor.clone());
+    // An empty cursor is none (a form or a script that always sends the parameter).
+    let cursor = p.cursor.clone().filter(|c| !c.is_empty());
+    let (text, limit) = (p.text(), p.limit.unwrap_or(DEFAULT_LIMIT));
     let page = blocking(&state, move |r| {
         r.search_page(&text, &filters, limit, cursor.as_deref())
     })
@@ -304,12 +306,25 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-pub async fn openapi() -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        include_str!("openapi.json"),
-    )
-        .into_response()
+/// The OpenAPI description, with Basic authentication required where this server requires
+/// it (a `--basic-auth-file`), and not where it does not.
+pub async fn openapi(State(state): State<AppState>) -> Response {
+    static SPECS: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+    let (with_auth, without) = SPECS.get_or_init(|| {
+        let text = include_str!("openapi.json");
+        let mut spec: serde_json::Value =
+            serde_json::from_str(text).expect("the OpenAPI description is JSON");
+        if let Some(spec) = spec.as_object_mut() {
+            spec.remove("security");
+        }
+        (text.to_owned(), spec.to_string())
+    });
+    let body = if state.users.is_some() {
+        with_auth.clone()
+    } else {
+        without.clone()
+    };
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 pub async fn not_found() -> ApiError {

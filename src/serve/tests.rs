@@ -540,3 +540,76 @@ async fn the_openapi_description_matches_the_server() {
         }
     }
 }
+
+/// Hardening (schemathesis): the times the description's pattern admits are the times the
+/// server takes, and the others are refused, so a client generated from the description
+/// neither sends what is refused nor is refused what it was told to send.
+#[test]
+fn the_time_pattern_of_the_description_is_what_the_server_takes() {
+    let spec: Value = serde_json::from_str(include_str!("openapi.json")).unwrap();
+    let pattern = spec["components"]["parameters"]["from"]["schema"]["pattern"]
+        .as_str()
+        .unwrap();
+    let pattern = regex::Regex::new(pattern).unwrap();
+    let now = jiff::Timestamp::now();
+    for text in [
+        "now",
+        "-1h",
+        "now-7d",
+        "-99999w",
+        " 2024-03-01 ",
+        "2024-02-28",
+        "2024-03-01T10:00:00Z",
+        "2024-03-01T10:00:00.123456789+13:59",
+        "0001-01-01T00:00:00-13:00",
+        "2024-03-01T10:00Z",
+        "2024-03-01T10Z",
+        "",
+    ] {
+        assert!(pattern.is_match(text), "{text:?} is in the description");
+        let taken = text.trim().is_empty() || crate::query::time::parse_time(text, now).is_ok();
+        assert!(taken, "{text:?} is taken");
+    }
+    for text in ["yesterday", "-1y", "1h", "2024-3-1", "2024-03-01T", "%\""] {
+        assert!(
+            !pattern.is_match(text),
+            "{text:?} is not in the description"
+        );
+        assert!(
+            crate::query::time::parse_time(text, now).is_err(),
+            "{text:?} is refused"
+        );
+    }
+}
+
+/// Hardening (schemathesis): requests the description allows are answered. An interval too
+/// fine for the range is widened rather than refused; an empty cursor is no cursor; and the
+/// description asks for credentials only where the server does.
+#[tokio::test]
+async fn requests_the_description_allows_are_answered() {
+    let (status, histogram) = json("/api/histogram?interval=1&from=2000-01-01&to=2030-01-01").await;
+    assert_eq!(status, StatusCode::OK, "{histogram}");
+    let interval = histogram["interval_seconds"].as_i64().unwrap();
+    let buckets = histogram["buckets"].as_array().unwrap().len();
+    assert!(
+        interval > 1 && buckets <= 1201,
+        "{interval} s, {buckets} buckets"
+    );
+    let (status, page) = json("/api/search?q=&cursor=&limit=1").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    // Times far beyond tantivy's range, and intervals overflowing microseconds, panicked.
+    let (status, groups) = json("/api/exceptions?limit=5&from=8890-12-13").await;
+    assert_eq!(status, StatusCode::OK, "{groups}");
+    let (status, answer) = json("/api/histogram?interval=9223372036854").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    // A forged cursor asked for 10^12 hits at once and aborted the server.
+    for cursor in ["n_999999999999", "t_9223372036854775807_1", "n_-1"] {
+        let (status, answer) = json(&format!("/api/search?cursor={cursor}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{cursor}: {answer}");
+    }
+    let (_, spec) = json("/api/openapi.json").await;
+    assert!(
+        spec.get("security").is_none(),
+        "no credentials asked without a users file"
+    );
+}
