@@ -10,7 +10,7 @@ fn main() -> ExitCode {
     // only warn.
     use stackfold::cli::Command;
     let level = match cli.command {
-        Command::Tail(_) | Command::Run(_) => "info",
+        Command::Tail(_) | Command::Run(_) | Command::Ship(_) => "info",
         _ => "warn",
     };
     tracing_subscriber::fmt()
@@ -25,9 +25,32 @@ fn main() -> ExitCode {
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("stackfold: error: {err:#}");
-            ExitCode::from(2)
+            ExitCode::from(exit_code(&err))
         }
     }
+}
+
+/// 2 for what the user can fix in the command (usage, config, query), 1 for what went wrong
+/// doing it (a full disk, a damaged index, a central refusing an edge), as README says.
+fn exit_code(err: &anyhow::Error) -> u8 {
+    use stackfold::Error;
+    for cause in err.chain() {
+        if let Some(err) = cause.downcast_ref::<Error>() {
+            return match err {
+                Error::Config(_)
+                | Error::ConfigSyntax { .. }
+                | Error::NamePattern { .. }
+                | Error::Time { .. }
+                | Error::Glob { .. }
+                | Error::NotFound(_) => 2,
+                _ => 1,
+            };
+        }
+        if cause.is::<std::io::Error>() {
+            return 1;
+        }
+    }
+    2
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {

@@ -360,3 +360,36 @@ fn check_finds_a_damaged_segment_file() {
         "{stderr}"
     );
 }
+
+/// Hardening finding 12: on a full disk `index` exited 2 (README keeps 2 for usage, config
+/// and query errors), and a re-run on the still-full disk said only that "an index writer
+/// was killed". Both now exit 1 and say the disk is full. The disk is a 300 KiB tmpfs in a
+/// mount namespace of the test's own (`unshare`, from util-linux; no root needed).
+#[test]
+fn a_full_disk_is_said_and_exits_1() {
+    let mount = tempfile::tempdir().unwrap();
+    let data = mount.path().join("data");
+    let script = format!(
+        "mount -t tmpfs -o size=300k tmpfs {mount} && for run in 1 2; do {bin} index --data {data} {fixtures} >/dev/null 2>>{mount}/../stderr-$$; echo \"exit $?\"; cat {mount}/../stderr-$$; rm -f {mount}/../stderr-$$; done",
+        mount = mount.path().display(),
+        bin = common::binary().display(),
+        data = data.display(),
+        fixtures = common::fixtures().display(),
+    );
+    let out = Command::new("unshare")
+        .args(["--map-root-user", "--mount", "sh", "-c", &script])
+        .output()
+        .expect("unshare (util-linux)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let runs: Vec<&str> = text.split("exit ").skip(1).collect();
+    assert_eq!(
+        runs.len(),
+        2,
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for run in runs {
+        assert!(run.starts_with('1'), "exit code 1: {run}");
+        assert!(run.contains("the disk is full"), "{run}");
+    }
+}

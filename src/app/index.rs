@@ -29,7 +29,8 @@ pub fn run(args: IndexArgs) -> anyhow::Result<ExitCode> {
         0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
         n => n,
     };
-    let writer = EventWriter::open(&index, fields, args.heap_mb << 20, threads)?;
+    let writer = EventWriter::open(&index, fields, args.heap_mb << 20, threads)
+        .map_err(|e| super::explain_write_failure(e, &args.data))?;
     let mut ingest = Ingest::new(writer);
     let found = discover(&args.paths);
     for err in &found.errors {
@@ -57,9 +58,13 @@ pub fn run(args: IndexArgs) -> anyhow::Result<ExitCode> {
                 }
             },
         )
-        .context("indexing")?;
+        .context("indexing")
+        .map_err(|e| super::explain_write_failure(e, &args.data))?;
     bar.finish_and_clear();
-    ingest.commit().context("committing")?;
+    ingest
+        .commit()
+        .context("committing")
+        .map_err(|e| super::explain_write_failure(e, &args.data))?;
     summary.seconds = started.elapsed().as_secs_f64();
     summary.index_bytes = Some(dir_size(&crate::index::index_dir(&args.data)));
     if args.json {

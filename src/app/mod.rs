@@ -43,3 +43,24 @@ pub fn pipeline_settings(args: &PipelineArgs) -> anyhow::Result<PipelineSettings
     let this_year = jiff::Zoned::now().year();
     Ok(config.settings(args.tz.as_deref(), args.threads, this_year)?)
 }
+
+/// Free bytes below which a failing write is blamed on a full disk.
+const LOW_DISK_BYTES: u64 = 16 << 20;
+
+/// `err`, with its likely cause when the disk holding `dir` is (nearly) full: tantivy reports
+/// a worker thread's failed write, on the next call, only as "an index writer was killed".
+pub fn explain_write_failure(
+    err: impl Into<anyhow::Error>,
+    dir: &std::path::Path,
+) -> anyhow::Error {
+    let err = err.into();
+    let existing = dir.ancestors().find(|d| d.exists());
+    let free = existing.and_then(|d| rustix::fs::statvfs(d).ok());
+    match free.map(|s| s.f_bavail * s.f_frsize) {
+        Some(free) if free < LOW_DISK_BYTES => err.context(format!(
+            "{}: the disk is full ({free} bytes free): free space and run again",
+            dir.display()
+        )),
+        _ => err,
+    }
+}
