@@ -105,9 +105,43 @@ pub(super) async fn blocking<T: Send + 'static>(
     state: &AppState,
     work: impl FnOnce(&Reader) -> Result<T, QueryError> + Send + 'static,
 ) -> Result<T, ApiError> {
+    run_query(state, Lane::Light, work).await
+}
+
+/// Pages larger than this go through the heavy lane.
+pub(super) const HEAVY_PAGE: usize = 1000;
+
+/// Which turn a query waits for: queries that collect many hits (pages over [`HEAVY_PAGE`])
+/// take turns among themselves, so the others never queue behind a pile of them (fifty
+/// clients asking 10,000 hits made a one-hit query wait 15 s).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Lane {
+    Light,
+    Heavy,
+}
+
+impl Lane {
+    pub(super) fn of_page(limit: usize) -> Lane {
+        if limit > HEAVY_PAGE {
+            Lane::Heavy
+        } else {
+            Lane::Light
+        }
+    }
+}
+
+/// Runs `work` on the blocking pool when its lane's turn comes, within the time limit.
+pub(super) async fn run_query<T: Send + 'static>(
+    state: &AppState,
+    lane: Lane,
+    work: impl FnOnce(&Reader) -> Result<T, QueryError> + Send + 'static,
+) -> Result<T, ApiError> {
     let reader = Arc::clone(&state.reader);
     let started = Instant::now();
-    let queries = Arc::clone(&state.queries);
+    let queries = Arc::clone(match lane {
+        Lane::Light => &state.queries,
+        Lane::Heavy => &state.heavy_queries,
+    });
     let run = async move {
         // Waiting for a turn counts against the time limit too.
         let _turn = queries
@@ -137,7 +171,7 @@ pub async fn search(
     // An empty cursor is none (a form or a script that always sends the parameter).
     let cursor = p.cursor.clone().filter(|c| !c.is_empty());
     let (text, limit) = (p.text(), p.limit.unwrap_or(DEFAULT_LIMIT));
-    let page = blocking(&state, move |r| {
+    let page = run_query(&state, Lane::of_page(limit), move |r| {
         r.search_page(&text, &filters, limit, cursor.as_deref())
     })
     .await?;
@@ -190,7 +224,7 @@ pub async fn exceptions(
             crate::query::MAX_LIMIT
         )));
     }
-    let list = blocking(&state, move |r| {
+    let list = run_query(&state, Lane::of_page(limit), move |r| {
         r.group_list(&text, &filters, sort, limit, TREND_BUCKETS)
     })
     .await?;

@@ -58,6 +58,9 @@ pub struct AppState {
     /// More would only share the cores, so that every query in flight gets slower; one at a
     /// time keeps each fast and the rest waiting in order.
     pub queries: Arc<tokio::sync::Semaphore>,
+    /// The turn of queries that collect many hits (`api::Lane::Heavy`): one at a time among
+    /// themselves, beside the others.
+    pub heavy_queries: Arc<tokio::sync::Semaphore>,
     /// Where shipped logs go (`POST /_bulk`); `None` when another process writes the index.
     pub inlet: Option<crate::ingest::Inlet>,
 }
@@ -76,6 +79,7 @@ impl AppState {
             metrics: Arc::new(Metrics::new()),
             web,
             queries: Arc::new(tokio::sync::Semaphore::new(1)),
+            heavy_queries: Arc::new(tokio::sync::Semaphore::new(1)),
             inlet: None,
         })
     }

@@ -613,3 +613,33 @@ async fn requests_the_description_allows_are_answered() {
         "no credentials asked without a users file"
     );
 }
+
+/// Hardening finding 10: fifty clients asking 10,000 hits each made a one-hit query wait
+/// 12-15 s in the one queue. Large pages now take turns among themselves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_small_query_does_not_wait_behind_large_ones() {
+    let state = state(None);
+    let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut heavy = Vec::new();
+    for i in 0..12 {
+        let (state, order) = (state.clone(), Arc::clone(&order));
+        heavy.push(tokio::spawn(async move {
+            let (status, _) = call(state, "/api/search?q=*&limit=10000", None).await;
+            assert_eq!(status, StatusCode::OK);
+            order.lock().unwrap().push(format!("large {i}"));
+        }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    let (status, _) = call(state.clone(), "/api/search?q=*&limit=1", None).await;
+    assert_eq!(status, StatusCode::OK);
+    order.lock().unwrap().push("small".into());
+    for task in heavy {
+        task.await.unwrap();
+    }
+    let order = order.lock().unwrap();
+    let rank = order.iter().position(|o| o == "small").unwrap();
+    assert!(
+        rank <= 3,
+        "the small query finished after {rank} large ones: {order:?}"
+    );
+}
