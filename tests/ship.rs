@@ -92,23 +92,12 @@ impl Edge {
     }
 }
 
-/// Every event in the central's index.
+/// Every event in the central's index (none before its first commit).
 fn central_events(data: &Path) -> Vec<Value> {
     if !data.join("index/meta.json").exists() {
         return Vec::new();
     }
-    let out = Command::new(common::binary())
-        .args(["search", "--data"])
-        .arg(data)
-        .args(["*", "--all", "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    common::json_lines(&out)
+    common::search_all(data)
 }
 
 /// Waits until the central holds at least `count` events (or a minute passed), then a little

@@ -26,21 +26,6 @@ fn start_tail(data: &Path, logs: &Path) -> Child {
         .expect("starting stackfold tail")
 }
 
-fn search_all(data: &Path) -> Vec<Value> {
-    let out = Command::new(common::binary())
-        .args(["search", "--data"])
-        .arg(data)
-        .args(["*", "--limit", "10000", "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    common::json_lines(&out)
-}
-
 #[test]
 fn killed_twenty_times_while_logs_rotate_every_event_is_indexed_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
@@ -90,7 +75,7 @@ fn killed_twenty_times_while_logs_rotate_every_event_is_indexed_exactly_once() {
     let deadline = Instant::now() + Duration::from_secs(60);
     let events = loop {
         std::thread::sleep(Duration::from_millis(500));
-        let events = search_all(&data);
+        let events = common::search_all(&data);
         if events.len() >= expected_events || Instant::now() > deadline {
             break events;
         }
@@ -100,7 +85,7 @@ fn killed_twenty_times_while_logs_rotate_every_event_is_indexed_exactly_once() {
     unsafe_free_sigterm(&tail);
     assert!(tail.wait().unwrap().success());
     let events = if events.len() == expected_events {
-        search_all(&data)
+        common::search_all(&data)
     } else {
         events
     };
@@ -155,7 +140,7 @@ fn wait_for(data: &Path, count: usize) -> usize {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let n = if data.join("index/meta.json").exists() {
-            search_all(data).len()
+            common::search_all(data).len()
         } else {
             0
         };
@@ -188,7 +173,7 @@ fn sigterm_commits_what_was_read_before_exiting() {
     std::fs::write(logs.join("app.log"), line(1) + &line(2)).unwrap();
     std::thread::sleep(Duration::from_millis(1500));
     sigterm_and_wait(&mut tail);
-    let messages: Vec<String> = search_all(&data)
+    let messages: Vec<String> = common::search_all(&data)
         .iter()
         .map(|e| e["message"].as_str().unwrap().to_owned())
         .collect();
@@ -221,7 +206,7 @@ fn tail_after_index_backfills_nothing_twice_and_follows_what_grows() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    let indexed = search_all(&data).len();
+    let indexed = common::search_all(&data).len();
     assert!(indexed > 500, "{indexed}");
     // A tailer over the same directory: everything is known; then one file grows.
     let mut tail = start_tail(&data, &logs);
@@ -240,7 +225,7 @@ fn tail_after_index_backfills_nothing_twice_and_follows_what_grows() {
     std::thread::sleep(Duration::from_secs(2));
     sigterm_and_wait(&mut tail);
     assert_eq!(
-        search_all(&data).len(),
+        common::search_all(&data).len(),
         indexed + 1,
         "nothing indexed twice"
     );
@@ -252,7 +237,7 @@ fn tail_after_index_backfills_nothing_twice_and_follows_what_grows() {
     sigterm_and_wait(&mut tail);
     // The same events, cut the same way, as `index` made.
     let shape = |data: &Path| {
-        let mut events: Vec<(String, u64, u64)> = search_all(data)
+        let mut events: Vec<(String, u64, u64)> = common::search_all(data)
             .iter()
             .map(|e| {
                 let source = e["source"].as_str().unwrap().to_owned();
@@ -307,7 +292,7 @@ fn run_tails_and_serves_from_one_config_and_commits_on_sigterm() {
     std::thread::sleep(Duration::from_millis(1500));
     sigterm_and_wait(&mut run);
     let data = dir.path().join("data");
-    let messages: Vec<String> = search_all(&data)
+    let messages: Vec<String> = common::search_all(&data)
         .iter()
         .map(|e| e["message"].as_str().unwrap().to_owned())
         .collect();

@@ -91,12 +91,14 @@ pub fn json_lines(out: &std::process::Output) -> Vec<serde_json::Value> {
         .collect()
 }
 
-/// The exception groups of the index under `data`: count by root type.
-pub fn group_counts(data: &Path) -> std::collections::BTreeMap<String, u64> {
+/// Runs the query command `args[0]` on the index under `data` with the rest of `args`,
+/// asserting it succeeds.
+fn query(args: &[&str], data: &Path) -> std::process::Output {
     let out = std::process::Command::new(binary())
-        .args(["exceptions", "--data"])
+        .args(&args[..1])
+        .arg("--data")
         .arg(data)
-        .arg("--json")
+        .args(&args[1..])
         .output()
         .unwrap();
     assert!(
@@ -104,6 +106,17 @@ pub fn group_counts(data: &Path) -> std::collections::BTreeMap<String, u64> {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    out
+}
+
+/// Every event of the index under `data`, newest first.
+pub fn search_all(data: &Path) -> Vec<serde_json::Value> {
+    json_lines(&query(&["search", "*", "--all", "--json"], data))
+}
+
+/// The exception groups of the index under `data`: count by root type.
+pub fn group_counts(data: &Path) -> std::collections::BTreeMap<String, u64> {
+    let out = query(&["exceptions", "--json"], data);
     let groups: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
     groups
         .iter()
