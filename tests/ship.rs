@@ -23,8 +23,18 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// A central `stackfold serve`, killed (SIGKILL) when dropped.
+struct Central(Child);
+
+impl Drop for Central {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A central `stackfold serve` on `port`; returns once it listens.
-fn start_central(data: &Path, port: u16, extra: &[&str]) -> Child {
+fn start_central(data: &Path, port: u16, extra: &[&str]) -> Central {
     let mut child = Command::new(common::binary())
         .args(["serve", "--data"])
         .arg(data)
@@ -40,7 +50,7 @@ fn start_central(data: &Path, port: u16, extra: &[&str]) -> Child {
         .read_line(&mut url)
         .unwrap();
     assert!(url.contains(&port.to_string()), "{url:?}");
-    child
+    Central(child)
 }
 
 struct Edge {
@@ -325,7 +335,7 @@ fn a_batch_whose_answer_is_lost_after_commit_is_sent_again_and_not_stored_twice(
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("central");
     let central_port = free_port();
-    let mut central = start_central(&data, central_port, &[]);
+    let _central = start_central(&data, central_port, &[]);
     let first_bulk = Arc::new(Mutex::new(None));
     let first = Arc::clone(&first_bulk);
     let proxy = Proxy::start(central_port, move |n, line| {
@@ -360,8 +370,6 @@ fn a_batch_whose_answer_is_lost_after_commit_is_sent_again_and_not_stored_twice(
     assert_eq!(m["stackfold_ship_lag_bytes"], 0.0);
     sigterm(&ship);
     assert!(ship.wait().unwrap().success());
-    central.kill().unwrap();
-    central.wait().unwrap();
 }
 
 #[test]
@@ -369,7 +377,7 @@ fn a_central_answering_429_is_waited_for_as_it_asks_then_gets_everything_once() 
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("central");
     let central_port = free_port();
-    let mut central = start_central(&data, central_port, &[]);
+    let _central = start_central(&data, central_port, &[]);
     let proxy = Proxy::start(central_port, |n, line| {
         // The probe is request 0; the first three bulks are refused.
         if line.starts_with("POST") && n <= 3 {
@@ -399,8 +407,6 @@ fn a_central_answering_429_is_waited_for_as_it_asks_then_gets_everything_once() 
     }
     sigterm(&ship);
     assert!(ship.wait().unwrap().success());
-    central.kill().unwrap();
-    central.wait().unwrap();
 }
 
 /// A private certificate authority and a certificate it signed for 127.0.0.1.
@@ -513,7 +519,7 @@ fn https_with_a_private_ca_and_credentials_ships_and_wrong_ones_stop_the_edge_at
     let users = users_file(dir.path(), "edge", "s3cret pass");
     let data = dir.path().join("central");
     let port = free_port();
-    let mut central = start_central(
+    let _central = start_central(
         &data,
         port,
         &[
@@ -577,8 +583,6 @@ fn https_with_a_private_ca_and_credentials_ships_and_wrong_ones_stop_the_edge_at
     assert_once_each(&events, &expected("web03", 0..100));
     sigterm(&ship);
     assert!(ship.wait().unwrap().success());
-    central.kill().unwrap();
-    central.wait().unwrap();
 }
 
 /// Runs an edge expected to stop by itself; kills it after 30 s.
@@ -629,13 +633,11 @@ fn a_file_rotated_away_and_deleted_while_the_central_is_down_is_shipped_whole() 
     std::thread::sleep(Duration::from_secs(2));
     std::fs::remove_file(edge.logs.join("app.log.1")).unwrap();
     std::thread::sleep(Duration::from_secs(1));
-    let mut central = start_central(&data, port, &[]);
+    let _central = start_central(&data, port, &[]);
     let events = wait_for_events(&data, 500);
     assert_once_each(&events, &expected("web04", 0..500));
     sigterm(&ship);
     assert!(ship.wait().unwrap().success());
-    central.kill().unwrap();
-    central.wait().unwrap();
 }
 
 fn livegen() -> PathBuf {
@@ -704,9 +706,7 @@ fn three_edges_and_their_central_killed_again_and_again_store_every_event_exactl
         ships[i] = edges[i].start();
         edge_kills += 1;
         if edge_kills % 2 == 0 {
-            let mut c = central.take().unwrap();
-            c.kill().unwrap();
-            c.wait().unwrap();
+            drop(central.take()); // SIGKILL
             central_kills += 1;
             if central_kills == 5 && !outage_done {
                 // Down for 10 s while the services write and rotate.
@@ -752,9 +752,6 @@ fn three_edges_and_their_central_killed_again_and_again_store_every_event_exactl
         counted, by_type,
         "one group per problem across edges, exact counts"
     );
-    let mut c = central.take().unwrap();
-    c.kill().unwrap();
-    c.wait().unwrap();
 }
 
 #[test]
@@ -762,7 +759,7 @@ fn run_with_a_ship_section_is_an_edge() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("central");
     let port = free_port();
-    let mut central = start_central(&data, port, &[]);
+    let _central = start_central(&data, port, &[]);
     let logs = dir.path().join("logs");
     std::fs::create_dir(&logs).unwrap();
     write_events(&logs.join("app.log"), 0, 50);
@@ -790,6 +787,4 @@ fn run_with_a_ship_section_is_an_edge() {
     );
     sigterm(&run);
     assert!(run.wait().unwrap().success());
-    central.kill().unwrap();
-    central.wait().unwrap();
 }

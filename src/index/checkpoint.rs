@@ -383,14 +383,19 @@ impl Checkpoints {
 
     /// Moves the file `key` past `event`, its next event.
     pub fn advance(&mut self, key: &str, event: &crate::event::Event) {
-        // Looked up before inserted: one event after another, the key is there.
-        if !self.files.contains_key(key) {
-            self.files.insert(key.to_owned(), FileCheckpoint::default());
-        }
-        let cp = self.files.get_mut(key).expect("inserted above");
+        let cp = self.file_entry(key);
         cp.offset = event.end_offset;
         cp.line = event.line + u64::from(event.lines) - 1;
         cp.events += 1;
+    }
+
+    /// The checkpoint of `key`, a new one if there is none. Looked up before inserted: on
+    /// the per-event path the key is there, and `entry` would allocate it each time.
+    pub fn file_entry(&mut self, key: &str) -> &mut FileCheckpoint {
+        if !self.files.contains_key(key) {
+            self.files.insert(key.to_owned(), FileCheckpoint::default());
+        }
+        self.files.get_mut(key).expect("inserted above")
     }
 
     /// Marks the file `key` read to its end (or not, after an error).

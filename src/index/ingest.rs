@@ -30,6 +30,15 @@ pub struct IngestCounters {
     pub bytes: u64,
 }
 
+impl IngestCounters {
+    /// Counts `event` in.
+    pub fn count(&mut self, event: &Event) {
+        self.events += 1;
+        self.exceptions += u64::from(event.exception.is_some());
+        self.bytes += event.end_offset - event.offset;
+    }
+}
+
 /// What [`Ingest::read_files`] tells its caller as it goes.
 #[derive(Debug)]
 pub enum Step<'a> {
@@ -71,9 +80,7 @@ impl Ingest {
     /// Adds `event` of the source `key` and moves the source's checkpoint past it.
     pub fn add(&mut self, key: &str, event: &Event) -> Result<()> {
         self.writer.add(key, event)?;
-        self.counters.events += 1;
-        self.counters.exceptions += u64::from(event.exception.is_some());
-        self.counters.bytes += event.end_offset - event.offset;
+        self.counters.count(event);
         Ok(())
     }
 

@@ -167,16 +167,14 @@ impl Users {
 /// The longest a wrong password takes to refuse among `hashes` (each kind and cost measured
 /// once, when the file is read).
 fn slowest_refusal<'a>(hashes: impl Iterator<Item = &'a String>) -> Duration {
-    let mut shapes: Vec<&str> = hashes.map(|h| cost_part(h)).collect();
-    shapes.sort_unstable();
-    shapes.dedup();
+    let mut one_per_cost: HashMap<&str, &str> = HashMap::new();
+    for hash in hashes {
+        one_per_cost.entry(cost_part(hash)).or_insert(hash);
+    }
     let mut slowest = Duration::ZERO;
-    for shape in shapes {
-        let Some(hash) = shape_example(shape) else {
-            continue;
-        };
+    for hash in one_per_cost.into_values() {
         let started = Instant::now();
-        verify("not the password", &hash);
+        verify("not the password", hash);
         slowest = slowest.max(started.elapsed());
     }
     slowest
@@ -189,20 +187,6 @@ fn cost_part(hash: &str) -> &str {
         Some((at, _)) => &hash[..at],
         None => hash,
     }
-}
-
-/// A hash of the same kind and cost as `shape`, of some password.
-fn shape_example(shape: &str) -> Option<String> {
-    if shape.starts_with("$2") {
-        let cost = shape.rsplit('$').next()?.parse().ok()?;
-        return bcrypt::hash("example", cost).ok();
-    }
-    use argon2::password_hash::PasswordHasher;
-    let parsed = PasswordHash::new(&format!("{shape}$c29tZXNhbHQ$aGFzaGhhc2hoYXNoaGFzaA")).ok()?;
-    let params = argon2::Params::try_from(&parsed).ok()?;
-    let algorithm = argon2::Algorithm::try_from(parsed.algorithm.as_str()).ok()?;
-    let argon = argon2::Argon2::new(algorithm, argon2::Version::V0x13, params);
-    argon.hash_password(b"example").ok().map(|h| h.to_string())
 }
 
 /// Most a login may cost, checked when the file is read: bcrypt cost 14 takes about a second;
@@ -321,9 +305,6 @@ mod tests {
             cost_part("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA"),
             "$argon2id$v=19$m=19456,t=2,p=1"
         );
-        assert!(shape_example("$2y$04").is_some_and(|h| h.starts_with("$2")));
-        let argon = shape_example("$argon2id$v=19$m=8,t=1,p=1").unwrap();
-        assert!(argon.starts_with("$argon2id$v=19$m=8,t=1,p=1$"), "{argon}");
     }
 
     #[test]

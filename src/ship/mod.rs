@@ -249,12 +249,7 @@ impl Shipper {
     }
 
     fn stream_of(&mut self, key: &str) -> String {
-        if !self.checkpoints.files.contains_key(key) {
-            self.checkpoints
-                .files
-                .insert(key.to_owned(), FileCheckpoint::default());
-        }
-        let cp = self.checkpoints.files.get_mut(key).expect("inserted above");
+        let cp = self.checkpoints.file_entry(key);
         if cp.stream.is_empty() {
             cp.stream = new_stream();
         }
@@ -322,9 +317,7 @@ impl EventSink for Shipper {
         let bytes = event.end_offset - event.offset;
         self.uncommitted_events += 1;
         self.uncommitted_bytes += bytes;
-        self.counters.events += 1;
-        self.counters.exceptions += u64::from(event.exception.is_some());
-        self.counters.bytes += bytes;
+        self.counters.count(event);
         self.dirty = true;
         Ok(())
     }
