@@ -277,6 +277,56 @@ fn link_loops_say_so_and_fifos_are_streams() {
     );
 }
 
+/// Hardening finding 12: a FIFO nobody writes to hung `fold` without a word (opening it
+/// blocks). stackfold now says it waits for a writer, and reads once one comes.
+#[test]
+fn a_fifo_without_a_writer_says_so_and_is_read_once_one_comes() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("quiet.log");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut child = Command::new(common::binary())
+        .args(["fold", "--tz", "UTC"])
+        .arg(&fifo)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (said, heard) = std::sync::mpsc::channel();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            let _ = said.send(line);
+        }
+    });
+    let first = heard
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("stackfold says why it waits");
+    assert!(
+        first.contains("quiet.log is a FIFO without a writer: waiting"),
+        "{first}"
+    );
+    let log = std::fs::read(fixture(
+        "java/weberror_billing_pro_1.4.2_web01_20240301.log",
+    ))
+    .unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&fifo)
+        .unwrap()
+        .write_all(&log)
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 6);
+}
+
 /// Hardening finding 4: a plain file truncated while it was read (a copytruncate rotation
 /// during `fold` or `index`) killed the process with SIGBUS, nothing printed, because it was
 /// memory-mapped. Read instead, it just ends where the truncation cut it.

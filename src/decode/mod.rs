@@ -17,6 +17,7 @@ mod lines;
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
+use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 
 use flate2::bufread::MultiGzDecoder;
@@ -76,8 +77,47 @@ pub fn open(path: &Path, max_decoded: u64) -> Result<Decoded> {
         let stdin = BufReader::with_capacity(lines::CHUNK, io::stdin());
         return stream(path, Box::new(stdin), None, max_decoded).map_err(io_err);
     }
-    let file = File::open(path).map_err(io_err)?;
+    let file = match std::fs::metadata(path) {
+        Ok(meta) if meta.file_type().is_fifo() => open_fifo(path).map_err(io_err)?,
+        _ => File::open(path).map_err(io_err)?,
+    };
     open_file(path, file, max_decoded)
+}
+
+/// How long a named FIFO may wait for its writer before stackfold says what it waits for.
+const FIFO_QUIET: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Opens a named FIFO for reading. Opening one blocks until a writer opens it, and a FIFO
+/// nobody writes to would hang the run without a word: it is opened without blocking, and if
+/// no data (or end) comes within [`FIFO_QUIET`], stackfold says on stderr that it waits for a
+/// writer, as `cat` would wait, then waits.
+fn open_fifo(path: &Path) -> io::Result<File> {
+    use rustix::event::{PollFd, PollFlags, Timespec, poll};
+    use rustix::fs::{OFlags, fcntl_getfl, fcntl_setfl};
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(OFlags::NONBLOCK.bits() as i32)
+        .open(path)?;
+    let quiet = Timespec::try_from(FIFO_QUIET).expect("a small duration");
+    let mut timeout = Some(&quiet);
+    loop {
+        let mut fds = [PollFd::new(&file, PollFlags::IN)];
+        match poll(&mut fds, timeout) {
+            Ok(0) => {
+                eprintln!(
+                    "stackfold: {} is a FIFO without a writer: waiting for one (Ctrl-C stops)",
+                    path.display()
+                );
+                timeout = None;
+            }
+            Ok(_) => break,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    fcntl_setfl(&file, fcntl_getfl(&file)? - OFlags::NONBLOCK)?;
+    Ok(file)
 }
 
 /// Reads `file`, already opened (by `open`, or by a caller that checked what it opened), as
