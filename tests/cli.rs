@@ -25,6 +25,12 @@ fn events(out: &Output) -> Vec<Value> {
         .collect()
 }
 
+fn mkfifo(path: &Path) -> std::path::PathBuf {
+    let made = Command::new("mkfifo").arg(path).status().unwrap();
+    assert!(made.success());
+    path.to_path_buf()
+}
+
 fn fixture(rel: &str) -> String {
     common::fixtures().join(rel).display().to_string()
 }
@@ -243,14 +249,7 @@ fn link_loops_say_so_and_fifos_are_streams() {
         "{stderr}"
     );
 
-    let fifo = dir.path().join("pipe.log");
-    assert!(
-        Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    let fifo = mkfifo(&dir.path().join("pipe.log"));
     let writer = {
         let fifo = fifo.clone();
         std::thread::spawn(move || {
@@ -283,14 +282,7 @@ fn link_loops_say_so_and_fifos_are_streams() {
 fn a_fifo_without_a_writer_says_so_and_is_read_once_one_comes() {
     use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
-    let fifo = dir.path().join("quiet.log");
-    assert!(
-        Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    let fifo = mkfifo(&dir.path().join("quiet.log"));
     let mut child = Command::new(common::binary())
         .args(["fold", "--tz", "UTC"])
         .arg(&fifo)
