@@ -1,5 +1,6 @@
-//! Hardening finding 6: `stackfold serve` had no header, body or idle timeouts and no cap on
-//! connections; 200 slow connections all stayed open for 30 s, some after 240 s.
+//! Hardening findings 6 and 4 (index side): `stackfold serve` had no header, body or idle
+//! timeouts and no cap on connections (200 slow connections all stayed open for 30 s, some
+//! after 240 s), and died of SIGBUS, nothing printed, when an index file shrank under it.
 
 mod common;
 
@@ -11,6 +12,8 @@ use std::time::{Duration, Instant};
 struct Server {
     child: Child,
     addr: String,
+    /// What the server wrote to stderr so far.
+    log: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl Drop for Server {
@@ -27,9 +30,17 @@ fn serve(data: &std::path::Path, args: &[&str]) -> Server {
         .args(["--listen", "127.0.0.1:0"])
         .args(args)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let written = log.clone();
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            written.lock().unwrap().push_str(&line);
+        }
+    });
     let mut url = String::new();
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut url)
@@ -39,7 +50,7 @@ fn serve(data: &std::path::Path, args: &[&str]) -> Server {
         .trim_start_matches("http://")
         .trim_end_matches('/')
         .to_owned();
-    Server { child, addr }
+    Server { child, addr, log }
 }
 
 /// Waits up to `within` for the server to close `stream`; returns how long it took, or
@@ -56,13 +67,67 @@ fn closed_within(stream: &mut TcpStream, within: Duration) -> Option<Duration> {
 }
 
 fn healthz(addr: &str) -> String {
+    get(addr, "/healthz")
+}
+
+/// The whole answer (head and body) to `GET path`.
+fn get(addr: &str, path: &str) -> String {
     let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut answer = String::new();
     let _ = stream.read_to_string(&mut answer);
     answer
+}
+
+#[test]
+fn an_index_file_truncated_under_the_server_fails_queries_not_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let logs = common::fixtures().join("java");
+    let indexed = common::stackfold(&[
+        "index",
+        "--data",
+        data.to_str().unwrap(),
+        logs.to_str().unwrap(),
+    ]);
+    assert!(indexed.status.success());
+    let mut server = serve(&data, &[]);
+    let query = "/api/search?q=Exception&limit=500";
+    assert!(healthz(&server.addr).starts_with("HTTP/1.1 200"));
+    // Every stored-documents and postings file loses its second half.
+    for entry in std::fs::read_dir(data.join("index")).unwrap() {
+        let path = entry.unwrap().path();
+        if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("store" | "idx")
+        ) {
+            let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+            let len = file.metadata().unwrap().len();
+            file.set_len(len / 2).unwrap();
+        }
+    }
+    let answer = get(&server.addr, query);
+    let head = &answer[..answer.len().min(600)];
+    assert!(answer.starts_with("HTTP/1.1 500"), "{head}");
+    assert!(
+        server.child.try_wait().unwrap().is_none(),
+        "the server is alive"
+    );
+    assert!(healthz(&server.addr).starts_with("HTTP/1.1 200"));
+    // The operator's log names the file and says what to run.
+    let log = server.log.lock().unwrap().clone();
+    assert!(
+        log.contains(".store: bytes") || log.contains(".idx: bytes"),
+        "{log}"
+    );
+    assert!(
+        log.contains("was it truncated? `stackfold check` tells"),
+        "{log}"
+    );
 }
 
 #[test]

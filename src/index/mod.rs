@@ -7,6 +7,7 @@
 //! event. Queries never see this module's writer; they open the index read-only.
 
 pub mod checkpoint;
+mod directory;
 pub mod document;
 pub mod ingest;
 pub mod schema;
@@ -17,6 +18,9 @@ use std::path::{Path, PathBuf};
 
 use tantivy::Index;
 use tantivy::directory::MmapDirectory;
+use tantivy::directory::error::OpenDirectoryError;
+
+use directory::ReadDirectory;
 use tantivy::store::{Compressor, ZstdCompressor};
 
 use crate::error::{Error, Result};
@@ -37,14 +41,27 @@ pub fn index_dir(data: &Path) -> PathBuf {
     data.join("index")
 }
 
-/// Opens the index under `data`, creating it (and `data`) if needed.
+/// Opens the index under `data` for writing, creating it (and `data`) if needed.
 pub fn open_or_create(data: &Path) -> Result<(Index, Fields)> {
+    open_or_create_in(data, |dir| MmapDirectory::open(dir))
+}
+
+/// Opens the index under `data` for a server's reading (see [`directory`]), creating an empty
+/// one (and `data`) if there is none: a central server starts before anything was sent to it.
+pub fn open_or_create_for_reading(data: &Path) -> Result<(Index, Fields)> {
+    open_or_create_in(data, ReadDirectory::open)
+}
+
+fn open_or_create_in<D: tantivy::Directory>(
+    data: &Path,
+    directory: impl FnOnce(&Path) -> Result<D, OpenDirectoryError>,
+) -> Result<(Index, Fields)> {
     let dir = index_dir(data);
     std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
         path: dir.clone(),
         source,
     })?;
-    let mmap = MmapDirectory::open(&dir).map_err(|source| Error::IndexDir {
+    let directory = directory(&dir).map_err(|source| Error::IndexDir {
         path: dir.clone(),
         source,
     })?;
@@ -52,7 +69,7 @@ pub fn open_or_create(data: &Path) -> Result<(Index, Fields)> {
     let index = Index::builder()
         .schema(schema)
         .settings(settings())
-        .open_or_create(mmap)
+        .open_or_create(directory)
         .map_err(|source| Error::IndexOpen {
             path: dir.clone(),
             source,
@@ -78,7 +95,9 @@ pub fn register_tokenizers(index: &Index) {
         .register(schema::CODE_TOKENIZER, tokenizer::CodeTokenizer::default());
 }
 
-/// Opens an existing index under `data` for reading.
+/// Opens an existing index under `data`, mapped: for the commands that run once (`search`,
+/// `check` reads whole files to checksum them, `prune` writes); the server reads through
+/// [`open_or_create_for_reading`].
 pub fn open(data: &Path) -> Result<(Index, Fields)> {
     let dir = index_dir(data);
     if !dir.join("meta.json").exists() {

@@ -69,7 +69,7 @@ impl AppState {
     /// State over the index under `data`, created empty when there is none: a central
     /// server starts before anything was sent to it.
     pub fn open(data: PathBuf, users: Option<Users>, web: WebAssets) -> Result<AppState> {
-        let (index, fields) = crate::index::open_or_create(&data)?;
+        let (index, fields) = crate::index::open_or_create_for_reading(&data)?;
         let reader = Arc::new(Reader::new(index, fields)?);
         Ok(AppState {
             reader,
