@@ -63,6 +63,8 @@ pub struct AppState {
     pub heavy_queries: Arc<tokio::sync::Semaphore>,
     /// Where shipped logs go (`POST /_bulk`); `None` when another process writes the index.
     pub inlet: Option<crate::ingest::Inlet>,
+    /// How long a query may wait for its turn and run ([`api::QUERY_TIMEOUT`]).
+    pub query_timeout: std::time::Duration,
 }
 
 impl AppState {
@@ -81,6 +83,7 @@ impl AppState {
             queries: Arc::new(tokio::sync::Semaphore::new(1)),
             heavy_queries: Arc::new(tokio::sync::Semaphore::new(1)),
             inlet: None,
+            query_timeout: api::QUERY_TIMEOUT,
         })
     }
 

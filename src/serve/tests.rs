@@ -614,6 +614,29 @@ async fn requests_the_description_allows_are_answered() {
     );
 }
 
+/// Hardening finding 10, the memory after it: a large query that outlived the time limit gave
+/// its turn back while it still ran, so the next one started beside it; fifty clients made
+/// fourteen run at once, and the server kept 670 MB. The turn now ends with the work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_past_its_time_limit_keeps_its_turn_until_it_ends() {
+    use std::time::{Duration, Instant};
+    let mut state = state(None);
+    state.query_timeout = Duration::from_millis(100);
+    let started = Instant::now();
+    let first = api::run_query(&state, api::Lane::Heavy, move |_| {
+        std::thread::sleep(Duration::from_millis(400));
+        Ok(started.elapsed())
+    })
+    .await;
+    assert!(matches!(first, Err(ApiError::Timeout)), "{first:?}");
+    // The next large query waits for the first's end (and its own time limit ends first).
+    let second = api::run_query(&state, api::Lane::Heavy, move |_| Ok(started.elapsed())).await;
+    assert!(matches!(second, Err(ApiError::Timeout)), "{second:?}");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let third = api::run_query(&state, api::Lane::Heavy, move |_| Ok(started.elapsed())).await;
+    assert!(third.is_ok(), "the lane is free again once the first ended");
+}
+
 /// Hardening finding 10: fifty clients asking 10,000 hits each made a one-hit query wait
 /// 12-15 s in the one queue. Large pages now take turns among themselves.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
