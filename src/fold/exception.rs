@@ -73,19 +73,25 @@ impl InApp {
 }
 
 /// The language and exception chain (outermost first) of a trace, or `None` if `text` holds
-/// no trace.
-pub fn extract(text: &str, in_app: &InApp) -> Option<(Language, Vec<ExceptionInfo>)> {
+/// no trace. `text` is the event's message, then its other lines; `severe` says the event was
+/// logged at ERROR or above, where a message that is an exception line is one.
+pub fn extract(text: &str, in_app: &InApp, severe: bool) -> Option<(Language, Vec<ExceptionInfo>)> {
     let text = expand_escaped(text);
     let lines: Vec<&str> = text.lines().collect();
+    // A Java trace needs a frame: `Caused by: ...` quoted in a message, with no frame
+    // anywhere, is prose about an exception, not a trace.
     let first = lines
         .iter()
         .enumerate()
         .find_map(|(i, line)| match classify(line) {
-            Kind::JavaFrame | Kind::JavaCause => Some((i, Language::Java)),
+            Kind::JavaFrame => Some((i, Language::Java)),
             Kind::PyTraceback => Some((i, Language::Python)),
             Kind::GoPanic => Some((i, Language::Go)),
             _ => None,
-        })?;
+        });
+    let Some(first) = first else {
+        return frameless(&lines, severe).map(|chain| (Language::Java, chain));
+    };
     let chain = match first.1 {
         Language::Java => java(&lines, in_app),
         Language::Python => python(&lines[first.0..], in_app),
@@ -129,6 +135,19 @@ fn expand_escaped(text: &str) -> Cow<'_, str> {
         return Cow::Owned(text.replace("#012", "\n").replace("#011", "\t"));
     }
     Cow::Borrowed(text)
+}
+
+/// An exception logged without frames: the JVM's preallocated errors (`OutOfMemoryError: Java
+/// heap space`), exceptions built without a stack trace, a `stack_trace` field holding only
+/// the type line. The exception line must come right after the message, or be the message of
+/// an event logged at ERROR or above; its class must be qualified and name a throwable.
+fn frameless(lines: &[&str], severe: bool) -> Option<Vec<ExceptionInfo>> {
+    let after_message = lines.get(1);
+    let message = lines.first().filter(|_| severe);
+    after_message.into_iter().chain(message).find_map(|line| {
+        let t = strip_uncaught(line.trim());
+        exception_head(t).map(|_| vec![java_exception(t)])
+    })
 }
 
 fn indentation(line: &str) -> usize {
@@ -259,10 +278,16 @@ fn embedded_exception(line: &str) -> Option<ExceptionInfo> {
     None
 }
 
+/// `X: msg`, a bare `X`, or `X in service y: msg` (JBoss MSC and others write prose between
+/// the class and the colon): the type is the class alone, the rest is the message, so that the
+/// service or port named in the prose does not make a type of its own.
 fn java_exception(t: &str) -> ExceptionInfo {
     let (ty, message) = match t.split_once(": ") {
         Some((ty, msg)) if !ty.contains(' ') => (ty, msg),
-        _ => (t.trim_end_matches(':'), ""),
+        _ => match t.split_once(' ') {
+            Some((class, prose)) if is_throwable_class(class) => (class, prose),
+            _ => (t.trim_end_matches(':'), ""),
+        },
     };
     ExceptionInfo {
         ty: ty.trim().to_owned(),

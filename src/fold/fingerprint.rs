@@ -14,7 +14,10 @@ use crate::event::{ExceptionInfo, Frame, Language};
 
 /// Bumped whenever a change to these rules would move an event to another group; stored with
 /// every event so old data can be re-grouped rather than silently split.
-pub const GROUPING_VERSION: u32 = 1;
+///
+/// 2: frameless JVM exceptions are exceptions; a Java type followed by prose is the class
+/// alone; a `Caused by:` with no frame anywhere is not an exception.
+pub const GROUPING_VERSION: u32 = 2;
 
 /// How many frames stand for the stack when none of it is in-app.
 const TOP_FRAMES_WITHOUT_IN_APP: usize = 5;

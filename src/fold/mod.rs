@@ -38,7 +38,8 @@ impl Analyzer {
             return;
         }
         let text = event.trace_text();
-        let Some((language, chain)) = exception::extract(&text, &self.in_app) else {
+        let severe = is_severe(event);
+        let Some((language, chain)) = exception::extract(&text, &self.in_app, severe) else {
             return;
         };
         let explain = fingerprint::components(language, &chain, self.group_by);
@@ -56,10 +57,18 @@ impl Analyzer {
     }
 }
 
+/// Logged at ERROR or above.
+fn is_severe(event: &Event) -> bool {
+    event
+        .level
+        .is_some_and(|level| level >= crate::event::Level::Error)
+}
+
 /// A cheap test that skips the one-line events that make up most logs.
 fn might_hold_trace(event: &Event) -> bool {
     event.lines > 1
         || event.stack_trace.is_some()
+        || (is_severe(event) && trace::exception_head(&event.message).is_some())
         || memchr::memchr2(b'\\', b'#', event.message.as_bytes())
             .is_some_and(|_| event.message.contains("\\n") || event.message.contains("#012"))
 }

@@ -605,3 +605,88 @@ fn an_event_record_reads_back_as_written() {
     assert!(json.starts_with(r#"{"ts":"2024-03-01T10:00:00.123Z","level":"ERROR","#));
     assert_eq!(keys.len(), 13, "{keys:?}");
 }
+
+// Issue 14, class 1: exceptions logged without frames (the JVM's preallocated errors).
+const FRAMELESS: &str = "2024-03-01 10:00:00,123 ERROR [pool-1-thread-3] c.a.b.ReportJob - report 17 failed
+java.lang.OutOfMemoryError: Java heap space
+2024-03-01 10:00:05,001 ERROR [pool-1-thread-4] c.a.b.ReportJob - report 23 failed
+java.lang.OutOfMemoryError: Java heap space
+2024-03-01 10:00:06,000 ERROR [main] c.a.b.Main - java.lang.OutOfMemoryError: GC overhead limit exceeded
+2024-03-01 10:00:09,000 INFO [worker-2] c.a.b.Audit - java.lang.IllegalStateException: only a word in an INFO line";
+
+#[test]
+fn exceptions_without_frames_are_exceptions() {
+    let events = shape(FRAMELESS, &[2, 2, 1, 1]);
+    let first = events[0].exception.as_ref().expect("a frameless exception");
+    assert_eq!(first.root_type, "java.lang.OutOfMemoryError");
+    assert_eq!(first.template, "Java heap space");
+    assert!(first.chain[0].frames.is_empty());
+    let second = events[1].exception.as_ref().unwrap();
+    assert_eq!(first.fingerprint, second.fingerprint);
+    let own_message = events[2]
+        .exception
+        .as_ref()
+        .expect("the message is the exception");
+    assert_eq!(own_message.root_type, "java.lang.OutOfMemoryError");
+    assert_ne!(own_message.fingerprint, first.fingerprint);
+    assert!(
+        events[3].exception.is_none(),
+        "an INFO line naming an exception is not one"
+    );
+
+    let json = r#"{"@timestamp":"2024-03-01T10:00:00.123Z","message":"charge failed","logger_name":"c.a.b.OrderService","level":"ERROR","stack_trace":"com.acme.billing.CardDeclinedException: card 4111 declined\n"}"#;
+    let events = shape(json, &[1]);
+    let e = events[0]
+        .exception
+        .as_ref()
+        .expect("a stack_trace of one line");
+    assert_eq!(e.root_type, "com.acme.billing.CardDeclinedException");
+    assert_eq!(e.template, "card <num> declined");
+}
+
+// Issue 14, class 4: prose between the exception class and its colon (WildFly's MSC).
+const WILDFLY: &str = "2019-06-03 10:00:00,100 ERROR [org.jboss.msc.service.fail] (MSC service thread 1-2) MSC000001: Failed to start service jboss.undertow.listener.default: org.jboss.msc.service.StartException in service jboss.undertow.listener.default: Address already in use /127.0.0.1:8080
+\tat org.wildfly.extension.undertow.ListenerService.start(ListenerService.java:209)
+\tat org.jboss.msc.service.ServiceControllerImpl$StartTask.startService(ServiceControllerImpl.java:2032)
+Caused by: java.net.BindException: Address already in use
+\tat sun.nio.ch.Net.bind0(Native Method)
+\tat org.wildfly.extension.undertow.HttpListenerService.startListening(HttpListenerService.java:152)
+\t... 2 more";
+
+#[test]
+fn the_type_is_the_class_before_any_prose() {
+    let events = shape(WILDFLY, &[7]);
+    let e = events[0].exception.as_ref().unwrap();
+    assert_eq!(
+        chain_types(&events[0]),
+        [
+            "org.jboss.msc.service.StartException",
+            "java.net.BindException"
+        ]
+    );
+    assert_eq!(
+        e.chain[0].message,
+        "in service jboss.undertow.listener.default: Address already in use /127.0.0.1:8080"
+    );
+    let other = WILDFLY
+        .replace("listener.default", "listener.https")
+        .replace("8080", "8443");
+    let other = shape(&other, &[7]);
+    assert_eq!(
+        other[0].exception.as_ref().unwrap().fingerprint,
+        e.fingerprint,
+        "another listener, same problem"
+    );
+}
+
+// Issue 14, class 5: trace words quoted in a failure description, no frame anywhere.
+const QUOTED_CAUSE: &str = r#"2019-06-03 10:00:01,000 ERROR [org.jboss.as.controller.management-operation] (Controller Boot Thread) WFLYCTL0013: Operation ("add") failed - address: ([("subsystem" => "undertow")]) - failure description: {
+    "WFLYCTL0080: Failed services" => {"jboss.undertow.listener.default" => "Address already in use /127.0.0.1:8080
+    Caused by: java.net.BindException: Address already in use"}
+}"#;
+
+#[test]
+fn a_cause_quoted_without_frames_is_not_an_exception() {
+    let events = shape(QUOTED_CAUSE, &[4]);
+    assert!(events[0].exception.is_none(), "{:?}", events[0].exception);
+}
