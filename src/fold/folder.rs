@@ -131,12 +131,15 @@ impl Folder {
     }
 
     /// Adds the next line; returns the event it closed, if any.
-    pub fn push(&mut self, line: Line<'_>) -> Option<Event> {
+    pub fn push(&mut self, mut line: Line<'_>) -> Option<Event> {
         self.counters.lines += 1;
         let Some(open) = self.open.as_mut() else {
             self.start(line);
             return None;
         };
+        if is_jul_level_line(open, &line) {
+            line.header = None;
+        }
         let continues = match &line.header {
             Some(header) => {
                 let prefixed = continues_under_header(open, header);
@@ -321,6 +324,17 @@ fn append(open: &mut Open, line: Line<'_>) {
         open.last_header_ts = h.ts.or(open.last_header_ts);
     }
     open.context = context_after(open.context, classify(content), content);
+}
+
+/// java.util.logging's second line, `WARNING: msg`, which on its own reads as a level-only
+/// header (uvicorn's `WARNING:  msg`): under a JUL first line still without level, it is that
+/// event's level line.
+fn is_jul_level_line(open: &Open, line: &Line<'_>) -> bool {
+    let event = &open.event;
+    event.format == "jul"
+        && event.lines == 1
+        && event.level.is_none()
+        && line.header.as_ref().is_some_and(|h| h.format == "level")
 }
 
 /// java.util.logging's second line, `SEVERE: msg`, carries the level and message.

@@ -690,3 +690,50 @@ fn a_cause_quoted_without_frames_is_not_an_exception() {
     let events = shape(QUOTED_CAUSE, &[4]);
     assert!(events[0].exception.is_none(), "{:?}", events[0].exception);
 }
+
+// Issue 14, class 2: headers that are only a level (uvicorn, gunicorn, logging.basicConfig).
+const UVICORN: &str = r#"INFO:     Started server process [41]
+INFO:     Application startup complete.
+INFO:     127.0.0.1:51234 - "GET /divide HTTP/1.1" 500 Internal Server Error
+ERROR:    Exception in ASGI application
+Traceback (most recent call last):
+  File "/usr/local/lib/python3.11/site-packages/uvicorn/protocols/http/httptools_impl.py", line 426, in run_asgi
+    result = await app(  # type: ignore[func-returns-value]
+  File "/app/main.py", line 12, in divide
+    return 1 / 0
+ZeroDivisionError: division by zero
+INFO:     127.0.0.1:51235 - "GET /items/7 HTTP/1.1" 500 Internal Server Error
+ERROR:    Exception in ASGI application
+Traceback (most recent call last):
+  File "/app/main.py", line 20, in item
+    return ITEMS[item_id]
+KeyError: 7
+WARNING:root:retrying in 5 s
+ERROR:django.request:Internal Server Error: /api/orders
+Traceback (most recent call last):
+  File "/app/orders/views.py", line 40, in create
+    order = Order.objects.get(pk=pk)
+orders.models.Order.DoesNotExist: Order matching query does not exist."#;
+
+#[test]
+fn level_only_headers_start_events() {
+    let events = shape(UVICORN, &[1, 1, 1, 7, 1, 5, 1, 5]);
+    assert_eq!(events[0].format, "level");
+    assert_eq!(events[0].level, Some(Level::Info));
+    assert_eq!(events[0].message, "Started server process [41]");
+    assert_eq!(events[3].level, Some(Level::Error));
+    assert_eq!(events[3].message, "Exception in ASGI application");
+    assert_eq!(
+        events[3].exception.as_ref().unwrap().root_type,
+        "ZeroDivisionError"
+    );
+    assert_eq!(events[5].exception.as_ref().unwrap().root_type, "KeyError");
+    assert_eq!(events[6].logger.as_deref(), Some("root"));
+    assert_eq!(events[6].level, Some(Level::Warn));
+    assert_eq!(events[7].logger.as_deref(), Some("django.request"));
+    assert_eq!(events[7].message, "Internal Server Error: /api/orders");
+    assert_eq!(
+        events[7].exception.as_ref().unwrap().root_type,
+        "orders.models.Order.DoesNotExist"
+    );
+}

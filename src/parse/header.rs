@@ -54,7 +54,7 @@ pub fn raw_header(line: &str) -> Option<RawHeader<'_>> {
         },
         b'[' => alt((bracketed, apache)).parse(line),
         b'<' => syslog_pri(line),
-        b'A'..=b'Z' => alt((jul, syslog3164, logcat_brief, vdsm)).parse(line),
+        b'A'..=b'Z' => alt((jul, syslog3164, logcat_brief, vdsm, level_only)).parse(line),
         _ => return None,
     };
     result.ok().map(|(_, h)| h)
@@ -413,6 +413,60 @@ fn logcat_brief(i: &str) -> Res<'_> {
     Ok(("", h))
 }
 
+/// The level words a header may start with and nothing else: Python's `logging` level names
+/// as uvicorn, gunicorn and `logging.basicConfig()` print them. `SEVERE` and `CONFIG` are left
+/// out: they are the second line of a java.util.logging event.
+const LEVEL_ONLY_WORDS: &[&str] = &[
+    "DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL", "FATAL",
+];
+
+/// How wide uvicorn's level prefix is, colon and padding included (`ERROR:    `).
+const UVICORN_COLUMNS: usize = 10;
+
+/// A header with a level and no time: uvicorn's `ERROR:    Exception in ASGI application`
+/// (the level and colon padded to ten columns) and `logging.basicConfig()`'s
+/// `ERROR:django.request:Internal Server Error: /` (level, logger, message).
+fn level_only(i: &str) -> Res<'_> {
+    let (rest, word) = take_while1(|c: char| c.is_ascii_uppercase()).parse(i)?;
+    if !LEVEL_ONLY_WORDS.contains(&word) {
+        return Err(fail(i));
+    }
+    let rest = rest.strip_prefix(':').ok_or_else(|| fail(i))?;
+    let (logger, message) = match rest.strip_prefix(' ') {
+        Some(_) => {
+            // uvicorn pads to exactly ten columns; other `ERROR: msg` lines (Postgres errors
+            // quoted under a log line, Go's race detector `WARNING: DATA RACE`) are text.
+            let padding = UVICORN_COLUMNS.saturating_sub(word.len() + 1).max(1);
+            let message = &rest[padding.min(rest.len())..];
+            let padded = rest.len() > padding
+                && rest[..padding].bytes().all(|b| b == b' ')
+                && !message.starts_with(' ');
+            if !padded {
+                return Err(fail(i));
+            }
+            (None, message)
+        }
+        None => {
+            let (logger, message) = rest.split_once(':').ok_or_else(|| fail(i))?;
+            let named = !logger.is_empty()
+                && logger
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+            if !named {
+                return Err(fail(i));
+            }
+            (Some(logger), message)
+        }
+    };
+    let parsed = Rest {
+        level: Level::from_word(word),
+        logger,
+        thread: None,
+        message,
+    };
+    Ok(("", header("level", None, parsed)))
+}
+
 /// oVirt vdsm: `MainThread::INFO::2011-12-05 07:04:56,101::vdsm::71::vds::(run) msg`.
 fn vdsm(i: &str) -> Res<'_> {
     let (rest, (thread, _, level, _, civil, _)) = (
@@ -484,6 +538,47 @@ mod tests {
         none("STARTUP_MSG: Starting DataNode");
         none("2015");
         none("");
+        none("SEVERE: a java.util.logging second line");
+        none("ERROR");
+        none("ERROR:a logger with spaces: msg");
+        none("ERRORS: not a level");
+        none("ERROR: could not serialize access due to concurrent update");
+        none("WARNING: DATA RACE");
+        none("INFO:      one space too many");
+    }
+
+    #[test]
+    fn level_only_headers() {
+        assert_eq!(
+            fields("ERROR:    Exception in ASGI application"),
+            (
+                "level",
+                Some(Level::Error),
+                None,
+                None,
+                "Exception in ASGI application"
+            )
+        );
+        assert_eq!(
+            fields("WARNING:root:retrying in 5 s"),
+            (
+                "level",
+                Some(Level::Warn),
+                Some("root"),
+                None,
+                "retrying in 5 s"
+            )
+        );
+        assert_eq!(
+            fields("CRITICAL:celery.worker:Unrecoverable error: OSError(24)"),
+            (
+                "level",
+                Some(Level::Fatal),
+                Some("celery.worker"),
+                None,
+                "Unrecoverable error: OSError(24)"
+            )
+        );
     }
 
     #[test]

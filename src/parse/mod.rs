@@ -30,7 +30,7 @@ use time::TimeResolver;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Header<'a> {
     /// Which grammar matched: `iso`, `bracketed`, `celery`, `tomcat`, `jul`, `time`, `logcat`,
-    /// `syslog3164`, `syslog5424`, `vdsm`, `json`.
+    /// `syslog3164`, `syslog5424`, `vdsm`, `apache`, `level`, `json`.
     pub format: &'static str,
     pub ts: Option<Timestamp>,
     pub level: Option<Level>,
@@ -58,6 +58,7 @@ pub const FORMATS: &[&str] = &[
     "syslog5424",
     "vdsm",
     "apache",
+    "level",
     "json",
     "none",
 ];
