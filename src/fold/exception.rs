@@ -477,10 +477,11 @@ fn go_frames(lines: &[&str], in_app: &InApp) -> Vec<Frame> {
         {
             break;
         }
-        if line.starts_with('\t') || line.starts_with("...") {
+        if line.starts_with(['\t', ' ']) || line.starts_with("...") {
             continue;
         }
-        let location = iter.next_if(|l| l.starts_with('\t'));
+        // Under a logger's prefix the tab may have become spaces.
+        let location = iter.next_if(|l| l.starts_with(['\t', ' ']));
         frames.extend(go_frame(line, location.copied(), in_app));
     }
     frames

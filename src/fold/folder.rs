@@ -394,11 +394,23 @@ fn continues_under_header(open: &Open, header: &Header<'_>) -> bool {
     match (kind, open.context) {
         (k, _) if k.starts_event() => false,
         (k, _) if k.is_trace_line() => true,
+        // A Go panic written through a logger, every line prefixed (go-hclog, Packer and
+        // Terraform plugins): the calls between the locations.
+        (Kind::Other, Context::Go) => is_go_call(&header.message),
         (Kind::Blank | Kind::Indented, Context::None) => false,
         (Kind::Blank | Kind::Indented, _) => true,
         (_, Context::Python { in_frames }) => in_frames,
         _ => false,
     }
+}
+
+/// `pkg.fn(args)` or `pkg.(*T).fn(...)`: the call line of a Go frame.
+fn is_go_call(message: &str) -> bool {
+    let t = message.trim_end();
+    t.ends_with(')')
+        && (!t.contains(' ') || t.contains(", "))
+        && t.split_once('(')
+            .is_some_and(|(name, _)| name.contains('.'))
 }
 
 /// The trace context after a line of `kind`.

@@ -737,3 +737,59 @@ fn level_only_headers_start_events() {
         "orders.models.Order.DoesNotExist"
     );
 }
+
+// Issue 14, class 3: Go panics written through a logger, every line prefixed. Layouts as in
+// Packer's crash logs (hashicorp/packer issues 897, 1008): Go's `log` with the plugin's path,
+// and go-hclog's `[INFO] packer: `.
+const PACKER_PLUGIN: &str = "2014/02/19 19:19:30 /home/u/packer-builder-openstack: 2014/02/19 19:19:30 Waiting for server to become ready...
+2014/02/19 19:19:30 /home/u/packer-builder-openstack: panic: runtime error: invalid memory address or nil pointer dereference
+2014/02/19 19:19:30 /home/u/packer-builder-openstack: [signal 0xb code=0x1 addr=0x20 pc=0x4a1f2c]
+2014/02/19 19:19:30 /home/u/packer-builder-openstack: 
+2014/02/19 19:19:30 /home/u/packer-builder-openstack: goroutine 7 [running]:
+2014/02/19 19:19:30 /home/u/packer-builder-openstack: runtime.panic(0x6a81e0, 0xc210306180)
+2014/02/19 19:19:30 /home/u/packer-builder-openstack:    /Users/mitchellh/go/src/pkg/runtime/panic.c:266 +0xb6
+2014/02/19 19:19:30 /home/u/packer-builder-openstack: github.com/mitchellh/packer/builder/openstack.(*StepRunSourceServer).Run(0xc2100c0e40, 0xc21006b8a0, 0x0)
+2014/02/19 19:19:30 /home/u/packer-builder-openstack:    /Users/mitchellh/code/go/src/github.com/mitchellh/packer/builder/openstack/step_run_source_server.go:45 +0x3a4
+2014/02/19 19:19:30 /home/u/packer-builder-openstack: created by github.com/mitchellh/packer/packer/rpc.NewMuxConn
+2014/02/19 19:19:30 /home/u/packer-builder-openstack:    /Users/mitchellh/code/go/src/github.com/mitchellh/packer/packer/rpc/muxconn.go:72 +0xf4
+2014/02/19 19:19:30 /home/u/packer-builder-openstack: 
+2014/02/19 19:19:30 /home/u/packer-builder-openstack: goroutine 1 [semacquire]:
+2014/02/19 19:19:30 /home/u/packer-builder-openstack: sync.runtime_Syncsemacquire(0xc210070280)
+2014/02/19 19:19:30 /home/u/packer-builder-openstack:    /Users/mitchellh/go/src/pkg/runtime/sema.goc:257 +0xca
+2014/02/19 19:19:31 ui: Build finished";
+
+const HCLOG: &str = "2019/05/01 10:00:00 [INFO] (telemetry) Starting provisioner shell
+2019/05/01 10:00:00 [INFO] packer: panic: runtime error: index out of range
+2019/05/01 10:00:00 [INFO] packer: 
+2019/05/01 10:00:00 [INFO] packer: goroutine 90 [running]:
+2019/05/01 10:00:00 [INFO] packer: github.com/hashicorp/packer/provisioner/shell.(*Provisioner).Provision(0xc0003a2000, 0x5a0b8e0, 0xc000088a80)
+2019/05/01 10:00:00 [INFO] packer: \t/Users/x/go/src/github.com/hashicorp/packer/provisioner/shell/provisioner.go:249 +0x1b6d
+2019/05/01 10:00:00 [INFO] packer: github.com/hashicorp/packer/packer.(*ProvisionHook).Run(0xc0002ee3c0, 0x5a0b8e0)
+2019/05/01 10:00:00 [INFO] packer: \t/Users/x/go/src/github.com/hashicorp/packer/packer/provisioner.go:94 +0x2b5
+2019/05/01 10:00:01 [INFO] (telemetry) ending shell";
+
+#[test]
+fn panics_with_a_logger_prefix_on_every_line_are_one_event() {
+    let events = shape(PACKER_PLUGIN, &[1, 14, 1]);
+    let panic = events[1].exception.as_ref().expect("the panic");
+    assert_eq!(panic.language, Language::Go);
+    assert_eq!(panic.root_type, "runtime error");
+    let frames: Vec<String> = panic.chain[0]
+        .frames
+        .iter()
+        .map(|f| format!("{}.{}", f.module, f.function))
+        .collect();
+    assert_eq!(
+        frames,
+        [
+            "runtime.panic",
+            "github.com/mitchellh/packer/builder/openstack.(*StepRunSourceServer).Run"
+        ]
+    );
+    assert_eq!(events[2].message, "ui: Build finished");
+
+    let events = shape(HCLOG, &[1, 7, 1]);
+    let panic = events[1].exception.as_ref().expect("the panic");
+    assert_eq!(panic.chain[0].frames.len(), 2);
+    assert!(panic.chain[0].frames.iter().all(|f| f.in_app));
+}

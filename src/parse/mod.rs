@@ -97,17 +97,36 @@ impl HeaderParser {
         let raw = raw_header(line)?;
         let ts = raw.civil.and_then(|c| self.time.resolve(&c));
         let rest = raw.rest;
+        let (origin, message) = match raw.origin.or(rest.logger) {
+            Some(origin) => (Some(origin), rest.message),
+            None => match program_prefix(rest.message) {
+                Some((program, message)) => (Some(program), message),
+                None => (None, rest.message),
+            },
+        };
         Some(Header {
             format: raw.format,
             ts,
             level: rest.level,
             logger: rest.logger.map(Cow::Borrowed),
             thread: rest.thread.map(Cow::Borrowed),
-            message: Cow::Borrowed(rest.message),
-            origin: raw.origin.or(rest.logger).map(Cow::Borrowed),
+            message: Cow::Borrowed(message),
+            origin: origin.map(Cow::Borrowed),
             stack_trace: None,
         })
     }
+}
+
+/// A program path before the message, as Go's `log` writes a plugin's output under its own
+/// (`/usr/bin/packer-builder-vmware: goroutine 3 [syscall]:`): the path is who wrote the line,
+/// the rest is the message. Only a path (a `/` in a token without spaces or colons) counts.
+fn program_prefix(message: &str) -> Option<(&str, &str)> {
+    let (program, rest) = message
+        .split_once(": ")
+        .or_else(|| message.strip_suffix(':').map(|program| (program, "")))?;
+    // `/app/x.py:367: Warning: ...` names a source line (Python's warnings), not a program.
+    let path = program.contains('/') && !program.contains([' ', ':']);
+    path.then_some((program, rest))
 }
 
 fn from_json<'a>(h: JsonHeader) -> Header<'a> {
