@@ -260,6 +260,13 @@ pub enum Language {
     Java,
     Python,
     Go,
+    /// Node.js (V8 stack traces).
+    Javascript,
+    /// .NET (C#, F#, VB).
+    Dotnet,
+    Ruby,
+    Php,
+    Rust,
     Other,
 }
 
@@ -270,6 +277,11 @@ impl Language {
             Language::Java => "java",
             Language::Python => "python",
             Language::Go => "go",
+            Language::Javascript => "javascript",
+            Language::Dotnet => "dotnet",
+            Language::Ruby => "ruby",
+            Language::Php => "php",
+            Language::Rust => "rust",
             Language::Other => "other",
         }
     }
@@ -278,7 +290,8 @@ impl Language {
 /// One stack frame, most recent call first within its exception.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Frame {
-    /// Java class, Python module or Go package path.
+    /// Java class, Python module, Go package path, .NET type, PHP class, Rust path; for
+    /// Node.js and Ruby, the source file's last two path parts without extension.
     pub module: String,
     pub function: String,
     pub file: Option<String>,
@@ -295,6 +308,17 @@ pub struct ExceptionInfo {
     pub ty: String,
     pub message: String,
     pub frames: Vec<Frame>,
+}
+
+impl ExceptionInfo {
+    /// An exception of type `ty` with `message`, frames to come.
+    pub fn new(ty: &str, message: &str) -> Self {
+        ExceptionInfo {
+            ty: ty.to_owned(),
+            message: message.to_owned(),
+            frames: Vec::new(),
+        }
+    }
 }
 
 /// What an event's trace says, and which group it belongs to.

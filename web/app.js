@@ -173,9 +173,17 @@ function highlight(text, terms) {
 // prints of it, so lines the server did not parse as frames stay as they are.
 function frameMarkers(language, f) {
   const call = `${f.module}.${f.function}(`;
-  if (language === "python") return [`File "${f.file}", line ${f.line}`];
-  if (language === "go") return [call, f.file && f.line ? `${f.file}:${f.line}` : null].filter(Boolean);
-  return [call];
+  const at = (text) => (f.file && f.line ? [text] : []);
+  switch (language) {
+    case "python": return [`File "${f.file}", line ${f.line}`];
+    case "go": return [call, ...at(`${f.file}:${f.line}`)];
+    case "javascript": return at(`${f.file}:${f.line}:`);
+    case "dotnet": return [call, ...at(`${f.file}:line ${f.line}`)];
+    case "ruby": return at(`${f.file}:${f.line}:in `);
+    case "php": return at(`${f.file}(${f.line})`);
+    case "rust": return [`${f.module}::${f.function}`];
+    default: return [call];
+  }
 }
 
 function renderTrace(event, terms) {

@@ -1,6 +1,13 @@
 //! Reading a trace: the chain of exceptions and their frames (docs/grouping.md §2), for Java (and
-//! other JVM languages), Python and Go. Frames are stored most recent call first for every
-//! language (Python prints them the other way round).
+//! other JVM languages), Python and Go here, Node.js, .NET, Ruby, PHP and Rust in the modules
+//! below. Frames are stored most recent call first for every language (Python prints them the
+//! other way round).
+
+mod dotnet;
+mod node;
+mod php;
+mod ruby;
+mod rust;
 
 use std::borrow::Cow;
 
@@ -87,6 +94,11 @@ pub fn extract(text: &str, in_app: &InApp, severe: bool) -> Option<(Language, Ve
             Kind::JavaFrame => Some((i, Language::Java)),
             Kind::PyTraceback => Some((i, Language::Python)),
             Kind::GoPanic => Some((i, Language::Go)),
+            Kind::NodeFrame => Some((i, Language::Javascript)),
+            Kind::DotnetFrame => Some((i, Language::Dotnet)),
+            Kind::RubyFrame => Some((i, Language::Ruby)),
+            Kind::PhpFrame => Some((i, Language::Php)),
+            Kind::RustPanic => Some((i, Language::Rust)),
             _ => None,
         });
     let Some(first) = first else {
@@ -96,6 +108,11 @@ pub fn extract(text: &str, in_app: &InApp, severe: bool) -> Option<(Language, Ve
         Language::Java => java(&lines, in_app),
         Language::Python => python(&lines[first.0..], in_app),
         Language::Go => go(&lines[first.0..], in_app),
+        Language::Javascript => node::extract(&lines, in_app),
+        Language::Dotnet => dotnet::extract(&lines, in_app),
+        Language::Ruby => ruby::extract(&lines, in_app),
+        Language::Php => php::extract(&lines, in_app),
+        Language::Rust => rust::extract(&lines[first.0..], in_app),
         Language::Other => None,
     }?;
     Some((first.1, chain))
@@ -148,6 +165,28 @@ fn frameless(lines: &[&str], severe: bool) -> Option<Vec<ExceptionInfo>> {
         let t = strip_uncaught(line.trim());
         exception_head(t).map(|_| vec![java_exception(t)])
     })
+}
+
+/// The module of a source file for grouping: inside a package directory (`node_modules/`,
+/// `gems/`) the path from the package on, else the last two path parts, as what lies above
+/// them (a checkout or release directory) changes between deploys; without the extension.
+fn source_module(path: &str, extensions: &[&str]) -> String {
+    let path = path.replace('\\', "/");
+    let package = ["node_modules/", "/gems/"]
+        .iter()
+        .find_map(|m| path.rfind(m).map(|i| i + m.len()));
+    let relative = match package {
+        Some(start) => &path[start..],
+        None => {
+            let tail_start = path.rmatch_indices('/').nth(1).map_or(0, |(i, _)| i + 1);
+            &path[tail_start..]
+        }
+    };
+    let relative = extensions
+        .iter()
+        .find_map(|e| relative.strip_suffix(e))
+        .unwrap_or(relative);
+    relative.to_owned()
 }
 
 fn indentation(line: &str) -> usize {

@@ -79,11 +79,13 @@ impl FoldCounters {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Context {
     None,
+    /// A JVM trace, or another runtime's frames (Node.js, .NET, Ruby, PHP).
     Java,
     /// In a Python traceback, before (`true`) or after its final exception line.
     Python {
         in_frames: bool,
     },
+    /// A Go or Rust panic: every line up to the next header belongs to it.
     Go,
 }
 
@@ -422,8 +424,18 @@ fn context_after(context: Context, kind: Kind, line: &str) -> Context {
         | Kind::JavaMore
         | Kind::JavaException
         | Kind::JavaUncaught => Context::Java,
+        // Inside a Rust panic, `at /rustc/...:597:5` reads as a Node.js location: still the dump.
+        Kind::NodeFrame if context == Context::Go => Context::Go,
+        Kind::NodeFrame
+        | Kind::DotnetFrame
+        | Kind::DotnetMarker
+        | Kind::RubyFrame
+        | Kind::PhpFrame => Context::Java,
         Kind::PyTraceback | Kind::PyFrame | Kind::PyChain => Context::Python { in_frames: true },
-        Kind::GoPanic | Kind::GoGoroutine | Kind::GoSignal => Context::Go,
+        // A Rust panic, like a Go one, is a dump whose every line belongs to it.
+        Kind::GoPanic | Kind::GoGoroutine | Kind::GoSignal | Kind::RustPanic | Kind::RustFrame => {
+            Context::Go
+        }
         Kind::Other => match context {
             Context::Python { in_frames: true } => Context::Python { in_frames: false },
             Context::Python { .. } | Context::Java if !line.is_empty() => context,

@@ -74,4 +74,6 @@ fn might_hold_trace(event: &Event) -> bool {
 }
 
 #[cfg(test)]
+mod runtimes_tests;
+#[cfg(test)]
 mod tests;

@@ -33,6 +33,22 @@ pub enum Kind {
     GoCreatedBy,
     /// `[signal SIGSEGV: ...]`.
     GoSignal,
+    /// Node.js: `    at fn (/app/x.js:12:5)`, `    at /app/x.js:12:5`, `    at async fn (...)`.
+    NodeFrame,
+    /// .NET: `   at NS.Type.Method(String s) in /src/x.cs:line 42`.
+    DotnetFrame,
+    /// .NET: `--- End of inner exception stack trace ---`, `--- End of stack trace from
+    /// previous location ---`.
+    DotnetMarker,
+    /// Ruby: `/app/models/user.rb:42:in 'save'`, `\tfrom app.rb:3:in '<main>'`.
+    RubyFrame,
+    /// PHP: `#0 /var/www/x.php(12): App\Foo->bar()`, `#3 {main}`, `Stack trace:`,
+    /// `  thrown in /var/www/x.php on line 12`.
+    PhpFrame,
+    /// Rust: `thread 'main' panicked at src/main.rs:4:5:` at the start of a line.
+    RustPanic,
+    /// Rust: `stack backtrace:` and its numbered frames, `  12: app::run`.
+    RustFrame,
     /// Any other line that starts with white space.
     Indented,
     /// Anything else.
@@ -43,7 +59,7 @@ impl Kind {
     /// Lines that start an event of their own even without a log header: the runtime wrote the
     /// trace straight to stderr.
     pub fn starts_event(self) -> bool {
-        matches!(self, Kind::JavaUncaught | Kind::GoPanic)
+        matches!(self, Kind::JavaUncaught | Kind::GoPanic | Kind::RustPanic)
     }
 
     /// Lines that can only be part of a trace.
@@ -61,7 +77,18 @@ pub fn classify(line: &str) -> Kind {
     }
     let first = t.as_bytes()[0];
     let kind = match first {
-        b'a' if is_java_frame(t) => Kind::JavaFrame,
+        b'a' if is_java_frame(t) => jvm_node_or_dotnet(t),
+        b'a' if is_node_location_frame(t) => Kind::NodeFrame,
+        b'f' if t.starts_with("from ") && is_ruby_frame(&t[5..]) => Kind::RubyFrame,
+        b'-' if t.starts_with("--- End of ") && t.ends_with(" ---") => Kind::DotnetMarker,
+        b'#' if is_php_frame(t) => Kind::PhpFrame,
+        b'S' if t == "Stack trace:" => Kind::PhpFrame,
+        b't' if indented && t.starts_with("thrown in ") && t.contains(" on line ") => {
+            Kind::PhpFrame
+        }
+        b't' if !indented && is_rust_panic(t) => Kind::RustPanic,
+        b's' if t == "stack backtrace:" => Kind::RustFrame,
+        b'0'..=b'9' if indented && is_rust_frame(t) => Kind::RustFrame,
         b'.' if is_java_more(t) => Kind::JavaMore,
         b'C' if t.starts_with("Caused by: ") => Kind::JavaCause,
         b'S' if t.starts_with("Suppressed: ") => Kind::JavaSuppressed,
@@ -77,6 +104,7 @@ pub fn classify(line: &str) -> Kind {
         b'c' if t.starts_with("created by ") => Kind::GoCreatedBy,
         b'[' if t.starts_with("[signal ") => Kind::GoSignal,
         _ if exception_head(t).is_some() => Kind::JavaException,
+        _ if is_ruby_frame(t) => Kind::RubyFrame,
         _ => Kind::Other,
     };
     match kind {
@@ -87,6 +115,99 @@ pub fn classify(line: &str) -> Kind {
 
 fn is_java_frame(t: &str) -> bool {
     t.starts_with("at ") && t.contains('(') && !t[3..].starts_with(' ')
+}
+
+/// `at X(...)`: a JVM frame, unless a space stands before the parenthesis (Node.js's
+/// `at fn (file:1:2)`) or what the parentheses hold is a .NET parameter list (`()`,
+/// `(String s, Int32 n)`) or a .NET location follows (`) in /src/x.cs:line 42`).
+fn jvm_node_or_dotnet(t: &str) -> Kind {
+    let body = &t[3..];
+    let open = body
+        .find('(')
+        .expect("a JVM-shaped frame has a parenthesis");
+    if body[..open].ends_with(' ') {
+        return Kind::NodeFrame;
+    }
+    let inside_and_after = &body[open + 1..];
+    let (inside, after) = inside_and_after
+        .split_once(')')
+        .unwrap_or((inside_and_after, ""));
+    // Android's ART prints the signature, then the location: `at Ret C.m(Args) (C.java:12)`.
+    if after.starts_with(" (") {
+        return Kind::JavaFrame;
+    }
+    let parameter = |p: &str| {
+        p.split_once(' ').is_some_and(|(ty, name)| {
+            !matches!(ty, "Native" | "Unknown")
+                && name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        })
+    };
+    let parameters = inside.is_empty() || inside.contains(", ") || parameter(inside);
+    if parameters || after.starts_with(" in ") {
+        Kind::DotnetFrame
+    } else {
+        Kind::JavaFrame
+    }
+}
+
+/// Node.js's `at /app/x.js:12:5` or `at node:internal/main:12:5`: a location without a name.
+fn is_node_location_frame(t: &str) -> bool {
+    let Some(location) = t.strip_prefix("at ") else {
+        return false;
+    };
+    let location = location.strip_prefix("async ").unwrap_or(location);
+    !location.contains(' ') && has_line_and_column(location)
+}
+
+/// `...:12:5` at the end.
+fn has_line_and_column(location: &str) -> bool {
+    let mut parts = location.rsplitn(3, ':');
+    let column = parts.next().unwrap_or("");
+    let line = parts.next().unwrap_or("");
+    parts.next().is_some_and(|path| !path.is_empty())
+        && !column.is_empty()
+        && column.bytes().all(|b| b.is_ascii_digit())
+        && !line.is_empty()
+        && line.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// `path.rb:42:in 'method'` or with Ruby's older backtick, `` in `method' ``.
+pub fn is_ruby_frame(t: &str) -> bool {
+    let Some(rb) = t.find(".rb:") else {
+        return false;
+    };
+    let rest = &t[rb + 4..];
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    digits > 0 && rest[digits..].starts_with(":in ")
+}
+
+/// `#0 /var/www/x.php(12): App\Foo->bar()`, `#1 [internal function]: f()`, `#2 {main}`.
+fn is_php_frame(t: &str) -> bool {
+    let Some(rest) = t.strip_prefix('#') else {
+        return false;
+    };
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    digits > 0
+        && rest[digits..].starts_with(' ')
+        && (rest.contains(".php(")
+            || rest.ends_with("{main}")
+            || rest.contains("[internal function]"))
+}
+
+/// `thread 'main' panicked at src/main.rs:4:5:` (Rust 1.73 on) or `thread 'main' panicked at
+/// 'boom', src/main.rs:4:5` (before).
+fn is_rust_panic(t: &str) -> bool {
+    t.starts_with("thread '") && t.contains("' panicked at ")
+}
+
+/// `  12: app::run::h1a2b3c` in a Rust backtrace.
+fn is_rust_frame(t: &str) -> bool {
+    let digits = t.bytes().take_while(u8::is_ascii_digit).count();
+    let Some(name) = t[digits..].strip_prefix(": ") else {
+        return false;
+    };
+    name.contains("::") || name.starts_with(['<', '_']) || name.starts_with("rust_")
 }
 
 fn is_java_more(t: &str) -> bool {
@@ -233,6 +354,57 @@ mod tests {
             "TypeError: 'URLResolver' object is not subscriptable",
             Other,
         );
+    }
+
+    #[test]
+    fn other_runtimes_lines() {
+        is("    at getUser (/srv/app/src/users.js:17:23)", NodeFrame);
+        is("    at async /srv/app/src/server.js:40:5", NodeFrame);
+        is("    at node:internal/main/run_main_module:28:49", NodeFrame);
+        is(
+            "   at Acme.Orders.OrderService.Charge(Int32 orderId) in /src/OrderService.cs:line 40",
+            DotnetFrame,
+        );
+        is("   at Acme.Program.Main()", DotnetFrame);
+        is("   at Acme.Worker.Run(String name)", DotnetFrame);
+        is(
+            "   --- End of inner exception stack trace ---",
+            DotnetMarker,
+        );
+        is(
+            "--- End of stack trace from previous location ---",
+            DotnetMarker,
+        );
+        // Still JVM frames: ART's location after the signature, and its `Unknown Source:4`.
+        is(
+            "  at java.lang.Class java.lang.Class.forName(java.lang.String, boolean) (Class.java:453)",
+            JavaFrame,
+        );
+        is(
+            "\tat com.android.server.-$Lambda$Va.$m$0(Unknown Source:4)",
+            JavaFrame,
+        );
+        is("\tat java.lang.Thread.sleep(Native Method)", JavaFrame);
+        is("app/models/order.rb:42:in `charge'", RubyFrame);
+        is(
+            "\tfrom /srv/app/lib/worker.rb:30:in 'block in run'",
+            RubyFrame,
+        );
+        is(
+            "#0 /var/www/app/src/Orders/OrderService.php(31): App\\Client->charge(4711)",
+            PhpFrame,
+        );
+        is("#2 {main}", PhpFrame);
+        is("Stack trace:", PhpFrame);
+        is(
+            "  thrown in /var/www/app/src/Payments/Client.php on line 57",
+            PhpFrame,
+        );
+        is("thread 'main' panicked at src/orders.rs:42:9:", RustPanic);
+        is("stack backtrace:", RustFrame);
+        is("   3: shop::orders::charge::h1a2b3c4d5e6f7a8b", RustFrame);
+        is("   3: three items left", Indented);
+        is("#1 is the best", Other);
     }
 
     #[test]
