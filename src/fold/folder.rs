@@ -135,30 +135,35 @@ impl Folder {
     /// Adds the next line; returns the event it closed, if any.
     pub fn push(&mut self, mut line: Line<'_>) -> Option<Event> {
         self.counters.lines += 1;
-        let Some(open) = self.open.as_mut() else {
-            self.start(line);
-            return None;
-        };
-        if is_jul_level_line(open, &line) {
+        if let Some(open) = self.open.as_ref()
+            && is_jul_level_line(open, &line)
+        {
             line.header = None;
         }
+        // What kind of trace line the line's content is: asked once per line, as it runs
+        // on every line of every file.
+        let kind = classify(line.header.as_ref().map_or(line.raw, |h| &h.message));
+        let Some(open) = self.open.as_mut() else {
+            self.start(line, kind);
+            return None;
+        };
         let continues = match &line.header {
             Some(header) => {
-                let prefixed = continues_under_header(open, header);
+                let prefixed = continues_under_header(open, header, kind);
                 if prefixed {
                     self.counters.prefixed_continuations += 1;
                 }
                 prefixed
             }
-            None => continues_without_header(open, line.raw),
+            None => continues_without_header(open, kind),
         };
         if !continues {
             let done = self.open.take().map(|o| o.event);
-            self.start(line);
+            self.start(line, kind);
             return done;
         }
         if self.fits(&line) {
-            append(self.open.as_mut().expect("an event is open"), line);
+            append(self.open.as_mut().expect("an event is open"), line, kind);
             return None;
         }
         let mut full = self.open.take().expect("an event is open");
@@ -189,13 +194,12 @@ impl Folder {
             && open.event.text.len() + 1 + line.raw.len() <= self.settings.max_event_bytes
     }
 
-    fn start(&mut self, line: Line<'_>) {
+    fn start(&mut self, line: Line<'_>, kind: Kind) {
         self.counters.events += 1;
         let has_header = line.header.is_some();
         if !has_header {
             self.counters.headerless_events += 1;
         }
-        let kind = classify(line.raw);
         let mut event = Event {
             ts: self.last_ts,
             level: None,
@@ -228,7 +232,7 @@ impl Folder {
             event.logger = h.logger.map(|s| s.into_owned());
             event.thread = h.thread.map(|s| s.into_owned());
             event.format = h.format;
-            context = context_after(Context::None, classify(&h.message), &h.message);
+            context = context_after(Context::None, kind, &h.message);
             event.message = h.message.into_owned();
             event.stack_trace = h.stack_trace;
             origin = h.origin.map(|s| s.into_owned());
@@ -302,7 +306,7 @@ impl Event {
 }
 
 /// Appends a continuation line to the open event.
-fn append(open: &mut Open, line: Line<'_>) {
+fn append(open: &mut Open, line: Line<'_>, kind: Kind) {
     let event = &mut open.event;
     if event.lines == 1 && event.format == "jul" && event.level.is_none() && line.header.is_none() {
         jul_level_line(event, line.raw);
@@ -325,7 +329,7 @@ fn append(open: &mut Open, line: Line<'_>) {
     if let Some(h) = &line.header {
         open.last_header_ts = h.ts.or(open.last_header_ts);
     }
-    open.context = context_after(open.context, classify(content), content);
+    open.context = context_after(open.context, kind, content);
 }
 
 /// java.util.logging's second line, `WARNING: msg`, which on its own reads as a level-only
@@ -350,8 +354,7 @@ fn jul_level_line(event: &mut Event, raw: &str) {
 }
 
 /// Whether a line without header continues the open event (docs/grouping.md §1).
-fn continues_without_header(open: &Open, raw: &str) -> bool {
-    let kind = classify(raw);
+fn continues_without_header(open: &Open, kind: Kind) -> bool {
     if kind.starts_event() {
         return false;
     }
@@ -372,7 +375,7 @@ fn continues_without_header(open: &Open, raw: &str) -> bool {
 
 /// Whether a line with its own full header is really the next line of the open event's
 /// trace: same writer, same second, and a body that is a trace continuation.
-fn continues_under_header(open: &Open, header: &Header<'_>) -> bool {
+fn continues_under_header(open: &Open, header: &Header<'_>, kind: Kind) -> bool {
     let same_origin = match (&open.origin, &header.origin) {
         (Some(a), Some(b)) => a == b.as_ref(),
         _ => false,
@@ -392,7 +395,6 @@ fn continues_under_header(open: &Open, header: &Header<'_>) -> bool {
     if !same_origin || !same_second || raises_level {
         return false;
     }
-    let kind = classify(&header.message);
     match (kind, open.context) {
         (k, _) if k.starts_event() => false,
         (k, _) if k.is_trace_line() => true,

@@ -119,14 +119,23 @@ impl HeaderParser {
 
 /// A program path before the message, as Go's `log` writes a plugin's output under its own
 /// (`/usr/bin/packer-builder-vmware: goroutine 3 [syscall]:`): the path is who wrote the line,
-/// the rest is the message. Only a path (a `/` in a token without spaces or colons) counts.
+/// the rest is the message. Only an absolute path without spaces or colons counts
+/// (`/app/x.py:367: Warning` names a source line, Python's warnings); this runs on every
+/// header without a logger, so it looks at the first byte before anything else.
 fn program_prefix(message: &str) -> Option<(&str, &str)> {
-    let (program, rest) = message
-        .split_once(": ")
-        .or_else(|| message.strip_suffix(':').map(|program| (program, "")))?;
-    // `/app/x.py:367: Warning: ...` names a source line (Python's warnings), not a program.
-    let path = program.contains('/') && !program.contains([' ', ':']);
-    path.then_some((program, rest))
+    if !message.starts_with('/') {
+        return None;
+    }
+    let bytes = message.as_bytes();
+    let colon = memchr::memchr2(b':', b' ', bytes)?;
+    if bytes[colon] != b':' {
+        return None;
+    }
+    match bytes.get(colon + 1) {
+        None => Some((&message[..colon], "")),
+        Some(b' ') => Some((&message[..colon], &message[colon + 2..])),
+        Some(_) => None,
+    }
 }
 
 fn from_json<'a>(h: JsonHeader) -> Header<'a> {
