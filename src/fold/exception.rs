@@ -11,7 +11,7 @@ mod rust;
 
 use std::borrow::Cow;
 
-use super::trace::{Kind, classify, exception_head, is_throwable_class};
+use super::trace::{Kind, classify, exception_group_inner, exception_head, is_throwable_class};
 use crate::event::{ExceptionInfo, Frame, Language};
 
 /// Which frames are the application's own.
@@ -365,7 +365,30 @@ fn java_frame(t: &str, in_app: &InApp) -> Option<Frame> {
 // ---------------------------------------------------------------------------------------------
 // Python
 
+/// The lines of a Python trace with an exception group's markers taken off, so that each
+/// sub-traceback reads as a traceback of its own.
+fn without_group_markers<'a>(lines: &[&'a str]) -> Vec<&'a str> {
+    lines
+        .iter()
+        .map(|line| {
+            let mut t = line.trim_start();
+            // Nested groups put markers inside markers: `| |   File ...`.
+            while let Some(inner) = exception_group_inner(t) {
+                if !inner.trim_start().starts_with(['|', '+']) {
+                    return inner;
+                }
+                t = inner.trim_start();
+            }
+            *line
+        })
+        .collect()
+}
+
+/// A Python traceback, chained (`During handling...`) or an exception group (3.11): the
+/// chain lists what was printed, last printed first; an exception group, printed first, so
+/// comes last, as the root, after its sub-exceptions.
 fn python(lines: &[&str], in_app: &InApp) -> Option<Vec<ExceptionInfo>> {
+    let lines = &without_group_markers(lines)[..];
     let mut printed: Vec<ExceptionInfo> = Vec::new();
     let mut current: Option<ExceptionInfo> = None;
     let mut frame_indent = 0;

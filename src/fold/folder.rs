@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 
-use super::trace::{Kind, classify};
+use super::trace::{Kind, classify, exception_group_inner};
 use crate::event::{Event, FileInfo, Level};
 use crate::parse::Header;
 
@@ -434,6 +434,18 @@ fn context_after(context: Context, kind: Kind, line: &str) -> Context {
         | Kind::RubyFrame
         | Kind::PhpFrame => Context::Java,
         Kind::PyTraceback | Kind::PyFrame | Kind::PyChain => Context::Python { in_frames: true },
+        // Inside an exception group's markers, the line within says where the trace is.
+        Kind::PyGroup => {
+            let inner = exception_group_inner(line.trim_start()).unwrap_or("");
+            let python = match context {
+                Context::Python { .. } => context,
+                _ => Context::Python { in_frames: true },
+            };
+            match classify(inner) {
+                Kind::Blank => python,
+                kind => context_after(python, kind, inner),
+            }
+        }
         // A Rust panic, like a Go one, is a dump whose every line belongs to it.
         Kind::GoPanic | Kind::GoGoroutine | Kind::GoSignal | Kind::RustPanic | Kind::RustFrame => {
             Context::Go

@@ -793,3 +793,52 @@ fn panics_with_a_logger_prefix_on_every_line_are_one_event() {
     assert_eq!(panic.chain[0].frames.len(), 2);
     assert!(panic.chain[0].frames.iter().all(|f| f.in_app));
 }
+
+// Issue 14, class 7: a Python 3.11 exception group, as `logging.exception` writes it.
+const EXCEPTION_GROUP: &str = "2024-03-01 10:00:00,123 ERROR [asyncio] app.main - sync failed
+  + Exception Group Traceback (most recent call last):
+  |   File \"/srv/app/main.py\", line 30, in run
+  |     async with asyncio.TaskGroup() as tg:
+  |   File \"/usr/lib/python3.11/asyncio/taskgroups.py\", line 145, in __aexit__
+  |     raise me from None
+  | ExceptionGroup: unhandled errors in a TaskGroup (2 sub-exceptions)
+  +-+---------------- 1 ----------------
+    | Traceback (most recent call last):
+    |   File \"/srv/app/main.py\", line 12, in fetch
+    |     raise ValueError(f\"bad page {page}\")
+    | ValueError: bad page 7
+    +---------------- 2 ----------------
+    | Traceback (most recent call last):
+    |   File \"/srv/app/store.py\", line 8, in save
+    |     return rows[key]
+    | KeyError: 'order-17'
+    +------------------------------------
+2024-03-01 10:00:01,000 INFO [asyncio] app.main - next";
+
+#[test]
+fn python_exception_groups_are_one_event_with_the_group_as_root() {
+    let events = shape(EXCEPTION_GROUP, &[18, 1]);
+    let x = events[0].exception.as_ref().expect("the group");
+    assert_eq!(x.language, Language::Python);
+    assert_eq!(x.root_type, "ExceptionGroup");
+    assert_eq!(
+        chain_types(&events[0]),
+        ["KeyError", "ValueError", "ExceptionGroup"]
+    );
+    let group = x.chain.last().unwrap();
+    assert_eq!(group.frames[1].function, "run");
+    assert!(group.frames[1].in_app && !group.frames[0].in_app);
+    assert_eq!(x.chain[1].frames[0].function, "fetch");
+    // Uncaught, written without a header, it is one event too.
+    let bare: String = EXCEPTION_GROUP
+        .lines()
+        .skip(1)
+        .take(17)
+        .collect::<Vec<_>>()
+        .join("\n");
+    let events = shape(&bare, &[17]);
+    assert_eq!(
+        events[0].exception.as_ref().unwrap().root_type,
+        "ExceptionGroup"
+    );
+}

@@ -23,6 +23,9 @@ pub enum Kind {
     PyFrame,
     /// `During handling of the above exception...`, `The above exception was the direct cause...`.
     PyChain,
+    /// A line of a Python 3.11 exception group: `| ` before a sub-traceback's lines, the
+    /// `+-+---------------- 1 ----------------` separators.
+    PyGroup,
     /// `panic: msg` or `fatal error: msg` at the start of a line.
     GoPanic,
     /// `goroutine 1 [running]:` at the start of a line.
@@ -94,6 +97,16 @@ pub fn classify(line: &str) -> Kind {
         b'S' if t.starts_with("Suppressed: ") => Kind::JavaSuppressed,
         b'E' if !indented && t.starts_with("Exception in thread \"") => Kind::JavaUncaught,
         b'T' if t.starts_with("Traceback (most recent call last):") => Kind::PyTraceback,
+        b'E' if t.starts_with("Exception Group Traceback (most recent call last):") => {
+            Kind::PyTraceback
+        }
+        // Python indents every line of an exception group; tables in text do not.
+        b'+' | b'|' if indented && exception_group_inner(t).is_some() => {
+            match exception_group_inner(t) {
+                Some(inner) if classify(inner) == Kind::PyTraceback => Kind::PyTraceback,
+                _ => Kind::PyGroup,
+            }
+        }
         b'F' if t.starts_with("File \"") && t.contains("\", line ") => Kind::PyFrame,
         b'D' if t.starts_with("During handling of the above exception") => Kind::PyChain,
         b'T' if t.starts_with("The above exception was the direct cause") => Kind::PyChain,
@@ -115,6 +128,28 @@ pub fn classify(line: &str) -> Kind {
 
 fn is_java_frame(t: &str) -> bool {
     t.starts_with("at ") && t.contains('(') && !t[3..].starts_with(' ')
+}
+
+/// What a line of a Python exception group holds inside its markers: `| text` and `+ text`
+/// give `text` (indentation kept), a separator (`+-+------ 1 ------`, `+------------`) gives
+/// an empty line; `None` for a line that is not one.
+pub fn exception_group_inner(t: &str) -> Option<&str> {
+    if let Some(rest) = t.strip_prefix("| ").or_else(|| t.strip_prefix("+ ")) {
+        return Some(rest);
+    }
+    if t == "|" {
+        return Some("");
+    }
+    let dashes = t.trim_start_matches(['+', '-']);
+    let separator = t.starts_with("+-")
+        && t.ends_with("----")
+        && (dashes.is_empty()
+            || dashes
+                .trim_end_matches('-')
+                .trim()
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b == b'.' || b == b' '));
+    separator.then_some("")
 }
 
 /// `at X(...)`: a JVM frame, unless a space stands before the parenthesis (Node.js's
