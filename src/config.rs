@@ -18,6 +18,10 @@
 //! in_app_include = ["com.acme."]  # when set, only these prefixes are in-app
 //! in_app_exclude = ["java.", "org.springframework."]  # replaces the default framework list
 //!
+//! [[grouping.rules]]            # first priority; see `fold::rules`
+//! type = "java.sql.SQLTransientConnectionException"   # globs: exact, `prefix*`, `*part*`
+//! fingerprint = ["database-unavailable"]              # or "{{ default }}", "{{ message }}"...
+//!
 //! # Read by `stackfold run` only:
 //! # [input] paths = ["/data/application/logs"]   # files, directories, globs to follow
 //!
@@ -169,6 +173,9 @@ pub struct GroupingConfig {
     pub by: Option<GroupBy>,
     pub in_app_include: Option<Vec<String>>,
     pub in_app_exclude: Option<Vec<String>>,
+    /// `[[grouping.rules]]`, first priority (see [`crate::fold::rules`]).
+    #[serde(default)]
+    pub rules: Vec<crate::fold::rules::RuleConfig>,
 }
 
 impl ConfigFile {
@@ -235,6 +242,8 @@ impl ConfigFile {
             analyzer: Analyzer {
                 in_app,
                 group_by: self.grouping.by.unwrap_or_default(),
+                rules: crate::fold::rules::Rules::new(&self.grouping.rules)
+                    .map_err(Error::Config)?,
             },
             names,
             zone,

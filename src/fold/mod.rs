@@ -13,6 +13,7 @@ pub mod exception;
 pub mod fingerprint;
 mod folder;
 pub mod groups;
+pub mod rules;
 pub mod template;
 pub mod trace;
 
@@ -29,6 +30,8 @@ use crate::event::{Event, Exception};
 pub struct Analyzer {
     pub in_app: InApp,
     pub group_by: GroupBy,
+    /// Users' rules, applied before the default grouping.
+    pub rules: rules::Rules,
 }
 
 impl Analyzer {
@@ -39,15 +42,21 @@ impl Analyzer {
         }
         let text = event.trace_text();
         let severe = is_severe(event);
-        let Some((language, chain)) = exception::extract(&text, &self.in_app, severe) else {
+        let Some((language, mut chain)) = exception::extract(&text, &self.in_app, severe) else {
             return;
         };
-        let explain = fingerprint::components(language, &chain, self.group_by);
+        self.rules.mark_frames(event, &mut chain);
+        let default = fingerprint::components(language, &chain, self.group_by);
         let root = chain.last().expect("extract returns a non-empty chain");
+        let template = template::parameterize(&root.message);
+        let explain = self
+            .rules
+            .fingerprint(event, &chain, &default, &template)
+            .unwrap_or(default);
         let exception = Exception {
             language,
             root_type: root.ty.clone(),
-            template: template::parameterize(&root.message),
+            template,
             fingerprint: fingerprint::hash(&explain),
             explain,
             grouping_version: GROUPING_VERSION,
