@@ -12,6 +12,8 @@
 //! [fold]
 //! max_event_lines = 5000
 //! max_event_bytes = 1048576
+//! event_start = "^### "         # a line this regex matches starts an event, when no header
+//!                               # grammar recognises it
 //!
 //! [grouping]
 //! by = "root"                   # root | outermost | chain
@@ -164,6 +166,9 @@ pub struct InputConfig {
 pub struct FoldConfig {
     pub max_event_lines: Option<u32>,
     pub max_event_bytes: Option<usize>,
+    /// A regex: a line it matches, that no header grammar recognises, starts an event (the
+    /// fallback for a layout nothing recognises).
+    pub event_start: Option<String>,
 }
 
 /// `[grouping]`: how exceptions become groups.
@@ -237,8 +242,16 @@ impl ConfigFile {
             include: self.grouping.in_app_include.clone().unwrap_or_default(),
             exclude,
         };
+        let event_start = match &self.fold.event_start {
+            Some(pattern) => Some(std::sync::Arc::new(
+                regex::Regex::new(pattern)
+                    .map_err(|e| Error::Config(format!("[fold] event_start {pattern:?}: {e}")))?,
+            )),
+            None => None,
+        };
         Ok(PipelineSettings {
             fold,
+            event_start,
             analyzer: Analyzer {
                 in_app,
                 group_by: self.grouping.by.unwrap_or_default(),

@@ -42,6 +42,8 @@ pub const FILES_AHEAD: usize = 16;
 #[derive(Debug, Clone)]
 pub struct PipelineSettings {
     pub fold: FoldSettings,
+    /// `[fold] event_start`: lines it matches start events when no grammar recognises them.
+    pub event_start: Option<Arc<regex::Regex>>,
     pub analyzer: Analyzer,
     pub names: NamePattern,
     /// The zone of timestamps without an offset.
@@ -68,6 +70,7 @@ impl PipelineSettings {
     /// A parser and folder for the lines of `file`.
     pub fn line_folder(&self, file: &Arc<FileInfo>) -> LineFolder {
         LineFolder::new(file, self.fold, self.zone.clone(), self.assume_year)
+            .with_event_start(self.event_start.clone())
     }
 }
 

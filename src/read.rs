@@ -89,6 +89,7 @@ pub fn fold_lines(
 pub struct LineFolder {
     parser: HeaderParser,
     folder: Folder,
+    event_start: Option<Arc<regex::Regex>>,
 }
 
 impl LineFolder {
@@ -99,7 +100,15 @@ impl LineFolder {
         LineFolder {
             parser: HeaderParser::new(zone, assume_year, file_date),
             folder: Folder::new(fold, Arc::clone(file)),
+            event_start: None,
         }
+    }
+
+    /// The same folder, where lines `event_start` matches start events when no header
+    /// grammar recognises them (`[fold] event_start`).
+    pub fn with_event_start(mut self, event_start: Option<Arc<regex::Regex>>) -> Self {
+        self.event_start = event_start;
+        self
     }
 
     /// Parses and folds the next line; returns the event it closed, if any.
@@ -109,7 +118,13 @@ impl LineFolder {
             Err(_) => String::from_utf8_lossy(raw.bytes),
         };
         let clean = strip_ansi(&text);
-        let header = self.parser.parse(&clean);
+        let header = self.parser.parse(&clean).or_else(|| {
+            let starts = self
+                .event_start
+                .as_ref()
+                .is_some_and(|r| r.is_match(&clean));
+            starts.then(|| crate::parse::Header::started(&clean))
+        });
         self.folder.push(Line {
             number: raw.number,
             offset: raw.offset,

@@ -319,6 +319,45 @@ fn a_fifo_without_a_writer_says_so_and_is_read_once_one_comes() {
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 6);
 }
 
+/// Issue 14, class 8: `[fold] event_start` starts events in a layout nothing recognises.
+#[test]
+fn a_user_pattern_starts_events_in_an_unknown_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("batch.log");
+    std::fs::write(
+        &log,
+        "### job 1 begins\nreading input\nERROR the job failed\n\
+         java.lang.IllegalStateException: boom\n\tat com.acme.Job.run(Job.java:12)\n\
+         ### job 2 begins\nall fine\n",
+    )
+    .unwrap();
+    let count = |config: &str| {
+        let path = dir.path().join("stackfold.toml");
+        std::fs::write(&path, config).unwrap();
+        let out = fold(&["--config", path.to_str().unwrap(), log.to_str().unwrap()]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        events(&out)
+            .iter()
+            .map(|e| e["lines"].as_u64().unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        count(""),
+        [1, 1, 3, 1, 1],
+        "nothing recognised, lines stand alone"
+    );
+    assert_eq!(count("[fold]\nevent_start = \"^### \"\n"), [5, 2]);
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, "[fold]\nevent_start = \"(\"\n").unwrap();
+    let out = fold(&["--config", path.to_str().unwrap(), log.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("event_start"));
+}
+
 /// Hardening finding 4: a plain file truncated while it was read (a copytruncate rotation
 /// during `fold` or `index`) killed the process with SIGBUS, nothing printed, because it was
 /// memory-mapped. Read instead, it just ends where the truncation cut it.

@@ -30,7 +30,8 @@ use time::TimeResolver;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Header<'a> {
     /// Which grammar matched: `iso`, `bracketed`, `celery`, `tomcat`, `jul`, `time`, `logcat`,
-    /// `syslog3164`, `syslog5424`, `vdsm`, `apache`, `level`, `json`.
+    /// `syslog3164`, `syslog5424`, `vdsm`, `apache`, `level`, `json`, and `start` for a line
+    /// that only `[fold] event_start` recognised.
     pub format: &'static str,
     pub ts: Option<Timestamp>,
     pub level: Option<Level>,
@@ -43,6 +44,23 @@ pub struct Header<'a> {
     pub origin: Option<Cow<'a, str>>,
     /// A JSON line's stack-trace field.
     pub stack_trace: Option<String>,
+}
+
+impl<'a> Header<'a> {
+    /// The header of a line that only the user's `[fold] event_start` pattern recognised: no
+    /// time, level or logger, the whole line as the message.
+    pub fn started(line: &'a str) -> Header<'a> {
+        Header {
+            format: "start",
+            ts: None,
+            level: None,
+            logger: None,
+            thread: None,
+            message: Cow::Borrowed(line),
+            origin: None,
+            stack_trace: None,
+        }
+    }
 }
 
 /// The names of the header grammars, as events carry them (`none`: a line without header).
@@ -60,6 +78,7 @@ pub const FORMATS: &[&str] = &[
     "apache",
     "level",
     "json",
+    "start",
     "none",
 ];
 
