@@ -11,7 +11,7 @@ use stackfold::pipeline::collect_file;
 
 fn fixture_files() -> Vec<PathBuf> {
     let mut files = Vec::new();
-    for dir in ["java", "python", "go"] {
+    for dir in ["java", "python", "go", "rust"] {
         let mut entries: Vec<PathBuf> = std::fs::read_dir(common::fixtures().join(dir))
             .expect("fixture directory")
             .map(|e| e.unwrap().path())
@@ -150,4 +150,21 @@ fn same_problem_across_releases_is_one_group() {
     );
     assert_eq!(old[0], old[3], "the same decline twice in one file");
     assert_ne!(old[0], old[1]);
+}
+
+/// Issue 14: Rust's panic message moved to a line of its own in 1.73, and newer releases
+/// print the thread's id; the same panic in either form is one group.
+#[test]
+fn a_rust_panic_in_the_old_and_the_new_form_is_one_group() {
+    let settings = common::settings();
+    let fingerprint = |name: &str| {
+        let (events, _) = collect_file(common::fixtures().join("rust").join(name), &settings);
+        let exception = events.iter().find_map(|e| e.exception.as_ref()).unwrap();
+        assert_eq!(exception.template, "explicit panic");
+        exception.fingerprint.clone()
+    };
+    assert_eq!(
+        fingerprint("issue-47429-short-backtraces.run.stderr"),
+        fingerprint("issue-47429-short-backtraces.legacy.run.stderr")
+    );
 }

@@ -233,10 +233,11 @@ fn is_php_frame(t: &str) -> bool {
             || rest.contains("[internal function]"))
 }
 
-/// `thread 'main' panicked at src/main.rs:4:5:` (Rust 1.73 on) or `thread 'main' panicked at
-/// 'boom', src/main.rs:4:5` (before).
+/// `thread 'main' panicked at src/main.rs:4:5:` (Rust 1.73 on), `thread 'main' (12345)
+/// panicked at ...` (with the thread's id, newer), or `thread 'main' panicked at 'boom',
+/// src/main.rs:4:5` (before 1.73).
 fn is_rust_panic(t: &str) -> bool {
-    t.starts_with("thread '") && t.contains("' panicked at ")
+    t.starts_with("thread '") && t.contains(" panicked at ")
 }
 
 /// `  12: app::run::h1a2b3c` in a Rust backtrace.

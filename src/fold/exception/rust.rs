@@ -1,5 +1,5 @@
 //! Rust panics: `thread 'main' panicked at src/main.rs:4:5:` with the message on the next line
-//! (Rust 1.73 on), or `thread 'main' panicked at 'msg', src/main.rs:4:5` (before), then, with
+//! (Rust 1.73 on; newer releases write the thread's id, `thread 'main' (12345) panicked at`), or `thread 'main' panicked at 'msg', src/main.rs:4:5` (before), then, with
 //! `RUST_BACKTRACE` set, `stack backtrace:` and numbered frames, each maybe followed by
 //! `at /path/file.rs:12:5`. The type is `panic`; the frames of the panic machinery and of the
 //! standard library are not in-app.
@@ -24,7 +24,7 @@ pub(super) fn extract(lines: &[&str], in_app: &InApp) -> Option<Vec<ExceptionInf
         .iter()
         .position(|l| l.trim_start().starts_with("thread '"))?;
     let head = lines[panicked].trim();
-    let after = head.split_once("' panicked at ")?.1;
+    let after = head.split_once(" panicked at ")?.1;
     let message = match after.strip_prefix('\'') {
         // Before 1.73: `'msg', src/main.rs:4:5`.
         Some(quoted) => quoted
