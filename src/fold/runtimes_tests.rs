@@ -255,3 +255,79 @@ note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace";
         "index out of bounds: the len is <num> but the index is <num>"
     );
 }
+
+// Layouts seen in other tools' test data (GoogleCloudPlatform/fluent-plugin-detect-exceptions):
+// Mono's .NET frames, PHP 5's exception line, Rails' gem frames, two-space Node frames.
+const MONO: &str = "2024-03-01 10:00:00,000 ERROR [7] Acme.Worker - lookup failed
+System.Collections.Generic.KeyNotFoundException: The given key 'eu-7' was not present in the dictionary.
+  at System.Collections.Generic.Dictionary`2[System.String,System.Int32].get_Item (System.String key) [0x00000] in <filename unknown>:0
+  at Acme.Regions.Lookup.Find (System.String code) [0x00007] in /src/Acme/Regions/Lookup.cs:21
+  at Acme.Worker.Run () [0x00013] in /src/Acme/Worker.cs:40";
+
+const PHP5: &str = "2024-03-01 10:00:00,000 ERROR [fpm] php - PHP Fatal error:  Uncaught exception 'RuntimeException' with message 'queue 7 is full' in /srv/www/lib/Queue.php:31
+Stack trace:
+#0 /srv/www/lib/Jobs.php(12): Queue->push(Array)
+#1 {main}
+  thrown in /srv/www/lib/Queue.php on line 31";
+
+const RAILS_GEMS: &str = "2024-03-01 10:00:00,000 FATAL [puma-3] Rails - request failed
+ActionController::RoutingError (No route matches [GET] \"/settings\"):
+
+actionpack (7.1.3) lib/action_dispatch/middleware/debug_exceptions.rb:29:in `call'
+app/middleware/tenant.rb:12:in `call'
+railties (7.1.3) lib/rails/rack/logger.rb:37:in `call_app'";
+
+const NODE_TWO_SPACES: &str = "2024-03-01T10:00:00.000Z ERROR [web] unhandled
+ReferenceError: cart is not defined
+  at checkout (/srv/app/routes/cart.js:52:3)
+  at Layer.handle [as handle_request] (/srv/app/node_modules/express/lib/router/layer.js:95:5)";
+
+#[test]
+fn layouts_from_other_tools_test_data() {
+    let e = one_trace(MONO, 5);
+    assert_eq!(e.exception.as_ref().unwrap().language, Language::Dotnet);
+    assert_eq!(
+        types(&e),
+        ["System.Collections.Generic.KeyNotFoundException"]
+    );
+    assert_eq!(
+        frames(&e, 0),
+        [
+            (
+                "System.Collections.Generic.Dictionary`2.get_Item".to_owned(),
+                false
+            ),
+            ("Acme.Regions.Lookup.Find".to_owned(), true),
+            ("Acme.Worker.Run".to_owned(), true),
+        ]
+    );
+    assert_eq!(
+        e.exception.as_ref().unwrap().chain[0].frames[1].line,
+        Some(21)
+    );
+
+    let e = one_trace(PHP5, 5);
+    assert_eq!(types(&e), ["RuntimeException"]);
+    assert_eq!(
+        e.exception.as_ref().unwrap().template,
+        "queue <num> is full"
+    );
+
+    let e = one_trace(RAILS_GEMS, 6);
+    assert_eq!(types(&e), ["ActionController::RoutingError"]);
+    assert_eq!(
+        frames(&e, 0),
+        [
+            (
+                "actionpack/middleware/debug_exceptions.call".to_owned(),
+                false
+            ),
+            ("middleware/tenant.call".to_owned(), true),
+            ("railties/rack/logger.call_app".to_owned(), false),
+        ]
+    );
+
+    let e = one_trace(NODE_TWO_SPACES, 4);
+    assert_eq!(types(&e), ["ReferenceError"]);
+    assert_eq!(frames(&e, 0)[0], ("routes/cart.checkout".to_owned(), true));
+}

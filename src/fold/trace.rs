@@ -159,12 +159,20 @@ fn jvm_node_or_dotnet(t: &str) -> Kind {
     // Every JVM frame comes through here: byte searches, no pattern machinery.
     let body = &t.as_bytes()[3..];
     let open = memchr::memchr(b'(', body).expect("a JVM-shaped frame has a parenthesis");
-    if open > 0 && body[open - 1] == b' ' {
-        return Kind::NodeFrame;
-    }
     let close = memchr::memchr(b')', &body[open..]).map_or(body.len(), |c| open + c);
     let inside = &t[3 + open + 1..3 + close];
     let after = t.get(3 + close + 1..).unwrap_or("");
+    if open > 0 && body[open - 1] == b' ' {
+        // Mono writes .NET frames with a space too, then an IL offset or a location:
+        // `at NS.Type.Method (String s) [0x00007] in /src/x.cs:9`.
+        let mono =
+            after.starts_with(" [0x") || after.starts_with(" <0x") || after.starts_with(" in ");
+        return if mono {
+            Kind::DotnetFrame
+        } else {
+            Kind::NodeFrame
+        };
+    }
     // Android's ART prints the signature, then the location: `at Ret C.m(Args) (C.java:12)`.
     if after.starts_with(" (") {
         return Kind::JavaFrame;
@@ -405,6 +413,14 @@ mod tests {
             DotnetFrame,
         );
         is("   at Acme.Program.Main()", DotnetFrame);
+        is(
+            "  at Acme.Orders.Repo.Find (System.String key) [0x00007] in /src/Orders/Repo.cs:9",
+            DotnetFrame,
+        );
+        is(
+            "  at Acme.Threads.Start () [0x00000] in <filename unknown>:0",
+            DotnetFrame,
+        );
         is("   at Acme.Worker.Run(String name)", DotnetFrame);
         is(
             "   --- End of inner exception stack trace ---",

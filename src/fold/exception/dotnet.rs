@@ -68,15 +68,42 @@ fn exception_start(t: &str) -> Option<ExceptionInfo> {
 }
 
 /// `at Acme.Orders.OrderService.Charge(Int32 id, String card) in /src/OrderService.cs:line 42`.
+/// Mono's form: `at NS.Type.Method (String s) [0x00007] in /src/x.cs:9`.
 fn frame(t: &str, in_app: &InApp) -> Option<Frame> {
     let body = t.strip_prefix("at ")?;
     let (call, location) = match body.split_once(") in ") {
         Some((call, location)) => (call, Some(location)),
-        None => (body.trim_end_matches(')'), None),
+        None => match body
+            .split_once(") [0x")
+            .or_else(|| body.split_once(") <0x"))
+        {
+            Some((call, rest)) => (
+                call,
+                rest.split_once("] in ")
+                    .or_else(|| rest.split_once("> in "))
+                    .map(|(_, l)| l),
+            ),
+            None => (body.trim_end_matches(')'), None),
+        },
     };
-    let qualified = call.split_once('(').map_or(call, |(name, _)| name);
-    // Generic arity and type arguments: `Repository`1.Find[T]`.
-    let qualified = qualified.split('[').next().unwrap_or(qualified);
+    let qualified = call
+        .split_once('(')
+        .map_or(call, |(name, _)| name)
+        .trim_end();
+    // Type arguments, wherever they stand: `Dictionary`2[System.String,System.Int32].get_Item`,
+    // `Repository`1.Find[T]`.
+    let mut depth = 0usize;
+    let qualified: String = qualified
+        .chars()
+        .filter(|&c| {
+            match c {
+                '[' => depth += 1,
+                ']' => depth = depth.saturating_sub(1),
+                _ => return depth == 0,
+            }
+            false
+        })
+        .collect();
     let (mut module, mut function) = qualified.rsplit_once('.')?;
     // `OrderService.<ChargeAsync>d__5.MoveNext` is the async method `ChargeAsync`; the state
     // machine's number changes between builds.
@@ -86,10 +113,11 @@ fn frame(t: &str, in_app: &InApp) -> Option<Frame> {
     {
         (module, function) = (outer, name.0);
     }
-    let (file, line) = match location.and_then(|l| l.rsplit_once(":line ")) {
-        Some((file, line)) => (Some(file.to_owned()), line.trim().parse().ok()),
-        None => (location.map(str::to_owned), None),
-    };
+    let (file, line) =
+        match location.and_then(|l| l.rsplit_once(":line ").or_else(|| l.rsplit_once(':'))) {
+            Some((file, line)) => (Some(file.to_owned()), line.trim().parse().ok()),
+            None => (location.map(str::to_owned), None),
+        };
     let framework = FRAMEWORKS.iter().any(|p| module.starts_with(p));
     Some(Frame {
         in_app: in_app.by_prefix(module).unwrap_or(!framework),

@@ -39,6 +39,13 @@ fn exception_line(t: &str) -> Option<ExceptionInfo> {
         // Inside a JSON context the backslashes of namespaces are doubled.
         return Some(ExceptionInfo::new(&ty.replace("\\\\", "\\"), message));
     }
+    // PHP 5: `exception 'App\Ex' with message 'msg' in /x.php:12`, alone or after `Uncaught`.
+    if let Some(at) = t.find("exception '") {
+        let rest = &t[at + "exception '".len()..];
+        let (ty, rest) = rest.split_once("' with message '")?;
+        let message = rest.rsplit_once("' in ").map_or(rest, |(m, _)| m);
+        return Some(ExceptionInfo::new(ty, message));
+    }
     let rest = t
         .split_once("Uncaught ")
         .map(|(_, rest)| rest)

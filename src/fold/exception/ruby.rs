@@ -65,6 +65,21 @@ fn frame(t: &str, in_app: &InApp) -> Option<Frame> {
         .unwrap_or("");
     // `block (2 levels) in run` and `rescue in run` name the method `run`.
     let function = function.rsplit(" in ").next().unwrap_or(function);
+    // Rails' backtrace cleaner names a gem's frames `actionpack (7.1.3) lib/...`.
+    let gem = path
+        .split_once(" (")
+        .filter(|(name, rest)| !name.contains('/') && rest.contains(") "))
+        .map(|(name, rest)| (name, rest.split_once(") ").map_or(rest, |(_, p)| p)));
+    if let Some((name, inside)) = gem {
+        let module = format!("{name}/{}", source_module(inside, &[".rb"]));
+        return Some(Frame {
+            in_app: in_app.by_prefix(&module).unwrap_or(false),
+            module,
+            function: function.to_owned(),
+            file: Some(path.to_owned()),
+            line: line.parse().ok(),
+        });
+    }
     let library = path.contains("/gems/")
         || path.contains("/lib/ruby/")
         || path.contains("vendor/bundle")
