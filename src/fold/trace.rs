@@ -80,7 +80,7 @@ pub fn classify(line: &str) -> Kind {
     }
     let first = t.as_bytes()[0];
     let kind = match first {
-        b'a' if is_java_frame(t) => jvm_node_or_dotnet(t),
+        b'a' if let Some(open) = java_shaped_frame(t) => jvm_node_or_dotnet(t, open),
         b'a' if is_node_location_frame(t) => Kind::NodeFrame,
         b'f' if t.starts_with("from ") && is_ruby_frame(&t[5..]) => Kind::RubyFrame,
         b'-' if t.starts_with("--- End of ") && t.ends_with(" ---") => Kind::DotnetMarker,
@@ -126,8 +126,13 @@ pub fn classify(line: &str) -> Kind {
     }
 }
 
-fn is_java_frame(t: &str) -> bool {
-    t.starts_with("at ") && t.contains('(') && !t[3..].starts_with(' ')
+/// `at X(...)`: where its parenthesis opens, after `at `.
+fn java_shaped_frame(t: &str) -> Option<usize> {
+    let body = t.strip_prefix("at ")?;
+    if body.starts_with(' ') {
+        return None;
+    }
+    memchr::memchr(b'(', body.as_bytes())
 }
 
 /// What a line of a Python exception group holds inside its markers: `| text` and `+ text`
@@ -155,11 +160,14 @@ pub fn exception_group_inner(t: &str) -> Option<&str> {
 /// `at X(...)`: a JVM frame, unless a space stands before the parenthesis (Node.js's
 /// `at fn (file:1:2)`) or what the parentheses hold is a .NET parameter list (`()`,
 /// `(String s, Int32 n)`) or a .NET location follows (`) in /src/x.cs:line 42`).
-fn jvm_node_or_dotnet(t: &str) -> Kind {
-    // Every JVM frame comes through here: byte searches, no pattern machinery.
+fn jvm_node_or_dotnet(t: &str, open: usize) -> Kind {
+    // Every JVM frame comes through here: what the parentheses hold is short, so plain
+    // loops over it, no searcher set up per line.
     let body = &t.as_bytes()[3..];
-    let open = memchr::memchr(b'(', body).expect("a JVM-shaped frame has a parenthesis");
-    let close = memchr::memchr(b')', &body[open..]).map_or(body.len(), |c| open + c);
+    let close = body[open..]
+        .iter()
+        .position(|&b| b == b')')
+        .map_or(body.len(), |c| open + c);
     let inside = &t[3 + open + 1..3 + close];
     let after = t.get(3 + close + 1..).unwrap_or("");
     if open > 0 && body[open - 1] == b' ' {
@@ -185,8 +193,7 @@ fn jvm_node_or_dotnet(t: &str) -> Kind {
         })
     };
     let parameters = inside.is_empty()
-        || (memchr::memchr(b' ', inside.as_bytes()).is_some()
-            && (inside.contains(", ") || parameter(inside)));
+        || (inside.as_bytes().contains(&b' ') && (inside.contains(", ") || parameter(inside)));
     if parameters || after.starts_with(" in ") {
         Kind::DotnetFrame
     } else {
