@@ -447,9 +447,15 @@ fn context_after(context: Context, kind: Kind, line: &str) -> Context {
             }
         }
         // A Rust panic, like a Go one, is a dump whose every line belongs to it.
-        Kind::GoPanic | Kind::GoGoroutine | Kind::GoSignal | Kind::RustPanic | Kind::RustFrame => {
-            Context::Go
-        }
+        // A Node.js crash report (source line, caret, blank, the error, its frames, the
+        // version) is such a dump too.
+        Kind::GoPanic
+        | Kind::GoGoroutine
+        | Kind::GoSignal
+        | Kind::RustPanic
+        | Kind::RustFrame
+        | Kind::NodeUncaught => Context::Go,
+        Kind::DotnetUnhandled => Context::Java,
         Kind::Other => match context {
             Context::Python { in_frames: true } => Context::Python { in_frames: false },
             Context::Python { .. } | Context::Java if !line.is_empty() => context,

@@ -331,3 +331,60 @@ fn layouts_from_other_tools_test_data() {
     assert_eq!(types(&e), ["ReferenceError"]);
     assert_eq!(frames(&e, 0)[0], ("routes/cart.checkout".to_owned(), true));
 }
+
+// Crash reports written to stderr as the process dies, after the app's own log lines.
+const NODE_CRASH: &str = "2024-03-01T10:00:00.000Z INFO [web] listening on 8080
+/srv/app/server.js:12
+    throw new Error('config missing: DB_URL');
+    ^
+
+Error: config missing: DB_URL
+    at Object.<anonymous> (/srv/app/server.js:12:11)
+    at Module._compile (node:internal/modules/cjs/loader:1256:14)
+
+Node.js v20.11.0
+2024-03-01T10:00:05.000Z INFO [web] listening on 8080";
+
+const NODE_REJECTION: &str = "node:internal/process/promises:288
+            triggerUncaughtException(err, true /* fromPromise */);
+            ^
+
+[UnhandledPromiseRejection: This error originated either by throwing inside of an async function without a catch block, or by rejecting a promise which was not handled with .catch(). The promise rejected with the reason \"timeout\".] {
+  code: 'ERR_UNHANDLED_REJECTION'
+}
+
+Node.js v20.11.0";
+
+const DOTNET_UNHANDLED: &str = "info: Acme.Worker[0]
+Unhandled exception. System.InvalidOperationException: Queue 'orders' is not configured.
+   at Acme.Worker.Start(String queue) in /src/Acme/Worker.cs:line 18
+   at Acme.Program.Main(String[] args) in /src/Acme/Program.cs:line 9";
+
+#[test]
+fn crash_reports_start_their_own_event() {
+    let (events, _) = fold_with(NODE_CRASH, FoldSettings::default());
+    let lines: Vec<u32> = events.iter().map(|e| e.lines).collect();
+    assert_eq!(lines, [1, 9, 1], "the crash report is one event of its own");
+    let e = &events[1];
+    assert_eq!(types(e), ["Error"]);
+    assert_eq!(
+        e.exception.as_ref().unwrap().template,
+        "config missing: DB_URL"
+    );
+    assert_eq!(
+        frames(e, 0)[0],
+        ("app/server.Object.<anonymous>".to_owned(), true)
+    );
+
+    let e = one_trace(NODE_REJECTION, 9);
+    assert_eq!(types(&e), ["UnhandledPromiseRejection"]);
+    assert!(
+        e.exception.as_ref().unwrap().chain[0]
+            .message
+            .ends_with("reason \"timeout\".")
+    );
+
+    let e = one_trace(DOTNET_UNHANDLED, 3);
+    assert_eq!(types(&e), ["System.InvalidOperationException"]);
+    assert_eq!(frames(&e, 0)[0], ("Acme.Worker.Start".to_owned(), true));
+}

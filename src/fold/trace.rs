@@ -36,8 +36,15 @@ pub enum Kind {
     GoCreatedBy,
     /// `[signal SIGSEGV: ...]`.
     GoSignal,
-    /// Node.js: `    at fn (/app/x.js:12:5)`, `    at /app/x.js:12:5`, `    at async fn (...)`.
+    /// Node.js: `    at fn (/app/x.js:12:5)`, `    at /app/x.js:12:5`, `    at async fn (...)`,
+    /// and the `Node.js v20.11.0` line that ends a crash report.
     NodeFrame,
+    /// Node.js's crash report for an uncaught exception or unhandled rejection starts with the
+    /// location that threw, alone on its line: `/srv/app/server.js:12`,
+    /// `node:internal/process/promises:288`.
+    NodeUncaught,
+    /// .NET's `Unhandled exception. System.X: msg`, written to stderr as the process dies.
+    DotnetUnhandled,
     /// .NET: `   at NS.Type.Method(String s) in /src/x.cs:line 42`.
     DotnetFrame,
     /// .NET: `--- End of inner exception stack trace ---`, `--- End of stack trace from
@@ -62,7 +69,14 @@ impl Kind {
     /// Lines that start an event of their own even without a log header: the runtime wrote the
     /// trace straight to stderr.
     pub fn starts_event(self) -> bool {
-        matches!(self, Kind::JavaUncaught | Kind::GoPanic | Kind::RustPanic)
+        matches!(
+            self,
+            Kind::JavaUncaught
+                | Kind::GoPanic
+                | Kind::RustPanic
+                | Kind::NodeUncaught
+                | Kind::DotnetUnhandled
+        )
     }
 
     /// Lines that can only be part of a trace.
@@ -82,6 +96,9 @@ pub fn classify(line: &str) -> Kind {
     let kind = match first {
         b'a' if let Some(open) = java_shaped_frame(t) => jvm_node_or_dotnet(t, open),
         b'a' if is_node_location_frame(t) => Kind::NodeFrame,
+        b'N' if t.starts_with("Node.js v") => Kind::NodeFrame,
+        b'/' | b'n' | b'f' if !indented && is_node_crash_location(t) => Kind::NodeUncaught,
+        b'U' if !indented && t.starts_with("Unhandled exception. ") => Kind::DotnetUnhandled,
         b'f' if t.starts_with("from ") && is_ruby_frame(&t[5..]) => Kind::RubyFrame,
         b'-' if t.starts_with("--- End of ") && t.ends_with(" ---") => Kind::DotnetMarker,
         b'#' if is_php_frame(t) => Kind::PhpFrame,
@@ -208,6 +225,19 @@ fn is_node_location_frame(t: &str) -> bool {
     };
     let location = location.strip_prefix("async ").unwrap_or(location);
     !location.contains(' ') && has_line_and_column(location)
+}
+
+/// `/srv/app/server.js:12`, `node:internal/process/promises:288`, `file:///srv/app/x.mjs:3`:
+/// a script and a line number, nothing else.
+fn is_node_crash_location(t: &str) -> bool {
+    let Some((path, line)) = t.rsplit_once(':') else {
+        return false;
+    };
+    let script = [".js", ".mjs", ".cjs", ".ts"]
+        .iter()
+        .any(|e| path.ends_with(e))
+        || path.starts_with("node:");
+    script && !path.contains(' ') && !line.is_empty() && line.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// `...:12:5` at the end.
@@ -415,6 +445,14 @@ mod tests {
         is("    at getUser (/srv/app/src/users.js:17:23)", NodeFrame);
         is("    at async /srv/app/src/server.js:40:5", NodeFrame);
         is("    at node:internal/main/run_main_module:28:49", NodeFrame);
+        is("/srv/app/server.js:12", NodeUncaught);
+        is("node:internal/process/promises:288", NodeUncaught);
+        is("/srv/app/server.js:12:5", Other);
+        is("Node.js v20.11.0", NodeFrame);
+        is(
+            "Unhandled exception. System.InvalidOperationException: boom",
+            DotnetUnhandled,
+        );
         is(
             "   at Acme.Orders.OrderService.Charge(Int32 orderId) in /src/OrderService.cs:line 40",
             DotnetFrame,

@@ -51,6 +51,7 @@ pub(super) fn extract(lines: &[&str], in_app: &InApp) -> Option<Vec<ExceptionInf
 /// `System.InvalidOperationException: msg` (or a bare type): the type must be qualified and
 /// end in `Exception`.
 fn exception_start(t: &str) -> Option<ExceptionInfo> {
+    let t = t.strip_prefix("Unhandled exception. ").unwrap_or(t);
     let (ty, message) = t.split_once(": ").unwrap_or((t, ""));
     // `System.Net.Sockets.SocketException (111)`: the native error code is not the type.
     let ty = match ty.split_once(" (") {

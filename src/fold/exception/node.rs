@@ -6,7 +6,20 @@ use crate::event::{ExceptionInfo, Frame};
 use crate::fold::trace::{Kind, classify};
 
 pub(super) fn extract(lines: &[&str], in_app: &InApp) -> Option<Vec<ExceptionInfo>> {
-    let first_frame = lines.iter().position(|l| classify(l) == Kind::NodeFrame)?;
+    let is_frame = |l: &str| classify(l) == Kind::NodeFrame && l.trim_start().starts_with("at ");
+    let Some(first_frame) = lines.iter().position(|l| is_frame(l)) else {
+        // A crash report without frames: an unhandled rejection of something not an Error,
+        // `[UnhandledPromiseRejection: ... reason "boom".] {`.
+        return lines.iter().find_map(|l| {
+            let t = l
+                .trim()
+                .trim_end_matches(" {")
+                .strip_prefix('[')?
+                .strip_suffix(']')?;
+            let (ty, message) = t.split_once(": ")?;
+            (ty == "UnhandledPromiseRejection").then(|| vec![ExceptionInfo::new(ty, message)])
+        });
+    };
     let head = lines[..first_frame]
         .iter()
         .rev()
@@ -17,7 +30,7 @@ pub(super) fn extract(lines: &[&str], in_app: &InApp) -> Option<Vec<ExceptionInf
         let t = line.trim();
         if let Some(cause) = t.strip_prefix("[cause]: ") {
             chain.push(error_line(cause).unwrap_or_else(|| ExceptionInfo::new("Error", cause)));
-        } else if classify(line) == Kind::NodeFrame {
+        } else if is_frame(line) {
             let current = chain.last_mut().expect("the chain is not empty");
             current.frames.extend(frame(t, in_app));
         }
