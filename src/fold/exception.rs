@@ -96,8 +96,8 @@ pub fn extract(text: &str, in_app: &InApp, severe: bool) -> Option<(Language, Ve
             Kind::GoPanic => Some((i, Language::Go)),
             Kind::NodeFrame | Kind::NodeUncaught => Some((i, Language::Javascript)),
             Kind::DotnetFrame | Kind::DotnetUnhandled => Some((i, Language::Dotnet)),
-            Kind::RubyFrame => Some((i, Language::Ruby)),
-            Kind::PhpFrame => Some((i, Language::Php)),
+            Kind::RubyFrame | Kind::RubyUncaught => Some((i, Language::Ruby)),
+            Kind::PhpFrame | Kind::PhpFatal => Some((i, Language::Php)),
             Kind::RustPanic => Some((i, Language::Rust)),
             _ => None,
         });

@@ -432,7 +432,9 @@ fn context_after(context: Context, kind: Kind, line: &str) -> Context {
         | Kind::DotnetFrame
         | Kind::DotnetMarker
         | Kind::RubyFrame
-        | Kind::PhpFrame => Context::Java,
+        | Kind::RubyUncaught
+        | Kind::PhpFrame
+        | Kind::PhpFatal => Context::Java,
         Kind::PyTraceback | Kind::PyFrame | Kind::PyChain => Context::Python { in_frames: true },
         // Inside an exception group's markers, the line within says where the trace is.
         Kind::PyGroup => {

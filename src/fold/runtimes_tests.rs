@@ -168,7 +168,13 @@ fn ruby() {
             ),
         ]
     );
-    let e = one_trace(RUBY_UNCAUGHT, 4);
+    let (events, _) = fold_with(RUBY_UNCAUGHT, FoldSettings::default());
+    assert_eq!(
+        events.len(),
+        2,
+        "the uncaught exception starts its own event"
+    );
+    let e = one_trace(RUBY_UNCAUGHT, 3);
     assert_eq!(types(&e), ["NoMethodError"]);
     assert_eq!(
         e.exception.as_ref().unwrap().chain[0].message,
@@ -355,6 +361,13 @@ const NODE_REJECTION: &str = "node:internal/process/promises:288
 
 Node.js v20.11.0";
 
+const PHP_CLI_FATAL: &str = "2024-03-01 10:00:00,000 INFO [cron] jobs - run 17 starts
+PHP Fatal error:  Uncaught RuntimeException: lock held by run 16 in /srv/jobs/Lock.php:20
+Stack trace:
+#0 /srv/jobs/run.php(8): Lock->take()
+#1 {main}
+  thrown in /srv/jobs/Lock.php on line 20";
+
 const DOTNET_UNHANDLED: &str = "info: Acme.Worker[0]
 Unhandled exception. System.InvalidOperationException: Queue 'orders' is not configured.
    at Acme.Worker.Start(String queue) in /src/Acme/Worker.cs:line 18
@@ -383,6 +396,12 @@ fn crash_reports_start_their_own_event() {
             .message
             .ends_with("reason \"timeout\".")
     );
+
+    let (events, _) = fold_with(PHP_CLI_FATAL, FoldSettings::default());
+    assert_eq!(events.len(), 2, "the fatal error starts its own event");
+    let e = one_trace(PHP_CLI_FATAL, 5);
+    assert_eq!(types(&e), ["RuntimeException"]);
+    assert_eq!(frames(&e, 0), [("Lock.take".to_owned(), true)]);
 
     let e = one_trace(DOTNET_UNHANDLED, 3);
     assert_eq!(types(&e), ["System.InvalidOperationException"]);

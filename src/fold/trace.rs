@@ -45,6 +45,10 @@ pub enum Kind {
     NodeUncaught,
     /// .NET's `Unhandled exception. System.X: msg`, written to stderr as the process dies.
     DotnetUnhandled,
+    /// Ruby's uncaught exception, first line: `app.rb:12:in 'm': msg (Type)`.
+    RubyUncaught,
+    /// PHP's `PHP Fatal error:  Uncaught ...` written without a log header (the CLI's stderr).
+    PhpFatal,
     /// .NET: `   at NS.Type.Method(String s) in /src/x.cs:line 42`.
     DotnetFrame,
     /// .NET: `--- End of inner exception stack trace ---`, `--- End of stack trace from
@@ -76,6 +80,8 @@ impl Kind {
                 | Kind::RustPanic
                 | Kind::NodeUncaught
                 | Kind::DotnetUnhandled
+                | Kind::RubyUncaught
+                | Kind::PhpFatal
         )
     }
 
@@ -99,6 +105,7 @@ pub fn classify(line: &str) -> Kind {
         b'N' if t.starts_with("Node.js v") => Kind::NodeFrame,
         b'/' | b'n' | b'f' if !indented && is_node_crash_location(t) => Kind::NodeUncaught,
         b'U' if !indented && t.starts_with("Unhandled exception. ") => Kind::DotnetUnhandled,
+        b'P' if !indented && t.starts_with("PHP Fatal error:") => Kind::PhpFatal,
         b'f' if t.starts_with("from ") && is_ruby_frame(&t[5..]) => Kind::RubyFrame,
         b'-' if t.starts_with("--- End of ") && t.ends_with(" ---") => Kind::DotnetMarker,
         b'#' if is_php_frame(t) => Kind::PhpFrame,
@@ -134,7 +141,15 @@ pub fn classify(line: &str) -> Kind {
         b'c' if t.starts_with("created by ") => Kind::GoCreatedBy,
         b'[' if t.starts_with("[signal ") => Kind::GoSignal,
         _ if exception_head(t).is_some() => Kind::JavaException,
-        _ if is_ruby_frame(t) => Kind::RubyFrame,
+        _ if is_ruby_frame(t) => {
+            let uncaught =
+                !indented && t.ends_with(')') && (t.contains("': ") || t.contains("`: "));
+            if uncaught {
+                Kind::RubyUncaught
+            } else {
+                Kind::RubyFrame
+            }
+        }
         _ => Kind::Other,
     };
     match kind {
@@ -486,6 +501,14 @@ mod tests {
         );
         is("\tat java.lang.Thread.sleep(Native Method)", JavaFrame);
         is("app/models/order.rb:42:in `charge'", RubyFrame);
+        is(
+            "/srv/app/lib/worker.rb:12:in 'Worker#perform': undefined method 'total' for nil (NoMethodError)",
+            RubyUncaught,
+        );
+        is(
+            "PHP Fatal error:  Uncaught Exception: boom in /srv/x.php:3",
+            PhpFatal,
+        );
         is(
             "\tfrom /srv/app/lib/worker.rb:30:in 'block in run'",
             RubyFrame,
