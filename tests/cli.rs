@@ -31,6 +31,17 @@ fn mkfifo(path: &Path) -> std::path::PathBuf {
     path.to_path_buf()
 }
 
+/// Writes the fixture `rel` into `path` (a FIFO: opening it waits for a reader).
+fn write_fixture(path: &Path, rel: &str) {
+    let bytes = std::fs::read(fixture(rel)).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .write_all(&bytes)
+        .unwrap();
+}
+
 fn fixture(rel: &str) -> String {
     common::fixtures().join(rel).display().to_string()
 }
@@ -253,16 +264,10 @@ fn link_loops_say_so_and_fifos_are_streams() {
     let writer = {
         let fifo = fifo.clone();
         std::thread::spawn(move || {
-            let zst = std::fs::read(fixture(
+            write_fixture(
+                &fifo,
                 "compressed/weberror_billing_pro_1.4.2_web01_20240301.log.zst",
-            ))
-            .unwrap();
-            std::fs::OpenOptions::new()
-                .write(true)
-                .open(&fifo)
-                .unwrap()
-                .write_all(&zst)
-                .unwrap();
+            );
         })
     };
     let out = fold(&[fifo.to_str().unwrap()]);
@@ -304,16 +309,7 @@ fn a_fifo_without_a_writer_says_so_and_is_read_once_one_comes() {
         first.contains("quiet.log is a FIFO without a writer: waiting"),
         "{first}"
     );
-    let log = std::fs::read(fixture(
-        "java/weberror_billing_pro_1.4.2_web01_20240301.log",
-    ))
-    .unwrap();
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&fifo)
-        .unwrap()
-        .write_all(&log)
-        .unwrap();
+    write_fixture(&fifo, "java/weberror_billing_pro_1.4.2_web01_20240301.log");
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 6);

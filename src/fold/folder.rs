@@ -434,7 +434,8 @@ fn context_after(context: Context, kind: Kind, line: &str) -> Context {
         | Kind::RubyFrame
         | Kind::RubyUncaught
         | Kind::PhpFrame
-        | Kind::PhpFatal => Context::Java,
+        | Kind::PhpFatal
+        | Kind::DotnetUnhandled => Context::Java,
         Kind::PyTraceback | Kind::PyFrame | Kind::PyChain => Context::Python { in_frames: true },
         // Inside an exception group's markers, the line within says where the trace is.
         Kind::PyGroup => {
@@ -457,7 +458,6 @@ fn context_after(context: Context, kind: Kind, line: &str) -> Context {
         | Kind::RustPanic
         | Kind::RustFrame
         | Kind::NodeUncaught => Context::Go,
-        Kind::DotnetUnhandled => Context::Java,
         Kind::Other => match context {
             Context::Python { in_frames: true } => Context::Python { in_frames: false },
             Context::Python { .. } | Context::Java if !line.is_empty() => context,

@@ -125,9 +125,9 @@ pub fn classify(line: &str) -> Kind {
             Kind::PyTraceback
         }
         // Python indents every line of an exception group; tables in text do not.
-        b'+' | b'|' if indented && exception_group_inner(t).is_some() => {
-            match exception_group_inner(t) {
-                Some(inner) if classify(inner) == Kind::PyTraceback => Kind::PyTraceback,
+        b'+' | b'|' if indented && let Some(inner) = exception_group_inner(t) => {
+            match classify(inner) {
+                Kind::PyTraceback => Kind::PyTraceback,
                 _ => Kind::PyGroup,
             }
         }
