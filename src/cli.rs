@@ -42,6 +42,10 @@ pub enum Command {
     Show(ShowArgs),
     /// Delete indexed events older than a given age.
     Prune(PruneArgs),
+    /// Recompute the exception and fingerprint of every indexed event from its stored text
+    /// with this build's grouping and the config's rules, without reading the files again;
+    /// events whose group changed are rewritten in one commit.
+    Regroup(RegroupArgs),
     /// Verify the index under --data: every file's checksum and the checkpoints; exits 1
     /// naming each damaged file.
     Check(CheckArgs),
@@ -328,6 +332,20 @@ pub struct ShowArgs {
 pub struct CheckArgs {
     #[arg(long, value_name = "DIR")]
     pub data: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct RegroupArgs {
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// Only report what would change.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
 }
 
 #[derive(Debug, Args)]

@@ -149,3 +149,25 @@ impl LineFolder {
         self.folder.counters()
     }
 }
+
+/// The event `text` (an event's lines, joined by `\n`) folds into on its own through
+/// `folder`, or `None` when it folds into more than one: what re-grouping reads an indexed
+/// event's trace from (a JSON line's stack field, lines under repeated headers), since the
+/// index keeps the text as written, not the trace as folding found it.
+pub fn refold(mut folder: LineFolder, text: &str) -> Option<Event> {
+    let mut events = Vec::new();
+    let mut offset = 0u64;
+    for (i, line) in text.split('\n').enumerate() {
+        let end = offset + line.len() as u64 + 1;
+        let raw = RawLine {
+            offset,
+            end,
+            number: i as u64 + 1,
+            bytes: line.as_bytes(),
+        };
+        events.extend(folder.push(raw));
+        offset = end;
+    }
+    events.extend(folder.finish());
+    (events.len() == 1).then(|| events.pop()).flatten()
+}

@@ -433,3 +433,89 @@ fn search_all_exports_every_match_once() {
         assert_eq!(listed.len(), groups, "{flag}");
     }
 }
+
+/// Issue 14: a change of grouping rules re-groups what is indexed from the stored text,
+/// without the files: every event keeps its id, only the events the rule matches move, and
+/// with no change of rules nothing moves (each stored text gives back its exception).
+#[test]
+fn regroup_applies_new_rules_to_indexed_events_without_the_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = data_arg(&tmp);
+    let fixtures = common::fixtures().display().to_string();
+    let logs = tmp.path().join("logs");
+    let copied = std::process::Command::new("cp")
+        .args(["-r", &fixtures])
+        .arg(&logs)
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    index(&data, &[logs.to_str().unwrap()]);
+    std::fs::remove_dir_all(&logs).unwrap();
+    let regroup = |extra: &[&str]| -> Value {
+        let mut args = vec!["regroup", "--data", &data, "--tz", "UTC", "--json"];
+        args.extend_from_slice(extra);
+        serde_json::from_slice(&common::stackfold(&args).stdout).unwrap()
+    };
+    let ids = || -> Vec<String> {
+        let out = common::stackfold(&["search", "--data", &data, "--all", "--json", ""]);
+        let mut ids: Vec<String> = json_lines(&out)
+            .iter()
+            .map(|e| e["id"].as_str().unwrap().to_owned())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let groups = || -> Vec<Value> {
+        let out = common::stackfold(&["exceptions", "--data", &data, "--json"]);
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+
+    let same = regroup(&["--dry-run"]);
+    assert!(same["events"].as_u64().unwrap() > 1000);
+    assert_eq!(same["changed"], 0, "{same}");
+
+    let before_ids = ids();
+    let before = groups();
+    let io: u64 = before
+        .iter()
+        .filter(|g| g["root_type"].as_str().unwrap().starts_with("java.io."))
+        .map(|g| g["count"].as_u64().unwrap())
+        .sum();
+    let io_groups = before
+        .iter()
+        .filter(|g| g["root_type"].as_str().unwrap().starts_with("java.io."))
+        .count();
+    assert!(io_groups > 1, "the fixtures hold several java.io groups");
+    let config = tmp.path().join("rules.toml");
+    std::fs::write(
+        &config,
+        "[[grouping.rules]]\ntype = \"java.io.*\"\nfingerprint = [\"io\"]\n",
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let dry = regroup(&["--config", config, "--dry-run"]);
+    assert_eq!(dry["changed"].as_u64(), Some(io));
+    assert_eq!(groups(), before, "a dry run changes nothing");
+
+    let done = regroup(&["--config", config]);
+    assert_eq!(done, dry);
+    let after = groups();
+    let io_group: Vec<&Value> = after
+        .iter()
+        .filter(|g| g["root_type"].as_str().unwrap().starts_with("java.io."))
+        .collect();
+    assert_eq!(io_group.len(), 1, "{io_group:?}");
+    assert_eq!(io_group[0]["count"].as_u64(), Some(io));
+    assert_eq!(after.len(), before.len() - io_groups + 1);
+    let show = common::stackfold(&[
+        "show",
+        "--data",
+        &data,
+        "--json",
+        io_group[0]["fingerprint"].as_str().unwrap(),
+    ]);
+    let show: Value = serde_json::from_slice(&show.stdout).unwrap();
+    assert_eq!(show["explain"], serde_json::json!(["rule:1", "value:io"]));
+    assert_eq!(ids(), before_ids, "every event kept, under its id");
+    assert_eq!(regroup(&["--config", config])["changed"], 0);
+}

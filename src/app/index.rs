@@ -12,7 +12,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::pipeline_settings;
 use super::summary::Summary;
-use crate::cli::{CheckArgs, IndexArgs, PruneArgs};
+use crate::cli::{CheckArgs, IndexArgs, PruneArgs, RegroupArgs};
 use crate::decode::Resume;
 use crate::error::Chain;
 use crate::index::checkpoint::{Found, Plan};
@@ -200,6 +200,49 @@ pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         "stackfold: {} is sound: {segments} segments, {events} events, every checksum matches",
         dir.display()
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn regroup(args: RegroupArgs) -> anyhow::Result<ExitCode> {
+    let settings = pipeline_settings(&args.pipeline)?;
+    let (index, fields) = crate::index::open(&args.data)?;
+    let mut writer = if args.dry_run {
+        None
+    } else {
+        let writer = EventWriter::open(&index, fields.clone(), 64 << 20, 1).with_context(|| {
+            format!(
+                "{}: cannot write the index: is a `tail`, `run` or `serve` taking logs writing it? stop it, regroup, start it again",
+                args.data.display()
+            )
+        })?;
+        Some(writer)
+    };
+    let report = crate::index::regroup::regroup(&index, &fields, &settings, writer.as_mut())
+        .context("re-grouping")
+        .map_err(|e| super::explain_write_failure(e, &args.data))?;
+    if let Some(writer) = writer {
+        writer.wait_merging_threads()?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        let verb = if args.dry_run {
+            "would change"
+        } else {
+            "changed"
+        };
+        eprintln!(
+            "stackfold: {} events read; {verb} the exception of {} ({} new, {} no longer an exception); {} groups before, {} after (grouping version {}; {} events were grouped by an older version)",
+            report.events,
+            report.changed,
+            report.new_exceptions,
+            report.lost_exceptions,
+            report.groups_before,
+            report.groups_after,
+            report.grouping_version,
+            report.older_version,
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

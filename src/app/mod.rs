@@ -27,6 +27,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Exceptions(args) => query::exceptions(args),
         Command::Show(args) => query::show(args),
         Command::Prune(args) => index::prune(args),
+        Command::Regroup(args) => index::regroup(args),
         Command::Check(args) => index::check(args),
         Command::Serve(args) => serve::serve(args),
         Command::Demo(args) => demo::run(args),

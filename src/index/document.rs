@@ -55,9 +55,16 @@ fn first_line(text: &str) -> &str {
 /// The document for `event` of the file with checkpoint key `file`, indexed in batch
 /// `ingested`.
 pub fn to_document(f: &Fields, event: &Event, file: &str, ingested: u64) -> TantivyDocument {
+    document_with_id(f, event, event_id(file, event.offset), ingested)
+}
+
+/// The document for `event` under the id `id` (see [`event_id`]), indexed in batch
+/// `ingested`: what [`to_document`] builds, and what re-grouping writes again for an event
+/// whose id and batch it keeps.
+pub fn document_with_id(f: &Fields, event: &Event, id: u64, ingested: u64) -> TantivyDocument {
     let mut doc = TantivyDocument::new();
     let source = event.source.path.to_string_lossy();
-    doc.add_u64(f.id, event_id(file, event.offset));
+    doc.add_u64(f.id, id);
     doc.add_u64(f.ingested, ingested);
     if let Some(ts) = event.ts {
         doc.add_date(f.ts, to_date(ts));

@@ -10,6 +10,7 @@ pub mod checkpoint;
 mod directory;
 pub mod document;
 pub mod ingest;
+pub mod regroup;
 pub mod schema;
 pub mod tokenizer;
 mod writer;

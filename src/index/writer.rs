@@ -2,13 +2,15 @@
 
 use std::collections::HashSet;
 use std::path::Path;
+use std::sync::Arc;
 
 use tantivy::query::RangeQuery;
+use tantivy::query::doc_predicate_query::{DocPredicateQuery, FunctionPredicate};
 use tantivy::schema::Term;
-use tantivy::{Index, IndexWriter, TantivyDocument};
+use tantivy::{DocId, Index, IndexWriter, SegmentReader, TantivyDocument};
 
 use super::checkpoint::{Checkpoints, FileCheckpoint, PendingLine};
-use super::document::to_document;
+use super::document::{document_with_id, to_document};
 use super::schema::{Fields, to_date};
 use crate::error::{Error, Result};
 use crate::event::Event;
@@ -198,6 +200,42 @@ impl EventWriter {
             .delete_query(Box::new(query))
             .map_err(index_error)?;
         self.dirty = true;
+        Ok(())
+    }
+
+    /// Deletes every event whose id is in `ids` at the next commit: the events re-grouping
+    /// writes again (with [`EventWriter::add_again`], after this call, so the new documents
+    /// are not deleted too).
+    pub fn delete_ids(&mut self, ids: Arc<HashSet<u64>>) -> Result<()> {
+        let predicate = FunctionPredicate::from(move |segment: &SegmentReader| {
+            let column = segment.fast_fields().u64("id")?;
+            let ids = Arc::clone(&ids);
+            Ok(move |doc: DocId| column.first(doc).is_some_and(|id| ids.contains(&id)))
+        });
+        let query: DocPredicateQuery = predicate.into();
+        self.writer
+            .delete_query(Box::new(query))
+            .map_err(index_error)?;
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// Adds `event` again under its `id` and batch `ingested`, with the ids of the shipped
+    /// documents it was folded from (`doc_ids`); checkpoints do not move.
+    pub fn add_again(
+        &mut self,
+        event: &Event,
+        id: u64,
+        ingested: u64,
+        doc_ids: &[String],
+    ) -> Result<()> {
+        let mut doc = document_with_id(&self.fields, event, id, ingested);
+        for doc_id in doc_ids {
+            doc.add_text(self.fields.doc_id, doc_id);
+        }
+        self.writer.add_document(doc).map_err(index_error)?;
+        self.dirty = true;
+        self.uncommitted_events += 1;
         Ok(())
     }
 

@@ -41,7 +41,7 @@ pub struct EventColumns {
 }
 
 impl EventColumns {
-    fn open(reader: &SegmentReader) -> tantivy::Result<EventColumns> {
+    pub(crate) fn open(reader: &SegmentReader) -> tantivy::Result<EventColumns> {
         let ff = reader.fast_fields();
         let mut strs: [Option<StrColumn>; STR_COLUMNS.len()] = Default::default();
         for (column, name) in strs.iter_mut().zip(STR_COLUMNS) {
@@ -128,7 +128,7 @@ fn number(doc: &TantivyDocument, field: Field) -> u64 {
     doc.get_first(field).and_then(|v| v.as_u64()).unwrap_or(0)
 }
 
-fn stored_event(
+pub(crate) fn stored_event(
     f: &Fields,
     doc: &TantivyDocument,
     columns: &EventColumns,
