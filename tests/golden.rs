@@ -11,7 +11,7 @@ use stackfold::pipeline::collect_file;
 
 fn fixture_files() -> Vec<PathBuf> {
     let mut files = Vec::new();
-    for dir in ["java", "python", "go", "rust"] {
+    for dir in ["java", "python", "go", "rust", "runtimes"] {
         let mut entries: Vec<PathBuf> = std::fs::read_dir(common::fixtures().join(dir))
             .expect("fixture directory")
             .map(|e| e.unwrap().path())
@@ -70,6 +70,16 @@ fn fixtures_fold_into_their_goldens() {
     let mut mismatches = Vec::new();
     for file in fixture_files() {
         let events = common::fold_file(&file, &settings);
+        let texts: Vec<&str> = events.iter().map(|e| e.text.as_str()).collect();
+        let written = std::fs::read_to_string(&file)
+            .unwrap()
+            .replace("\r\n", "\n");
+        assert_eq!(
+            texts.join("\n"),
+            written.strip_suffix('\n').unwrap_or(&written),
+            "{} lost or changed lines",
+            file.display()
+        );
         let got: Vec<Value> = events.iter().map(summary).collect();
         let got = serde_json::to_string_pretty(&got).unwrap() + "\n";
         let golden = golden_path(&file);

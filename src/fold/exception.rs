@@ -11,7 +11,9 @@ mod rust;
 
 use std::borrow::Cow;
 
-use super::trace::{Kind, classify, exception_group_inner, exception_head, is_throwable_class};
+use super::trace::{
+    GO_HTTP_PANIC, Kind, classify, exception_group_inner, exception_head, is_throwable_class,
+};
 use crate::event::{ExceptionInfo, Frame, Language};
 
 /// Which frames are the application's own.
@@ -506,6 +508,9 @@ fn go(lines: &[&str], in_app: &InApp) -> Option<Vec<ExceptionInfo>> {
     let panic_line = lines[0].trim();
     let (kind, message) = if let Some(m) = panic_line.strip_prefix("panic: ") {
         ("panic", m)
+    } else if let Some(served) = panic_line.strip_prefix(GO_HTTP_PANIC) {
+        // After the client's address (`[::1]:54143`, never `: ` inside).
+        ("panic", served.split_once(": ").map_or(served, |(_, m)| m))
     } else {
         ("fatal error", panic_line.strip_prefix("fatal error: ")?)
     };

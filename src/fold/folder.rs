@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 
-use super::trace::{Kind, classify, exception_group_inner};
+use super::trace::{Kind, classify, exception_group_inner, is_rails_exception};
 use crate::event::{Event, FileInfo, Level};
 use crate::parse::Header;
 
@@ -437,6 +437,8 @@ fn context_after(context: Context, kind: Kind, line: &str) -> Context {
         | Kind::PhpFatal
         | Kind::DotnetUnhandled => Context::Java,
         Kind::PyTraceback | Kind::PyFrame | Kind::PyChain => Context::Python { in_frames: true },
+        // Rails writes a line of white space between the exception and its frames.
+        Kind::Other | Kind::Indented if is_rails_exception(line) => Context::Java,
         // Inside an exception group's markers, the line within says where the trace is.
         Kind::PyGroup => {
             let inner = exception_group_inner(line.trim_start()).unwrap_or("");

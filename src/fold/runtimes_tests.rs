@@ -338,6 +338,52 @@ fn layouts_from_other_tools_test_data() {
     assert_eq!(frames(&e, 0)[0], ("routes/cart.checkout".to_owned(), true));
 }
 
+// Rails' development log puts a line of white space between the exception and its frames.
+const RAILS_SPACED: &str = " ActionController::RoutingError (No route matches [GET] \"/settings\"):
+  
+  actionpack (5.1.4) lib/action_dispatch/middleware/debug_exceptions.rb:63:in `call'
+  app/middleware/tenant.rb:12:in `call'";
+
+// Go's net/http recovers a handler's panic and logs it, with the goroutine's stack.
+const GO_HTTP_PANIC: &str = "2019/01/15 07:48:05 http: panic serving [::1]:54143: test panic
+goroutine 24 [running]:
+net/http.(*conn).serve.func1(0xc00007eaa0)
+\t/usr/local/go/src/net/http/server.go:1746 +0xd0
+panic(0x12472a0, 0x12ece10)
+\t/usr/local/go/src/runtime/panic.go:513 +0x1b9
+main.doPanic(0x12f0ea0, 0xc00010e1c0, 0xc000104400)
+\t/Users/dev/src/httppanic.go:8 +0x39
+created by net/http.(*Server).Serve
+\t/usr/local/go/src/net/http/server.go:2851 +0x2f5
+2019/01/15 07:48:06 serving again";
+
+#[test]
+fn rails_spaced_backtraces_and_net_http_panics() {
+    let e = one_trace(RAILS_SPACED, 4);
+    assert_eq!(types(&e), ["ActionController::RoutingError"]);
+    assert_eq!(
+        e.exception.as_ref().unwrap().chain[0].message,
+        "No route matches [GET] \"/settings\""
+    );
+    assert_eq!(frames(&e, 0).len(), 2);
+    assert_eq!(
+        frames(&e, 0)[1],
+        ("middleware/tenant.call".to_owned(), true)
+    );
+
+    let e = one_trace(GO_HTTP_PANIC, 10);
+    assert_eq!(e.exception.as_ref().unwrap().language, Language::Go);
+    assert_eq!(types(&e), ["panic"]);
+    assert_eq!(e.exception.as_ref().unwrap().chain[0].message, "test panic");
+    assert_eq!(
+        frames(&e, 0),
+        [
+            ("net/http.(*conn).serve.func1".to_owned(), false),
+            ("main.doPanic".to_owned(), true),
+        ]
+    );
+}
+
 // Crash reports written to stderr as the process dies, after the app's own log lines.
 const NODE_CRASH: &str = "2024-03-01T10:00:00.000Z INFO [web] listening on 8080
 /srv/app/server.js:12

@@ -91,6 +91,9 @@ impl Kind {
     }
 }
 
+/// How Go's net/http logs a handler's panic: `http: panic serving 10.0.0.1:5123: msg`.
+pub const GO_HTTP_PANIC: &str = "http: panic serving ";
+
 /// Classifies one line (without its line ending).
 pub fn classify(line: &str) -> Kind {
     let indented = line.starts_with([' ', '\t']);
@@ -136,6 +139,8 @@ pub fn classify(line: &str) -> Kind {
         b'T' if t.starts_with("The above exception was the direct cause") => Kind::PyChain,
         b'p' if !indented && t.starts_with("panic: ") => Kind::GoPanic,
         b'f' if !indented && t.starts_with("fatal error: ") => Kind::GoPanic,
+        // net/http recovers a handler's panic and logs it with the goroutine's stack.
+        b'h' if !indented && t.starts_with(GO_HTTP_PANIC) => Kind::GoPanic,
         b'g' if !indented && is_goroutine_header(t) => Kind::GoGoroutine,
         b'/' | b'C' | b'_' if line.starts_with('\t') && is_go_location(t) => Kind::GoLocation,
         b'c' if t.starts_with("created by ") => Kind::GoCreatedBy,
@@ -265,6 +270,19 @@ fn has_line_and_column(location: &str) -> bool {
         && column.bytes().all(|b| b.is_ascii_digit())
         && !line.is_empty()
         && line.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Rails' exception line above a backtrace, `Type (message):` (`ActionController::RoutingError
+/// (No route matches [GET] "/x"):`), which a line of white space may separate from its frames.
+pub fn is_rails_exception(t: &str) -> bool {
+    let Some((ty, rest)) = t.trim().split_once(" (") else {
+        return false;
+    };
+    rest.ends_with("):")
+        && ty.starts_with(|c: char| c.is_ascii_uppercase())
+        && ty
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b':' | b'_'))
 }
 
 /// `path.rb:42:in 'method'` or with Ruby's older backtick, `` in `method' ``.

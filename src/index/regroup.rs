@@ -18,12 +18,12 @@ use serde::Serialize;
 use tantivy::schema::IndexRecordOption;
 use tantivy::{DocId, DocSet, Index, ReloadPolicy, SegmentReader, TERMINATED};
 
+use super::stored::{EventColumns, stored_event};
 use super::{EventWriter, Fields};
 use crate::error::{Error, Result};
 use crate::event::{Event, EventRecord, Exception, FileInfo};
 use crate::fold::{FoldSettings, GROUPING_VERSION};
 use crate::pipeline::PipelineSettings;
-use crate::query::events::{EventColumns, stored_event};
 
 /// Blocks of the docstore kept decompressed while events are read in order.
 const STORE_CACHE_BLOCKS: usize = 8;

@@ -7,7 +7,7 @@
 //! `search` (newest first, cursor paging), `histogram`, `groups` (with the `group_stats`
 //! collector), `fields` (value counts); `events` turns documents back into events.
 
-pub(crate) mod events;
+mod events;
 mod fields;
 mod filters;
 mod group_stats;

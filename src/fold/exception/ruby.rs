@@ -4,7 +4,7 @@
 
 use super::{InApp, source_module};
 use crate::event::{ExceptionInfo, Frame};
-use crate::fold::trace::is_ruby_frame;
+use crate::fold::trace::{is_rails_exception, is_ruby_frame};
 
 pub(super) fn extract(lines: &[&str], in_app: &InApp) -> Option<Vec<ExceptionInfo>> {
     let frame_at = |l: &str| {
@@ -47,9 +47,11 @@ fn exception_line(t: &str) -> Option<ExceptionInfo> {
         };
         return Some(ExceptionInfo::new(ty, message));
     }
+    if !is_rails_exception(t) {
+        return None;
+    }
     let (ty, rest) = t.split_once(" (")?;
-    let message = rest.strip_suffix("):")?;
-    is_type(ty).then(|| ExceptionInfo::new(ty, message))
+    Some(ExceptionInfo::new(ty, rest.strip_suffix("):")?))
 }
 
 /// `/app/models/user.rb:42:in 'User#save'` or `` app/x.rb:3:in `block in run' ``.

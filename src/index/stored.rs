@@ -1,0 +1,128 @@
+//! Indexed documents back into [`StoredEvent`]s: the fold stage's record plus the event's
+//! `id`, what [`document`](super::document) made of an event read the other way.
+//!
+//! What is also a fast field (the id, the time, the keyword and file fields) is read from its
+//! column rather than stored twice; the docstore holds the rest (see [`schema`](super::schema)).
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+use tantivy::columnar::{Column, StrColumn};
+use tantivy::schema::{Field, Value as _};
+use tantivy::{DateTime, DocId, SegmentReader, TantivyDocument};
+
+use super::Fields;
+use super::document::{FLAG_CONTINUED, FLAG_TRUNCATED, format_id, message_from};
+use super::schema::from_date;
+use crate::event::{EventRecord, Exception, FileMeta, Level};
+
+/// An event as the index gives it back: `id` (16 hex digits), then the fields of
+/// `stackfold fold`'s NDJSON, in that order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredEvent {
+    pub id: String,
+    #[serde(flatten)]
+    pub event: EventRecord<'static>,
+}
+
+/// The string columns an event is shown with, in the order of [`EventColumns::strs`].
+const STR_COLUMNS: [&str; 9] = [
+    "level", "source", "logtype", "app", "env", "tag", "host", "date", "format",
+];
+
+/// The fast columns of one segment that events are shown with.
+pub struct EventColumns {
+    id: Column<u64>,
+    ts: Column<DateTime>,
+    strs: [Option<StrColumn>; STR_COLUMNS.len()],
+}
+
+impl EventColumns {
+    pub fn open(reader: &SegmentReader) -> tantivy::Result<EventColumns> {
+        let ff = reader.fast_fields();
+        let mut strs: [Option<StrColumn>; STR_COLUMNS.len()] = Default::default();
+        for (column, name) in strs.iter_mut().zip(STR_COLUMNS) {
+            *column = ff.str(name)?;
+        }
+        Ok(EventColumns {
+            id: ff.u64("id")?,
+            ts: ff.date("ts")?,
+            strs,
+        })
+    }
+
+    /// The value of string column `name` for `doc`, if it has one.
+    fn str(&self, name: &str, doc: DocId) -> Option<String> {
+        let at = STR_COLUMNS
+            .iter()
+            .position(|n| *n == name)
+            .expect("a column of STR_COLUMNS");
+        let column = self.strs[at].as_ref()?;
+        let ord = column.ords().first(doc)?;
+        let mut out = String::new();
+        column.ord_to_str(ord, &mut out).ok()?.then_some(out)
+    }
+}
+
+fn text(doc: &TantivyDocument, field: Field) -> Option<String> {
+    doc.get_first(field)
+        .and_then(|v| v.as_str())
+        .map(str::to_owned)
+}
+
+fn number(doc: &TantivyDocument, field: Field) -> u64 {
+    doc.get_first(field).and_then(|v| v.as_u64()).unwrap_or(0)
+}
+
+pub fn stored_event(
+    f: &Fields,
+    doc: &TantivyDocument,
+    columns: &EventColumns,
+    at: DocId,
+) -> StoredEvent {
+    let text = text(doc, f.text).unwrap_or_default();
+    let message = match doc.get_first(f.message_at).and_then(|v| v.as_u64()) {
+        Some(start) => message_from(&text, start as usize).map(str::to_owned),
+        None => self::text(doc, f.message),
+    };
+    let flags = number(doc, f.flags);
+    let exception = doc
+        .get_first(f.exception)
+        .and_then(|v| v.as_str())
+        .and_then(|json| serde_json::from_str::<Exception>(json).ok());
+    let column = |name| columns.str(name, at);
+    let meta = FileMeta {
+        logtype: column("logtype"),
+        app: column("app"),
+        env: column("env"),
+        tag: column("tag"),
+        host: column("host"),
+        date: column("date"),
+    };
+    StoredEvent {
+        id: columns.id.first(at).map(format_id).unwrap_or_default(),
+        event: EventRecord {
+            ts: columns.ts.first(at).map(from_date),
+            level: column("level").as_deref().and_then(Level::from_word),
+            logger: self::text(doc, f.logger).map(Cow::Owned),
+            thread: self::text(doc, f.thread).map(Cow::Owned),
+            message: Cow::Owned(message.unwrap_or_default()),
+            source: Cow::Owned(column("source").unwrap_or_default()),
+            line: number(doc, f.line),
+            meta: Cow::Owned(meta),
+            offset: number(doc, f.offset),
+            lines: number(doc, f.lines) as u32,
+            format: Cow::Owned(column("format").unwrap_or_default()),
+            text: Cow::Owned(text),
+            truncated: flags & FLAG_TRUNCATED != 0,
+            continued: flags & FLAG_CONTINUED != 0,
+            exception: exception.map(Cow::Owned),
+            fields: Cow::Owned(
+                doc.get_first(f.fields)
+                    .and_then(|v| v.as_str())
+                    .and_then(|json| serde_json::from_str(json).ok())
+                    .unwrap_or_default(),
+            ),
+        },
+    }
+}
