@@ -275,11 +275,15 @@ fn has_line_and_column(location: &str) -> bool {
 /// Rails' exception line above a backtrace, `Type (message):` (`ActionController::RoutingError
 /// (No route matches [GET] "/x"):`), which a line of white space may separate from its frames.
 pub fn is_rails_exception(t: &str) -> bool {
-    let Some((ty, rest)) = t.trim().split_once(" (") else {
+    let t = t.trim();
+    // Most lines are rejected by their last two bytes.
+    if !t.ends_with("):") {
+        return false;
+    }
+    let Some((ty, _)) = t.split_once(" (") else {
         return false;
     };
-    rest.ends_with("):")
-        && ty.starts_with(|c: char| c.is_ascii_uppercase())
+    ty.starts_with(|c: char| c.is_ascii_uppercase())
         && ty
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b':' | b'_'))
