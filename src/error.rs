@@ -10,6 +10,9 @@ use std::path::PathBuf;
 /// Everything that can go wrong in stackfold's library stages.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The triage database (`DATA/triage.sqlite`) failed.
+    #[error("the triage database")]
+    Triage(#[from] rusqlite::Error),
     /// Opening, reading or mapping a file failed.
     #[error("{}", path.display())]
     Io {

@@ -12,7 +12,8 @@
 //! [`tail`] follows live files into the same sink on one thread, and [`ship`] follows them on
 //! an edge into the network instead, to a central's `_bulk` ([`ingest`]); [`app`] is the only module
 //! that knows every stage, and wires them per subcommand. README.md's "Layout" puts every
-//! module on a floor (`tests/layers.rs` keeps imports going down); docs/architecture.md says
+//! module on a floor (`tests/layers.rs` keeps imports going down); [`triage`] keeps the
+//! groups' status beside the index; docs/architecture.md says
 //! where state lives and what is durable when.
 
 pub mod app;
@@ -32,5 +33,6 @@ pub mod serve;
 pub mod ship;
 pub mod source;
 pub mod tail;
+pub mod triage;
 
 pub use error::{Error, Result};

@@ -33,8 +33,22 @@ pub struct GroupSummary {
     /// Events per trend bucket (see [`GroupList`]); empty unless asked for.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trend: Vec<u64>,
+    /// The group's triage status as of now: `unresolved`, `resolved` or `ignored` (see
+    /// [`crate::triage`]); `unresolved` for a group nobody triaged.
+    #[serde(default = "unresolved")]
+    pub status: String,
+    /// When a resolved group came back: the time of its first event since.
+    #[serde(default)]
+    pub regressed_at: Option<String>,
+    /// The image tag of that event.
+    #[serde(default)]
+    pub regressed_in: Option<String>,
     #[serde(skip)]
     latest: Option<DocAddress>,
+}
+
+fn unresolved() -> String {
+    "unresolved".to_owned()
 }
 
 /// How to order groups.
@@ -106,6 +120,20 @@ impl Reader {
         limit: usize,
         trend_buckets: usize,
     ) -> Result<GroupList, QueryError> {
+        self.group_list_where(text, filters, sort, limit, trend_buckets, |_| true)
+    }
+
+    /// [`Reader::group_list`] of the groups whose fingerprint `keep` accepts, chosen before
+    /// the limit applies.
+    pub fn group_list_where(
+        &self,
+        text: &str,
+        filters: &Filters,
+        sort: GroupSort,
+        limit: usize,
+        trend_buckets: usize,
+        keep: impl Fn(&str) -> bool,
+    ) -> Result<GroupList, QueryError> {
         let searcher = self.searcher();
         let filters = Filters {
             exceptions_only: true,
@@ -123,7 +151,8 @@ impl Reader {
             };
         }
         let stats = searcher.search(&*query, &collector)?;
-        let mut groups: Vec<(String, GroupStats)> = stats.into_iter().collect();
+        let mut groups: Vec<(String, GroupStats)> =
+            stats.into_iter().filter(|(fp, _)| keep(fp)).collect();
         let last = |s: &GroupStats| s.last.map_or(i64::MIN, |l| l.0);
         let first = |s: &GroupStats| s.first.as_ref().map_or(i64::MIN, |f| f.0);
         groups.sort_by(|a, b| {
@@ -185,6 +214,9 @@ impl Reader {
             hosts,
             tags,
             trend: stats.trend,
+            status: unresolved(),
+            regressed_at: None,
+            regressed_in: None,
             latest: stats.latest_doc,
         })
     }
