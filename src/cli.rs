@@ -40,6 +40,14 @@ pub enum Command {
     Exceptions(ExceptionsArgs),
     /// Show one exception group in full: trace, explanation, histogram, breakdowns, samples.
     Show(ShowArgs),
+    /// Mark an exception group resolved: it leaves the default list until it happens again
+    /// (in a later release, with --in-release).
+    Resolve(ResolveArgs),
+    /// Mark an exception group ignored, for good or --until-count N more events or --until a
+    /// time.
+    Ignore(IgnoreArgs),
+    /// Mark an exception group unresolved again.
+    Reopen(TriageArgs),
     /// Delete indexed events older than a given age.
     Prune(PruneArgs),
     /// Recompute the exception and fingerprint of every indexed event from its stored text
@@ -309,6 +317,44 @@ pub struct ExceptionsArgs {
     /// Print a JSON array.
     #[arg(long)]
     pub json: bool,
+    /// Only groups of this triage status: unresolved (what needs work), resolved, ignored
+    /// or all.
+    #[arg(long, default_value = "unresolved", value_name = "STATUS")]
+    pub status: String,
+}
+
+/// `resolve`, `ignore` and `reopen`: which group, in which data directory.
+#[derive(Debug, Args)]
+pub struct TriageArgs {
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// The group's fingerprint (32 hex digits, as `exceptions` lists them).
+    #[arg(value_name = "FINGERPRINT")]
+    pub fingerprint: String,
+    /// Who makes the change, as the history records it [default: $USER].
+    #[arg(long, value_name = "NAME")]
+    pub by: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ResolveArgs {
+    #[command(flatten)]
+    pub group: TriageArgs,
+    /// Resolved in this release (image tag): only events of a later release reopen it.
+    #[arg(long, value_name = "TAG")]
+    pub in_release: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct IgnoreArgs {
+    #[command(flatten)]
+    pub group: TriageArgs,
+    /// Ignored until this many more events came in.
+    #[arg(long, value_name = "N")]
+    pub until_count: Option<u64>,
+    /// Ignored until this time (RFC 3339, or relative: 7d, 12h).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -3,13 +3,16 @@
 use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 
-use crate::cli::{ExceptionsArgs, FilterArgs, SearchArgs, ShowArgs};
+use crate::cli::{
+    ExceptionsArgs, FilterArgs, IgnoreArgs, ResolveArgs, SearchArgs, ShowArgs, TriageArgs,
+};
 use crate::error::Chain;
 use crate::event::EventRecord;
 use crate::query::time::parse_time;
 use crate::query::{
-    Filters, GroupDetail, GroupSummary, QueryError, Reader, StoredEvent, ValueCount,
+    Filters, GroupDetail, GroupSort, GroupSummary, QueryError, Reader, StoredEvent, ValueCount,
 };
+use crate::triage::{self, Change, GroupQuery, Status, StatusFilter, Store};
 
 /// The filters of the command line, with times resolved against now.
 pub fn filters(args: &FilterArgs) -> Result<Filters, QueryError> {
@@ -114,15 +117,33 @@ fn event_line(e: &EventRecord) -> String {
 }
 
 pub fn exceptions(args: ExceptionsArgs) -> anyhow::Result<ExitCode> {
+    let status: StatusFilter = match args.status.parse() {
+        Ok(status) => status,
+        Err(err) => return failed(QueryError::BadParameter(err)),
+    };
     let reader = Reader::open(&args.data)?;
-    let mut groups = match filters(&args.filters).and_then(|f| reader.groups(&args.query, &f)) {
-        Ok(groups) => groups,
+    let records = Store::records_under(&args.data)?;
+    let filters = match filters(&args.filters) {
+        Ok(filters) => filters,
         Err(err) => return failed(err),
     };
     // `--limit 0`, like `--all` or no limit, lists every group.
-    if let Some(limit) = args.limit.filter(|&n| n > 0 && !args.all) {
-        groups.truncate(limit);
-    }
+    let limit = args
+        .limit
+        .filter(|&n| n > 0 && !args.all)
+        .unwrap_or(usize::MAX);
+    let query = GroupQuery {
+        text: &args.query,
+        filters: &filters,
+        sort: GroupSort::Count,
+        limit,
+        trend_buckets: 0,
+        status,
+    };
+    let groups = match triage::group_list(&reader, &records, query) {
+        Ok(list) => list.groups,
+        Err(err) => return failed(err),
+    };
     let mut out = BufWriter::new(io::stdout().lock());
     if args.json {
         serde_json::to_writer_pretty(&mut out, &groups)?;
@@ -186,6 +207,13 @@ pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
         }
         Err(err) => return failed(err),
     };
+    let mut detail = detail;
+    if let Some(record) = Store::records_under(&args.data)?.get(&args.fingerprint) {
+        match triage::status_of(&reader, record, jiff::Timestamp::now()) {
+            Ok(triaged) => triage::annotate(&mut detail.summary, &triaged),
+            Err(err) => return failed(err),
+        }
+    }
     let mut out = BufWriter::new(io::stdout().lock());
     if args.json {
         serde_json::to_writer_pretty(&mut out, &detail)?;
@@ -199,7 +227,11 @@ pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
 
 fn write_detail(out: &mut impl Write, d: &GroupDetail) -> io::Result<()> {
     let g = &d.summary;
-    writeln!(out, "{}  {}", g.fingerprint, g.root_type)?;
+    writeln!(out, "{}  {}  [{}]", g.fingerprint, g.root_type, g.status)?;
+    if let Some(at) = &g.regressed_at {
+        let release = g.regressed_in.as_deref().unwrap_or("-");
+        writeln!(out, "  regressed at {at} in release {release}")?;
+    }
     writeln!(out, "  {}", g.template)?;
     writeln!(
         out,
@@ -257,4 +289,97 @@ fn write_detail(out: &mut impl Write, d: &GroupDetail) -> io::Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// `stackfold resolve`.
+pub fn resolve(args: ResolveArgs) -> anyhow::Result<ExitCode> {
+    let change = Change {
+        status: Status::Resolved,
+        in_release: args.in_release,
+        until_count: None,
+        until: None,
+    };
+    set_status(&args.group, change)
+}
+
+/// `stackfold ignore`.
+pub fn ignore(args: IgnoreArgs) -> anyhow::Result<ExitCode> {
+    let until = match args.until.as_deref().map(future_time).transpose() {
+        Ok(until) => until,
+        Err(err) => return failed(QueryError::BadParameter(err)),
+    };
+    let change = Change {
+        status: Status::Ignored,
+        in_release: None,
+        until_count: args.until_count,
+        until,
+    };
+    set_status(&args.group, change)
+}
+
+/// `stackfold reopen`.
+pub fn reopen(args: TriageArgs) -> anyhow::Result<ExitCode> {
+    let change = Change {
+        status: Status::Unresolved,
+        in_release: None,
+        until_count: None,
+        until: None,
+    };
+    set_status(&args, change)
+}
+
+/// `--until`: RFC 3339, or a duration from now (`7d`, `12h`).
+fn future_time(text: &str) -> Result<jiff::Timestamp, String> {
+    if let Ok(at) = text.parse::<jiff::Timestamp>() {
+        return Ok(at);
+    }
+    let span = crate::query::time::parse_duration(text)
+        .map_err(|_| format!("--until {text:?}: use RFC 3339 or a duration such as 7d or 12h"))?;
+    jiff::Timestamp::now()
+        .checked_add(span)
+        .map_err(|e| format!("--until {text:?}: {e}"))
+}
+
+/// Records `change` for the group of `args`, which must be in the index.
+fn set_status(args: &TriageArgs, change: Change) -> anyhow::Result<ExitCode> {
+    let fp = &args.fingerprint;
+    if fp.len() != 32 || !fp.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return failed(QueryError::BadParameter(format!(
+            "{fp:?} is not a fingerprint (32 hex digits)"
+        )));
+    }
+    if let Some(problem) = change.problem() {
+        return failed(QueryError::BadParameter(problem));
+    }
+    let reader = Reader::open(&args.data)?;
+    let only = Filters {
+        fingerprint: vec![fp.clone()],
+        ..Filters::default()
+    };
+    match reader.groups("", &only) {
+        Ok(groups) if groups.is_empty() => {
+            return failed(QueryError::BadParameter(format!(
+                "no exception group {fp} in {}",
+                args.data.display()
+            )));
+        }
+        Ok(_) => {}
+        Err(err) => return failed(err),
+    }
+    let by = args
+        .by
+        .clone()
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "cli".to_owned());
+    let record = Store::open(&args.data)?.set(fp, &change, &by)?;
+    eprintln!(
+        "stackfold: {fp} is {}{} (by {by})",
+        record.status.as_str(),
+        record
+            .in_release
+            .as_deref()
+            .map(|r| format!(" in release {r}"))
+            .unwrap_or_default()
+    );
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,25 +1,27 @@
 //! The handlers of `/api/*`, `/healthz` and `/metrics`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::Json;
-use axum::extract::rejection::QueryRejection;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::AppState;
 use super::context::{ContextLine, MAX_CONTEXT_LINES, lines_around};
 use super::error::ApiError;
+use super::{Actor, AppState};
 use crate::error::Chain;
 use crate::query::time::parse_time;
 use crate::query::{
     Filters, GroupDetail, GroupList, GroupSort, Histogram, QueryError, Reader, SearchPage,
     StoredEvent, ValueCount,
 };
+use crate::triage::{self, Change, GroupQuery, Record, StatusFilter};
 
 /// How long one query may run before the client gets a 503.
 pub const QUERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
@@ -51,6 +53,8 @@ pub struct Params {
     pub exceptions: Option<bool>,
     /// Only the events of these exception groups.
     pub fingerprint: Option<String>,
+    /// Only the exception groups of this triage status (`unresolved` by default, `all`).
+    pub status: Option<String>,
 }
 
 fn list(value: &Option<String>) -> Vec<String> {
@@ -233,11 +237,76 @@ pub async fn exceptions(
             crate::query::MAX_LIMIT
         )));
     }
+    let status: StatusFilter = match p.status.as_deref() {
+        None | Some("") => StatusFilter::Unresolved,
+        Some(s) => s.parse().map_err(ApiError::bad)?,
+    };
+    let records = triage_records(&state).await?;
     let list = run_query(&state, Lane::of_page(limit), move |r| {
-        r.group_list(&text, &filters, sort, limit, TREND_BUCKETS)
+        let query = GroupQuery {
+            text: &text,
+            filters: &filters,
+            sort,
+            limit,
+            trend_buckets: TREND_BUCKETS,
+            status,
+        };
+        triage::group_list(r, &records, query)
     })
     .await?;
     Ok(Json(list))
+}
+
+/// Every group's triage record, read off the async threads.
+async fn triage_records(state: &AppState) -> Result<HashMap<String, Record>, ApiError> {
+    let store = Arc::clone(&state.triage);
+    tokio::task::spawn_blocking(move || store.records())
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| ApiError::Internal(Chain(&e).to_string()))
+}
+
+/// `POST /api/exceptions/{fingerprint}/status` with `{"status", "in_release"?,
+/// "until_count"?, "until"?}`: records the change (durable when answered) with the
+/// authenticated user, and answers the record.
+pub async fn set_status(
+    State(state): State<AppState>,
+    Path(fingerprint): Path<String>,
+    actor: Option<Extension<Actor>>,
+    body: Result<Json<Change>, JsonRejection>,
+) -> Result<Json<Record>, ApiError> {
+    check_fingerprint(&fingerprint)?;
+    let Json(change) = body.map_err(|e| ApiError::bad(e.body_text()))?;
+    if let Some(problem) = change.problem() {
+        return Err(ApiError::bad(problem));
+    }
+    let fp = fingerprint.clone();
+    let only = Filters {
+        fingerprint: vec![fp],
+        ..Filters::default()
+    };
+    let known = blocking(&state, move |r| r.groups("", &only)).await?;
+    if known.is_empty() {
+        return Err(ApiError::NotFound(format!(
+            "no exception group {fingerprint}"
+        )));
+    }
+    let by = actor.map_or_else(|| "anonymous".to_owned(), |Extension(Actor(user))| user);
+    let store = Arc::clone(&state.triage);
+    let record = tokio::task::spawn_blocking(move || store.set(&fingerprint, &change, &by))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| ApiError::Internal(Chain(&e).to_string()))?;
+    Ok(Json(record))
+}
+
+fn check_fingerprint(fingerprint: &str) -> Result<(), ApiError> {
+    if fingerprint.len() != 32 || !fingerprint.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::bad(format!(
+            "{fingerprint:?} is not a fingerprint (32 hex digits)"
+        )));
+    }
+    Ok(())
 }
 
 pub async fn exception(
@@ -246,15 +315,22 @@ pub async fn exception(
     query: Result<Query<Params>, QueryRejection>,
 ) -> Result<Json<GroupDetail>, ApiError> {
     let p = params(query)?;
-    if fingerprint.len() != 32 || !fingerprint.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(ApiError::bad(format!(
-            "{fingerprint:?} is not a fingerprint (32 hex digits)"
-        )));
-    }
+    check_fingerprint(&fingerprint)?;
     let filters = p.filters()?;
     let samples = p.limit.unwrap_or(10);
     let fp = fingerprint.clone();
-    let detail = blocking(&state, move |r| r.group(&fp, &filters, samples)).await?;
+    let records = triage_records(&state).await?;
+    let detail = blocking(&state, move |r| {
+        let mut detail = r.group(&fp, &filters, samples)?;
+        if let (Some(detail), Some(record)) = (detail.as_mut(), records.get(&fp)) {
+            triage::annotate(
+                &mut detail.summary,
+                &triage::status_of(r, record, Timestamp::now())?,
+            );
+        }
+        Ok(detail)
+    })
+    .await?;
     match detail {
         Some(detail) => Ok(Json(detail)),
         None => Err(ApiError::NotFound(format!(

@@ -234,6 +234,12 @@ fn hash_problem(hash: &str) -> Option<String> {
 
 /// `Basic base64(user:password)`, or Elasticsearch's `ApiKey base64(user:password)` as
 /// shippers send it for the ingest users; the scheme in any case (RFC 7235).
+/// The user name of a Basic or `ApiKey` authorization, once it was granted: who a change is
+/// recorded as made by.
+pub fn user_of(authorization: &str) -> Option<String> {
+    decode_basic(authorization).map(|(user, _)| user)
+}
+
 fn decode_basic(authorization: &str) -> Option<(String, String)> {
     let (scheme, encoded) = authorization.trim().split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") && !scheme.eq_ignore_ascii_case("apikey") {

@@ -65,6 +65,8 @@ pub struct AppState {
     pub inlet: Option<crate::ingest::Inlet>,
     /// How long a query may wait for its turn and run ([`api::QUERY_TIMEOUT`]).
     pub query_timeout: std::time::Duration,
+    /// The groups' triage status, beside the index.
+    pub triage: Arc<crate::triage::Store>,
 }
 
 impl AppState {
@@ -73,7 +75,9 @@ impl AppState {
     pub fn open(data: PathBuf, users: Option<Users>, web: WebAssets) -> Result<AppState> {
         let (index, fields) = crate::index::open_or_create_for_reading(&data)?;
         let reader = Arc::new(Reader::new(index, fields)?);
+        let triage = Arc::new(crate::triage::Store::open(&data)?);
         Ok(AppState {
+            triage,
             reader,
             data,
             users: users.map(Arc::new),
@@ -108,6 +112,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/fields", get(api::fields))
         .route("/api/exceptions", get(api::exceptions))
         .route("/api/exceptions/{fingerprint}", get(api::exception))
+        .route(
+            "/api/exceptions/{fingerprint}/status",
+            post(api::set_status),
+        )
         .route("/api/events/{id}", get(api::event))
         .route("/api/events/{id}/context", get(api::context))
         .route("/api/live", get(live::live))
@@ -246,6 +254,15 @@ async fn authenticate(State(state): State<AppState>, request: Request, next: Nex
     .await
     .unwrap_or_default();
     if verdicts.contains(&Verdict::Granted) {
+        let mut request = request;
+        if let Some(user) = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(auth::user_of)
+        {
+            request.extensions_mut().insert(Actor(user));
+        }
         return next.run(request).await;
     }
     // Every refusal takes as long as the slowest: waited here, holding no thread.
@@ -258,6 +275,10 @@ async fn authenticate(State(state): State<AppState>, request: Request, next: Nex
     }
     ApiError::Unauthorized.into_response()
 }
+
+/// The authenticated user of a request, as triage records who changed what.
+#[derive(Debug, Clone)]
+pub struct Actor(pub String);
 
 /// How `stackfold serve` listens.
 #[derive(Debug, Clone)]

@@ -418,7 +418,7 @@ async fn live_streams_only_matching_events_committed_after_it_started() {
 
     let response = router(state.clone())
         .oneshot(
-            Request::get("/api/live?level=ERROR")
+            Request::get("/api/live?level=ERROR".to_owned())
                 .body(Body::empty())
                 .unwrap(),
         )
@@ -530,13 +530,15 @@ async fn the_openapi_description_matches_the_server() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let (status, _) = json(&format!("/api/exceptions?limit={limit_cap}")).await;
     assert_eq!(status, StatusCode::OK);
-    for (path, operation) in spec["paths"].as_object().unwrap() {
-        let secured = operation["get"]["security"] != serde_json::json!([]);
-        if secured {
-            assert!(
-                operation["get"]["responses"]["401"].is_object(),
-                "{path} documents no 401"
-            );
+    for (path, operations) in spec["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            let secured = operation["security"] != serde_json::json!([]);
+            if secured {
+                assert!(
+                    operation["responses"]["401"].is_object(),
+                    "{method} {path} documents no 401"
+                );
+            }
         }
     }
 }
@@ -665,4 +667,141 @@ async fn a_small_query_does_not_wait_behind_large_ones() {
         rank <= 3,
         "the small query finished after {rank} large ones: {order:?}"
     );
+}
+
+/// A data directory of its own (triage changes would move other tests' groups): one fixture.
+fn own_data() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let (index, fields) = crate::index::open_or_create(dir.path()).unwrap();
+    let mut writer = EventWriter::open(&index, fields, 32 << 20, 1).unwrap();
+    let settings = ConfigFile::default()
+        .settings(Some("UTC"), 1, 2020)
+        .unwrap();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/java/weberror_billing_pro_1.4.2_web01_20240301.log");
+    let (events, _) = collect_file(path.clone(), &settings);
+    for event in &events {
+        writer.add(&file_key(&path), event).unwrap();
+    }
+    writer.commit().unwrap();
+    dir
+}
+
+async fn send(
+    state: AppState,
+    method: &str,
+    uri: impl AsRef<str>,
+    body: &str,
+    auth: Option<&str>,
+) -> (StatusCode, Value) {
+    let uri = uri.as_ref();
+    let mut request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::CONTENT_TYPE, "application/json");
+    if let Some(value) = auth {
+        request = request.header(header::AUTHORIZATION, value);
+    }
+    let response = router(state)
+        .oneshot(request.body(Body::from(body.to_owned())).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let value = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| panic!("{uri}: not JSON: {}", String::from_utf8_lossy(&bytes)));
+    (status, value)
+}
+
+#[tokio::test]
+async fn resolved_groups_leave_the_default_list_and_the_change_names_its_user() {
+    let dir = own_data();
+    let file = dir.path().join("users");
+    std::fs::write(&file, htpasswd_line("ops", "correct horse").unwrap() + "\n").unwrap();
+    let state = AppState::open(
+        dir.path().to_path_buf(),
+        Some(Users::load(&file).unwrap()),
+        WebAssets::default(),
+    )
+    .unwrap();
+    let auth = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("ops:correct horse")
+    );
+    let auth = Some(auth.as_str());
+    let get = |uri: String| send(state.clone(), "GET", uri, "", auth);
+    let (status, list) = get("/api/exceptions".to_owned()).await;
+    assert_eq!(status, StatusCode::OK);
+    let groups = list["groups"].as_array().unwrap().clone();
+    assert!(groups.len() >= 2, "{list}");
+    assert!(groups.iter().all(|g| g["status"] == "unresolved"));
+    let fp = groups[0]["fingerprint"].as_str().unwrap();
+
+    let uri = format!("/api/exceptions/{fp}/status");
+    let (status, record) = send(
+        state.clone(),
+        "POST",
+        &uri,
+        r#"{"status": "resolved", "in_release": "1.4.3"}"#,
+        auth,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{record}");
+    assert_eq!(record["by"], "ops");
+    assert_eq!(record["in_release"], "1.4.3");
+
+    let fps = |list: &Value| -> Vec<String> {
+        list["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["fingerprint"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (_, unresolved) = get("/api/exceptions?limit=1".to_owned()).await;
+    assert_eq!(unresolved["groups"].as_array().unwrap().len(), 1);
+    assert!(!fps(&unresolved).contains(&fp.to_owned()));
+    let (_, resolved) = get("/api/exceptions?status=resolved".to_owned()).await;
+    assert_eq!(fps(&resolved), [fp]);
+    assert_eq!(resolved["groups"][0]["status"], "resolved");
+    let (_, all) = get("/api/exceptions?status=all".to_owned()).await;
+    assert_eq!(fps(&all).len(), groups.len());
+    let (_, detail) = get(format!("/api/exceptions/{fp}")).await;
+    assert_eq!(detail["status"], "resolved");
+
+    // Mistakes are 4xx with a message.
+    for (uri, body, want) in [
+        (
+            uri.as_str(),
+            r#"{"status": "done"}"#,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            uri.as_str(),
+            r#"{"status": "ignored", "in_release": "1"}"#,
+            StatusCode::BAD_REQUEST,
+        ),
+        (uri.as_str(), "not json", StatusCode::BAD_REQUEST),
+        (
+            "/api/exceptions/00000000000000000000000000000000/status",
+            r#"{"status": "resolved"}"#,
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "/api/exceptions/xyz/status",
+            r#"{"status": "resolved"}"#,
+            StatusCode::BAD_REQUEST,
+        ),
+    ] {
+        let (status, answer) = send(state.clone(), "POST", uri, body, auth).await;
+        assert_eq!(status, want, "{uri} {body}: {answer}");
+        assert!(answer["error"].is_string(), "{answer}");
+    }
+    let (status, _) = get("/api/exceptions?status=fixed".to_owned()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // Without credentials, nobody changes anything.
+    let (status, _) = send(state.clone(), "POST", &uri, r#"{"status": "reopen"}"#, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 }

@@ -170,7 +170,8 @@ pub fn statuses(
     Ok(out)
 }
 
-fn status_of(reader: &Reader, record: &Record, now: Timestamp) -> Result<Triaged, QueryError> {
+/// The status as of `now` of the group `record` is about.
+pub fn status_of(reader: &Reader, record: &Record, now: Timestamp) -> Result<Triaged, QueryError> {
     let plain = |status| Triaged {
         status,
         regressed_at: None,
@@ -237,16 +238,16 @@ fn since(
     Ok(reader.groups("", &filters)?.into_iter().next())
 }
 
-/// The groups of the matching events whose status `filter` admits, in `sort` order, at most
+/// The groups of the matching events whose status `query.status` admits (their `records`
+/// from [`Store::records`]), in `sort` order, at most
 /// `limit` (chosen after the status, so a page is never short of groups that need work),
 /// each with its status.
 pub fn group_list(
     reader: &Reader,
-    store: &Store,
+    records: &HashMap<String, Record>,
     query: GroupQuery<'_>,
-) -> Result<GroupList, TriageError> {
-    let records = store.records()?;
-    let statuses = statuses(reader, &records, Timestamp::now())?;
+) -> Result<GroupList, QueryError> {
+    let statuses = statuses(reader, records, Timestamp::now())?;
     let status = |fp: &str| statuses.get(fp).map_or(Status::Unresolved, |t| t.status);
     let mut list = reader.group_list_where(
         query.text,
@@ -279,27 +280,6 @@ pub fn annotate(group: &mut GroupSummary, triaged: &Triaged) {
     group.status = triaged.status.as_str().to_owned();
     group.regressed_at.clone_from(&triaged.regressed_at);
     group.regressed_in.clone_from(&triaged.regressed_in);
-}
-
-/// The status as of now of the one group `fingerprint`.
-pub fn status(
-    reader: &Reader,
-    store: &Store,
-    fingerprint: &str,
-) -> Result<Option<Triaged>, TriageError> {
-    let Some(record) = store.record(fingerprint)? else {
-        return Ok(None);
-    };
-    Ok(Some(status_of(reader, &record, Timestamp::now())?))
-}
-
-/// Why triage could not answer: its database, or the query of the index behind it.
-#[derive(Debug, thiserror::Error)]
-pub enum TriageError {
-    #[error(transparent)]
-    Store(#[from] crate::error::Error),
-    #[error(transparent)]
-    Query(#[from] QueryError),
 }
 
 /// Orders release names (image tags) as people number them: runs of digits by their value,

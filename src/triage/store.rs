@@ -77,6 +77,15 @@ impl Store {
         })
     }
 
+    /// The records of the database under `data`, none when it was never created (reading
+    /// does not create it).
+    pub fn records_under(data: &Path) -> Result<HashMap<String, Record>> {
+        if !path(data).exists() {
+            return Ok(HashMap::new());
+        }
+        Store::open(data)?.records()
+    }
+
     /// Sets the status of the group `fingerprint` as `by` asked, now; returns the record as
     /// stored. Durable when it returns.
     pub fn set(&self, fingerprint: &str, change: &Change, by: &str) -> Result<Record> {

@@ -62,7 +62,8 @@ impl Fixture {
     }
 
     fn status(&self, fp: &str) -> Triaged {
-        status(&self.reader, &self.store(), fp).unwrap().unwrap()
+        let record = self.store().record(fp).unwrap().unwrap();
+        status_of(&self.reader, &record, Timestamp::now()).unwrap()
     }
 
     fn set(&self, fp: &str, change: Change) {
@@ -181,7 +182,9 @@ fn the_list_filters_by_status_before_its_limit() {
             trend_buckets: 0,
             status,
         };
-        group_list(&f.reader, &f.store(), query).unwrap().groups
+        group_list(&f.reader, &f.store().records().unwrap(), query)
+            .unwrap()
+            .groups
     };
     assert!(list(StatusFilter::Unresolved).is_empty());
     let resolved = list(StatusFilter::Resolved);
