@@ -44,6 +44,16 @@
 //! tls_cert = "cert.pem"
 //! tls_key = "key.pem"
 //!
+//! public_url = "https://stackfold.example.com"   # links in notifications
+//!
+//! [[alerts]]                    # see `triage::alerts`; read by `tail`, `run`, `serve`
+//! name = "new problems in production"
+//! when = "new"                  # new | regression | spike | new_in_release
+//! env = ["pro"]                 # also app, host, tag, level, query
+//! webhook = "https://hooks.example/..."
+//! format = "json"               # json | slack
+//! # spike: window = "5m", factor = 5, min_count = 20; every rule: throttle = "1h"
+//!
 //! # On an edge, instead of [index] and [server]: ship to a central (`stackfold ship`'s flags)
 //! # [ship]
 //! # to = "https://central:7280"
@@ -95,6 +105,9 @@ pub struct ConfigFile {
     /// `[ship]`: `run` on an edge ships instead of indexing; the same as `ship`'s flags.
     #[serde(default)]
     pub ship: Option<crate::cli::ShipOptions>,
+    /// `[[alerts]]`: evaluated by `tail`, `run` and `serve` as events are committed.
+    #[serde(default)]
+    pub alerts: Vec<crate::triage::rules::AlertRule>,
 }
 
 /// `[index]`: where the index lives and how long events stay in it.
@@ -122,6 +135,9 @@ pub struct ServerConfig {
     pub syslog_listen: Option<Vec<String>>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// Where users reach the UI (`https://stackfold.example.com`): the base of the links in
+    /// notifications.
+    pub public_url: Option<String>,
 }
 
 impl TailOptions {
@@ -268,6 +284,16 @@ impl ConfigFile {
             threads,
             host: None,
         })
+    }
+}
+
+impl ConfigFile {
+    /// What the alerts of a process need.
+    pub fn alert_settings(&self) -> crate::triage::alerts::AlertSettings {
+        crate::triage::alerts::AlertSettings {
+            rules: self.alerts.clone(),
+            public_url: self.server.public_url.clone(),
+        }
     }
 }
 

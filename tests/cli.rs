@@ -213,6 +213,40 @@ fn config_errors_name_the_key_and_line() {
     );
 }
 
+/// Issue 15: a bad `[[alerts]]` rule is a config error naming its line, whatever is wrong.
+#[test]
+fn alert_rule_errors_name_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let head = "[fold]\nmax_event_lines = 10\n\n[[alerts]]\nname = \"x\"\n";
+    for (rule, says) in [
+        (
+            "when = \"sometimes\"\nwebhook = \"http://127.0.0.1:1/h\"\n",
+            "sometimes",
+        ),
+        (
+            "when = \"new\"\nwebhook = \"ftp://hooks/h\"\n",
+            "not an http",
+        ),
+        (
+            "when = \"new\"\nwebhook = \"not a url at all\"\n",
+            "webhook",
+        ),
+        (
+            "when = \"spike\"\nwindow = \"5 minutes\"\nwebhook = \"http://h/\"\n",
+            "not a period",
+        ),
+        ("when = \"new\"\n", "webhook"),
+    ] {
+        let text = format!("{head}{rule}");
+        let config = write(dir.path(), "stackfold.toml", text.as_bytes());
+        let out = fold(&["--config", &config, &fixture("go")]);
+        assert_eq!(out.status.code(), Some(2), "{rule}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let line = (4..=7).any(|n| stderr.contains(&format!("line {n}")));
+        assert!(line && stderr.contains(says), "{rule}: {stderr}");
+    }
+}
+
 #[test]
 fn run_refuses_a_config_it_cannot_follow_with_the_key_and_line() {
     let dir = tempfile::tempdir().unwrap();

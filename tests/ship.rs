@@ -182,12 +182,7 @@ fn write_events(path: &Path, first: usize, count: usize) {
             ));
         }
     }
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .unwrap();
-    file.write_all(text.as_bytes()).unwrap();
+    common::append(path, &text);
 }
 
 fn expected(host: &str, ids: impl IntoIterator<Item = usize>) -> Vec<(String, String)> {

@@ -68,3 +68,35 @@ pub fn explain_write_failure(
         _ => err,
     }
 }
+
+/// The alerts thread of a long-running command (see [`crate::triage::alerts::spawn`]); it
+/// stops and is joined when this is dropped.
+pub struct Alerts {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Alerts {
+    /// Starts the thread over `data` when `config` has `[[alerts]]`.
+    pub fn start(data: &std::path::Path, config: &ConfigFile) -> anyhow::Result<Option<Alerts>> {
+        let settings = config.alert_settings();
+        if settings.rules.is_empty() {
+            return Ok(None);
+        }
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let thread = crate::triage::alerts::spawn(data.to_path_buf(), settings, stop.clone())?;
+        Ok(Some(Alerts {
+            stop,
+            thread: Some(thread),
+        }))
+    }
+}
+
+impl Drop for Alerts {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

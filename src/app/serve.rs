@@ -37,6 +37,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         idle: config.tail.settings()?.idle,
         ..StreamSettings::default()
     };
+    let _alerts = super::Alerts::start(&args.data, &config)?;
     // The inlet owns the index writer: with a `tail` writing the same index, this server
     // only reads.
     let inlet = match Inlet::start(&args.data, Arc::clone(&settings), streams) {

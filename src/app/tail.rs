@@ -25,6 +25,11 @@ const TAIL_HEAP_MB: usize = 64;
 
 pub fn tail(args: TailArgs) -> anyhow::Result<ExitCode> {
     let settings = pipeline_settings(&args.pipeline)?;
+    let config = match &args.pipeline.config {
+        Some(path) => ConfigFile::load(path)?,
+        None => ConfigFile::default(),
+    };
+    let _alerts = super::Alerts::start(&args.data, &config)?;
     let stop = stop_on_signals()?;
     let mut tailer = tailer(
         &args.data,
@@ -109,6 +114,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let heap_mb = config.index.heap_mb.unwrap_or(TAIL_HEAP_MB);
     let idle = tail_settings.idle;
     let tailer = tailer(&data, paths, settings.clone(), tail_settings, heap_mb)?;
+    let _alerts = super::Alerts::start(&data, &config)?;
     let counters = tail_and_serve(tailer, data, &server, Arc::new(settings), idle, syslog)?;
     report(&counters);
     Ok(ExitCode::SUCCESS)

@@ -449,3 +449,31 @@ pub async fn openapi(State(state): State<AppState>) -> Response {
 pub async fn not_found() -> ApiError {
     ApiError::NotFound("no such endpoint".into())
 }
+
+/// `GET /api/alerts`: the newest notifications (`limit`, 100 by default), sent, pending or
+/// failed with the last error.
+pub async fn alerts(
+    State(state): State<AppState>,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Result<Json<Alerts>, ApiError> {
+    let p = params(query)?;
+    let limit = p.limit.unwrap_or(100);
+    if limit == 0 || limit > crate::query::MAX_LIMIT {
+        return Err(ApiError::bad(format!(
+            "limit must be between 1 and {}",
+            crate::query::MAX_LIMIT
+        )));
+    }
+    let store = Arc::clone(&state.triage);
+    let alerts = tokio::task::spawn_blocking(move || triage::alerts::outbox(&store, limit))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| ApiError::Internal(Chain(&e).to_string()))?;
+    Ok(Json(Alerts { alerts }))
+}
+
+/// The answer of `GET /api/alerts`.
+#[derive(Debug, Serialize)]
+pub struct Alerts {
+    pub alerts: Vec<triage::alerts::OutboxEntry>,
+}

@@ -116,6 +116,7 @@ pub fn router(state: AppState) -> Router {
             "/api/exceptions/{fingerprint}/status",
             post(api::set_status),
         )
+        .route("/api/alerts", get(api::alerts))
         .route("/api/events/{id}", get(api::event))
         .route("/api/events/{id}/context", get(api::context))
         .route("/api/live", get(live::live))

@@ -13,6 +13,8 @@
 //!
 //! Durable: a change is on disk before it is acknowledged. Reading writes nothing.
 
+pub mod alerts;
+pub mod rules;
 pub mod store;
 
 use std::cmp::Ordering;

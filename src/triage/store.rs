@@ -16,8 +16,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::{Change, Record, Status};
 use crate::error::{Error, Result};
 
-/// The schema's version, in SQLite's `user_version`.
-const SCHEMA_VERSION: i64 = 1;
+/// The schema's version, in SQLite's `user_version`; 2 added the alert tables.
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS group_state (
@@ -40,6 +40,32 @@ CREATE TABLE IF NOT EXISTS status_change (
     by TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS status_change_by_group ON status_change (fingerprint, id);
+CREATE TABLE IF NOT EXISTS alert_rule (
+    name TEXT PRIMARY KEY,
+    created_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS alert_watermark (
+    one INTEGER PRIMARY KEY CHECK (one = 1),
+    batch INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS notification (
+    id TEXT PRIMARY KEY,
+    rule TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    target TEXT NOT NULL,
+    format TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    due_ms INTEGER NOT NULL,
+    claimed_until_ms INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    sent_ms INTEGER,
+    failed INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS notification_due ON notification (sent_ms, failed, due_ms);
+CREATE INDEX IF NOT EXISTS notification_by_group ON notification (rule, fingerprint, created_ms);
 ";
 
 /// Where the triage database of the data directory `data` lives.
@@ -49,7 +75,7 @@ pub fn path(data: &Path) -> PathBuf {
 
 /// The triage database of one data directory; shared by the threads of a server.
 pub struct Store {
-    conn: Mutex<Connection>,
+    pub(super) conn: Mutex<Connection>,
 }
 
 impl Store {

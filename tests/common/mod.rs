@@ -128,3 +128,14 @@ pub fn group_counts(data: &Path) -> std::collections::BTreeMap<String, u64> {
         })
         .collect()
 }
+
+/// Appends `text` to the file at `path`, creating it: a service writing its log.
+pub fn append(path: &Path, text: &str) {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    file.write_all(text.as_bytes()).unwrap();
+}

@@ -1,0 +1,615 @@
+//! Alerts: `[[alerts]]` rules evaluated over what was committed, notifications through a
+//! durable outbox.
+//!
+//! In: the index as committed (by `tail`, `run`, `serve` taking logs, `index`), read from the
+//! last batch evaluated (the watermark) to the newest. Out: notifications in the outbox of the
+//! triage database, each with a stable id, inserted together with the new watermark in one
+//! transaction; then delivered by POST, retried with backoff until a 2xx, which is recorded.
+//!
+//! Durable: a kill before that transaction leaves the watermark where it was, and the same
+//! batches are evaluated again into the same ids (inserted once); a kill after it leaves the
+//! notifications in the outbox for the next process. A notification whose 2xx was recorded is
+//! never sent again; one whose 2xx was not recorded (a kill in between) is sent again with the
+//! same id, so receivers can drop the duplicate.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+use xxhash_rust::xxh3::xxh3_128;
+
+use super::rules::{AlertRule, Format, When};
+use super::{Record, Status, Store, annotate, status_of};
+use crate::error::Result;
+use crate::query::{Filters, GroupSummary, QueryError, Reader, StoredEvent};
+
+/// What the alerts of a process need: the rules and where the group pages are.
+#[derive(Debug, Clone, Default)]
+pub struct AlertSettings {
+    pub rules: Vec<AlertRule>,
+    /// `[server] public_url`: the base of the links in notifications.
+    pub public_url: Option<String>,
+}
+
+/// A notification as sent: the generic JSON webhook's document.
+#[derive(Debug, Clone, Serialize)]
+pub struct Notification {
+    pub id: String,
+    pub rule: String,
+    pub kind: &'static str,
+    pub group: GroupSummary,
+    pub event: Option<StoredEvent>,
+    pub url: Option<String>,
+}
+
+/// Why an evaluation failed: the index or the database.
+#[derive(Debug, thiserror::Error)]
+pub enum AlertError {
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    #[error(transparent)]
+    Store(#[from] crate::error::Error),
+}
+
+impl From<rusqlite::Error> for AlertError {
+    fn from(err: rusqlite::Error) -> Self {
+        AlertError::Store(err.into())
+    }
+}
+
+/// Evaluates `settings`' rules over the batches committed since the last evaluation, and
+/// puts the notifications they make in the outbox; returns how many. The first evaluation
+/// of a data directory only sets the watermark: what was indexed before alerts existed
+/// notifies nobody.
+pub fn evaluate(
+    reader: &Reader,
+    store: &Store,
+    settings: &AlertSettings,
+    now: Timestamp,
+) -> std::result::Result<usize, AlertError> {
+    if settings.rules.is_empty() {
+        return Ok(0);
+    }
+    let upto = reader.last_ingested()?;
+    let created = rule_times(store, &settings.rules, now)?;
+    let Some(after) = watermark(store)? else {
+        enqueue(store, &[], upto, now)?;
+        return Ok(0);
+    };
+    if upto <= after {
+        return Ok(0);
+    }
+    let records = store.records()?;
+    let fresh = Filters {
+        ingested: Some((after, upto)),
+        ..Filters::default()
+    };
+    let mut made = Vec::new();
+    for rule in &settings.rules {
+        let in_range = Filters {
+            ingested: fresh.ingested,
+            ..rule.filters()
+        };
+        for group in reader.groups(&rule.query, &in_range)? {
+            let fp = &group.fingerprint;
+            let decided = match rule.when {
+                When::New => is_new(reader, rule, fp, created[&rule.name])?.map(|_| fp.clone()),
+                When::NewInRelease => {
+                    new_in_release(reader, rule, fp, created[&rule.name])?.map(|_| fp.clone())
+                }
+                When::Regression => match records.get(fp) {
+                    Some(record) => regressed(reader, record, now)?
+                        .map(|at| format!("{fp}:{}", at.as_millisecond())),
+                    None => None,
+                },
+                When::Spike => spiking(reader, rule, fp, now)?.then(|| {
+                    let window = rule.window.as_millis().max(1) as i64;
+                    format!("{fp}:{}", now.as_millisecond() / window)
+                }),
+            };
+            let Some(key) = decided else { continue };
+            let id = notification_id(&rule.name, rule.when, &key);
+            made.push(notification(reader, store, settings, rule, id, fp)?);
+        }
+    }
+    let count = made.len();
+    enqueue(store, &made, upto, now)?;
+    Ok(count)
+}
+
+/// A group first seen (by its events' time) after the rule existed.
+fn is_new(
+    reader: &Reader,
+    rule: &AlertRule,
+    fp: &str,
+    created: Timestamp,
+) -> std::result::Result<Option<GroupSummary>, QueryError> {
+    let all = Filters {
+        fingerprint: vec![fp.to_owned()],
+        ..rule.filters()
+    };
+    let Some(group) = reader.groups(&rule.query, &all)?.into_iter().next() else {
+        return Ok(None);
+    };
+    let first = group.first_seen.as_deref().and_then(|t| t.parse().ok());
+    Ok(first
+        .is_some_and(|t: Timestamp| t >= created)
+        .then_some(group))
+}
+
+/// A new group whose first event's release the app had not run before the rule existed.
+fn new_in_release(
+    reader: &Reader,
+    rule: &AlertRule,
+    fp: &str,
+    created: Timestamp,
+) -> std::result::Result<Option<GroupSummary>, QueryError> {
+    let Some(group) = is_new(reader, rule, fp, created)? else {
+        return Ok(None);
+    };
+    let (Some(tag), Some(app)) = (&group.first_tag, group.apps.first()) else {
+        return Ok(None);
+    };
+    let before = Filters {
+        app: vec![app.value.clone()],
+        tag: vec![tag.clone()],
+        to: Some(created),
+        ..Filters::default()
+    };
+    Ok((reader.count("", &before)? == 0).then_some(group))
+}
+
+/// When a resolved group came back, if it did.
+fn regressed(
+    reader: &Reader,
+    record: &Record,
+    now: Timestamp,
+) -> std::result::Result<Option<Timestamp>, QueryError> {
+    if record.status != Status::Resolved {
+        return Ok(None);
+    }
+    let triaged = status_of(reader, record, now)?;
+    Ok(triaged
+        .regressed_at
+        .and_then(|at| at.parse().ok())
+        .map(|_: Timestamp| record.at))
+}
+
+/// The group's events of the last `window` are over `factor` times the window's average over
+/// the 24 hours before, and at least `min_count`.
+fn spiking(
+    reader: &Reader,
+    rule: &AlertRule,
+    fp: &str,
+    now: Timestamp,
+) -> std::result::Result<bool, QueryError> {
+    let window = SignedDuration::try_from(rule.window).unwrap_or(SignedDuration::from_mins(5));
+    let day = SignedDuration::from_hours(24);
+    let start = now - window;
+    let count = |from: Timestamp, to: Timestamp| {
+        let filters = Filters {
+            fingerprint: vec![fp.to_owned()],
+            from: Some(from),
+            to: Some(to),
+            ..rule.filters()
+        };
+        reader.count(&rule.query, &filters)
+    };
+    let recent = count(start, now + SignedDuration::from_secs(1))? as f64;
+    if recent < rule.min_count as f64 {
+        return Ok(false);
+    }
+    let before = count(start - day, start)? as f64;
+    let windows = day.as_secs_f64() / window.as_secs_f64();
+    Ok(recent > rule.factor * (before / windows))
+}
+
+/// A notification's stable id: the same rule, kind and occasion give the same id in every
+/// process and after every restart.
+fn notification_id(rule: &str, when: When, key: &str) -> String {
+    let text = format!("{rule}\n{}\n{key}", when.as_str());
+    format!("{:032x}", xxh3_128(text.as_bytes()))
+}
+
+fn notification(
+    reader: &Reader,
+    store: &Store,
+    settings: &AlertSettings,
+    rule: &AlertRule,
+    id: String,
+    fp: &str,
+) -> std::result::Result<Queued, AlertError> {
+    let detail = reader.group(fp, &Filters::default(), 1)?;
+    let (mut group, event) = match detail {
+        Some(d) => (d.summary, d.latest),
+        None => return Err(QueryError::BadParameter(format!("group {fp} vanished")).into()),
+    };
+    if let Some(record) = store.record(fp)? {
+        annotate(&mut group, &status_of(reader, &record, Timestamp::now())?);
+    }
+    let url = settings
+        .public_url
+        .as_ref()
+        .map(|base| format!("{}/#/group/{fp}", base.trim_end_matches('/')));
+    let note = Notification {
+        id,
+        rule: rule.name.clone(),
+        kind: rule.when.as_str(),
+        group,
+        event,
+        url,
+    };
+    Ok(Queued {
+        payload: body(&note, rule.format),
+        note,
+        target: rule.webhook.clone(),
+        format: rule.format,
+        throttle: rule.throttle,
+    })
+}
+
+/// The body POSTed for `note` in `format`.
+fn body(note: &Notification, format: Format) -> String {
+    let mut value = serde_json::to_value(note).expect("notifications serialise");
+    if format == Format::Slack {
+        let what = match note.kind {
+            "new" => "New problem",
+            "regression" => "Regression",
+            "spike" => "Spike",
+            _ => "New in release",
+        };
+        let g = &note.group;
+        let link = note
+            .url
+            .as_ref()
+            .map(|u| format!(" <{u}|open>"))
+            .unwrap_or_default();
+        let text = format!(
+            "*{what}* ({}): `{}` {} — {} events{link}",
+            note.rule, g.root_type, g.template, g.count
+        );
+        value["text"] = serde_json::Value::String(text);
+    }
+    value.to_string()
+}
+
+/// A notification ready for the outbox.
+struct Queued {
+    note: Notification,
+    payload: String,
+    target: String,
+    format: Format,
+    throttle: Duration,
+}
+
+/// When each rule was first seen by this data directory (recorded now for new ones).
+fn rule_times(
+    store: &Store,
+    rules: &[AlertRule],
+    now: Timestamp,
+) -> std::result::Result<HashMap<String, Timestamp>, AlertError> {
+    let conn = store.conn.lock().unwrap_or_else(|e| e.into_inner());
+    let mut out = HashMap::new();
+    for rule in rules {
+        conn.execute(
+            "INSERT OR IGNORE INTO alert_rule (name, created_ms) VALUES (?1, ?2)",
+            params![rule.name, now.as_millisecond()],
+        )?;
+        let ms: i64 = conn.query_row(
+            "SELECT created_ms FROM alert_rule WHERE name = ?1",
+            [&rule.name],
+            |r| r.get(0),
+        )?;
+        out.insert(
+            rule.name.clone(),
+            Timestamp::from_millisecond(ms).unwrap_or(now),
+        );
+    }
+    Ok(out)
+}
+
+fn watermark(store: &Store) -> std::result::Result<Option<u64>, AlertError> {
+    let conn = store.conn.lock().unwrap_or_else(|e| e.into_inner());
+    let batch: Option<i64> = conn
+        .query_row("SELECT batch FROM alert_watermark WHERE one = 1", [], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    Ok(batch.map(|b| b.max(0) as u64))
+}
+
+/// Inserts `made` (each once, and none for a group and rule notified within its throttle)
+/// and moves the watermark to `upto`, in one transaction.
+fn enqueue(
+    store: &Store,
+    made: &[Queued],
+    upto: u64,
+    now: Timestamp,
+) -> std::result::Result<(), AlertError> {
+    let mut conn = store.conn.lock().unwrap_or_else(|e| e.into_inner());
+    let tx = conn.transaction()?;
+    let now_ms = now.as_millisecond();
+    for q in made {
+        let throttled_since = now_ms - q.throttle.as_millis() as i64;
+        let recent: i64 = tx.query_row(
+            "SELECT count(*) FROM notification WHERE rule = ?1 AND fingerprint = ?2 AND created_ms > ?3",
+            params![q.note.rule, q.note.group.fingerprint, throttled_since],
+            |r| r.get(0),
+        )?;
+        if recent > 0 {
+            continue;
+        }
+        tx.execute(
+            "INSERT OR IGNORE INTO notification
+                 (id, rule, kind, fingerprint, target, format, payload, created_ms, due_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+            params![
+                q.note.id,
+                q.note.rule,
+                q.note.kind,
+                q.note.group.fingerprint,
+                q.target,
+                q.format.as_str(),
+                q.payload,
+                now_ms
+            ],
+        )?;
+    }
+    tx.execute(
+        "INSERT INTO alert_watermark (one, batch) VALUES (1, ?1)
+         ON CONFLICT (one) DO UPDATE SET batch = max(batch, ?1)",
+        [upto as i64],
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// A notification in the outbox, as `GET /api/alerts` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutboxEntry {
+    pub id: String,
+    pub rule: String,
+    pub kind: String,
+    pub fingerprint: String,
+    /// `pending` (not yet confirmed; retried), `sent` (confirmed with a 2xx) or `failed`
+    /// (given up after [`GIVE_UP_AFTER`]).
+    pub state: String,
+    pub created: Timestamp,
+    pub sent: Option<Timestamp>,
+    pub attempts: u64,
+    pub last_error: Option<String>,
+}
+
+/// How long delivery is retried before a notification is marked failed.
+pub const GIVE_UP_AFTER: Duration = Duration::from_secs(24 * 3600);
+/// Retries wait 1 s, 2 s, 4 s... up to this.
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+/// How long one process holds a notification it is sending.
+const CLAIM: Duration = Duration::from_secs(60);
+
+/// The newest `limit` notifications of the outbox.
+pub fn outbox(store: &Store, limit: usize) -> Result<Vec<OutboxEntry>> {
+    let conn = store.conn.lock().unwrap_or_else(|e| e.into_inner());
+    let mut statement = conn.prepare(
+        "SELECT id, rule, kind, fingerprint, created_ms, sent_ms, attempts, last_error, failed
+         FROM notification ORDER BY created_ms DESC, id LIMIT ?1",
+    )?;
+    let millis = |ms: i64| Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH);
+    let rows = statement.query_map([limit as i64], |r| {
+        let sent: Option<i64> = r.get(5)?;
+        let failed: i64 = r.get(8)?;
+        let state = match (sent, failed) {
+            (Some(_), _) => "sent",
+            (None, 0) => "pending",
+            (None, _) => "failed",
+        };
+        Ok(OutboxEntry {
+            id: r.get(0)?,
+            rule: r.get(1)?,
+            kind: r.get(2)?,
+            fingerprint: r.get(3)?,
+            state: state.to_owned(),
+            created: millis(r.get(4)?),
+            sent: sent.map(millis),
+            attempts: r.get::<_, i64>(6)?.max(0) as u64,
+            last_error: r.get(7)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Sends the notifications that are due, each claimed first so that two processes over one
+/// data directory do not both send it; returns how many were confirmed.
+pub fn deliver_due(store: &Store, agent: &ureq::Agent, now: Timestamp) -> Result<usize> {
+    let due = claim_due(store, now)?;
+    let mut confirmed = 0;
+    for (id, target, payload, attempts, created_ms) in due {
+        let answer = agent
+            .post(&target)
+            .header("Content-Type", "application/json")
+            .header("X-Stackfold-Notification", &id)
+            .send(payload.as_str());
+        let outcome = match answer {
+            Ok(response) if response.status().is_success() => Ok(()),
+            Ok(response) => Err(format!("HTTP {}", response.status())),
+            Err(err) => Err(err.to_string()),
+        };
+        let conn = store.conn.lock().unwrap_or_else(|e| e.into_inner());
+        let now_ms = Timestamp::now().as_millisecond();
+        match outcome {
+            Ok(()) => {
+                conn.execute(
+                    "UPDATE notification SET sent_ms = ?2, attempts = attempts + 1, last_error = NULL
+                     WHERE id = ?1",
+                    params![id, now_ms],
+                )?;
+                confirmed += 1;
+            }
+            Err(error) => {
+                let backoff = Duration::from_secs(1u64 << attempts.min(16)).min(MAX_BACKOFF);
+                let give_up = now_ms - created_ms > GIVE_UP_AFTER.as_millis() as i64;
+                tracing::warn!(%id, %target, %error, "notification not delivered");
+                conn.execute(
+                    "UPDATE notification SET attempts = attempts + 1, last_error = ?2,
+                         due_ms = ?3, claimed_until_ms = 0, failed = ?4 WHERE id = ?1",
+                    params![
+                        id,
+                        error,
+                        now_ms + backoff.as_millis() as i64,
+                        i64::from(give_up)
+                    ],
+                )?;
+            }
+        }
+    }
+    Ok(confirmed)
+}
+
+type Due = (String, String, String, u32, i64);
+
+fn claim_due(store: &Store, now: Timestamp) -> Result<Vec<Due>> {
+    let mut conn = store.conn.lock().unwrap_or_else(|e| e.into_inner());
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let now_ms = now.as_millisecond();
+    let due: Vec<Due> = {
+        let mut statement = tx.prepare(
+            "SELECT id, target, payload, attempts, created_ms FROM notification
+             WHERE sent_ms IS NULL AND failed = 0 AND due_ms <= ?1 AND claimed_until_ms <= ?1
+             ORDER BY due_ms LIMIT 50",
+        )?;
+        let rows = statement.query_map([now_ms], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get::<_, i64>(3)?.clamp(0, 64) as u32,
+                r.get(4)?,
+            ))
+        })?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    for (id, ..) in &due {
+        tx.execute(
+            "UPDATE notification SET claimed_until_ms = ?2 WHERE id = ?1",
+            params![id, now_ms + CLAIM.as_millis() as i64],
+        )?;
+    }
+    tx.commit()?;
+    Ok(due)
+}
+
+/// How often the alerter looks for new commits and due notifications.
+const TICK: Duration = Duration::from_millis(250);
+
+/// Evaluates and delivers on a thread of its own until `stop` is set: what `tail`, `run` and
+/// `serve` run beside their writers when the config has `[[alerts]]`.
+pub fn spawn(
+    data: PathBuf,
+    settings: AlertSettings,
+    stop: Arc<AtomicBool>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("alerts".into())
+        .spawn(move || {
+            let store = match Store::open(&data) {
+                Ok(store) => store,
+                Err(err) => {
+                    tracing::error!(error = %crate::error::Chain(&err), "alerts: the triage database");
+                    return;
+                }
+            };
+            let agent: ureq::Agent = ureq::Agent::config_builder()
+                .timeout_global(Some(Duration::from_secs(10)))
+                .http_status_as_error(false)
+                .build()
+                .into();
+            let mut reader = None;
+            while !stop.load(Ordering::Relaxed) {
+                if reader.is_none() {
+                    reader = Reader::open(&data).ok();
+                }
+                if let Some(reader) = &reader {
+                    let evaluated = reader
+                        .reload()
+                        .map_err(AlertError::from)
+                        .and_then(|()| evaluate(reader, &store, &settings, Timestamp::now()));
+                    if let Err(err) = evaluated {
+                        tracing::warn!(error = %err, "alerts: evaluation failed; retried");
+                    }
+                }
+                if let Err(err) = deliver_due(&store, &agent, Timestamp::now()) {
+                    tracing::warn!(error = %crate::error::Chain(&err), "alerts: delivery");
+                }
+                std::thread::sleep(TICK);
+            }
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queued(id: &str, target: &str) -> Queued {
+        let group: GroupSummary = serde_json::from_value(serde_json::json!({
+            "fingerprint": "f".repeat(32), "count": 1, "first_seen": null, "last_seen": null,
+            "root_type": "E", "template": "t", "language": "java", "top_frame": null,
+            "first_tag": null, "apps": [], "envs": [], "hosts": [], "tags": []
+        }))
+        .unwrap();
+        let note = Notification {
+            id: id.to_owned(),
+            rule: "r".into(),
+            kind: "new",
+            group,
+            event: None,
+            url: None,
+        };
+        Queued {
+            payload: body(&note, Format::Json),
+            note,
+            target: target.to_owned(),
+            format: Format::Json,
+            throttle: Duration::from_secs(3600),
+        }
+    }
+
+    #[test]
+    fn an_undelivered_notification_stays_pending_with_its_error_and_is_queued_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let now = Timestamp::now();
+        // Port 1 on loopback: nobody listens.
+        let dead = "http://127.0.0.1:1/hook";
+        enqueue(&store, &[queued("a", dead)], 10, now).unwrap();
+        // The same id again, and another notification of the same group and rule within
+        // the throttle: neither is queued.
+        enqueue(&store, &[queued("a", dead), queued("b", dead)], 12, now).unwrap();
+        assert_eq!(watermark(&store).unwrap(), Some(12));
+        let agent = ureq::Agent::new_with_defaults();
+        assert_eq!(deliver_due(&store, &agent, now).unwrap(), 0);
+        let entries = outbox(&store, 10).unwrap();
+        assert_eq!(entries.len(), 1);
+        let entry = &entries[0];
+        assert_eq!((entry.id.as_str(), entry.state.as_str()), ("a", "pending"));
+        assert_eq!(entry.attempts, 1);
+        assert!(entry.last_error.is_some());
+        // Not due again before its backoff.
+        assert_eq!(claim_due(&store, now).unwrap().len(), 0);
+        let later = now + SignedDuration::from_secs(2);
+        assert_eq!(claim_due(&store, later).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn stable_ids_differ_by_rule_kind_and_occasion() {
+        let a = notification_id("r", When::New, "fp");
+        assert_eq!(a, notification_id("r", When::New, "fp"));
+        assert_ne!(a, notification_id("r2", When::New, "fp"));
+        assert_ne!(a, notification_id("r", When::Regression, "fp"));
+        assert_ne!(a, notification_id("r", When::New, "fp2"));
+    }
+}

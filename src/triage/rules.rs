@@ -1,0 +1,210 @@
+//! `[[alerts]]` rules as the config file writes them, checked as they are read: a rule with
+//! an unknown `when`, a URL that is not `http(s)://host...` or a period that does not parse
+//! is refused by the config reader, which names the rule's line.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+use crate::query::Filters;
+
+/// What a rule watches for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum When {
+    /// A group first seen after the rule existed.
+    New,
+    /// A resolved group seen again.
+    Regression,
+    /// A group's events in `window` over `factor` times their usual rate.
+    Spike,
+    /// A new group whose first event comes from a release the app had not run before the
+    /// rule existed.
+    NewInRelease,
+}
+
+impl When {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            When::New => "new",
+            When::Regression => "regression",
+            When::Spike => "spike",
+            When::NewInRelease => "new_in_release",
+        }
+    }
+}
+
+/// How a notification's body is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// The generic JSON document (`id`, `rule`, `kind`, `group`, `event`, `url`).
+    #[default]
+    Json,
+    /// Slack's incoming-webhook payload (`text`, plus the generic fields).
+    Slack,
+}
+
+impl Format {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Json => "json",
+            Format::Slack => "slack",
+        }
+    }
+}
+
+/// One `[[alerts]]` rule.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "RuleFile")]
+pub struct AlertRule {
+    pub name: String,
+    pub when: When,
+    pub app: Vec<String>,
+    pub env: Vec<String>,
+    pub host: Vec<String>,
+    pub tag: Vec<String>,
+    pub level: Vec<String>,
+    /// Only events matching this query (the search syntax).
+    pub query: String,
+    pub webhook: String,
+    pub format: Format,
+    /// Spike: the window counted, its factor over the usual rate, and the fewest events.
+    pub window: Duration,
+    pub factor: f64,
+    pub min_count: u64,
+    /// At most one notification per group and rule per this.
+    pub throttle: Duration,
+}
+
+impl AlertRule {
+    /// The rule's filters over events.
+    pub fn filters(&self) -> Filters {
+        Filters {
+            app: self.app.clone(),
+            env: self.env.clone(),
+            host: self.host.clone(),
+            tag: self.tag.clone(),
+            level: self.level.clone(),
+            ..Filters::default()
+        }
+    }
+}
+
+/// The rule as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleFile {
+    name: String,
+    when: When,
+    #[serde(default)]
+    app: Vec<String>,
+    #[serde(default)]
+    env: Vec<String>,
+    #[serde(default)]
+    host: Vec<String>,
+    #[serde(default)]
+    tag: Vec<String>,
+    #[serde(default)]
+    level: Vec<String>,
+    #[serde(default)]
+    query: String,
+    #[serde(default, deserialize_with = "webhook_url")]
+    webhook: Option<String>,
+    #[serde(default)]
+    email: Vec<String>,
+    #[serde(default)]
+    format: Format,
+    #[serde(default, deserialize_with = "period")]
+    window: Option<Duration>,
+    factor: Option<f64>,
+    min_count: Option<u64>,
+    #[serde(default, deserialize_with = "period")]
+    throttle: Option<Duration>,
+}
+
+/// The defaults of a spike rule: five minutes, five times the usual rate, twenty events.
+const DEFAULT_WINDOW: Duration = Duration::from_secs(300);
+const DEFAULT_FACTOR: f64 = 5.0;
+const DEFAULT_MIN_COUNT: u64 = 20;
+/// One notification per group and rule per hour.
+pub const DEFAULT_THROTTLE: Duration = Duration::from_secs(3600);
+
+impl TryFrom<RuleFile> for AlertRule {
+    type Error = String;
+
+    fn try_from(r: RuleFile) -> Result<Self, String> {
+        if r.name.trim().is_empty() {
+            return Err("an alert rule needs a name".into());
+        }
+        if !r.email.is_empty() {
+            return Err(format!(
+                "alert {:?}: email notifications are not built yet; use webhook",
+                r.name
+            ));
+        }
+        let Some(webhook) = r.webhook else {
+            return Err(format!(
+                "alert {:?}: webhook = \"https://...\" is missing",
+                r.name
+            ));
+        };
+        let spike_only = r.window.is_some() || r.factor.is_some() || r.min_count.is_some();
+        if spike_only && r.when != When::Spike {
+            return Err(format!(
+                "alert {:?}: window, factor and min_count go with when = \"spike\"",
+                r.name
+            ));
+        }
+        let factor = r.factor.unwrap_or(DEFAULT_FACTOR);
+        if !(factor > 0.0 && factor.is_finite()) {
+            return Err(format!("alert {:?}: factor must be above 0", r.name));
+        }
+        let window = r.window.unwrap_or(DEFAULT_WINDOW);
+        if window > Duration::from_secs(24 * 3600) {
+            return Err(format!("alert {:?}: window must be at most 24h", r.name));
+        }
+        Ok(AlertRule {
+            name: r.name,
+            when: r.when,
+            app: r.app,
+            env: r.env,
+            host: r.host,
+            tag: r.tag,
+            level: r.level,
+            query: r.query,
+            webhook,
+            format: r.format,
+            window,
+            factor,
+            min_count: r.min_count.unwrap_or(DEFAULT_MIN_COUNT),
+            throttle: r.throttle.unwrap_or(DEFAULT_THROTTLE),
+        })
+    }
+}
+
+fn webhook_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let text = String::deserialize(d)?;
+    let uri: ureq::http::Uri = text
+        .parse()
+        .map_err(|e| serde::de::Error::custom(format!("webhook {text:?}: {e}")))?;
+    let http = matches!(uri.scheme_str(), Some("http" | "https"));
+    if !http || uri.host().is_none_or(str::is_empty) {
+        return Err(serde::de::Error::custom(format!(
+            "webhook {text:?}: not an http:// or https:// URL"
+        )));
+    }
+    Ok(Some(text))
+}
+
+fn period<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    let text = String::deserialize(d)?;
+    let span = crate::query::time::parse_duration(&text)
+        .ok()
+        .and_then(|d| Duration::try_from(d).ok())
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| {
+            serde::de::Error::custom(format!("{text:?}: not a period (such as 5m, 1h, 7d)"))
+        })?;
+    Ok(Some(span))
+}

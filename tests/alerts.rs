@@ -1,0 +1,295 @@
+//! Alerts as users run them: `stackfold tail` with `[[alerts]]` in its config, a webhook
+//! receiver on 127.0.0.1, logs appended as a service would write them.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// A webhook receiver: records every request's body and answers the statuses of `answers`
+/// in turn (200 once they run out).
+struct Receiver {
+    url: String,
+    bodies: Arc<Mutex<Vec<Value>>>,
+}
+
+impl Receiver {
+    fn start(answers: Vec<u16>) -> Receiver {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let bodies = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&bodies);
+        std::thread::spawn(move || {
+            let mut answers = answers.into_iter();
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        break;
+                    }
+                    let lower = line.to_ascii_lowercase();
+                    if let Some(v) = lower.strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap();
+                    }
+                    if line == "\r\n" {
+                        break;
+                    }
+                }
+                let mut body = vec![0; length];
+                if reader.read_exact(&mut body).is_err() {
+                    continue;
+                }
+                if let Ok(value) = serde_json::from_slice(&body) {
+                    seen.lock().unwrap().push(value);
+                }
+                let status = answers.next().unwrap_or(200);
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+            }
+        });
+        Receiver { url, bodies }
+    }
+
+    fn bodies(&self) -> Vec<Value> {
+        self.bodies.lock().unwrap().clone()
+    }
+
+    /// Waits up to `limit` for `n` bodies in all.
+    fn wait_for(&self, n: usize, limit: Duration) -> Vec<Value> {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            let bodies = self.bodies();
+            if bodies.len() >= n {
+                return bodies;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.bodies()
+    }
+}
+
+fn config(dir: &Path, receiver: &Receiver, rule: &str) -> std::path::PathBuf {
+    let path = dir.join("stackfold.toml");
+    let text = format!(
+        "[server]\npublic_url = \"https://stackfold.example.com\"\n\n[[alerts]]\n{rule}\nwebhook = \"{}\"\n",
+        receiver.url
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn start_tail(data: &Path, logs: &Path, config: &Path) -> Child {
+    Command::new(common::binary())
+        .args(["tail", "--data"])
+        .arg(data)
+        .arg(logs)
+        .arg("--config")
+        .arg(config)
+        .args([
+            "--commit-interval-ms",
+            "200",
+            "--poll-ms",
+            "100",
+            "--idle-ms",
+            "200",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting stackfold tail")
+}
+
+/// An exception event of type `ty` at `ts` as log4j writes it.
+fn trace(ts: jiff::Timestamp, ty: &str, n: u32) -> String {
+    let time = ts.strftime("%Y-%m-%d %H:%M:%S,%3f");
+    format!(
+        "{time} ERROR [main] com.acme.Billing - charge {n} failed\n\
+         {ty}: card declined\n\
+         \tat com.acme.Billing.charge(Billing.java:42)\n\
+         \tat com.acme.Api.handle(Api.java:7)\n"
+    )
+}
+
+fn count(data: &Path) -> usize {
+    if !data.join("index/meta.json").exists() {
+        return 0;
+    }
+    common::search_all(data).len()
+}
+
+use common::append;
+
+fn wait_indexed(data: &Path, n: usize) {
+    let start = Instant::now();
+    while count(data) < n {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "never indexed {n}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_new_problem_notifies_once_backfill_never_and_a_regression_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&logs).unwrap();
+    let receiver = Receiver::start(vec![]);
+    let config = config(
+        dir.path(),
+        &receiver,
+        "name = \"new in production\"\nwhen = \"new\"\nenv = [\"pro\"]",
+    );
+    // Old logs: a backfill of last year's problems.
+    let old = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(24 * 300);
+    let backfill = logs.join("app_billing_pro_1.4.2_web01_20250101.log");
+    append(&backfill, &trace(old, "java.lang.IllegalStateException", 1));
+    append(&backfill, &trace(old, "java.io.IOException", 2));
+    let _tail = Killed(start_tail(&data, &logs, &config));
+    wait_indexed(&data, 2);
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(receiver.bodies().is_empty(), "backfilling notifies nobody");
+
+    // A new problem in production, and one in another environment.
+    let today = jiff::Zoned::now().strftime("%Y%m%d").to_string();
+    let live = logs.join(format!("app_billing_pro_1.4.3_web01_{today}.log"));
+    let dev = logs.join(format!("app_billing_dev_1.4.3_web01_{today}.log"));
+    append(
+        &dev,
+        &trace(jiff::Timestamp::now(), "java.lang.ArithmeticException", 3),
+    );
+    let written = Instant::now();
+    append(
+        &live,
+        &trace(
+            jiff::Timestamp::now(),
+            "java.util.ConcurrentModificationException",
+            4,
+        ),
+    );
+    let bodies = receiver.wait_for(1, Duration::from_secs(10));
+    let took = written.elapsed();
+    assert_eq!(bodies.len(), 1, "{bodies:#?}");
+    // Committed within the 200 ms commit interval, notified within 2 s of that.
+    assert!(took < Duration::from_millis(2500), "took {took:?}");
+    let note = &bodies[0];
+    assert_eq!(note["rule"], "new in production");
+    assert_eq!(note["kind"], "new");
+    assert_eq!(
+        note["group"]["root_type"],
+        "java.util.ConcurrentModificationException"
+    );
+    let fp = note["group"]["fingerprint"].as_str().unwrap().to_owned();
+    assert_eq!(note["event"]["exception"]["fingerprint"], fp.as_str());
+    assert_eq!(
+        note["url"],
+        format!("https://stackfold.example.com/#/group/{fp}").as_str()
+    );
+    assert_eq!(note["id"].as_str().unwrap().len(), 32);
+
+    // Seen again: no second notification.
+    append(
+        &live,
+        &trace(
+            jiff::Timestamp::now(),
+            "java.util.ConcurrentModificationException",
+            5,
+        ),
+    );
+    wait_indexed(&data, 5);
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(receiver.bodies().len(), 1);
+    drop(_tail);
+
+    // Resolved, then seen again: a regression, for a rule that watches for them.
+    let config = self::config(
+        dir.path(),
+        &receiver,
+        "name = \"regressions\"\nwhen = \"regression\"",
+    );
+    common::stackfold(&["resolve", "--data", data.to_str().unwrap(), &fp]);
+    let _tail = Killed(start_tail(&data, &logs, &config));
+    std::thread::sleep(Duration::from_millis(1500));
+    append(
+        &live,
+        &trace(
+            jiff::Timestamp::now(),
+            "java.util.ConcurrentModificationException",
+            6,
+        ),
+    );
+    let bodies = receiver.wait_for(2, Duration::from_secs(10));
+    assert_eq!(bodies.len(), 2, "{bodies:#?}");
+    assert_eq!(bodies[1]["kind"], "regression");
+    assert_eq!(bodies[1]["group"]["fingerprint"], fp.as_str());
+    assert_eq!(bodies[1]["group"]["status"], "unresolved");
+    assert_eq!(bodies[1]["group"]["regressed_in"], "1.4.3");
+    append(
+        &live,
+        &trace(
+            jiff::Timestamp::now(),
+            "java.util.ConcurrentModificationException",
+            7,
+        ),
+    );
+    wait_indexed(&data, 7);
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(receiver.bodies().len(), 2, "one regression notification");
+    let out = common::stackfold(&["exceptions", "--data", data.to_str().unwrap(), "--json"]);
+    let groups: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let group = groups
+        .iter()
+        .find(|g| g["fingerprint"] == fp.as_str())
+        .unwrap();
+    assert!(group["regressed_at"].is_string(), "{group}");
+}
+
+#[test]
+fn a_receiver_failing_three_times_gets_the_notification_exactly_once_more() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&logs).unwrap();
+    let receiver = Receiver::start(vec![500, 500, 500]);
+    let config = config(dir.path(), &receiver, "name = \"all new\"\nwhen = \"new\"");
+    let today = jiff::Zoned::now().strftime("%Y%m%d").to_string();
+    let live = logs.join(format!("app_billing_pro_1.4.3_web01_{today}.log"));
+    append(
+        &live,
+        "2020-01-01 00:00:00,000 INFO  [main] com.acme.App - started\n",
+    );
+    let _tail = Killed(start_tail(&data, &logs, &config));
+    wait_indexed(&data, 1);
+    append(
+        &live,
+        &trace(jiff::Timestamp::now(), "java.lang.IllegalStateException", 1),
+    );
+    // Retries after 1, 2 and 4 s.
+    let bodies = receiver.wait_for(4, Duration::from_secs(20));
+    assert_eq!(bodies.len(), 4, "{bodies:#?}");
+    assert!(bodies.iter().all(|b| b["id"] == bodies[0]["id"]));
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(receiver.bodies().len(), 4, "confirmed: never sent again");
+}
