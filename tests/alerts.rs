@@ -293,3 +293,144 @@ fn a_receiver_failing_three_times_gets_the_notification_exactly_once_more() {
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(receiver.bodies().len(), 4, "confirmed: never sent again");
 }
+
+/// Killed with SIGKILL again and again while new problems keep coming: every problem's
+/// notification reaches the receiver (a duplicate only of one whose 2xx was not recorded).
+#[test]
+fn killed_between_evaluation_and_delivery_loses_no_notification() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&logs).unwrap();
+    let receiver = Receiver::start(vec![]);
+    let config = config(dir.path(), &receiver, "name = \"new\"\nwhen = \"new\"");
+    let today = jiff::Zoned::now().strftime("%Y%m%d").to_string();
+    let live = logs.join(format!("app_billing_pro_1.4.3_web01_{today}.log"));
+    append(
+        &live,
+        "2020-01-01 00:00:00,000 INFO  [main] com.acme.App - started\n",
+    );
+    {
+        // The rule's first run: what comes after it is new.
+        let _tail = Killed(start_tail(&data, &logs, &config));
+        wait_indexed(&data, 1);
+        std::thread::sleep(Duration::from_millis(800));
+    }
+    let problems = 30;
+    let writer = {
+        let live = live.clone();
+        std::thread::spawn(move || {
+            for n in 0..problems {
+                let ty = format!("com.acme.Failure{n}Exception");
+                append(&live, &trace(jiff::Timestamp::now(), &ty, n));
+                std::thread::sleep(Duration::from_millis(120));
+            }
+        })
+    };
+    let mut rng = fastrand::Rng::with_seed(15);
+    let mut kills = 0;
+    while kills < 12 || !writer.is_finished() {
+        let mut tail = start_tail(&data, &logs, &config);
+        std::thread::sleep(Duration::from_millis(200 + rng.u64(..700)));
+        tail.kill().unwrap(); // SIGKILL
+        tail.wait().unwrap();
+        kills += 1;
+    }
+    writer.join().unwrap();
+    let _tail = Killed(start_tail(&data, &logs, &config));
+    let start = Instant::now();
+    let distinct = || {
+        let mut ids: Vec<String> = receiver
+            .bodies()
+            .iter()
+            .map(|b| b["id"].as_str().unwrap().to_owned())
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    };
+    while distinct().len() < problems as usize && start.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let bodies = receiver.bodies();
+    let ids = distinct();
+    let types: std::collections::BTreeSet<String> = bodies
+        .iter()
+        .map(|b| b["group"]["root_type"].as_str().unwrap().to_owned())
+        .collect();
+    eprintln!(
+        "{kills} kills; {} notifications, {} distinct, {} duplicates",
+        bodies.len(),
+        ids.len(),
+        bodies.len() - ids.len()
+    );
+    assert_eq!(ids.len(), problems as usize, "{types:?}");
+    assert_eq!(types.len(), problems as usize);
+    // Duplicates are rare: only a kill between a 2xx and its record makes one.
+    assert!(
+        bodies.len() - ids.len() <= kills,
+        "{} duplicates",
+        bodies.len() - ids.len()
+    );
+}
+
+/// A spike of 50 events in a minute after a quiet day sends one notification.
+#[test]
+fn a_spike_after_a_quiet_day_notifies_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&logs).unwrap();
+    let receiver = Receiver::start(vec![]);
+    let config = config(
+        dir.path(),
+        &receiver,
+        "name = \"spikes\"\nwhen = \"spike\"\nwindow = \"1m\"\nfactor = 5\nmin_count = 20",
+    );
+    let today = jiff::Zoned::now().strftime("%Y%m%d").to_string();
+    let live = logs.join(format!("app_billing_pro_1.4.3_web01_{today}.log"));
+    let now = jiff::Timestamp::now();
+    // A quiet day: one event an hour.
+    for hour in (1..24).rev() {
+        let ts = now - jiff::SignedDuration::from_hours(hour);
+        append(
+            &live,
+            &trace(ts, "java.net.SocketTimeoutException", hour as u32),
+        );
+    }
+    let _tail = Killed(start_tail(&data, &logs, &config));
+    wait_indexed(&data, 23);
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(receiver.bodies().is_empty(), "a quiet day is no spike");
+    let burst: String = (0..50)
+        .map(|n| {
+            trace(
+                jiff::Timestamp::now(),
+                "java.net.SocketTimeoutException",
+                100 + n,
+            )
+        })
+        .collect();
+    append(&live, &burst);
+    let bodies = receiver.wait_for(1, Duration::from_secs(10));
+    assert_eq!(bodies.len(), 1, "{bodies:#?}");
+    assert_eq!(bodies[0]["kind"], "spike");
+    assert_eq!(
+        bodies[0]["group"]["root_type"],
+        "java.net.SocketTimeoutException"
+    );
+    // More of the same within the throttle: nothing more.
+    let more: String = (0..30)
+        .map(|n| {
+            trace(
+                jiff::Timestamp::now(),
+                "java.net.SocketTimeoutException",
+                200 + n,
+            )
+        })
+        .collect();
+    append(&live, &more);
+    wait_indexed(&data, 103);
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(receiver.bodies().len(), 1);
+}
