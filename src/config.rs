@@ -53,6 +53,15 @@
 //! webhook = "https://hooks.example/..."
 //! format = "json"               # json | slack
 //! # spike: window = "5m", factor = 5, min_count = 20; every rule: throttle = "1h"
+//! # or email = ["ops@example.com"], sent through:
+//! # [smtp]
+//! # host = "smtp.example.com"
+//! # port = 587
+//! # from = "stackfold <alerts@example.com>"
+//! # username = "alerts"
+//! # password_file = "smtp.password"
+//! # starttls = true
+//! # ca = "relay-ca.pem"       # trust this CA instead of the system's
 //!
 //! # On an edge, instead of [index] and [server]: ship to a central (`stackfold ship`'s flags)
 //! # [ship]
@@ -108,6 +117,9 @@ pub struct ConfigFile {
     /// `[[alerts]]`: evaluated by `tail`, `run` and `serve` as events are committed.
     #[serde(default)]
     pub alerts: Vec<crate::triage::rules::AlertRule>,
+    /// `[smtp]`: how e-mail notifications are sent.
+    #[serde(default)]
+    pub smtp: Option<crate::triage::rules::SmtpSettings>,
 }
 
 /// `[index]`: where the index lives and how long events stay in it.
@@ -289,11 +301,25 @@ impl ConfigFile {
 
 impl ConfigFile {
     /// What the alerts of a process need.
-    pub fn alert_settings(&self) -> crate::triage::alerts::AlertSettings {
-        crate::triage::alerts::AlertSettings {
+    pub fn alert_settings(&self) -> Result<crate::triage::alerts::AlertSettings> {
+        let mailing = self
+            .alerts
+            .iter()
+            .find(|r| r.webhook.starts_with("mailto:"));
+        if let (Some(rule), None) = (mailing, &self.smtp) {
+            return Err(Error::Config(format!(
+                "[[alerts]] {:?} sends e-mail: the [smtp] section is missing",
+                rule.name
+            )));
+        }
+        if let Some(smtp) = &self.smtp {
+            crate::triage::alerts::Mailer::new(smtp).map_err(Error::Config)?;
+        }
+        Ok(crate::triage::alerts::AlertSettings {
             rules: self.alerts.clone(),
             public_url: self.server.public_url.clone(),
-        }
+            smtp: self.smtp.clone(),
+        })
     }
 }
 

@@ -79,7 +79,7 @@ pub struct Alerts {
 impl Alerts {
     /// Starts the thread over `data` when `config` has `[[alerts]]`.
     pub fn start(data: &std::path::Path, config: &ConfigFile) -> anyhow::Result<Option<Alerts>> {
-        let settings = config.alert_settings();
+        let settings = config.alert_settings()?;
         if settings.rules.is_empty() {
             return Ok(None);
         }

@@ -23,7 +23,7 @@ use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use xxhash_rust::xxh3::xxh3_128;
 
-use super::rules::{AlertRule, Format, When};
+use super::rules::{AlertRule, Format, SmtpSettings, When};
 use super::{Record, Status, Store, annotate, status_of};
 use crate::error::Result;
 use crate::query::{Filters, GroupSummary, QueryError, Reader, StoredEvent};
@@ -34,6 +34,8 @@ pub struct AlertSettings {
     pub rules: Vec<AlertRule>,
     /// `[server] public_url`: the base of the links in notifications.
     pub public_url: Option<String>,
+    /// `[smtp]`: for rules that send e-mail.
+    pub smtp: Option<SmtpSettings>,
 }
 
 /// A notification as sent: the generic JSON webhook's document.
@@ -425,19 +427,21 @@ pub fn outbox(store: &Store, limit: usize) -> Result<Vec<OutboxEntry>> {
 
 /// Sends the notifications that are due, each claimed first so that two processes over one
 /// data directory do not both send it; returns how many were confirmed.
-pub fn deliver_due(store: &Store, agent: &ureq::Agent, now: Timestamp) -> Result<usize> {
+pub fn deliver_due(
+    store: &Store,
+    agent: &ureq::Agent,
+    mailer: Option<&Mailer>,
+    now: Timestamp,
+) -> Result<usize> {
     let due = claim_due(store, now)?;
     let mut confirmed = 0;
     for (id, target, payload, attempts, created_ms) in due {
-        let answer = agent
-            .post(&target)
-            .header("Content-Type", "application/json")
-            .header("X-Stackfold-Notification", &id)
-            .send(payload.as_str());
-        let outcome = match answer {
-            Ok(response) if response.status().is_success() => Ok(()),
-            Ok(response) => Err(format!("HTTP {}", response.status())),
-            Err(err) => Err(err.to_string()),
+        let outcome = match target.strip_prefix("mailto:") {
+            Some(to) => match mailer {
+                Some(mailer) => mailer.send(&id, to, &payload),
+                None => Err("no [smtp] section to send e-mail with".to_owned()),
+            },
+            None => post(agent, &target, &id, &payload),
         };
         let conn = store.conn.lock().unwrap_or_else(|e| e.into_inner());
         let now_ms = Timestamp::now().as_millisecond();
@@ -468,6 +472,126 @@ pub fn deliver_due(store: &Store, agent: &ureq::Agent, now: Timestamp) -> Result
         }
     }
     Ok(confirmed)
+}
+
+/// POSTs a notification; a 2xx confirms it.
+fn post(
+    agent: &ureq::Agent,
+    target: &str,
+    id: &str,
+    payload: &str,
+) -> std::result::Result<(), String> {
+    let answer = agent
+        .post(target)
+        .header("Content-Type", "application/json")
+        .header("X-Stackfold-Notification", id)
+        .send(payload);
+    match answer {
+        Ok(response) if response.status().is_success() => Ok(()),
+        Ok(response) => Err(format!("HTTP {}", response.status())),
+        Err(err) => Err(err.to_string()),
+    }
+}
+
+/// Sends e-mail notifications through `[smtp]`.
+pub struct Mailer {
+    transport: lettre::SmtpTransport,
+    from: lettre::message::Mailbox,
+}
+
+impl Mailer {
+    /// The mailer of `smtp`; the error says what is wrong with the section.
+    pub fn new(smtp: &SmtpSettings) -> std::result::Result<Mailer, String> {
+        use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsParameters};
+        let from = smtp
+            .from
+            .parse()
+            .map_err(|e| format!("[smtp] from {:?}: {e}", smtp.from))?;
+        let mut builder = lettre::SmtpTransport::builder_dangerous(smtp.host.as_str())
+            .port(smtp.port)
+            .timeout(Some(Duration::from_secs(10)));
+        if smtp.starttls {
+            let mut tls = TlsParameters::builder(smtp.host.clone());
+            if let Some(ca) = &smtp.ca {
+                let pem =
+                    std::fs::read(ca).map_err(|e| format!("[smtp] ca {}: {e}", ca.display()))?;
+                let cert = Certificate::from_pem(&pem)
+                    .map_err(|e| format!("[smtp] ca {}: {e}", ca.display()))?;
+                tls = tls
+                    .certificate_store(CertificateStore::None)
+                    .add_root_certificate(cert);
+            }
+            let tls = tls.build_rustls().map_err(|e| format!("[smtp]: {e}"))?;
+            builder = builder.tls(Tls::Required(tls));
+        }
+        if let Some(user) = &smtp.username {
+            let password = match &smtp.password_file {
+                Some(path) => std::fs::read_to_string(path)
+                    .map_err(|e| format!("[smtp] password_file {}: {e}", path.display()))?
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned(),
+                None => String::new(),
+            };
+            builder = builder.credentials((user.clone(), password).into());
+        }
+        Ok(Mailer {
+            transport: builder.build(),
+            from,
+        })
+    }
+
+    /// Sends the notification `payload` (its JSON) to `to` (comma-separated), with its id as
+    /// the Message-ID, so mail clients and archives see a resend as the same message.
+    fn send(&self, id: &str, to: &str, payload: &str) -> std::result::Result<(), String> {
+        use lettre::Transport;
+        let note: serde_json::Value =
+            serde_json::from_str(payload).map_err(|e| format!("payload: {e}"))?;
+        let text = |v: &serde_json::Value| v.as_str().unwrap_or("").to_owned();
+        let group = &note["group"];
+        let what = match note["kind"].as_str() {
+            Some("new") => "New problem",
+            Some("regression") => "Regression",
+            Some("spike") => "Spike",
+            _ => "New in release",
+        };
+        let subject = format!(
+            "[stackfold] {what}: {} ({})",
+            text(&group["root_type"]),
+            text(&note["rule"])
+        );
+        let mut body = format!(
+            "{what} ({}): {} {}\n\n{} events, first seen {}, last seen {}\n",
+            text(&note["rule"]),
+            text(&group["root_type"]),
+            text(&group["template"]),
+            group["count"],
+            text(&group["first_seen"]),
+            text(&group["last_seen"]),
+        );
+        if let Some(url) = note["url"].as_str() {
+            body.push_str(&format!("\n{url}\n"));
+        }
+        let latest = text(&note["event"]["text"]);
+        if !latest.is_empty() {
+            let lines: Vec<&str> = latest.lines().take(60).collect();
+            body.push_str(&format!("\nLatest event:\n\n{}\n", lines.join("\n")));
+        }
+        let mut message = lettre::Message::builder()
+            .from(self.from.clone())
+            .subject(subject)
+            .message_id(Some(format!("<{id}@stackfold>")));
+        for address in to.split(',') {
+            let mailbox = address.parse().map_err(|e| format!("{address:?}: {e}"))?;
+            message = message.to(mailbox);
+        }
+        let message = message.body(body).map_err(|e| e.to_string())?;
+        self.transport
+            .send(&message)
+            .map(|_| ())
+            .map_err(|e| format!("SMTP: {e}"))
+    }
 }
 
 type Due = (String, String, String, u32, i64);
@@ -523,6 +647,13 @@ pub fn spawn(
                     return;
                 }
             };
+            let mailer = match settings.smtp.as_ref().map(Mailer::new).transpose() {
+                Ok(mailer) => mailer,
+                Err(err) => {
+                    tracing::error!(error = %err, "alerts: e-mail");
+                    None
+                }
+            };
             let agent: ureq::Agent = ureq::Agent::config_builder()
                 .timeout_global(Some(Duration::from_secs(10)))
                 .http_status_as_error(false)
@@ -542,7 +673,7 @@ pub fn spawn(
                         tracing::warn!(error = %err, "alerts: evaluation failed; retried");
                     }
                 }
-                if let Err(err) = deliver_due(&store, &agent, Timestamp::now()) {
+                if let Err(err) = deliver_due(&store, &agent, mailer.as_ref(), Timestamp::now()) {
                     tracing::warn!(error = %crate::error::Chain(&err), "alerts: delivery");
                 }
                 std::thread::sleep(TICK);
@@ -591,7 +722,7 @@ mod tests {
         enqueue(&store, &[queued("a", dead), queued("b", dead)], 12, now).unwrap();
         assert_eq!(watermark(&store).unwrap(), Some(12));
         let agent = ureq::Agent::new_with_defaults();
-        assert_eq!(deliver_due(&store, &agent, now).unwrap(), 0);
+        assert_eq!(deliver_due(&store, &agent, None, now).unwrap(), 0);
         let entries = outbox(&store, 10).unwrap();
         assert_eq!(entries.len(), 1);
         let entry = &entries[0];

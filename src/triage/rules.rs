@@ -67,6 +67,8 @@ pub struct AlertRule {
     pub level: Vec<String>,
     /// Only events matching this query (the search syntax).
     pub query: String,
+    /// Where notifications go: `http(s)://...` (a webhook) or `mailto:a@x,b@y` (e-mail through
+    /// `[smtp]`).
     pub webhook: String,
     pub format: Format,
     /// Spike: the window counted, its factor over the usual rate, and the fewest events.
@@ -137,17 +139,29 @@ impl TryFrom<RuleFile> for AlertRule {
         if r.name.trim().is_empty() {
             return Err("an alert rule needs a name".into());
         }
-        if !r.email.is_empty() {
-            return Err(format!(
-                "alert {:?}: email notifications are not built yet; use webhook",
-                r.name
-            ));
+        for address in &r.email {
+            if address.parse::<lettre::Address>().is_err() {
+                return Err(format!(
+                    "alert {:?}: {address:?} is not an e-mail address",
+                    r.name
+                ));
+            }
         }
-        let Some(webhook) = r.webhook else {
-            return Err(format!(
-                "alert {:?}: webhook = \"https://...\" is missing",
-                r.name
-            ));
+        let webhook = match (r.webhook, r.email.is_empty()) {
+            (Some(url), true) => url,
+            (None, false) => format!("mailto:{}", r.email.join(",")),
+            (Some(_), false) => {
+                return Err(format!(
+                    "alert {:?}: webhook or email, not both (write two rules)",
+                    r.name
+                ));
+            }
+            (None, true) => {
+                return Err(format!(
+                    "alert {:?}: webhook = \"https://...\" or email = [\"...\"] is missing",
+                    r.name
+                ));
+            }
         };
         let spike_only = r.window.is_some() || r.factor.is_some() || r.min_count.is_some();
         if spike_only && r.when != When::Spike {
@@ -207,4 +221,33 @@ fn period<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error>
             serde::de::Error::custom(format!("{text:?}: not a period (such as 5m, 1h, 7d)"))
         })?;
     Ok(Some(span))
+}
+
+/// `[smtp]`: how e-mail notifications are sent.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSettings {
+    pub host: String,
+    /// 587 by default (submission with STARTTLS).
+    #[serde(default = "submission_port")]
+    pub port: u16,
+    /// The sender, `stackfold <alerts@example.com>`.
+    pub from: String,
+    pub username: Option<String>,
+    /// A file holding the password (its first line).
+    pub password_file: Option<std::path::PathBuf>,
+    /// Upgrade the connection with STARTTLS, and refuse to send without it (true by default;
+    /// false only for a relay on the same host).
+    #[serde(default = "yes")]
+    pub starttls: bool,
+    /// A PEM certificate authority to trust instead of the system's (a private relay).
+    pub ca: Option<std::path::PathBuf>,
+}
+
+fn submission_port() -> u16 {
+    587
+}
+
+fn yes() -> bool {
+    true
 }
