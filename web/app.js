@@ -40,6 +40,35 @@ async function api(path, params) {
   return body;
 }
 
+async function post(path, body) {
+  const response = await fetch(`/api/${path}`, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  const answer = await response.json().catch(() => ({ error: response.statusText }));
+  if (!response.ok) throw new Error(answer.error || response.statusText);
+  return answer;
+}
+
+// Sets the triage status of the groups `fingerprints`, one request each.
+async function setStatus(fingerprints, status) {
+  for (const fp of fingerprints) await post(`exceptions/${encodeURIComponent(fp)}/status`, { status });
+}
+
+// A group's triage badges: regressed (when and in which release), and its status when it is
+// not the default.
+function triageBadges(g) {
+  const regressed = g.regressed_at
+    ? `<span class="regressed" title="regressed at ${esc(g.regressed_at)}">regressed${g.regressed_in ? " in " + esc(g.regressed_in) : ""}</span>`
+    : "";
+  const status = g.status && g.status !== "unresolved" ? `<span class="status">${esc(g.status)}</span>` : "";
+  return regressed + status;
+}
+
+const STATUSES = [["unresolved", "Unresolved"], ["resolved", "Resolved"], ["ignored", "Ignored"], ["all", "All"]];
+
 function showError(err) {
   const box = $("#error");
   box.textContent = err ? String(err.message || err) : "";
@@ -50,7 +79,8 @@ function showError(err) {
 
 function renderHeader(r) {
   $("#nav-search").classList.toggle("active", r.name === "search");
-  $("#nav-exceptions").classList.toggle("active", r.name !== "search");
+  $("#nav-exceptions").classList.toggle("active", r.name === "exceptions" || r.name === "group");
+  $("#nav-alerts").classList.toggle("active", r.name === "alerts");
   const from = r.params.get("from") || "";
   const to = r.params.get("to") || "";
   const preset = $("#preset");
@@ -384,6 +414,8 @@ async function viewExceptions(r) {
   const params = shared(r.params);
   const sort = r.params.get("sort") || "count";
   params.set("sort", sort);
+  const status = r.params.get("status") || "unresolved";
+  params.set("status", status);
   const q = r.params.get("q") || "";
   if (q) params.set("q", q);
   const list = await api("exceptions", params);
@@ -396,19 +428,29 @@ async function viewExceptions(r) {
   const tags = (g) => g.tags.map((t) => esc(t.value)).slice(0, 3).join(", ");
   const rowsOf = (groups, before = new Map()) => groups
     .map((g) => `<tr class="group${before.has(g.fingerprint) && before.get(g.fingerprint) !== g.count ? " bumped" : ""}" data-fp="${esc(g.fingerprint)}">
+      <td><input type="checkbox" class="pick" value="${esc(g.fingerprint)}" aria-label="select ${esc(g.root_type || "group")}"></td>
       <td class="count">${g.count}</td>
       <td>${sparkline(g.trend)}</td>
-      <td><div class="type">${esc(g.root_type || "(no type)")}</div><div class="template">${esc(g.template)}</div>
+      <td><div class="type">${esc(g.root_type || "(no type)")} ${triageBadges(g)}</div><div class="template">${esc(g.template)}</div>
         <div class="meta">${g.top_frame ? "at " + esc(g.top_frame) : ""}</div></td>
       <td>${g.apps.map((a) => esc(a.value)).join(", ")}<div class="meta">${g.envs.map((e) => esc(e.value)).join(", ")}</div></td>
       <td>${g.first_tag ? `<span class="new">new in ${esc(g.first_tag)}</span>` : ""}<div class="meta">${tags(g)}</div></td>
       <td class="meta">${esc(g.first_seen || "—")}</td><td class="meta">${esc(g.last_seen || "—")}</td></tr>`)
-    .join("") || `<tr><td colspan="7" class="meta">No exceptions in this range.</td></tr>`;
+    .join("") || `<tr><td colspan="8" class="meta">No ${status === "all" ? "" : status + " "}exceptions in this range.</td></tr>`;
   const rows = rowsOf(list.groups);
+  const tabs = STATUSES.map(([key, label]) => {
+    const p = new URLSearchParams(r.params);
+    p.set("status", key);
+    return `<a href="#/exceptions?${p}" class="tab${key === status ? " active" : ""}"${key === status ? ' aria-current="page"' : ""}>${label}</a>`;
+  }).join("");
   $("#view").innerHTML = `
     <form class="searchbar" id="ex-form"><input id="q" value="${esc(q)}" placeholder="Only groups of events matching…">
       <button class="primary" type="submit">Filter</button></form>
-    <table class="groups"><thead><tr><th>${header("count", "Events")}</th><th>Trend</th><th>Exception</th>
+    <nav class="tabs" aria-label="Status">${tabs}</nav>
+    <div class="bulk"><button type="button" data-status="resolved" disabled>Resolve</button>
+      <button type="button" data-status="ignored" disabled>Ignore</button>
+      <button type="button" data-status="unresolved" disabled>Reopen</button><span class="meta" id="picked"></span></div>
+    <table class="groups"><thead><tr><th><input type="checkbox" id="pick-all" aria-label="select all"></th><th>${header("count", "Events")}</th><th>Trend</th><th>Exception</th>
       <th>Apps / envs</th><th>Release</th><th>${header("first_seen", "First seen")}</th><th>${header("last_seen", "Last seen")}</th></tr></thead>
       <tbody>${rows}</tbody></table><div class="meta" id="live-status"></div>`;
   $("#ex-form").addEventListener("submit", (e) => {
@@ -418,8 +460,31 @@ async function viewExceptions(r) {
     go("exceptions", p);
   });
   $("#view tbody").addEventListener("click", (e) => {
+    if (e.target.closest("input, button, a")) return;
     const row = e.target.closest("tr[data-fp]");
     if (row) go("group", shared(r.params), row.dataset.fp);
+  });
+  const picked = () => [...document.querySelectorAll("#view input.pick:checked")].map((b) => b.value);
+  const updateBulk = () => {
+    const n = picked().length;
+    for (const b of document.querySelectorAll(".bulk button")) b.disabled = n === 0;
+    $("#picked").textContent = n ? `${n} selected` : "";
+  };
+  $("#view table.groups").addEventListener("change", (e) => {
+    if (e.target.id === "pick-all") {
+      for (const b of document.querySelectorAll("#view input.pick")) b.checked = e.target.checked;
+    }
+    updateBulk();
+  });
+  $("#view .bulk").addEventListener("click", async (e) => {
+    const to = e.target.dataset?.status;
+    if (!to) return;
+    try {
+      await setStatus(picked(), to);
+      render();
+    } catch (err) {
+      showError(err);
+    }
   });
   // Counts follow new exceptions as they are indexed: each arrival schedules one refresh.
   let counts = new Map(list.groups.map((g) => [g.fingerprint, g.count]));
@@ -463,6 +528,10 @@ async function viewGroup(r) {
   $("#view").innerHTML = `
     <h2 class="type">${esc(g.root_type || "(no type)")}</h2>
     <div class="template">${esc(g.template)}</div>
+    <div class="triage">Status: <b id="group-status">${esc(g.status)}</b> ${triageBadges({ ...g, status: "" })}
+      <button type="button" data-status="resolved"${g.status === "resolved" ? " disabled" : ""}>Resolve</button>
+      <button type="button" data-status="ignored"${g.status === "ignored" ? " disabled" : ""}>Ignore</button>
+      <button type="button" data-status="unresolved"${g.status === "unresolved" ? " disabled" : ""}>Reopen</button></div>
     <p class="meta"><span class="count" id="group-count">${g.count}</span> events · first seen ${esc(g.first_seen || "—")}
       ${g.first_tag ? `<span class="new">new in ${esc(g.first_tag)}</span>` : ""} · last seen <span id="group-last">${esc(g.last_seen || "—")}</span>
       · fingerprint ${esc(g.fingerprint)}</p>
@@ -474,6 +543,16 @@ async function viewGroup(r) {
     <h3>Recent events</h3><div class="panel" id="samples">${samples}</div>`;
   drawHistogram($("#hist"), g.histogram);
   wireDetails($("#latest"));
+  $("#view .triage").addEventListener("click", async (e) => {
+    const to = e.target.dataset?.status;
+    if (!to) return;
+    try {
+      await setStatus([g.fingerprint], to);
+      render();
+    } catch (err) {
+      showError(err);
+    }
+  });
   $("#samples").addEventListener("click", (e) => {
     const id = e.target.dataset?.context;
     if (!id) return;
@@ -496,6 +575,22 @@ async function viewGroup(r) {
   });
 }
 
+// ---- alerts ------------------------------------------------------------------------------
+
+async function viewAlerts(r) {
+  const { alerts } = await api("alerts", new URLSearchParams({ limit: "200" }));
+  if (r.stale()) return;
+  const rows = alerts
+    .map((a) => `<tr><td class="meta">${esc(a.created)}</td><td>${esc(a.rule)}</td><td>${esc(a.kind)}</td>
+      <td><a href="#/group/${esc(a.fingerprint)}">${esc(a.fingerprint.slice(0, 12))}…</a></td>
+      <td class="state-${esc(a.state)}">${esc(a.state)}</td><td>${a.attempts}</td>
+      <td class="meta">${esc(a.sent || "")}${esc(a.last_error || "")}</td></tr>`)
+    .join("") || `<tr><td colspan="7" class="meta">No notifications yet: alert rules go in the config's [[alerts]].</td></tr>`;
+  $("#view").innerHTML = `<h2>Alerts</h2>
+    <table class="groups alerts"><thead><tr><th>Created</th><th>Rule</th><th>Kind</th><th>Group</th><th>State</th>
+      <th>Attempts</th><th>Sent / last error</th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
 // ---- router ------------------------------------------------------------------------------
 
 // Each navigation renders anew; a view whose data arrives after a newer navigation drops it.
@@ -508,7 +603,7 @@ async function render() {
   stopLive();
   renderHeader(r);
   showError(null);
-  const views = { search: viewSearch, exceptions: viewExceptions, group: viewGroup };
+  const views = { search: viewSearch, exceptions: viewExceptions, group: viewGroup, alerts: viewAlerts };
   try {
     await (views[r.name] || viewSearch)(r);
   } catch (err) {

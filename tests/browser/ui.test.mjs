@@ -197,3 +197,66 @@ test("run: tail and serve from one config; live search and live group counts", a
   assert.match(await page.textContent("#group-last"), /10:00:06/);
   await page.close();
 });
+
+test("triage: resolve two groups from the list; a new event brings one back, regressed", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "stackfold-triage-"));
+  const logs = join(dir, "logs");
+  mkdirSync(logs);
+  const log = join(logs, "orders.log");
+  const now = () => new Date().toISOString().replace("T", " ").replace(".", ",").slice(0, 23);
+  const failure = (type, n) => `${now()} ERROR [main] com.acme.Orders - order ${n} failed\n` +
+    `${type}: stock is gone\n\tat com.acme.Orders.reserve(Orders.java:${40 + n})\n`;
+  writeFileSync(log, failure("java.lang.IllegalStateException", 1) + failure("java.io.IOException", 2));
+  writeFileSync(join(dir, "stackfold.toml"), [
+    "[input]", 'paths = ["logs"]', "",
+    "[index]", 'data = "data"', "",
+    "[tail]", "commit_interval_ms = 300", "idle_ms = 300", "",
+    "[server]", 'listen = "127.0.0.1:0"', "",
+  ].join("\n"));
+  const base = await start(["run", "--config", join(dir, "stackfold.toml")]);
+  for (let i = 0; i < 100; i++) {
+    const r = await fetch(`${base}api/exceptions`).then((x) => x.json());
+    if (r.groups.length === 2) break;
+    await new Promise((done) => setTimeout(done, 100));
+  }
+  const page = await browser.newPage();
+  await page.goto(`${base}#/exceptions`);
+  await page.waitForFunction(() => document.querySelectorAll("tr.group").length === 2);
+  assert.ok(await page.locator(".bulk button[data-status=resolved]").isDisabled(), "nothing selected yet");
+  for (const box of await page.locator("tr.group input.pick").all()) await box.check();
+  await page.locator(".bulk button[data-status=resolved]").click();
+  await page.waitForSelector("text=No unresolved exceptions");
+  assert.equal(await page.locator("tr.group").count(), 0, "resolved groups leave the Unresolved tab");
+
+  await page.getByRole("link", { name: "Resolved", exact: true }).click();
+  await page.waitForFunction(() => document.querySelectorAll("tr.group").length === 2);
+  assert.match(page.url(), /status=resolved/);
+  assert.equal(await page.locator("tr.group .status", { hasText: "resolved" }).count(), 2);
+  await page.screenshot({ path: join(artifacts, "triage-resolved.png"), fullPage: true });
+
+  // The problem comes back: the group is unresolved again, marked regressed.
+  await new Promise((done) => setTimeout(done, 50));
+  const { appendFileSync } = await import("node:fs");
+  appendFileSync(log, failure("java.io.IOException", 3));
+  await page.getByRole("link", { name: "Unresolved", exact: true }).click();
+  let rows = 0;
+  for (let i = 0; i < 50 && rows === 0; i++) {
+    await new Promise((done) => setTimeout(done, 200));
+    await page.reload();
+    await page.waitForSelector("table.groups");
+    rows = await page.locator("tr.group").count();
+  }
+  assert.equal(rows, 1);
+  const row = page.locator("tr.group").first();
+  assert.match(await row.textContent(), /java\.io\.IOException/);
+  assert.match(await row.locator(".regressed").textContent(), /regressed/);
+  await page.screenshot({ path: join(artifacts, "triage-regressed.png"), fullPage: true });
+
+  // The group page says so, and reopens or resolves it again.
+  await row.locator(".type").click();
+  await page.waitForSelector("#group-status");
+  assert.equal((await page.textContent("#group-status")).trim(), "unresolved");
+  await page.locator(".triage button[data-status=resolved]").click();
+  await page.waitForFunction(() => document.querySelector("#group-status")?.textContent.trim() === "resolved");
+  await page.close();
+});
