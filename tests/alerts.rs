@@ -89,6 +89,39 @@ fn config(dir: &Path, receiver: &Receiver, rule: &str) -> std::path::PathBuf {
     path
 }
 
+/// A test's directory (logs, data, config) and its webhook receiver.
+struct Setup {
+    dir: tempfile::TempDir,
+    logs: std::path::PathBuf,
+    data: std::path::PathBuf,
+    receiver: Receiver,
+    config: std::path::PathBuf,
+}
+
+/// A directory with an empty `logs/`, a receiver answering `answers`, and a config holding
+/// the one alert `rule`.
+fn setup(answers: Vec<u16>, rule: &str) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&logs).unwrap();
+    let receiver = Receiver::start(answers);
+    let config = config(dir.path(), &receiver, rule);
+    Setup {
+        dir,
+        logs,
+        data,
+        receiver,
+        config,
+    }
+}
+
+/// Today's log of the billing app in `env`, release `tag`.
+fn todays_log(logs: &Path, env: &str, tag: &str) -> std::path::PathBuf {
+    let today = jiff::Zoned::now().strftime("%Y%m%d").to_string();
+    logs.join(format!("app_billing_{env}_{tag}_web01_{today}.log"))
+}
+
 fn start_tail(data: &Path, logs: &Path, config: &Path) -> Child {
     Command::new(common::binary())
         .args(["tail", "--data"])
@@ -152,14 +185,14 @@ impl Drop for Killed {
 
 #[test]
 fn a_new_problem_notifies_once_backfill_never_and_a_regression_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let logs = dir.path().join("logs");
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(&logs).unwrap();
-    let receiver = Receiver::start(vec![]);
-    let config = config(
-        dir.path(),
-        &receiver,
+    let Setup {
+        dir,
+        logs,
+        data,
+        receiver,
+        config,
+    } = setup(
+        vec![],
         "name = \"new in production\"\nwhen = \"new\"\nenv = [\"pro\"]",
     );
     // Old logs: a backfill of last year's problems.
@@ -173,9 +206,8 @@ fn a_new_problem_notifies_once_backfill_never_and_a_regression_once() {
     assert!(receiver.bodies().is_empty(), "backfilling notifies nobody");
 
     // A new problem in production, and one in another environment.
-    let today = jiff::Zoned::now().strftime("%Y%m%d").to_string();
-    let live = logs.join(format!("app_billing_pro_1.4.3_web01_{today}.log"));
-    let dev = logs.join(format!("app_billing_dev_1.4.3_web01_{today}.log"));
+    let live = todays_log(&logs, "pro", "1.4.3");
+    let dev = todays_log(&logs, "dev", "1.4.3");
     append(
         &dev,
         &trace(jiff::Timestamp::now(), "java.lang.ArithmeticException", 3),
@@ -268,14 +300,14 @@ fn a_new_problem_notifies_once_backfill_never_and_a_regression_once() {
 
 #[test]
 fn a_receiver_failing_three_times_gets_the_notification_exactly_once_more() {
-    let dir = tempfile::tempdir().unwrap();
-    let logs = dir.path().join("logs");
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(&logs).unwrap();
-    let receiver = Receiver::start(vec![500, 500, 500]);
-    let config = config(dir.path(), &receiver, "name = \"all new\"\nwhen = \"new\"");
-    let today = jiff::Zoned::now().strftime("%Y%m%d").to_string();
-    let live = logs.join(format!("app_billing_pro_1.4.3_web01_{today}.log"));
+    let Setup {
+        dir: _dir,
+        logs,
+        data,
+        receiver,
+        config,
+    } = setup(vec![500, 500, 500], "name = \"all new\"\nwhen = \"new\"");
+    let live = todays_log(&logs, "pro", "1.4.3");
     append(
         &live,
         "2020-01-01 00:00:00,000 INFO  [main] com.acme.App - started\n",
@@ -298,14 +330,14 @@ fn a_receiver_failing_three_times_gets_the_notification_exactly_once_more() {
 /// notification reaches the receiver (a duplicate only of one whose 2xx was not recorded).
 #[test]
 fn killed_between_evaluation_and_delivery_loses_no_notification() {
-    let dir = tempfile::tempdir().unwrap();
-    let logs = dir.path().join("logs");
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(&logs).unwrap();
-    let receiver = Receiver::start(vec![]);
-    let config = config(dir.path(), &receiver, "name = \"new\"\nwhen = \"new\"");
-    let today = jiff::Zoned::now().strftime("%Y%m%d").to_string();
-    let live = logs.join(format!("app_billing_pro_1.4.3_web01_{today}.log"));
+    let Setup {
+        dir: _dir,
+        logs,
+        data,
+        receiver,
+        config,
+    } = setup(vec![], "name = \"new\"\nwhen = \"new\"");
+    let live = todays_log(&logs, "pro", "1.4.3");
     append(
         &live,
         "2020-01-01 00:00:00,000 INFO  [main] com.acme.App - started\n",
@@ -377,18 +409,17 @@ fn killed_between_evaluation_and_delivery_loses_no_notification() {
 /// A spike of 50 events in a minute after a quiet day sends one notification.
 #[test]
 fn a_spike_after_a_quiet_day_notifies_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let logs = dir.path().join("logs");
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(&logs).unwrap();
-    let receiver = Receiver::start(vec![]);
-    let config = config(
-        dir.path(),
-        &receiver,
+    let Setup {
+        dir: _dir,
+        logs,
+        data,
+        receiver,
+        config,
+    } = setup(
+        vec![],
         "name = \"spikes\"\nwhen = \"spike\"\nwindow = \"1m\"\nfactor = 5\nmin_count = 20",
     );
-    let today = jiff::Zoned::now().strftime("%Y%m%d").to_string();
-    let live = logs.join(format!("app_billing_pro_1.4.3_web01_{today}.log"));
+    let live = todays_log(&logs, "pro", "1.4.3");
     let now = jiff::Timestamp::now();
     // A quiet day: one event an hour.
     for hour in (1..24).rev() {
@@ -433,4 +464,81 @@ fn a_spike_after_a_quiet_day_notifies_once() {
     wait_indexed(&data, 103);
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(receiver.bodies().len(), 1);
+}
+
+/// `stackfold index` evaluates the rules too: a first run over old logs notifies nobody, a
+/// later run that brings a new problem notifies before it exits.
+#[test]
+fn index_evaluates_the_rules_after_its_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let receiver = Receiver::start(vec![]);
+    let config = config(dir.path(), &receiver, "name = \"new\"\nwhen = \"new\"");
+    let index = |path: &Path| {
+        common::stackfold(&[
+            "index",
+            "--data",
+            data.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+            path.to_str().unwrap(),
+        ]);
+    };
+    let old = dir.path().join("app_billing_pro_1.4.2_web01_20250101.log");
+    let then = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(24 * 300);
+    append(&old, &trace(then, "java.lang.IllegalStateException", 1));
+    index(&old);
+    assert!(receiver.bodies().is_empty());
+    let today = jiff::Zoned::now().strftime("%Y%m%d").to_string();
+    let new = dir
+        .path()
+        .join(format!("app_billing_pro_1.4.3_web01_{today}.log"));
+    append(
+        &new,
+        &trace(jiff::Timestamp::now(), "java.lang.ArithmeticException", 2),
+    );
+    index(&new);
+    let bodies = receiver.wait_for(1, Duration::from_secs(2));
+    assert_eq!(bodies.len(), 1, "{bodies:#?}");
+    assert_eq!(
+        bodies[0]["group"]["root_type"],
+        "java.lang.ArithmeticException"
+    );
+}
+
+/// `new_in_release`: a new group in a release the app ran before the rule existed is not
+/// news of a release; one in a release deployed since is.
+#[test]
+fn new_in_release_fires_for_new_groups_of_new_releases_only() {
+    let Setup {
+        dir: _dir,
+        logs,
+        data,
+        receiver,
+        config,
+    } = setup(vec![], "name = \"release\"\nwhen = \"new_in_release\"");
+    let old = todays_log(&logs, "pro", "1.4.2");
+    let then = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(2);
+    append(&old, &trace(then, "java.lang.IllegalStateException", 1));
+    let _tail = Killed(start_tail(&data, &logs, &config));
+    wait_indexed(&data, 1);
+    std::thread::sleep(Duration::from_secs(1));
+    // A new problem, but in the release that was running already.
+    append(
+        &old,
+        &trace(jiff::Timestamp::now(), "java.io.IOException", 2),
+    );
+    wait_indexed(&data, 2);
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(receiver.bodies().is_empty(), "{:#?}", receiver.bodies());
+    // A new problem that comes with a new release.
+    let new = todays_log(&logs, "pro", "1.4.3");
+    append(
+        &new,
+        &trace(jiff::Timestamp::now(), "java.lang.ArithmeticException", 3),
+    );
+    let bodies = receiver.wait_for(1, Duration::from_secs(10));
+    assert_eq!(bodies.len(), 1, "{bodies:#?}");
+    assert_eq!(bodies[0]["kind"], "new_in_release");
+    assert_eq!(bodies[0]["group"]["first_tag"], "1.4.3");
 }

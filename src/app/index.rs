@@ -65,6 +65,14 @@ pub fn run(args: IndexArgs) -> anyhow::Result<ExitCode> {
         .commit()
         .context("committing")
         .map_err(|e| super::explain_write_failure(e, &args.data))?;
+    let config = match &args.pipeline.config {
+        Some(path) => crate::config::ConfigFile::load(path)?,
+        None => crate::config::ConfigFile::default(),
+    };
+    let alerts = config.alert_settings()?;
+    if !alerts.rules.is_empty() {
+        crate::triage::alerts::run_once(&args.data, &alerts).context("alerts")?;
+    }
     summary.seconds = started.elapsed().as_secs_f64();
     summary.index_bytes = Some(dir_size(&crate::index::index_dir(&args.data)));
     if args.json {

@@ -805,3 +805,62 @@ async fn resolved_groups_leave_the_default_list_and_the_change_names_its_user() 
     let (status, _) = send(state.clone(), "POST", &uri, r#"{"status": "reopen"}"#, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn ingest_only_users_may_not_triage() {
+    let dir = own_data();
+    let readers = dir.path().join("readers");
+    let shippers = dir.path().join("shippers");
+    std::fs::write(
+        &readers,
+        htpasswd_line("ops", "correct horse").unwrap() + "\n",
+    )
+    .unwrap();
+    std::fs::write(&shippers, htpasswd_line("edge", "s3cret").unwrap() + "\n").unwrap();
+    let state = AppState::open(
+        dir.path().to_path_buf(),
+        Some(Users::load(&readers).unwrap()),
+        WebAssets::default(),
+    )
+    .unwrap()
+    .with_ingest_users(Users::load(&shippers).unwrap());
+    let basic = |creds: &str| {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(creds)
+        )
+    };
+    let (_, list) = send(
+        state.clone(),
+        "GET",
+        "/api/exceptions",
+        "",
+        Some(&basic("ops:correct horse")),
+    )
+    .await;
+    let fp = list["groups"][0]["fingerprint"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let uri = format!("/api/exceptions/{fp}/status");
+    let body = r#"{"status": "resolved"}"#;
+    let (status, _) = send(
+        state.clone(),
+        "POST",
+        &uri,
+        body,
+        Some(&basic("edge:s3cret")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, record) = send(
+        state.clone(),
+        "POST",
+        &uri,
+        body,
+        Some(&basic("ops:correct horse")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(record["by"], "ops");
+}

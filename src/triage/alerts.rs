@@ -627,6 +627,34 @@ fn claim_due(store: &Store, now: Timestamp) -> Result<Vec<Due>> {
     Ok(due)
 }
 
+/// One evaluation and one round of delivery: what `index` does after its last commit (a
+/// notification not confirmed now stays in the outbox for the next process with alerts).
+pub fn run_once(data: &std::path::Path, settings: &AlertSettings) -> Result<usize> {
+    let store = Store::open(data)?;
+    let reader = Reader::open(data)?;
+    evaluate(&reader, &store, settings, Timestamp::now()).map_err(|err| match err {
+        AlertError::Store(err) => err,
+        AlertError::Query(err) => crate::error::Error::Config(format!("alerts: {err}")),
+    })?;
+    let mailer = settings
+        .smtp
+        .as_ref()
+        .map(Mailer::new)
+        .transpose()
+        .map_err(crate::error::Error::Config)?;
+    let agent = agent();
+    deliver_due(&store, &agent, mailer.as_ref(), Timestamp::now())
+}
+
+/// The HTTP client of webhooks: a status is an answer, not an error; 10 s at most.
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(10)))
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
 /// How often the alerter looks for new commits and due notifications.
 const TICK: Duration = Duration::from_millis(250);
 
@@ -654,11 +682,7 @@ pub fn spawn(
                     None
                 }
             };
-            let agent: ureq::Agent = ureq::Agent::config_builder()
-                .timeout_global(Some(Duration::from_secs(10)))
-                .http_status_as_error(false)
-                .build()
-                .into();
+            let agent = agent();
             let mut reader = None;
             while !stop.load(Ordering::Relaxed) {
                 if reader.is_none() {
