@@ -543,6 +543,14 @@ async function viewGroup(r) {
     <h3>Recent events</h3><div class="panel" id="samples">${samples}</div>`;
   drawHistogram($("#hist"), g.histogram);
   wireDetails($("#latest"));
+  api(`exceptions/${encodeURIComponent(g.fingerprint)}/history`).then(({ changes }) => {
+    const last = changes[changes.length - 1];
+    if (!last || r.stale()) return;
+    const note = document.createElement("span");
+    note.className = "meta";
+    note.textContent = `set ${last.status} by ${last.by} at ${last.at}${last.in_release ? " in release " + last.in_release : ""}`;
+    $("#view .triage").append(note);
+  }).catch(() => {});
   $("#view .triage").addEventListener("click", async (e) => {
     const to = e.target.dataset?.status;
     if (!to) return;

@@ -477,3 +477,24 @@ pub async fn alerts(
 pub struct Alerts {
     pub alerts: Vec<triage::alerts::OutboxEntry>,
 }
+
+/// `GET /api/exceptions/{fingerprint}/history`: every change of the group's status, oldest
+/// first, with who made it and when.
+pub async fn status_history(
+    State(state): State<AppState>,
+    Path(fingerprint): Path<String>,
+) -> Result<Json<History>, ApiError> {
+    check_fingerprint(&fingerprint)?;
+    let store = Arc::clone(&state.triage);
+    let changes = tokio::task::spawn_blocking(move || store.history(&fingerprint))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| ApiError::Internal(Chain(&e).to_string()))?;
+    Ok(Json(History { changes }))
+}
+
+/// The answer of `GET /api/exceptions/{fingerprint}/history`.
+#[derive(Debug, Serialize)]
+pub struct History {
+    pub changes: Vec<Record>,
+}

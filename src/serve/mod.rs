@@ -116,6 +116,10 @@ pub fn router(state: AppState) -> Router {
             "/api/exceptions/{fingerprint}/status",
             post(api::set_status),
         )
+        .route(
+            "/api/exceptions/{fingerprint}/history",
+            get(api::status_history),
+        )
         .route("/api/alerts", get(api::alerts))
         .route("/api/events/{id}", get(api::event))
         .route("/api/events/{id}/context", get(api::context))

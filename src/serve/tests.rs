@@ -770,6 +770,12 @@ async fn resolved_groups_leave_the_default_list_and_the_change_names_its_user() 
     assert_eq!(fps(&all).len(), groups.len());
     let (_, detail) = get(format!("/api/exceptions/{fp}")).await;
     assert_eq!(detail["status"], "resolved");
+    let (_, history) = get(format!("/api/exceptions/{fp}/history")).await;
+    assert_eq!(history["changes"][0]["status"], "resolved");
+    assert_eq!(history["changes"][0]["by"], "ops");
+    let (status, alerts) = get("/api/alerts".to_owned()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(alerts["alerts"], serde_json::json!([]));
 
     // Mistakes are 4xx with a message.
     for (uri, body, want) in [

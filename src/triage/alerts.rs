@@ -760,6 +760,26 @@ mod tests {
     }
 
     #[test]
+    fn a_slack_body_has_slacks_text_and_the_generic_fields() {
+        let mut q = queued("a", "https://hooks.slack.com/x");
+        q.note.url = Some("https://sf.example.com/#/group/ff".into());
+        let slack: serde_json::Value = serde_json::from_str(&body(&q.note, Format::Slack)).unwrap();
+        let text = slack["text"].as_str().unwrap();
+        assert!(text.starts_with("*New problem* (r): `E` t"), "{text}");
+        assert!(
+            text.ends_with("<https://sf.example.com/#/group/ff|open>"),
+            "{text}"
+        );
+        assert_eq!(slack["id"], "a");
+        let generic: serde_json::Value =
+            serde_json::from_str(&body(&q.note, Format::Json)).unwrap();
+        assert!(generic.get("text").is_none());
+        for key in ["id", "rule", "kind", "group", "event", "url"] {
+            assert!(generic.get(key).is_some(), "{key}");
+        }
+    }
+
+    #[test]
     fn stable_ids_differ_by_rule_kind_and_occasion() {
         let a = notification_id("r", When::New, "fp");
         assert_eq!(a, notification_id("r", When::New, "fp"));
