@@ -292,6 +292,9 @@ fn normalise_level(level: &str) -> String {
     crate::event::Level::from_word(&upper).map_or(upper, |l| l.as_str().to_owned())
 }
 
+/// Above this many values, a filter is a term set rather than a union of term queries.
+const MANY_VALUES: usize = 16;
+
 fn any_of(field: Field, values: &[String]) -> Option<Box<dyn Query>> {
     let term = |v: &String| -> Box<dyn Query> {
         Box::new(TermQuery::new(
@@ -302,8 +305,13 @@ fn any_of(field: Field, values: &[String]) -> Option<Box<dyn Query>> {
     match values {
         [] => None,
         [one] => Some(term(one)),
-        many => Some(Box::new(BooleanQuery::new(
-            many.iter().map(|v| (Occur::Should, term(v))).collect(),
+        few if few.len() <= MANY_VALUES => Some(Box::new(BooleanQuery::new(
+            few.iter().map(|v| (Occur::Should, term(v))).collect(),
+        ))),
+        // Alerts ask for every group that has new events at once: one pass over a sorted
+        // term set rather than a union of thousands of term queries.
+        many => Some(Box::new(tantivy::query::TermSetQuery::new(
+            many.iter().map(|v| Term::from_field_text(field, v)),
         ))),
     }
 }

@@ -870,3 +870,29 @@ async fn ingest_only_users_may_not_triage() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(record["by"], "ops");
 }
+
+/// Alerts filter on every group with new events at once: past a few values a filter is a
+/// term set, and it must select what the union of terms selects.
+#[test]
+fn a_filter_of_many_fingerprints_selects_those_groups() {
+    use crate::query::Filters;
+    let reader = Reader::open(data_dir()).unwrap();
+    let all = reader.groups("", &Filters::default()).unwrap();
+    assert!(all.len() > 20, "{} groups", all.len());
+    let mut wanted: Vec<String> = all.iter().take(18).map(|g| g.fingerprint.clone()).collect();
+    wanted.extend((0..5).map(|n| format!("{n:032x}")));
+    let filters = Filters {
+        fingerprint: wanted,
+        ..Filters::default()
+    };
+    let got = reader.groups("", &filters).unwrap();
+    let mut got: Vec<&str> = got.iter().map(|g| g.fingerprint.as_str()).collect();
+    let mut want: Vec<&str> = all
+        .iter()
+        .take(18)
+        .map(|g| g.fingerprint.as_str())
+        .collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
+}

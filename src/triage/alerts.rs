@@ -97,26 +97,55 @@ pub fn evaluate(
             ingested: fresh.ingested,
             ..rule.filters()
         };
-        for group in reader.groups(&rule.query, &in_range)? {
-            let fp = &group.fingerprint;
-            let decided = match rule.when {
-                When::New => is_new(reader, rule, fp, created[&rule.name])?.map(|_| fp.clone()),
-                When::NewInRelease => {
-                    new_in_release(reader, rule, fp, created[&rule.name])?.map(|_| fp.clone())
+        let touched: Vec<String> = reader
+            .groups(&rule.query, &in_range)?
+            .into_iter()
+            .map(|g| g.fingerprint)
+            .collect();
+        if touched.is_empty() {
+            continue;
+        }
+        let created = created[&rule.name];
+        // Each decision: the group, and what makes its notification one of a kind.
+        let decided: Vec<(String, String)> = match rule.when {
+            When::New => new_groups(reader, rule, &touched, created)?
+                .into_iter()
+                .map(|g| (g.fingerprint.clone(), g.fingerprint))
+                .collect(),
+            When::NewInRelease => {
+                let mut out = Vec::new();
+                for group in new_groups(reader, rule, &touched, created)? {
+                    if in_new_release(reader, &group, created)? {
+                        out.push((group.fingerprint.clone(), group.fingerprint));
+                    }
                 }
-                When::Regression => match records.get(fp) {
-                    Some(record) => regressed(reader, record, now)?
-                        .map(|at| format!("{fp}:{}", at.as_millisecond())),
-                    None => None,
-                },
-                When::Spike => spiking(reader, rule, fp, now)?.then(|| {
-                    let window = rule.window.as_millis().max(1) as i64;
-                    format!("{fp}:{}", now.as_millisecond() / window)
-                }),
-            };
-            let Some(key) = decided else { continue };
+                out
+            }
+            When::Regression => {
+                let mut out = Vec::new();
+                for record in touched.iter().filter_map(|fp| records.get(fp)) {
+                    if let Some(at) = regressed(reader, record, now)? {
+                        let key = format!("{}:{}", record.fingerprint, at.as_millisecond());
+                        out.push((record.fingerprint.clone(), key));
+                    }
+                }
+                out
+            }
+            When::Spike => {
+                let window = rule.window.as_millis().max(1) as i64;
+                let bucket = now.as_millisecond() / window;
+                spiking(reader, rule, &touched, now)?
+                    .into_iter()
+                    .map(|fp| {
+                        let key = format!("{fp}:{bucket}");
+                        (fp, key)
+                    })
+                    .collect()
+            }
+        };
+        for (fp, key) in decided {
             let id = notification_id(&rule.name, rule.when, &key);
-            made.push(notification(reader, store, settings, rule, id, fp)?);
+            made.push(notification(reader, store, settings, rule, id, &fp)?);
         }
     }
     let count = made.len();
@@ -124,38 +153,35 @@ pub fn evaluate(
     Ok(count)
 }
 
-/// A group first seen (by its events' time) after the rule existed.
-fn is_new(
+/// Of the groups `fps`, those first seen (by their events' time) after the rule existed:
+/// one query for all of them.
+fn new_groups(
     reader: &Reader,
     rule: &AlertRule,
-    fp: &str,
+    fps: &[String],
     created: Timestamp,
-) -> std::result::Result<Option<GroupSummary>, QueryError> {
+) -> std::result::Result<Vec<GroupSummary>, QueryError> {
     let all = Filters {
-        fingerprint: vec![fp.to_owned()],
+        fingerprint: fps.to_vec(),
         ..rule.filters()
     };
-    let Some(group) = reader.groups(&rule.query, &all)?.into_iter().next() else {
-        return Ok(None);
-    };
-    let first = group.first_seen.as_deref().and_then(|t| t.parse().ok());
-    Ok(first
-        .is_some_and(|t: Timestamp| t >= created)
-        .then_some(group))
+    let mut groups = reader.groups(&rule.query, &all)?;
+    groups.retain(|g| {
+        let first = g.first_seen.as_deref().and_then(|t| t.parse().ok());
+        first.is_some_and(|t: Timestamp| t >= created)
+    });
+    Ok(groups)
 }
 
-/// A new group whose first event's release the app had not run before the rule existed.
-fn new_in_release(
+/// The new `group`'s first event comes from a release its app had no events of before the
+/// rule existed.
+fn in_new_release(
     reader: &Reader,
-    rule: &AlertRule,
-    fp: &str,
+    group: &GroupSummary,
     created: Timestamp,
-) -> std::result::Result<Option<GroupSummary>, QueryError> {
-    let Some(group) = is_new(reader, rule, fp, created)? else {
-        return Ok(None);
-    };
+) -> std::result::Result<bool, QueryError> {
     let (Some(tag), Some(app)) = (&group.first_tag, group.apps.first()) else {
-        return Ok(None);
+        return Ok(false);
     };
     let before = Filters {
         app: vec![app.value.clone()],
@@ -163,7 +189,7 @@ fn new_in_release(
         to: Some(created),
         ..Filters::default()
     };
-    Ok((reader.count("", &before)? == 0).then_some(group))
+    Ok(reader.count("", &before)? == 0)
 }
 
 /// When a resolved group came back, if it did.
@@ -182,33 +208,42 @@ fn regressed(
         .map(|_: Timestamp| record.at))
 }
 
-/// The group's events of the last `window` are over `factor` times the window's average over
-/// the 24 hours before, and at least `min_count`.
+/// Of the groups `fps`, those whose events of the last `window` are over `factor` times the
+/// window's average over the 24 hours before, and at least `min_count`: two queries for all.
 fn spiking(
     reader: &Reader,
     rule: &AlertRule,
-    fp: &str,
+    fps: &[String],
     now: Timestamp,
-) -> std::result::Result<bool, QueryError> {
+) -> std::result::Result<Vec<String>, QueryError> {
     let window = SignedDuration::try_from(rule.window).unwrap_or(SignedDuration::from_mins(5));
     let day = SignedDuration::from_hours(24);
     let start = now - window;
-    let count = |from: Timestamp, to: Timestamp| {
-        let filters = Filters {
-            fingerprint: vec![fp.to_owned()],
-            from: Some(from),
-            to: Some(to),
-            ..rule.filters()
+    let counts =
+        |from: Timestamp, to: Timestamp| -> std::result::Result<HashMap<String, u64>, QueryError> {
+            let filters = Filters {
+                fingerprint: fps.to_vec(),
+                from: Some(from),
+                to: Some(to),
+                ..rule.filters()
+            };
+            Ok(reader
+                .groups(&rule.query, &filters)?
+                .into_iter()
+                .map(|g| (g.fingerprint, g.count))
+                .collect())
         };
-        reader.count(&rule.query, &filters)
-    };
-    let recent = count(start, now + SignedDuration::from_secs(1))? as f64;
-    if recent < rule.min_count as f64 {
-        return Ok(false);
-    }
-    let before = count(start - day, start)? as f64;
+    let recent = counts(start, now + SignedDuration::from_secs(1))?;
+    let before = counts(start - day, start)?;
     let windows = day.as_secs_f64() / window.as_secs_f64();
-    Ok(recent > rule.factor * (before / windows))
+    Ok(recent
+        .into_iter()
+        .filter(|(fp, n)| {
+            let usual = before.get(fp).copied().unwrap_or(0) as f64 / windows;
+            *n >= rule.min_count && *n as f64 > rule.factor * usual
+        })
+        .map(|(fp, _)| fp)
+        .collect())
 }
 
 /// A notification's stable id: the same rule, kind and occasion give the same id in every
