@@ -78,6 +78,10 @@ function showError(err) {
 // ---- header: time range and filter chips -------------------------------------------------
 
 function renderHeader(r) {
+  // The top navigation keeps the time range and filters.
+  const kept = shared(r.params).toString();
+  $("#nav-search").href = `#/search${kept ? "?" + kept : ""}`;
+  $("#nav-exceptions").href = `#/exceptions${kept ? "?" + kept : ""}`;
   $("#nav-search").classList.toggle("active", r.name === "search");
   $("#nav-exceptions").classList.toggle("active", r.name === "exceptions" || r.name === "group");
   $("#nav-alerts").classList.toggle("active", r.name === "alerts");
@@ -139,7 +143,9 @@ function drawHistogram(container, histogram) {
       return `<rect class="bar" x="${i * bw + 0.5}" y="${h - bh}" width="${Math.max(1, bw - 1)}" height="${bh}"><title>${esc(start)}: ${n}</title></rect>`;
     })
     .join("");
-  container.innerHTML = `<svg viewBox="0 0 ${w} ${h}" preserveAspectRatio="none">${bars}<rect class="sel" x="0" y="0" width="0" height="${h}"></rect></svg>`;
+  container.innerHTML = `<svg viewBox="0 0 ${w} ${h}" preserveAspectRatio="none" role="img"
+      aria-label="${esc(histogramLabel(histogram))}">${bars}<rect class="sel" x="0" y="0" width="0" height="${h}"></rect></svg>
+    <div class="axis">${axisLabels(histogram).map((t) => `<span>${esc(t)}</span>`).join("")}</div>`;
   const svg = $("svg", container), sel = $("rect.sel", container);
   const at = (ev) => {
     const box = svg.getBoundingClientRect();
@@ -153,7 +159,9 @@ function drawHistogram(container, histogram) {
     sel.setAttribute("x", Math.min(x0, x1));
     sel.setAttribute("width", Math.abs(x1 - x0));
   });
-  svg.addEventListener("mouseup", (ev) => {
+  // Released anywhere, even outside the chart: the selection ends there.
+  const release = (ev) => {
+    window.removeEventListener("mouseup", release);
     if (x0 == null) return;
     const x1 = at(ev);
     const [a, b] = [Math.min(x0, x1), Math.max(x0, x1)];
@@ -168,7 +176,37 @@ function drawHistogram(container, histogram) {
     r.params.set("to", to);
     r.params.delete("cursor");
     go(r.name, r.params, r.arg);
-  });
+  };
+  svg.addEventListener("mousedown", () => window.addEventListener("mouseup", release));
+}
+
+// "5 minutes", "1 hour", "7 days": a bucket's width as people say it.
+function humanInterval(seconds) {
+  const units = [["day", 86400], ["hour", 3600], ["minute", 60], ["second", 1]];
+  const [name, size] = units.find(([, size]) => seconds % size === 0 && seconds >= size) || units[3];
+  const n = seconds / size;
+  return `${n === 1 ? "" : n + " "}${name}${n === 1 ? "" : "s"}`;
+}
+
+function histogramLabel(h) {
+  const total = (h.buckets || []).reduce((sum, b) => sum + b[1], 0);
+  return `${total} events, per ${humanInterval(h.interval_seconds)}`;
+}
+
+// Five times along the chart's axis, as dates or times depending on its span.
+function axisLabels(h) {
+  const buckets = h.buckets || [];
+  if (!buckets.length || !h.from) return [];
+  const start = Date.parse(h.from);
+  const span = buckets.length * h.interval_seconds * 1000;
+  const day = 86400000;
+  const format = (t) => {
+    const iso = new Date(t).toISOString();
+    if (span > 2 * 365 * day) return iso.slice(0, 7);
+    if (span > 2 * day) return iso.slice(0, 10);
+    return iso.slice(11, 16);
+  };
+  return [0, 0.25, 0.5, 0.75, 1].map((f) => format(start + f * span));
 }
 
 function sparkline(values) {
@@ -312,15 +350,24 @@ function hitRow(event, terms) {
   const root = event.exception ? ` <span class="type">${esc(event.exception.root_type)}</span>` : "";
   const div = document.createElement("div");
   div.className = "hit";
-  div.innerHTML = `<div class="head"><span class="ts">${esc(event.ts || "—")}</span>
+  div.innerHTML = `<div class="head" role="button" tabindex="0" aria-expanded="false"><span class="ts">${esc(event.ts || "—")}</span>
       <span class="level ${esc(event.level)}">${esc(event.level || "—")}</span>
       <span class="meta">${esc(meta)} ${esc(event.logger || "")}</span>${root}</div>
     <div class="snippet">${snippet}</div><div class="details" hidden></div>`;
-  div.addEventListener("click", (e) => {
-    if (e.target.closest(".details")) return;
+  const toggle = () => {
     const details = $(".details", div);
     if (!details.innerHTML) details.innerHTML = eventDetails(event, terms);
     details.hidden = !details.hidden;
+    $(".head", div).setAttribute("aria-expanded", String(!details.hidden));
+  };
+  div.addEventListener("click", (e) => {
+    if (e.target.closest(".details")) return;
+    toggle();
+  });
+  $(".head", div).addEventListener("keydown", (e) => {
+    if (e.key !== "Enter" && e.key !== " ") return;
+    e.preventDefault();
+    toggle();
   });
   wireDetails($(".details", div));
   return div;
@@ -360,7 +407,7 @@ async function viewSearch(r) {
     api("fields", params),
   ]);
   if (r.stale()) return;
-  $("#hmeta").textContent = `events per ${histogram.interval_seconds}s · drag to zoom`;
+  $("#hmeta").textContent = `events per ${humanInterval(histogram.interval_seconds)} · drag to zoom`;
   drawHistogram($("#hist"), histogram);
   $("#fields").innerHTML = Object.entries(fields.fields)
     .filter(([, values]) => values.length)
@@ -431,7 +478,7 @@ async function viewExceptions(r) {
       <td><input type="checkbox" class="pick" value="${esc(g.fingerprint)}" aria-label="select ${esc(g.root_type || "group")}"></td>
       <td class="count">${g.count}</td>
       <td>${sparkline(g.trend)}</td>
-      <td><div class="type">${esc(g.root_type || "(no type)")} ${triageBadges(g)}</div><div class="template">${esc(g.template)}</div>
+      <td><div class="type"><a class="group-link" href="#/group/${esc(g.fingerprint)}${shared(r.params).toString() ? "?" + shared(r.params) : ""}">${esc(g.root_type || "(no type)")}</a> ${triageBadges(g)}</div><div class="template">${esc(g.template)}</div>
         <div class="meta">${g.top_frame ? "at " + esc(g.top_frame) : ""}</div></td>
       <td>${g.apps.map((a) => esc(a.value)).join(", ")}<div class="meta">${g.envs.map((e) => esc(e.value)).join(", ")}</div></td>
       <td>${g.first_tag ? `<span class="new">new in ${esc(g.first_tag)}</span>` : ""}<div class="meta">${tags(g)}</div></td>
@@ -535,7 +582,7 @@ async function viewGroup(r) {
     <p class="meta"><span class="count" id="group-count">${g.count}</span> events · first seen ${esc(g.first_seen || "—")}
       ${g.first_tag ? `<span class="new">new in ${esc(g.first_tag)}</span>` : ""} · last seen <span id="group-last">${esc(g.last_seen || "—")}</span>
       · fingerprint ${esc(g.fingerprint)}</p>
-    <div class="panel histogram"><div class="meta">events per ${g.histogram.interval_seconds}s</div><div id="hist"></div></div>
+    <div class="panel histogram"><div class="meta">events per ${humanInterval(g.histogram.interval_seconds)}</div><div id="hist"></div></div>
     <h3>Breakdown</h3>
     <div class="breakdowns">${breakdown("apps", g.apps)}${breakdown("envs", g.envs)}${breakdown("hosts", g.hosts)}${breakdown("release (tag)", g.tags)}</div>
     <h3>Latest event</h3><div class="panel details" id="latest">${eventDetails(g.latest, [])}</div>

@@ -25,6 +25,9 @@ impl WebAssets {
         let path = uri.path().trim_start_matches('/');
         let path = if path.is_empty() || !path.contains('.') {
             "index.html"
+        } else if path == "favicon.ico" {
+            // Asked by browsers and tools that do not read the page's icon link.
+            "favicon.svg"
         } else {
             path
         };

@@ -260,3 +260,71 @@ test("triage: resolve two groups from the list; a new event brings one back, reg
   await page.waitForFunction(() => document.querySelector("#group-status")?.textContent.trim() === "resolved");
   await page.close();
 });
+
+test("keyboard only, a phone's width, navigation state, a zoom released outside the chart", async () => {
+  const base = await start(["demo", "--listen", "127.0.0.1:0"]);
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+
+  // Keyboard: Tab to a result, Enter expands it.
+  await page.goto(`${base}#/search?q=PaymentClient`);
+  await page.waitForSelector(".hit");
+  const tabTo = async (selector) => {
+    for (let i = 0; i < 80; i++) {
+      await page.keyboard.press("Tab");
+      if (await page.evaluate((s) => document.activeElement?.matches(s), selector)) return;
+    }
+    throw new Error(`Tab never reached ${selector}`);
+  };
+  await tabTo(".hit .head");
+  await page.keyboard.press("Enter");
+  await page.waitForSelector(".hit .details:not([hidden]) .trace");
+  assert.equal(await page.getAttribute(".hit .head[aria-expanded=true]", "aria-expanded"), "true");
+
+  // Tab to an exception row, Enter opens its group.
+  await page.goto(`${base}#/exceptions`);
+  await page.waitForSelector("tr.group");
+  await tabTo("a.group-link");
+  await page.keyboard.press("Enter");
+  await page.waitForSelector("h2.type");
+  assert.match(page.url(), /#\/group\/[0-9a-f]{32}/);
+  assert.equal((await page.request.get(`${base}favicon.ico`)).status(), 200);
+
+  // The top navigation keeps the time range and filters, and Back returns.
+  await page.goto(`${base}#/search?from=-30d&app=billing`);
+  await page.waitForSelector("#total");
+  await page.click("#nav-exceptions");
+  await page.waitForFunction(() => location.hash.startsWith("#/exceptions"));
+  assert.match(page.url(), /from=-30d/);
+  assert.match(page.url(), /app=billing/);
+  await page.goBack();
+  await page.waitForFunction(() => location.hash.startsWith("#/search"));
+
+  // A zoom drag released below the chart still zooms; the axis is labelled in time.
+  await page.goto(`${base}#/search`);
+  await page.waitForSelector("#hist svg");
+  assert.equal(await page.locator("#hist .axis span").count(), 5);
+  assert.doesNotMatch(await page.textContent("#hmeta"), /\d+s\b/, "the interval in words");
+  const box = await page.locator("#hist svg").boundingBox();
+  await page.mouse.move(box.x + box.width * 0.2, box.y + box.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width * 0.6, box.y + box.height + 150, { steps: 5 });
+  await page.mouse.up();
+  await page.waitForFunction(() => /from=.*to=/.test(location.hash));
+
+  // Every page at 1440 px and at 390 px, and no page scrolls sideways at 390 px.
+  const pages = [["search", "#/search?q=PaymentClient"], ["exceptions", "#/exceptions"], ["alerts", "#/alerts"]];
+  const group = await (await fetch(`${base}api/exceptions?limit=1`)).json();
+  pages.push(["group", `#/group/${group.groups[0].fingerprint}`]);
+  for (const [width, height] of [[1440, 900], [390, 844]]) {
+    await page.setViewportSize({ width, height });
+    for (const [name, hash] of pages) {
+      await page.goto(`${base}${hash}`);
+      await page.waitForSelector(name === "alerts" ? "table.alerts" : name === "group" ? "h2.type" : name === "search" ? ".hit" : "tr.group");
+      if (name === "search") await page.locator(".hit .head").first().click();
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      if (width === 390) assert.ok(overflow <= 0, `${name} scrolls sideways by ${overflow} px at 390 px`);
+      await page.screenshot({ path: join(artifacts, `${name}-${width}.png`), fullPage: true });
+    }
+  }
+  await page.close();
+});
