@@ -277,7 +277,7 @@ function renderTrace(event, terms) {
     html += frame ? `<span class="inapp">${rendered}</span>` : rendered + "\n";
   }
   flush();
-  return `<div class="trace">${html}</div>`;
+  return `<div class="trace" tabindex="0" role="region" aria-label="event text">${html}</div>`;
 }
 
 async function showContext(target, id) {
@@ -287,7 +287,7 @@ async function showContext(target, id) {
     const rows = ctx.lines
       .map((l) => `<span class="line${l.in_event ? " in" : ""}"><span class="num">${l.number}</span>${esc(l.text)}</span>`)
       .join("");
-    target.innerHTML = `<div class="meta">${esc(ctx.source)}</div><div class="trace context">${rows}</div>`;
+    target.innerHTML = `<div class="meta">${esc(ctx.source)}</div><div class="trace context" tabindex="0" role="region" aria-label="surrounding lines">${rows}</div>`;
   } catch (err) {
     target.innerHTML = `<div class="meta">${esc(err.message)}</div>`;
   }

@@ -323,6 +323,15 @@ test("keyboard only, a phone's width, navigation state, a zoom released outside 
       if (name === "search") await page.locator(".hit .head").first().click();
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
       if (width === 390) assert.ok(overflow <= 0, `${name} scrolls sideways by ${overflow} px at 390 px`);
+      // axe-core: no serious or critical accessibility violation.
+      await page.addScriptTag({ path: join(here, "node_modules", "axe-core", "axe.min.js") });
+      const violations = await page.evaluate(async () => {
+        const result = await window.axe.run(document, { resultTypes: ["violations"] });
+        return result.violations
+          .filter((v) => v.impact === "serious" || v.impact === "critical")
+          .map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")}`);
+      });
+      assert.deepEqual(violations, [], `${name} at ${width} px`);
       await page.screenshot({ path: join(artifacts, `${name}-${width}.png`), fullPage: true });
     }
   }
