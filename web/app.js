@@ -34,7 +34,8 @@ async function api(path, params) {
   const response = await fetch(url, { credentials: "same-origin" });
   const body = await response.json().catch(() => ({ error: response.statusText }));
   if (!response.ok) {
-    const where = body.position != null ? ` (at position ${body.position})` : "";
+    const message = String(body.error || "");
+    const where = body.position != null && !/position/.test(message) ? ` (at position ${body.position})` : "";
     throw new Error(`${body.error || response.statusText}${where}`);
   }
   return body;
@@ -65,6 +66,17 @@ function triageBadges(g) {
     : "";
   const status = g.status && g.status !== "unresolved" ? `<span class="status">${esc(g.status)}</span>` : "";
   return regressed + status;
+}
+
+// "3 h ago" with the exact time on hover, as Sentry shows times.
+function ago(ts) {
+  if (!ts) return "—";
+  const seconds = (Date.now() - Date.parse(ts)) / 1000;
+  const steps = [[31536000, "y"], [2592000, "mo"], [86400, "d"], [3600, "h"], [60, "min"]];
+  const [size, unit] = steps.find(([size]) => Math.abs(seconds) >= size) || [1, "s"];
+  const n = Math.round(seconds / size);
+  const text = Math.abs(seconds) < 45 ? "just now" : n > 0 ? `${n} ${unit} ago` : `in ${-n} ${unit}`;
+  return `<time datetime="${esc(ts)}" title="${esc(ts)}">${text}</time>`;
 }
 
 const STATUSES = [["unresolved", "Unresolved"], ["resolved", "Resolved"], ["ignored", "Ignored"], ["all", "All"]];
@@ -266,17 +278,31 @@ function renderTrace(event, terms) {
     else if (folded.length) html += folded[0] + "\n";
     folded = [];
   };
-  for (const line of lines) {
+  // A Go dump: the panicking goroutine comes first; the others are folded behind one line.
+  const goroutines = language === "go"
+    ? lines.reduce((at, line, i) => (/^goroutine \d+ \[/.test(line) ? [...at, i] : at), [])
+    : [];
+  const rest = goroutines.length > 1 ? goroutines[1] : lines.length;
+  let previousFolded = false;
+  for (const line of lines.slice(0, rest)) {
     const rendered = highlight(line, terms);
     const frame = frameOf(line);
-    if (frame && !frame.in_app) {
+    // Python prints a frame's source line under it: it folds with its frame.
+    const sourceOfFolded = previousFolded && language === "python" && /^\s{4,}\S/.test(line) && !frame;
+    if ((frame && !frame.in_app) || sourceOfFolded) {
       folded.push(rendered);
+      previousFolded = true;
       continue;
     }
+    previousFolded = false;
     flush();
     html += frame ? `<span class="inapp">${rendered}</span>` : rendered + "\n";
   }
   flush();
+  if (rest < lines.length) {
+    const others = goroutines.length - 1;
+    html += `<details class="goroutines"><summary>${others} other goroutine${others === 1 ? "" : "s"}</summary>${lines.slice(rest).map((l) => highlight(l, terms)).join("\n")}</details>`;
+  }
   return `<div class="trace" tabindex="0" role="region" aria-label="event text">${html}</div>`;
 }
 
@@ -422,6 +448,14 @@ async function viewSearch(r) {
     addFilter(a.dataset.field, a.dataset.value);
   });
   $("#total").textContent = `${page.total} events, newest first`;
+  if (!page.total) {
+    const wider = new URLSearchParams(r.params);
+    wider.delete("from");
+    wider.delete("to");
+    const ranged = r.params.get("from") || r.params.get("to");
+    $("#hits").innerHTML = `<p class="empty">No events match${ranged ? " in this time range" : ""}.
+      ${ranged ? `<a href="#/search?${wider}">Search all time</a>` : "Check the query's words, or remove a filter."}</p>`;
+  }
   const list = $("#hits");
   const append = (p) => {
     for (const event of p.hits) list.appendChild(hitRow(event, terms));
@@ -482,7 +516,7 @@ async function viewExceptions(r) {
         <div class="meta">${g.top_frame ? "at " + esc(g.top_frame) : ""}</div></td>
       <td>${g.apps.map((a) => esc(a.value)).join(", ")}<div class="meta">${g.envs.map((e) => esc(e.value)).join(", ")}</div></td>
       <td>${g.first_tag ? `<span class="new">new in ${esc(g.first_tag)}</span>` : ""}<div class="meta">${tags(g)}</div></td>
-      <td class="meta">${esc(g.first_seen || "—")}</td><td class="meta">${esc(g.last_seen || "—")}</td></tr>`)
+      <td class="meta">${ago(g.first_seen)}</td><td class="meta">${ago(g.last_seen)}</td></tr>`)
     .join("") || `<tr><td colspan="8" class="meta">No ${status === "all" ? "" : status + " "}exceptions in this range.</td></tr>`;
   const rows = rowsOf(list.groups);
   const tabs = STATUSES.map(([key, label]) => {
@@ -662,7 +696,16 @@ async function render() {
   try {
     await (views[r.name] || viewSearch)(r);
   } catch (err) {
-    if (!r.stale()) showError(err);
+    if (r.stale()) return;
+    // A search keeps its query box to fix the query in; any other view is replaced by the
+    // error, never left showing the previous view.
+    const box = r.name === "search" || !r.name ? $("#view .histogram") : null;
+    if (box) {
+      box.closest(".histogram").insertAdjacentHTML("beforebegin", `<div class="error-inline" role="alert">${esc(err.message || err)}</div>`);
+      for (const panel of document.querySelectorAll("#view .histogram, #view .layout")) panel.hidden = true;
+    } else {
+      $("#view").innerHTML = `<div class="error-inline" role="alert">${esc(err.message || err)}</div>`;
+    }
   }
 }
 

@@ -337,3 +337,50 @@ test("keyboard only, a phone's width, navigation state, a zoom released outside 
   }
   await page.close();
 });
+
+test("empty and error states, relative times, a Go dump's other goroutines folded", async () => {
+  const base = await start(["demo", "--listen", "127.0.0.1:0"]);
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+
+  // Nothing in the range: a hint to widen it, which works.
+  await page.goto(`${base}#/search?q=PaymentClient&from=-1h`);
+  await page.waitForSelector(".empty");
+  await page.click("text=Search all time");
+  await page.waitForFunction(() => !location.hash.includes("from="));
+  await page.waitForSelector(".hit");
+
+  // A query syntax error: said once, where the query can be fixed.
+  await page.goto(`${base}#/search?q=${encodeURIComponent("level:ERROR AND (")}`);
+  await page.waitForSelector(".error-inline");
+  const said = await page.textContent(".error-inline");
+  assert.ok((said.match(/position/g) || []).length <= 1, said);
+  assert.equal(await page.inputValue("#q"), "level:ERROR AND (");
+
+  // A bad group link does not leave the previous view on screen.
+  await page.goto(`${base}#/exceptions`);
+  await page.waitForSelector("tr.group");
+  assert.match(await page.textContent("tr.group td:last-child"), /ago|just now/);
+  assert.ok(await page.getAttribute("tr.group td:last-child time", "title"), "the exact time on hover");
+  await page.goto(`${base}#/group/00000000000000000000000000000000`);
+  await page.waitForSelector(".error-inline");
+  assert.equal(await page.locator("tr.group").count(), 0);
+
+  // A Go panic with many goroutines: the panicking one shown, the others folded.
+  const all = await (await fetch(`${base}api/exceptions?status=all&limit=500`)).json();
+  let go = null;
+  for (const g of all.groups.filter((g) => g.language === "go")) {
+    const detail = await (await fetch(`${base}api/exceptions/${g.fingerprint}`)).json();
+    if ((detail.latest.text.match(/^goroutine \d+ \[/gm) || []).length > 2) {
+      go = g;
+      break;
+    }
+  }
+  assert.ok(go, "the demo has a Go dump of many goroutines");
+  await page.goto(`${base}#/group/${go.fingerprint}`);
+  await page.waitForSelector("#latest .trace");
+  assert.equal(await page.locator("#latest details.goroutines").count(), 1);
+  assert.ok(!(await page.locator("#latest details.goroutines").getAttribute("open")));
+  const height = (await page.locator("#latest .trace").boundingBox()).height;
+  assert.ok(height < 2500, `the trace is ${height} px tall`);
+  await page.close();
+});
