@@ -499,6 +499,8 @@ async function viewExceptions(r) {
   params.set("status", status);
   const q = r.params.get("q") || "";
   if (q) params.set("q", q);
+  const limit = Number(r.params.get("limit")) || 100;
+  params.set("limit", String(limit));
   const list = await api("exceptions", params);
   if (r.stale()) return;
   const header = (key, label) => {
@@ -519,6 +521,8 @@ async function viewExceptions(r) {
       <td class="meta">${ago(g.first_seen)}</td><td class="meta">${ago(g.last_seen)}</td></tr>`)
     .join("") || `<tr><td colspan="8" class="meta">No ${status === "all" ? "" : status + " "}exceptions in this range.</td></tr>`;
   const rows = rowsOf(list.groups);
+  const more = new URLSearchParams(r.params);
+  more.set("limit", String(limit + 100));
   const tabs = STATUSES.map(([key, label]) => {
     const p = new URLSearchParams(r.params);
     p.set("status", key);
@@ -533,7 +537,10 @@ async function viewExceptions(r) {
       <button type="button" data-status="unresolved" disabled>Reopen</button><span class="meta" id="picked"></span></div>
     <table class="groups"><thead><tr><th><input type="checkbox" id="pick-all" aria-label="select all"></th><th>${header("count", "Events")}</th><th>Trend</th><th>Exception</th>
       <th>Apps / envs</th><th>Release</th><th>${header("first_seen", "First seen")}</th><th>${header("last_seen", "Last seen")}</th></tr></thead>
-      <tbody>${rows}</tbody></table><div class="meta" id="live-status"></div>`;
+      <tbody>${rows}</tbody></table>
+    <p class="meta">${list.groups.length} group${list.groups.length === 1 ? "" : "s"}${list.groups.length === limit ? ` shown · <a href="#/exceptions?${more}">show ${limit} more</a>` : ""}
+      · <button type="button" class="copy-link">Copy link</button></p>
+    <div class="meta" id="live-status"></div>`;
   $("#ex-form").addEventListener("submit", (e) => {
     e.preventDefault();
     const p = new URLSearchParams(r.params);
@@ -590,10 +597,34 @@ const GROUP_REFRESH_MS = 1000;
 
 // ---- one group ---------------------------------------------------------------------------
 
-function breakdown(title, values) {
+// A search for the events of the group `fingerprint`, in the same range and filters.
+function allEvents(fingerprint, r) {
+  const p = shared(r.params);
+  p.set("q", `fingerprint:${fingerprint}`);
+  return p.toString();
+}
+
+// Copy-link buttons put the current view's URL (its whole state) on the clipboard.
+document.addEventListener("click", async (e) => {
+  const button = e.target.closest?.("button.copy-link");
+  if (!button) return;
+  try {
+    await navigator.clipboard.writeText(location.href);
+    button.textContent = "Link copied";
+  } catch {
+    button.textContent = "Copy the address bar";
+  }
+});
+
+// One breakdown panel; each value is a link that filters the group's page by it.
+function breakdown(title, key, values, r) {
   const max = Math.max(1, ...values.map((v) => v.count));
   const rows = values
-    .map((v) => `<div class="bar-row"><div><div>${esc(v.value)}</div><div class="b" style="width:${(v.count / max) * 100}%"></div></div><div>${v.count}</div></div>`)
+    .map((v) => {
+      const p = shared(r.params);
+      p.set(key, v.value);
+      return `<a class="bar-row" href="#/group/${esc(r.arg)}?${p}" title="only ${esc(key)} ${esc(v.value)}"><div><div>${esc(v.value)}</div><div class="b" style="width:${(v.count / max) * 100}%"></div></div><div>${v.count}</div></a>`;
+    })
     .join("");
   return `<div class="panel"><h4>${esc(title)}</h4>${rows || '<div class="meta">—</div>'}</div>`;
 }
@@ -615,10 +646,11 @@ async function viewGroup(r) {
       <button type="button" data-status="unresolved"${g.status === "unresolved" ? " disabled" : ""}>Reopen</button></div>
     <p class="meta"><span class="count" id="group-count">${g.count}</span> events · first seen ${esc(g.first_seen || "—")}
       ${g.first_tag ? `<span class="new">new in ${esc(g.first_tag)}</span>` : ""} · last seen <span id="group-last">${esc(g.last_seen || "—")}</span>
-      · fingerprint ${esc(g.fingerprint)}</p>
+      · fingerprint ${esc(g.fingerprint)} · <a id="all-events" href="#/search?${allEvents(g.fingerprint, r)}">all ${g.count} events</a>
+      · <button type="button" class="copy-link">Copy link</button></p>
     <div class="panel histogram"><div class="meta">events per ${humanInterval(g.histogram.interval_seconds)}</div><div id="hist"></div></div>
     <h3>Breakdown</h3>
-    <div class="breakdowns">${breakdown("apps", g.apps)}${breakdown("envs", g.envs)}${breakdown("hosts", g.hosts)}${breakdown("release (tag)", g.tags)}</div>
+    <div class="breakdowns">${breakdown("apps", "app", g.apps, r)}${breakdown("envs", "env", g.envs, r)}${breakdown("hosts", "host", g.hosts, r)}${breakdown("release (tag)", "tag", g.tags, r)}</div>
     <h3>Latest event</h3><div class="panel details" id="latest">${eventDetails(g.latest, [])}</div>
     <h3>Why these events are grouped</h3><ol class="explain panel">${g.explain.map((c) => `<li>${esc(c)}</li>`).join("")}</ol>
     <h3>Recent events</h3><div class="panel" id="samples">${samples}</div>`;

@@ -382,5 +382,20 @@ test("empty and error states, relative times, a Go dump's other goroutines folde
   assert.ok(!(await page.locator("#latest details.goroutines").getAttribute("open")));
   const height = (await page.locator("#latest .trace").boundingBox()).height;
   assert.ok(height < 2500, `the trace is ${height} px tall`);
+
+  // A group's page: a breakdown value filters it; "all N events" searches them.
+  const billing = all.groups.find((g) => g.root_type === "java.lang.IllegalStateException");
+  await page.goto(`${base}#/group/${billing.fingerprint}`);
+  await page.waitForSelector(".breakdowns a.bar-row");
+  const row = page.locator(".breakdowns a.bar-row", { hasText: "web02" });
+  const filtered = Number((await row.locator("> div").last().textContent()).trim());
+  await row.click();
+  await page.waitForFunction(() => location.hash.includes("host=web02"));
+  await page.waitForSelector("#filters .chip");
+  await page.waitForFunction((n) => document.querySelector("#group-count")?.textContent.trim() === String(n), filtered);
+  assert.equal(await page.locator(".breakdowns .panel:nth-child(3) a.bar-row").count(), 1, "only web02 left");
+  await page.click("#all-events");
+  await page.waitForFunction((n) => new RegExp(`^${n} events`).test(document.querySelector("#total")?.textContent || ""), filtered);
+  assert.match(page.url(), /host=web02/);
   await page.close();
 });
