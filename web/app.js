@@ -326,18 +326,61 @@ function fieldsTable(fields) {
   return rows ? `<table class="fields">${rows}</table>` : "";
 }
 
+// An event's own fields, each value with filter-for (+) and filter-out (−), as in Discover.
+function eventFieldTable(event) {
+  const rows = [
+    ["level", event.level], ["logger", event.logger], ["thread", event.thread],
+    ["app", event.meta?.app], ["env", event.meta?.env], ["host", event.meta?.host],
+    ["tag", event.meta?.tag], ["logtype", event.meta?.logtype],
+    ["root_type", event.exception?.root_type], ["fingerprint", event.exception?.fingerprint],
+  ].filter(([, v]) => v);
+  const body = rows
+    .map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td><td class="filter-buttons">
+        <button type="button" data-for="${esc(k)}" data-value="${esc(v)}" aria-label="filter for ${esc(k)} ${esc(v)}" title="filter for this value">+</button>
+        <button type="button" data-out="${esc(k)}" data-value="${esc(v)}" aria-label="filter out ${esc(k)} ${esc(v)}" title="filter out this value">−</button></td></tr>`)
+    .join("");
+  return body ? `<table class="fields event-fields">${body}</table>` : "";
+}
+
+// Filter for `key` = `value`: a filter chip for the keyword filters, a query term else.
+function filterFor(key, value) {
+  if (FILTER_KEYS.includes(key)) return addFilter(key, key === "level" ? value.toUpperCase() : value);
+  addQuery(`${key}:"${value}"`);
+}
+
+// Filter out `key` = `value`: a negated term in the query.
+function filterOut(key, value) {
+  addQuery(`NOT ${key}:"${value}"`);
+}
+
+function addQuery(clause) {
+  const r = route();
+  const q = (r.params.get("q") || "").trim();
+  r.params.set("q", q ? `${q} AND ${clause}` : clause);
+  r.params.delete("cursor");
+  go(r.name === "group" ? "search" : r.name, r.params, r.name === "group" ? undefined : r.arg);
+}
+
 function eventDetails(event, terms) {
   const group = event.exception
     ? ` · <a href="#/group/${esc(event.exception.fingerprint)}?${shared(route().params)}">exception group</a>`
     : "";
-  return `${renderTrace(event, terms)}${fieldsTable(event.fields)}
+  return `${renderTrace(event, terms)}${eventFieldTable(event)}${fieldsTable(event.fields)}
     <div class="meta">${esc(event.source)}:${event.line} · id ${esc(event.id)} ·
+      <a href="#/event/${esc(event.id)}">link to this event</a> ·
       <a href="#" data-context="${esc(event.id)}">surrounding lines</a>${group}</div>
     <div class="ctx"></div>`;
 }
 
 function wireDetails(root) {
   root.addEventListener("click", (e) => {
+    const button = e.target.closest?.("button[data-for], button[data-out]");
+    if (button) {
+      e.stopPropagation();
+      if (button.dataset.for) filterFor(button.dataset.for, button.dataset.value);
+      else filterOut(button.dataset.out, button.dataset.value);
+      return;
+    }
     const id = e.target.dataset?.context;
     if (!id) return;
     e.preventDefault();
@@ -438,10 +481,12 @@ async function viewSearch(r) {
   $("#fields").innerHTML = Object.entries(fields.fields)
     .filter(([, values]) => values.length)
     .map(([name, values]) => `<h4>${esc(name)}</h4>` + values
-      .map((v) => `<a href="#" data-field="${esc(name)}" data-value="${esc(v.value)}">${esc(v.value)}<span>${v.count}</span></a>`)
+      .map((v) => `<div class="field-value"><a href="#" data-field="${esc(name)}" data-value="${esc(v.value)}">${esc(v.value)}<span>${v.count}</span></a><button type="button" data-out="${esc(name)}" data-value="${esc(v.value)}" aria-label="exclude ${esc(name)} ${esc(v.value)}" title="exclude">−</button></div>`)
       .join(""))
     .join("");
   $("#fields").addEventListener("click", (e) => {
+    const out = e.target.closest("button[data-out]");
+    if (out) return filterOut(out.dataset.out, out.dataset.value);
     const a = e.target.closest("a[data-field]");
     if (!a) return;
     e.preventDefault();
@@ -696,6 +741,19 @@ async function viewGroup(r) {
   });
 }
 
+// ---- one event ---------------------------------------------------------------------------
+
+async function viewEvent(r) {
+  const event = await api(`events/${encodeURIComponent(r.arg)}`);
+  if (r.stale()) return;
+  $("#view").innerHTML = `<h2>${esc(event.level || "")} ${esc(event.exception?.root_type || event.message.slice(0, 120))}</h2>
+    <p class="meta">${esc(event.ts || "—")} · ${esc(event.source)}:${event.line}
+      · <button type="button" class="copy-link">Copy link</button></p>
+    <div class="panel details" id="event">${eventDetails(event, [])}</div>`;
+  wireDetails($("#event"));
+  showContext($("#event .ctx"), event.id);
+}
+
 // ---- alerts ------------------------------------------------------------------------------
 
 async function viewAlerts(r) {
@@ -724,7 +782,7 @@ async function render() {
   stopLive();
   renderHeader(r);
   showError(null);
-  const views = { search: viewSearch, exceptions: viewExceptions, group: viewGroup, alerts: viewAlerts };
+  const views = { search: viewSearch, exceptions: viewExceptions, group: viewGroup, alerts: viewAlerts, event: viewEvent };
   try {
     await (views[r.name] || viewSearch)(r);
   } catch (err) {

@@ -315,11 +315,14 @@ test("keyboard only, a phone's width, navigation state, a zoom released outside 
   const pages = [["search", "#/search?q=PaymentClient"], ["exceptions", "#/exceptions"], ["alerts", "#/alerts"]];
   const group = await (await fetch(`${base}api/exceptions?limit=1`)).json();
   pages.push(["group", `#/group/${group.groups[0].fingerprint}`]);
+  const oneEvent = await (await fetch(`${base}api/search?q=PaymentClient&limit=1`)).json();
+  pages.push(["event", `#/event/${oneEvent.hits[0].id}`]);
   for (const [width, height] of [[1440, 900], [390, 844]]) {
     await page.setViewportSize({ width, height });
     for (const [name, hash] of pages) {
       await page.goto(`${base}${hash}`);
-      await page.waitForSelector(name === "alerts" ? "table.alerts" : name === "group" ? "h2.type" : name === "search" ? ".hit" : "tr.group");
+      const ready = { alerts: "table.alerts", group: "h2.type", search: ".hit", event: "#event .context", exceptions: "tr.group" };
+      await page.waitForSelector(ready[name]);
       if (name === "search") await page.locator(".hit .head").first().click();
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
       if (width === 390) assert.ok(overflow <= 0, `${name} scrolls sideways by ${overflow} px at 390 px`);
@@ -397,5 +400,42 @@ test("empty and error states, relative times, a Go dump's other goroutines folde
   await page.click("#all-events");
   await page.waitForFunction((n) => new RegExp(`^${n} events`).test(document.querySelector("#total")?.textContent || ""), filtered);
   assert.match(page.url(), /host=web02/);
+  await page.close();
+});
+
+test("an event's fields filter for and out, the sidebar excludes, an event has a page of its own", async () => {
+  const base = await start(["demo", "--listen", "127.0.0.1:0"]);
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  await page.goto(`${base}#/search?q=PaymentClient`);
+  await page.waitForSelector(".hit");
+  await page.locator(".hit .head").first().click();
+  await page.locator(".hit .event-fields button[data-for=host]").first().click();
+  await page.waitForFunction(() => /host=web0\d/.test(location.hash));
+  await page.waitForSelector(".hit");
+  const host = new URL(page.url().replace("#/", "")).searchParams.get("host");
+  await page.locator(".hit .head").first().click();
+  await page.locator(".hit .event-fields button[data-out=logger]").first().click();
+  const query = () => new URLSearchParams(location.hash.split("?")[1] || "").get("q") || "";
+  await page.waitForFunction(`(${query})().includes("NOT logger:")`);
+  assert.match(page.url(), new RegExp(`host=${host}`), "the filter stays");
+  await page.waitForFunction(() => /events/.test(document.querySelector("#total")?.textContent || "") || document.querySelector(".error-inline"));
+  assert.equal(await page.locator(".error-inline").count(), 0, "the negated query runs");
+
+  // The sidebar excludes a value.
+  await page.goto(`${base}#/search?q=PaymentClient`);
+  await page.waitForSelector("#fields button[data-out=host]");
+  await page.locator("#fields button[data-out=host]").first().click();
+  await page.waitForFunction(`(${query})().includes('NOT host:"')`);
+  await page.waitForFunction(() => /^\d+ events/.test(document.querySelector("#total")?.textContent || "") || document.querySelector(".error-inline"));
+  assert.equal(await page.locator(".error-inline").count(), 0, "the exclusion runs");
+
+  // One event's page, reached from its link: its text, fields and surrounding lines.
+  await page.goto(`${base}#/search?q=PaymentClient`);
+  await page.waitForSelector(".hit");
+  await page.locator(".hit .head").first().click();
+  await page.locator(".hit a", { hasText: "link to this event" }).first().click();
+  await page.waitForFunction(() => location.hash.startsWith("#/event/"));
+  await page.waitForSelector("#event .context .line.in");
+  assert.ok(await page.locator("#event .trace").first().isVisible());
   await page.close();
 });
