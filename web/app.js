@@ -306,14 +306,27 @@ function renderTrace(event, terms) {
   return `<div class="trace" tabindex="0" role="region" aria-label="event text">${html}</div>`;
 }
 
-async function showContext(target, id) {
-  target.innerHTML = `<div class="meta">loading surrounding lines…</div>`;
+// The lines around event `id` in its file, `before` and `after` of them, with buttons for
+// more of each (up to the server's 500).
+async function showContext(target, id, before = 15, after = 15) {
+  if (!target.innerHTML) target.innerHTML = `<div class="meta">loading surrounding lines…</div>`;
   try {
-    const ctx = await api(`events/${encodeURIComponent(id)}/context`, new URLSearchParams({ before: 15, after: 15 }));
+    const ctx = await api(`events/${encodeURIComponent(id)}/context`, new URLSearchParams({ before, after }));
     const rows = ctx.lines
       .map((l) => `<span class="line${l.in_event ? " in" : ""}"><span class="num">${l.number}</span>${esc(l.text)}</span>`)
       .join("");
-    target.innerHTML = `<div class="meta">${esc(ctx.source)}</div><div class="trace context" tabindex="0" role="region" aria-label="surrounding lines">${rows}</div>`;
+    const more = (dir, label) => `<button type="button" class="more-context" data-dir="${dir}">${label}</button>`;
+    target.innerHTML = `<div class="meta">${esc(ctx.source)}</div>
+      ${before < 500 ? more("before", "More lines above") : ""}
+      <div class="trace context" tabindex="0" role="region" aria-label="surrounding lines">${rows}</div>
+      ${after < 500 ? more("after", "More lines below") : ""}`;
+    for (const button of target.querySelectorAll("button.more-context")) {
+      button.addEventListener("click", (e) => {
+        e.stopPropagation();
+        const up = button.dataset.dir === "before";
+        showContext(target, id, up ? Math.min(500, before + 50) : before, up ? after : Math.min(500, after + 50));
+      });
+    }
   } catch (err) {
     target.innerHTML = `<div class="meta">${esc(err.message)}</div>`;
   }
@@ -415,7 +428,11 @@ function startLive(params, onEvent, onSkipped) {
 
 function hitRow(event, terms) {
   const meta = [event.meta?.app, event.meta?.host].filter(Boolean).join("/");
-  const snippet = event.snippet || esc(event.message);
+  // The message always; where the match is further down (in the trace), that part too.
+  const plain = (html) => html.replace(/<[^>]+>/g, "").replace(/&[a-z#0-9]+;/g, " ");
+  const inMessage = !event.snippet || event.message.includes(plain(event.snippet).trim().slice(0, 40));
+  const snippet = highlight(event.message, terms) +
+    (inMessage ? "" : `<div class="snippet-more">… ${event.snippet}</div>`);
   const root = event.exception ? ` <span class="type">${esc(event.exception.root_type)}</span>` : "";
   const div = document.createElement("div");
   div.className = "hit";
@@ -493,6 +510,11 @@ async function viewSearch(r) {
     addFilter(a.dataset.field, a.dataset.value);
   });
   $("#total").textContent = `${page.total} events, newest first`;
+  if (!q && page.total) {
+    $("#total").insertAdjacentHTML("afterend", `<p class="hint meta">Try <a href="#/search?q=level%3AERROR">level:ERROR</a>,
+      an exception's type (<code>NullPointerException</code>), a class or a phrase in quotes; or see the grouped
+      <a href="#/exceptions">Exceptions</a>.</p>`);
+  }
   if (!page.total) {
     const wider = new URLSearchParams(r.params);
     wider.delete("from");
@@ -680,7 +702,8 @@ async function viewGroup(r) {
   const samples = g.samples
     .map((e) => `<div class="hit sample"><div class="head"><span class="ts">${esc(e.ts || "—")}</span>
        <span class="meta">${esc(e.meta?.app || "")} ${esc(e.meta?.host || "")} ${esc(e.source)}:${e.line}</span>
-       <a href="#" data-context="${esc(e.id)}">surrounding lines</a></div><div class="ctx"></div></div>`)
+       <a href="#/event/${esc(e.id)}">event</a> · <a href="#" data-context="${esc(e.id)}">surrounding lines</a></div>
+       <div class="snippet">${esc(e.exception?.chain?.at(-1)?.message || e.message)}</div><div class="ctx"></div></div>`)
     .join("");
   $("#view").innerHTML = `
     <h2 class="type">${esc(g.root_type || "(no type)")}</h2>

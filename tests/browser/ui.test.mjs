@@ -437,5 +437,15 @@ test("an event's fields filter for and out, the sidebar excludes, an event has a
   await page.waitForFunction(() => location.hash.startsWith("#/event/"));
   await page.waitForSelector("#event .context .line.in");
   assert.ok(await page.locator("#event .trace").first().isVisible());
+  const lines = await page.locator("#event .context .line").count();
+  await page.click("#event button.more-context[data-dir=before]");
+  await page.waitForFunction((n) => document.querySelectorAll("#event .context .line").length > n, lines);
+
+  // A first visit suggests a first query and the Exceptions tab; a match inside the trace
+  // shows the message and, below it, where the match is.
+  await page.goto(`${base}#/search`);
+  await page.waitForSelector(".hint a[href='#/exceptions']");
+  await page.goto(`${base}#/search?q=PaymentClient`);
+  await page.waitForSelector(".hit .snippet-more b");
   await page.close();
 });
