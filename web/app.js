@@ -221,11 +221,19 @@ function axisLabels(h) {
   return [0, 0.25, 0.5, 0.75, 1].map((f) => format(start + f * span));
 }
 
-function sparkline(values) {
+// A group's trend; hovering a bucket says its count and when (`from` and `seconds`: where the
+// buckets start and how wide each is).
+function sparkline(values, from, seconds) {
   if (!values || !values.length) return "";
   const max = Math.max(1, ...values), w = 120, h = 28, step = w / Math.max(1, values.length - 1);
   const d = values.map((v, i) => `${i ? "L" : "M"}${(i * step).toFixed(1)},${(h - 2 - (v / max) * (h - 4)).toFixed(1)}`).join(" ");
-  return `<svg class="spark" viewBox="0 0 ${w} ${h}"><path d="${d}"></path></svg>`;
+  const start = from ? Date.parse(from) : NaN;
+  const tips = values.map((v, i) => {
+    const when = Number.isNaN(start) ? "" : ` from ${new Date(start + i * seconds * 1000).toISOString().slice(0, 16).replace("T", " ")}`;
+    return `<rect class="tip" x="${Math.max(0, i * step - step / 2)}" y="0" width="${step}" height="${h}"><title>${v} event${v === 1 ? "" : "s"}${when}</title></rect>`;
+  }).join("");
+  const total = values.reduce((a, b) => a + b, 0);
+  return `<svg class="spark" viewBox="0 0 ${w} ${h}" role="img" aria-label="trend: ${total} events"><path d="${d}"></path>${tips}</svg>`;
 }
 
 // ---- traces ------------------------------------------------------------------------------
@@ -426,8 +434,48 @@ function startLive(params, onEvent, onSkipped) {
 
 // ---- search ------------------------------------------------------------------------------
 
-function hitRow(event, terms) {
-  const meta = [event.meta?.app, event.meta?.host].filter(Boolean).join("/");
+// Field names every query may use, and the values the sidebar knows: the query box offers
+// them for its last word as it is typed (`lev` → `level:`, `level:E` → `level:ERROR`).
+const QUERY_FIELDS = ["level", "app", "env", "host", "tag", "logtype", "logger", "thread", "root_type", "fingerprint"];
+
+function suggest(input, known) {
+  const list = document.createElement("datalist");
+  list.id = "q-suggestions";
+  input.after(list);
+  input.setAttribute("list", list.id);
+  const update = () => {
+    const text = input.value;
+    const start = text.search(/\S*$/);
+    const word = text.slice(start);
+    const head = text.slice(0, start);
+    let options = [];
+    const colon = word.indexOf(":");
+    if (colon < 0) {
+      options = QUERY_FIELDS.filter((f) => word && f.startsWith(word.toLowerCase())).map((f) => `${f}:`);
+    } else {
+      const field = word.slice(0, colon), value = word.slice(colon + 1).toLowerCase();
+      options = (known[field] || []).map((v) => v.value)
+        .filter((v) => v.toLowerCase().startsWith(value)).map((v) => `${field}:${/\s/.test(v) ? `"${v}"` : v}`);
+    }
+    list.innerHTML = options.slice(0, 20).map((o) => `<option value="${esc(head + o)}"></option>`).join("");
+  };
+  input.addEventListener("input", update);
+  update();
+}
+
+// Fields a user may show as columns of the results, and how to read each from an event.
+const COLUMNS = {
+  level: (e) => e.level, app: (e) => e.meta?.app, env: (e) => e.meta?.env, host: (e) => e.meta?.host,
+  tag: (e) => e.meta?.tag, logtype: (e) => e.meta?.logtype, logger: (e) => e.logger,
+  thread: (e) => e.thread, root_type: (e) => e.exception?.root_type, source: (e) => e.source,
+};
+
+function chosenColumns(params) {
+  return (params.get("cols") || "").split(",").filter((c) => COLUMNS[c]);
+}
+
+function hitRow(event, terms, cols = []) {
+  const meta = cols.length ? "" : [event.meta?.app, event.meta?.host].filter(Boolean).join("/");
   // The message always; where the match is further down (in the trace), that part too.
   const plain = (html) => html.replace(/<[^>]+>/g, "").replace(/&[a-z#0-9]+;/g, " ");
   const inMessage = !event.snippet || event.message.includes(plain(event.snippet).trim().slice(0, 40));
@@ -437,6 +485,7 @@ function hitRow(event, terms) {
   const div = document.createElement("div");
   div.className = "hit";
   div.innerHTML = `<div class="head" role="button" tabindex="0" aria-expanded="false"><span class="ts">${esc(event.ts || "—")}</span>
+      ${cols.map((c) => `<span class="col" data-col="${esc(c)}">${esc(COLUMNS[c](event) ?? "—")}</span>`).join("")}
       <span class="level ${esc(event.level)}">${esc(event.level || "—")}</span>
       <span class="meta">${esc(meta)} ${esc(event.logger || "")}</span>${root}</div>
     <div class="snippet">${snippet}</div><div class="details" hidden></div>`;
@@ -469,7 +518,13 @@ async function viewSearch(r) {
         <input type="checkbox" id="live"${r.params.get("live") ? " checked" : ""}> Live</label></form>
     <div class="panel histogram"><div class="meta" id="hmeta"></div><div id="hist"></div></div>
     <div class="layout"><aside class="panel fields" id="fields"></aside>
-      <section class="panel"><div class="meta" id="total"></div><div id="hits"></div>
+      <section class="panel"><div class="result-tools"><div class="meta" id="total"></div>
+        <details class="columns"${chosenColumns(r.params).length ? " open" : ""}><summary>Columns</summary>${Object.keys(COLUMNS).map((c) =>
+          `<label><input type="checkbox" value="${c}"${chosenColumns(r.params).includes(c) ? " checked" : ""}> ${c}</label>`).join("")}</details>
+        <label class="refresh">Refresh <select id="refresh" aria-label="Refresh every">
+          ${[["", "off"], ["10", "10 s"], ["60", "1 min"], ["300", "5 min"]].map(([v, l]) =>
+            `<option value="${v}"${(r.params.get("refresh") || "") === v ? " selected" : ""}>${l}</option>`).join("")}</select></label></div>
+        <div id="cols-head"></div><div id="hits"></div>
       <button id="more" hidden>Load more</button></section></div>`;
   $("#search-form").addEventListener("submit", (e) => {
     e.preventDefault();
@@ -484,9 +539,24 @@ async function viewSearch(r) {
     else p.delete("live");
     go("search", p);
   });
+  $("#view details.columns").addEventListener("change", () => {
+    const p = new URLSearchParams(r.params);
+    const chosen = [...document.querySelectorAll("#view details.columns input:checked")].map((b) => b.value);
+    if (chosen.length) p.set("cols", chosen.join(","));
+    else p.delete("cols");
+    p.delete("csort");
+    go("search", p);
+  });
+  $("#refresh").addEventListener("change", (e) => {
+    const p = new URLSearchParams(r.params);
+    if (e.target.value) p.set("refresh", e.target.value);
+    else p.delete("refresh");
+    go("search", p);
+  });
   const params = shared(r.params);
   params.set("q", q);
   const terms = queryTerms(q);
+  const cols = chosenColumns(r.params);
   const [page, histogram, fields] = await Promise.all([
     api("search", params),
     api("histogram", params),
@@ -495,6 +565,7 @@ async function viewSearch(r) {
   if (r.stale()) return;
   $("#hmeta").textContent = `events per ${humanInterval(histogram.interval_seconds)} · drag to zoom`;
   drawHistogram($("#hist"), histogram);
+  suggest($("#q"), fields.fields);
   $("#fields").innerHTML = Object.entries(fields.fields)
     .filter(([, values]) => values.length)
     .map(([name, values]) => `<h4>${esc(name)}</h4>` + values
@@ -524,8 +595,26 @@ async function viewSearch(r) {
       ${ranged ? `<a href="#/search?${wider}">Search all time</a>` : "Check the query's words, or remove a filter."}</p>`;
   }
   const list = $("#hits");
+  // Chosen columns head the results; a click sorts the loaded results by that column.
+  const [sortCol, sortDir] = (r.params.get("csort") || "").split(":");
+  const sortColumns = () => {
+    if (!COLUMNS[sortCol]) return;
+    const value = (row) => row.querySelector(`.col[data-col="${sortCol}"]`)?.textContent || "";
+    const rows = [...list.children].sort((a, b) => value(a).localeCompare(value(b)) * (sortDir === "desc" ? -1 : 1));
+    for (const row of rows) list.appendChild(row);
+  };
+  if (cols.length) {
+    $("#cols-head").innerHTML = `<div class="cols-head"><span class="ts">time</span>${cols.map((c) => {
+      const dir = sortCol === c && sortDir !== "desc" ? "desc" : "asc";
+      const mark = sortCol === c ? (sortDir === "desc" ? " ▼" : " ▲") : "";
+      const p = new URLSearchParams(r.params);
+      p.set("csort", `${c}:${dir}`);
+      return `<a class="col" href="#/search?${p}" aria-label="sort by ${c}">${c}${mark}</a>`;
+    }).join("")}<span>message</span></div>`;
+  }
   const append = (p) => {
-    for (const event of p.hits) list.appendChild(hitRow(event, terms));
+    for (const event of p.hits) list.appendChild(hitRow(event, terms, cols));
+    sortColumns();
     const more = $("#more");
     more.hidden = !p.cursor;
     more.onclick = async () => {
@@ -535,12 +624,16 @@ async function viewSearch(r) {
     };
   };
   append(page);
+  const every = Number(r.params.get("refresh"));
+  if (every > 0 && !r.params.get("live")) {
+    refreshTimer = setTimeout(() => { if (!r.stale()) render(); }, every * 1000);
+  }
   if (r.params.get("live")) {
     let arrived = 0;
     const status = () => `${page.total} events, newest first · live: ${arrived} new`;
     $("#total").textContent = status();
     startLive(params, (event) => {
-      const row = hitRow(event, terms);
+      const row = hitRow(event, terms, cols);
       row.classList.add("arrived");
       list.prepend(row);
       arrived += 1;
@@ -552,6 +645,9 @@ async function viewSearch(r) {
     });
   }
 }
+
+// The pending auto-refresh of the search page; a navigation cancels it.
+let refreshTimer = null;
 
 // Rows a live search keeps; older ones drop off the bottom.
 const LIVE_MAX_ROWS = 1000;
@@ -580,7 +676,7 @@ async function viewExceptions(r) {
     .map((g) => `<tr class="group${before.has(g.fingerprint) && before.get(g.fingerprint) !== g.count ? " bumped" : ""}" data-fp="${esc(g.fingerprint)}">
       <td><input type="checkbox" class="pick" value="${esc(g.fingerprint)}" aria-label="select ${esc(g.root_type || "group")}"></td>
       <td class="count">${g.count}</td>
-      <td>${sparkline(g.trend)}</td>
+      <td>${sparkline(g.trend, list.trend_from, list.trend_interval_seconds)}</td>
       <td><div class="type"><a class="group-link" href="#/group/${esc(g.fingerprint)}${shared(r.params).toString() ? "?" + shared(r.params) : ""}">${esc(g.root_type || "(no type)")}</a> ${triageBadges(g)}</div><div class="template">${esc(g.template)}</div>
         <div class="meta">${g.top_frame ? "at " + esc(g.top_frame) : ""}</div></td>
       <td>${g.apps.map((a) => esc(a.value)).join(", ")}<div class="meta">${g.envs.map((e) => esc(e.value)).join(", ")}</div></td>
@@ -803,6 +899,7 @@ async function render() {
   const mine = ++renderCount;
   r.stale = () => mine !== renderCount;
   stopLive();
+  clearTimeout(refreshTimer);
   renderHeader(r);
   showError(null);
   const views = { search: viewSearch, exceptions: viewExceptions, group: viewGroup, alerts: viewAlerts, event: viewEvent };

@@ -449,3 +449,46 @@ test("an event's fields filter for and out, the sidebar excludes, an event has a
   await page.waitForSelector(".hit .snippet-more b");
   await page.close();
 });
+
+test("columns of one's choice, sorted; the query box completes fields and values; trend hover", async () => {
+  const base = await start(["demo", "--listen", "127.0.0.1:0"]);
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  await page.goto(`${base}#/search?q=PaymentClient`);
+  await page.waitForSelector(".hit");
+  await page.click("details.columns summary");
+  await page.check("details.columns input[value=host]");
+  await page.waitForFunction(() => location.hash.includes("cols=host"));
+  await page.waitForSelector(".hit .col[data-col=host]");
+  await page.check("details.columns input[value=level]");
+  await page.waitForFunction(() => /cols=level(%2C|,)host/.test(location.hash));
+  await page.waitForSelector(".cols-head");
+  assert.equal(await page.locator(".cols-head .col").count(), 2);
+  await page.click(".cols-head a.col:has-text('host')");
+  await page.waitForFunction(() => location.hash.includes("csort=host"));
+  await page.waitForSelector(".hit .col[data-col=host]");
+  const hosts = await page.locator(".hit .col[data-col=host]").allTextContents();
+  assert.deepEqual(hosts, [...hosts].sort(), "sorted by host");
+  await page.click(".cols-head a.col:has-text('host')");
+  await page.waitForFunction(() => location.hash.includes("csort=host%3Adesc") || location.hash.includes("csort=host:desc"));
+  await page.waitForSelector(".hit .col[data-col=host]");
+  const down = await page.locator(".hit .col[data-col=host]").allTextContents();
+  assert.deepEqual(down, [...down].sort().reverse(), "and back");
+
+  // Completion of the last word: a field name, then its values.
+  await page.fill("#q", "PaymentClient AND lev");
+  await page.dispatchEvent("#q", "input");
+  assert.ok(await page.locator("#q-suggestions option[value='PaymentClient AND level:']").count());
+  await page.fill("#q", "PaymentClient AND level:E");
+  await page.dispatchEvent("#q", "input");
+  assert.ok(await page.locator("#q-suggestions option[value='PaymentClient AND level:ERROR']").count());
+
+  // Auto-refresh is a choice kept in the URL.
+  await page.selectOption("#refresh", "60");
+  await page.waitForFunction(() => location.hash.includes("refresh=60"));
+
+  // The exception list's trend says its buckets' counts on hover.
+  await page.goto(`${base}#/exceptions`);
+  await page.waitForSelector("tr.group svg.spark");
+  assert.match(await page.locator("tr.group svg.spark rect.tip title").first().textContent(), /\d+ events? from \d{4}-/);
+  await page.close();
+});
