@@ -593,6 +593,25 @@ async function viewSearch(r) {
     const ranged = r.params.get("from") || r.params.get("to");
     $("#hits").innerHTML = `<p class="empty">No events match${ranged ? " in this time range" : ""}.
       ${ranged ? `<a href="#/search?${wider}">Search all time</a>` : "Check the query's words, or remove a filter."}</p>`;
+    // A relative range over old logs (an archive, the demo): the same span, ending at the
+    // newest matching event.
+    const from = r.params.get("from") || "";
+    const span = /^-(\d+)([mhdw])$/.exec(from);
+    if (span && !r.params.get("to")) {
+      const all = new URLSearchParams(params);
+      all.delete("from");
+      all.set("limit", "1");
+      const newest = (await api("search", all).catch(() => null))?.hits?.[0]?.ts;
+      if (newest && !r.stale()) {
+        const unit = { m: 60e3, h: 3600e3, d: 86400e3, w: 604800e3 }[span[2]];
+        const end = Date.parse(newest) + 1000;
+        const at = new URLSearchParams(r.params);
+        at.set("from", new Date(end - Number(span[1]) * unit).toISOString());
+        at.set("to", new Date(end).toISOString());
+        $("#hits .empty").insertAdjacentHTML("beforeend", ` · the newest match is from ${esc(newest)}:
+          <a id="data-range" href="#/search?${at}">the same span up to it</a>`);
+      }
+    }
   }
   const list = $("#hits");
   // Chosen columns head the results; a click sorts the loaded results by that column.

@@ -347,6 +347,11 @@ test("empty and error states, relative times, a Go dump's other goroutines folde
 
   // Nothing in the range: a hint to widen it, which works.
   await page.goto(`${base}#/search?q=PaymentClient&from=-1h`);
+  await page.waitForSelector(".empty #data-range");
+  await page.click("#data-range");
+  await page.waitForFunction(() => /from=.*to=/.test(location.hash));
+  await page.waitForFunction(() => /^[1-9]\d* events/.test(document.querySelector("#total")?.textContent || ""));
+  await page.goto(`${base}#/search?q=PaymentClient&from=-1h`);
   await page.waitForSelector(".empty");
   await page.click("text=Search all time");
   await page.waitForFunction(() => !location.hash.includes("from="));
