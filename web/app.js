@@ -178,6 +178,8 @@ function drawHistogram(container, histogram) {
     const x1 = at(ev);
     const [a, b] = [Math.min(x0, x1), Math.max(x0, x1)];
     x0 = null;
+    // No selection is left behind, whatever comes next.
+    sel.setAttribute("width", 0);
     if (b - a < 3 || !buckets.length) return;
     const start = Date.parse(histogram.from);
     const step = histogram.interval_seconds * 1000;

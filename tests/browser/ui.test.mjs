@@ -310,6 +310,14 @@ test("keyboard only, a phone's width, navigation state, a zoom released outside 
   await page.mouse.move(box.x + box.width * 0.6, box.y + box.height + 150, { steps: 5 });
   await page.mouse.up();
   await page.waitForFunction(() => /from=.*to=/.test(location.hash));
+  // A click without a drag, released elsewhere, leaves no selection behind.
+  await page.waitForSelector("#hist svg");
+  const again = await page.locator("#hist svg").boundingBox();
+  await page.mouse.move(again.x + 40, again.y + 20);
+  await page.mouse.down();
+  await page.mouse.move(again.x + 41, again.y + again.height + 100);
+  await page.mouse.up();
+  assert.equal(await page.getAttribute("#hist rect.sel", "width"), "0");
 
   // Every page at 1440 px and at 390 px, and no page scrolls sideways at 390 px.
   const pages = [["search", "#/search?q=PaymentClient"], ["exceptions", "#/exceptions"], ["alerts", "#/alerts"]];
@@ -388,6 +396,7 @@ test("empty and error states, relative times, a Go dump's other goroutines folde
   await page.waitForSelector("#latest .trace");
   assert.equal(await page.locator("#latest details.goroutines").count(), 1);
   assert.ok(!(await page.locator("#latest details.goroutines").getAttribute("open")));
+  assert.ok((await page.locator("#latest .trace .inapp").count()) > 0, "the Go dump's own frames are marked");
   const height = (await page.locator("#latest .trace").boundingBox()).height;
   assert.ok(height < 2500, `the trace is ${height} px tall`);
 
