@@ -381,7 +381,8 @@ fn killed_between_evaluation_and_delivery_loses_no_notification() {
         ids.dedup();
         ids
     };
-    while distinct().len() < problems as usize && start.elapsed() < Duration::from_secs(30) {
+    // A notification claimed by a killed sender waits out its claim (15 s) first.
+    while distinct().len() < problems as usize && start.elapsed() < Duration::from_secs(45) {
         std::thread::sleep(Duration::from_millis(100));
     }
     let bodies = receiver.bodies();

@@ -426,8 +426,12 @@ pub struct OutboxEntry {
 pub const GIVE_UP_AFTER: Duration = Duration::from_secs(24 * 3600);
 /// Retries wait 1 s, 2 s, 4 s... up to this.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
-/// How long one process holds a notification it is sending.
-const CLAIM: Duration = Duration::from_secs(60);
+/// The longest a webhook request may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one process holds a notification it is sending: past the request's timeout, so
+/// a live sender is never doubled, and short, since a sender killed mid-send holds it until
+/// then (with 60 s, a kill left three notifications waiting a minute in the SIGKILL test).
+const CLAIM: Duration = Duration::from_secs(15);
 
 /// The newest `limit` notifications of the outbox.
 pub fn outbox(store: &Store, limit: usize) -> Result<Vec<OutboxEntry>> {
@@ -544,7 +548,7 @@ impl Mailer {
             .map_err(|e| format!("[smtp] from {:?}: {e}", smtp.from))?;
         let mut builder = lettre::SmtpTransport::builder_dangerous(smtp.host.as_str())
             .port(smtp.port)
-            .timeout(Some(Duration::from_secs(10)));
+            .timeout(Some(REQUEST_TIMEOUT));
         if smtp.starttls {
             let mut tls = TlsParameters::builder(smtp.host.clone());
             if let Some(ca) = &smtp.ca {
@@ -684,7 +688,7 @@ pub fn run_once(data: &std::path::Path, settings: &AlertSettings) -> Result<usiz
 /// The HTTP client of webhooks: a status is an answer, not an error; 10 s at most.
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(10)))
+        .timeout_global(Some(REQUEST_TIMEOUT))
         .http_status_as_error(false)
         .build()
         .into()
@@ -812,6 +816,29 @@ mod tests {
         for key in ["id", "rule", "kind", "group", "event", "url"] {
             assert!(generic.get(key).is_some(), "{key}");
         }
+    }
+
+    #[test]
+    fn a_notification_claimed_by_a_sender_that_died_is_sent_again_after_the_claim() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let now = Timestamp::now();
+        enqueue(&store, &[queued("a", "http://127.0.0.1:1/")], 1, now).unwrap();
+        assert_eq!(claim_due(&store, now).unwrap().len(), 1);
+        // Its sender was killed before it could answer: nobody else sends it meanwhile...
+        assert_eq!(
+            claim_due(&store, now + SignedDuration::from_secs(5))
+                .unwrap()
+                .len(),
+            0
+        );
+        // ...and once the claim is over, the next sender does.
+        let later = now + SignedDuration::try_from(CLAIM).unwrap() + SignedDuration::from_secs(1);
+        assert_eq!(claim_due(&store, later).unwrap().len(), 1);
+        assert!(
+            CLAIM > REQUEST_TIMEOUT,
+            "a live sender's claim outlasts its request"
+        );
     }
 
     #[test]
