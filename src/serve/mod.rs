@@ -7,6 +7,7 @@
 
 mod api;
 mod auth;
+mod coalesce;
 mod context;
 mod error;
 mod es;
@@ -67,6 +68,8 @@ pub struct AppState {
     pub query_timeout: std::time::Duration,
     /// The groups' triage status, beside the index.
     pub triage: Arc<crate::triage::Store>,
+    /// Identical queries in flight, answered once (see [`coalesce`]).
+    pub inflight: coalesce::InFlight,
 }
 
 impl AppState {
@@ -78,6 +81,7 @@ impl AppState {
         let triage = Arc::new(crate::triage::Store::open(&data)?);
         Ok(AppState {
             triage,
+            inflight: coalesce::InFlight::default(),
             reader,
             data,
             users: users.map(Arc::new),
@@ -162,6 +166,10 @@ pub fn router(state: AppState) -> Router {
     let otlp = Router::new()
         .route("/v1/logs", post(otlp::logs))
         .layer(DefaultBodyLimit::max(crate::ingest::MAX_BULK_BYTES));
+    let api = api.layer(middleware::from_fn_with_state(
+        state.clone(),
+        coalesce::coalesce,
+    ));
     Router::new()
         .route("/healthz", get(api::healthz))
         .merge(api)

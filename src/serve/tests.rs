@@ -896,3 +896,44 @@ fn a_filter_of_many_fingerprints_selects_those_groups() {
     want.sort();
     assert_eq!(got, want);
 }
+
+/// Issue 17: identical queries in flight at once run once, and every client gets the answer.
+#[tokio::test]
+async fn identical_concurrent_queries_run_once() {
+    let state = state(None);
+    let app = router(state.clone());
+    let uri = "/api/exceptions?limit=50&q=IllegalStateException";
+    let calls = (0..20).map(|_| {
+        let app = app.clone();
+        tokio::spawn(async move {
+            let response = app
+                .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            let status = response.status();
+            let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            (status, body)
+        })
+    });
+    let answers: Vec<_> = futures_util::future::join_all(calls)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert!(answers.iter().all(|(status, _)| *status == StatusCode::OK));
+    assert!(answers.iter().all(|(_, body)| *body == answers[0].1));
+    let (_, metrics) = call(state, "/metrics", None).await;
+    let metrics = String::from_utf8(metrics).unwrap();
+    let queries: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("stackfold_query_seconds_count "))
+        .expect("the query count")
+        .parse()
+        .unwrap();
+    assert!(
+        queries <= 2.0,
+        "{queries} queries for 20 identical requests"
+    );
+}
