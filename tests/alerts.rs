@@ -207,20 +207,18 @@ fn a_new_problem_notifies_once_backfill_never_and_a_regression_once() {
 
     // A new problem in production, and one in another environment.
     let live = todays_log(&logs, "pro", "1.4.3");
+    // The new problem of this test, now, as event `n`.
+    let problem_occurs = |n| {
+        let ty = "java.util.ConcurrentModificationException";
+        append(&live, &trace(jiff::Timestamp::now(), ty, n));
+    };
     let dev = todays_log(&logs, "dev", "1.4.3");
     append(
         &dev,
         &trace(jiff::Timestamp::now(), "java.lang.ArithmeticException", 3),
     );
     let written = Instant::now();
-    append(
-        &live,
-        &trace(
-            jiff::Timestamp::now(),
-            "java.util.ConcurrentModificationException",
-            4,
-        ),
-    );
+    problem_occurs(4);
     let bodies = receiver.wait_for(1, Duration::from_secs(10));
     let took = written.elapsed();
     assert_eq!(bodies.len(), 1, "{bodies:#?}");
@@ -242,14 +240,7 @@ fn a_new_problem_notifies_once_backfill_never_and_a_regression_once() {
     assert_eq!(note["id"].as_str().unwrap().len(), 32);
 
     // Seen again: no second notification.
-    append(
-        &live,
-        &trace(
-            jiff::Timestamp::now(),
-            "java.util.ConcurrentModificationException",
-            5,
-        ),
-    );
+    problem_occurs(5);
     wait_indexed(&data, 5);
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(receiver.bodies().len(), 1);
@@ -264,28 +255,14 @@ fn a_new_problem_notifies_once_backfill_never_and_a_regression_once() {
     common::stackfold(&["resolve", "--data", data.to_str().unwrap(), &fp]);
     let _tail = Killed(start_tail(&data, &logs, &config));
     std::thread::sleep(Duration::from_millis(1500));
-    append(
-        &live,
-        &trace(
-            jiff::Timestamp::now(),
-            "java.util.ConcurrentModificationException",
-            6,
-        ),
-    );
+    problem_occurs(6);
     let bodies = receiver.wait_for(2, Duration::from_secs(10));
     assert_eq!(bodies.len(), 2, "{bodies:#?}");
     assert_eq!(bodies[1]["kind"], "regression");
     assert_eq!(bodies[1]["group"]["fingerprint"], fp.as_str());
     assert_eq!(bodies[1]["group"]["status"], "unresolved");
     assert_eq!(bodies[1]["group"]["regressed_in"], "1.4.3");
-    append(
-        &live,
-        &trace(
-            jiff::Timestamp::now(),
-            "java.util.ConcurrentModificationException",
-            7,
-        ),
-    );
+    problem_occurs(7);
     wait_indexed(&data, 7);
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(receiver.bodies().len(), 2, "one regression notification");

@@ -356,8 +356,8 @@ fn set_status(args: &TriageArgs, change: Change) -> anyhow::Result<ExitCode> {
         fingerprint: vec![fp.clone()],
         ..Filters::default()
     };
-    match reader.groups("", &only) {
-        Ok(groups) if groups.is_empty() => {
+    match reader.count("", &only) {
+        Ok(0) => {
             return failed(QueryError::BadParameter(format!(
                 "no exception group {fp} in {}",
                 args.data.display()

@@ -1,6 +1,6 @@
 //! The handlers of `/api/*`, `/healthz` and `/metrics`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -241,7 +241,7 @@ pub async fn exceptions(
         None | Some("") => StatusFilter::Unresolved,
         Some(s) => s.parse().map_err(ApiError::bad)?,
     };
-    let records = triage_records(&state).await?;
+    let records = on_triage(&state, |store| store.records()).await?;
     let list = run_query(&state, Lane::of_page(limit), move |r| {
         let query = GroupQuery {
             text: &text,
@@ -257,10 +257,13 @@ pub async fn exceptions(
     Ok(Json(list))
 }
 
-/// Every group's triage record, read off the async threads.
-async fn triage_records(state: &AppState) -> Result<HashMap<String, Record>, ApiError> {
+/// `work` on the triage database, off the async threads; its failures are the server's.
+async fn on_triage<T: Send + 'static>(
+    state: &AppState,
+    work: impl FnOnce(&triage::Store) -> crate::error::Result<T> + Send + 'static,
+) -> Result<T, ApiError> {
     let store = Arc::clone(&state.triage);
-    tokio::task::spawn_blocking(move || store.records())
+    tokio::task::spawn_blocking(move || work(&store))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?
         .map_err(|e| ApiError::Internal(Chain(&e).to_string()))
@@ -280,23 +283,17 @@ pub async fn set_status(
     if let Some(problem) = change.problem() {
         return Err(ApiError::bad(problem));
     }
-    let fp = fingerprint.clone();
     let only = Filters {
-        fingerprint: vec![fp],
+        fingerprint: vec![fingerprint.clone()],
         ..Filters::default()
     };
-    let known = blocking(&state, move |r| r.groups("", &only)).await?;
-    if known.is_empty() {
+    if blocking(&state, move |r| r.count("", &only)).await? == 0 {
         return Err(ApiError::NotFound(format!(
             "no exception group {fingerprint}"
         )));
     }
     let by = actor.map_or_else(|| "anonymous".to_owned(), |Extension(Actor(user))| user);
-    let store = Arc::clone(&state.triage);
-    let record = tokio::task::spawn_blocking(move || store.set(&fingerprint, &change, &by))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(|e| ApiError::Internal(Chain(&e).to_string()))?;
+    let record = on_triage(&state, move |store| store.set(&fingerprint, &change, &by)).await?;
     Ok(Json(record))
 }
 
@@ -319,10 +316,11 @@ pub async fn exception(
     let filters = p.filters()?;
     let samples = p.limit.unwrap_or(10);
     let fp = fingerprint.clone();
-    let records = triage_records(&state).await?;
+    let wanted = fp.clone();
+    let record = on_triage(&state, move |store| store.record(&wanted)).await?;
     let detail = blocking(&state, move |r| {
         let mut detail = r.group(&fp, &filters, samples)?;
-        if let (Some(detail), Some(record)) = (detail.as_mut(), records.get(&fp)) {
+        if let (Some(detail), Some(record)) = (detail.as_mut(), record.as_ref()) {
             triage::annotate(
                 &mut detail.summary,
                 &triage::status_of(r, record, Timestamp::now())?,
@@ -464,11 +462,7 @@ pub async fn alerts(
             crate::query::MAX_LIMIT
         )));
     }
-    let store = Arc::clone(&state.triage);
-    let alerts = tokio::task::spawn_blocking(move || triage::alerts::outbox(&store, limit))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(|e| ApiError::Internal(Chain(&e).to_string()))?;
+    let alerts = on_triage(&state, move |store| triage::alerts::outbox(store, limit)).await?;
     Ok(Json(Alerts { alerts }))
 }
 
@@ -485,11 +479,7 @@ pub async fn status_history(
     Path(fingerprint): Path<String>,
 ) -> Result<Json<History>, ApiError> {
     check_fingerprint(&fingerprint)?;
-    let store = Arc::clone(&state.triage);
-    let changes = tokio::task::spawn_blocking(move || store.history(&fingerprint))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(|e| ApiError::Internal(Chain(&e).to_string()))?;
+    let changes = on_triage(&state, move |store| store.history(&fingerprint)).await?;
     Ok(Json(History { changes }))
 }
 

@@ -192,7 +192,8 @@ fn in_new_release(
     Ok(reader.count("", &before)? == 0)
 }
 
-/// When a resolved group came back, if it did.
+/// Whether a resolved group came back: the time of the resolve it came back from (one
+/// regression per resolve), if it did.
 fn regressed(
     reader: &Reader,
     record: &Record,
@@ -202,10 +203,7 @@ fn regressed(
         return Ok(None);
     }
     let triaged = status_of(reader, record, now)?;
-    Ok(triaged
-        .regressed_at
-        .and_then(|at| at.parse().ok())
-        .map(|_: Timestamp| record.at))
+    Ok(triaged.regressed_at.is_some().then_some(record.at))
 }
 
 /// Of the groups `fps`, those whose events of the last `window` are over `factor` times the
