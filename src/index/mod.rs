@@ -137,3 +137,21 @@ pub fn damaged_files(index: &Index) -> Result<Vec<PathBuf>> {
     damaged.sort();
     Ok(damaged)
 }
+
+/// Indexes the log files at `paths` into `data` (created), one commit per file, each file
+/// folded as `index` folds it (UTC, default settings): the tests' way to an index.
+#[cfg(test)]
+pub(crate) fn index_files_for_test(data: &Path, paths: &[PathBuf]) {
+    let (index, fields) = open_or_create(data).unwrap();
+    let mut writer = EventWriter::open(&index, fields, 32 << 20, 1).unwrap();
+    let settings = crate::config::ConfigFile::default()
+        .settings(Some("UTC"), 1, 2020)
+        .unwrap();
+    for path in paths {
+        let (events, _) = crate::pipeline::collect_file(path.clone(), &settings);
+        for event in &events {
+            writer.add(&file_key(path), event).unwrap();
+        }
+        writer.commit().unwrap();
+    }
+}

@@ -1,28 +1,84 @@
-//! Exception groups with exact counts, gathered from fast fields in one pass over the
-//! matching documents: count, first and last seen, and counts per app, env, host and tag.
+//! Exception groups with exact counts, gathered from fast fields in two passes over the
+//! matching documents.
+//!
+//! The first pass ([`GroupCollector`]) counts every group: count, first and last seen, the
+//! latest event and the trend. It keeps per document only a few numbers in a table indexed by
+//! the segment's fingerprint ordinal, and names each group once per segment, so its cost does
+//! not grow with breakdowns nor with how many groups there are beyond one row each. The
+//! second pass ([`BreakdownCollector`]) counts apps, envs, hosts and tags for the groups that
+//! are shown only (a page of 100 among 30 k groups), over those groups' events.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::{Column, StrColumn};
 use tantivy::index::SegmentReader;
 use tantivy::{DateTime, DocAddress, DocId, Score, SegmentOrdinal};
 
-/// The breakdown dimensions, in the order of [`GroupStats::breakdowns`].
+/// The breakdown dimensions, in the order of [`Breakdowns`].
 pub const DIMENSIONS: [&str; 4] = ["app", "env", "host", "tag"];
+
+/// Where the tag column sits in [`DIMENSIONS`].
+const TAG: usize = 3;
+
+/// Per dimension, value → count.
+pub type Breakdowns = [HashMap<String, u64>; 4];
+
+/// A fingerprint as the number its 32 hex digits write (see [`Key::of`]).
+pub type Key = u128;
+
+/// Hashes a [`Key`], already a hash, by folding it: no SipHash rounds per lookup.
+#[derive(Default)]
+pub struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = self.0.rotate_left(5) ^ u64::from_le_bytes(word);
+        }
+    }
+
+    fn write_u128(&mut self, key: u128) {
+        self.0 ^= (key as u64) ^ ((key >> 64) as u64);
+    }
+}
+
+/// A map keyed by fingerprint.
+pub type KeyMap<V> = HashMap<Key, V, BuildHasherDefault<KeyHasher>>;
+
+/// The key of a fingerprint: the number its hex digits write, or, for a fingerprint that is
+/// not 32 hex digits (none written by this build), a hash of it, named in
+/// [`GroupCounts::name`] through the names kept aside.
+fn key_of(fingerprint: &[u8]) -> (Key, bool) {
+    let lower_hex = |b: &u8| b.is_ascii_digit() || (b'a'..=b'f').contains(b);
+    let parsed = (fingerprint.len() == 32 && fingerprint.iter().all(lower_hex))
+        .then(|| std::str::from_utf8(fingerprint).ok())
+        .flatten()
+        .and_then(|hex| u128::from_str_radix(hex, 16).ok());
+    match parsed {
+        Some(key) => (key, true),
+        None => (xxhash_rust::xxh3::xxh3_128(fingerprint), false),
+    }
+}
 
 /// What one group's matching events add up to.
 #[derive(Debug, Clone, Default)]
 pub struct GroupStats {
     pub count: u64,
-    /// Earliest time (microseconds) and the tag of that event.
-    pub first: Option<(i64, Option<String>)>,
+    /// Earliest time (microseconds) and where that event's tag is (see
+    /// [`GroupCounts::first_tag`]).
+    pub first: Option<(i64, Option<(SegmentOrdinal, u64)>)>,
     /// Latest time (microseconds) and that event's address.
     pub last: Option<(i64, DocAddress)>,
     /// The latest event whatever its time (events without time count as oldest).
     pub latest_doc: Option<DocAddress>,
-    /// Per dimension, value → count.
-    pub breakdowns: [HashMap<String, u64>; 4],
     /// Counts per trend bucket, when the collector was given buckets.
     pub trend: Vec<u64>,
 }
@@ -51,11 +107,37 @@ impl GroupStats {
         for (mine, theirs) in self.trend.iter_mut().zip(other.trend) {
             *mine += theirs;
         }
-        for (mine, theirs) in self.breakdowns.iter_mut().zip(other.breakdowns) {
-            for (value, count) in theirs {
-                *mine.entry(value).or_default() += count;
-            }
-        }
+    }
+}
+
+/// Every group of the matching events, by key.
+#[derive(Default)]
+pub struct GroupCounts {
+    pub groups: KeyMap<GroupStats>,
+    /// The fingerprints that are not their key written in hex.
+    names: KeyMap<String>,
+    /// Each segment's tag column, to name [`GroupStats::first`]'s tag.
+    tags: HashMap<SegmentOrdinal, StrColumn>,
+}
+
+impl GroupCounts {
+    /// The fingerprint of `key`.
+    pub fn name(&self, key: Key) -> String {
+        self.names
+            .get(&key)
+            .cloned()
+            .unwrap_or_else(|| format!("{key:032x}"))
+    }
+
+    /// The image tag of the group's earliest event.
+    pub fn first_tag(&self, stats: &GroupStats) -> Option<String> {
+        let (segment, ord) = stats.first?.1?;
+        let mut tag = String::new();
+        self.tags
+            .get(&segment)?
+            .ord_to_str(ord, &mut tag)
+            .ok()?
+            .then_some(tag)
     }
 }
 
@@ -68,28 +150,39 @@ pub struct GroupCollector {
     pub buckets: usize,
 }
 
-/// Per-segment state: statistics keyed by term ordinals, turned into strings at the end.
+/// Per-segment state: a row per group, found through the fingerprint's term ordinal.
 pub struct SegmentGroups {
     segment: SegmentOrdinal,
     fingerprint: Option<StrColumn>,
     ts: Column<DateTime>,
-    dims: [Option<StrColumn>; 4],
-    groups: HashMap<u64, SegmentStats>,
-    trend: GroupCollector,
+    tag: Option<StrColumn>,
+    /// Row of each fingerprint ordinal, [`NO_ROW`] until the group's first event.
+    rows: Vec<u32>,
+    stats: Vec<SegmentStats>,
+    /// The trend of row `r` is `trend[r * buckets..(r + 1) * buckets]`.
+    trend: Vec<u64>,
+    range: GroupCollector,
 }
 
-#[derive(Default)]
+const NO_ROW: u32 = u32::MAX;
+
 struct SegmentStats {
+    fingerprint: u64,
     count: u64,
     first: Option<(i64, Option<u64>)>,
     last: Option<(i64, DocId)>,
     any_doc: DocId,
-    dims: [HashMap<u64, u64>; 4],
-    trend: Vec<u64>,
+}
+
+/// One segment's groups, named.
+pub struct SegmentFruit {
+    segment: SegmentOrdinal,
+    tag: Option<StrColumn>,
+    groups: Vec<(Key, Option<String>, GroupStats)>,
 }
 
 impl Collector for GroupCollector {
-    type Fruit = HashMap<String, GroupStats>;
+    type Fruit = GroupCounts;
     type Child = SegmentGroups;
 
     fn for_segment(
@@ -98,19 +191,19 @@ impl Collector for GroupCollector {
         reader: &SegmentReader,
     ) -> tantivy::Result<SegmentGroups> {
         let ff = reader.fast_fields();
-        let dims = [
-            ff.str(DIMENSIONS[0])?,
-            ff.str(DIMENSIONS[1])?,
-            ff.str(DIMENSIONS[2])?,
-            ff.str(DIMENSIONS[3])?,
-        ];
+        let fingerprint = ff.str("fingerprint")?;
+        let terms = fingerprint
+            .as_ref()
+            .map_or(0, |c| c.dictionary().num_terms());
         Ok(SegmentGroups {
             segment,
-            fingerprint: ff.str("fingerprint")?,
+            fingerprint,
             ts: ff.date("ts")?,
-            dims,
-            groups: HashMap::new(),
-            trend: *self,
+            tag: ff.str(DIMENSIONS[TAG])?,
+            rows: vec![NO_ROW; terms],
+            stats: Vec::new(),
+            trend: Vec::new(),
+            range: *self,
         })
     }
 
@@ -118,11 +211,17 @@ impl Collector for GroupCollector {
         false
     }
 
-    fn merge_fruits(&self, fruits: Vec<Self::Fruit>) -> tantivy::Result<Self::Fruit> {
-        let mut all: HashMap<String, GroupStats> = HashMap::new();
+    fn merge_fruits(&self, fruits: Vec<SegmentFruit>) -> tantivy::Result<GroupCounts> {
+        let mut all = GroupCounts::default();
         for fruit in fruits {
-            for (fingerprint, stats) in fruit {
-                all.entry(fingerprint).or_default().merge(stats);
+            for (key, name, stats) in fruit.groups {
+                all.groups.entry(key).or_default().merge(stats);
+                if let Some(name) = name {
+                    all.names.insert(key, name);
+                }
+            }
+            if let Some(tag) = fruit.tag {
+                all.tags.insert(fruit.segment, tag);
             }
         }
         Ok(all)
@@ -133,78 +232,203 @@ fn first_ord(column: &Option<StrColumn>, doc: DocId) -> Option<u64> {
     column.as_ref().and_then(|c| c.ords().first(doc))
 }
 
-fn ord_str(column: &Option<StrColumn>, ord: u64) -> Option<String> {
-    let mut out = String::new();
-    column
-        .as_ref()?
-        .ord_to_str(ord, &mut out)
-        .ok()?
-        .then_some(out)
+/// Calls `each` with each of `ords` (sorted, distinct) and its term in `column`, in one
+/// sorted pass over the dictionary: a lookup per ordinal decompresses a dictionary block
+/// each time (with 30 k groups, 80 % of a group listing went there).
+fn name_ords(column: &StrColumn, ords: &[u64], mut each: impl FnMut(u64, &[u8])) {
+    let mut ords_iter = ords.iter();
+    // An error leaves the rest unnamed; those groups are left out, as a missing term would.
+    let _ = column.dictionary().sorted_ords_to_term_cb(ords, |bytes| {
+        if let Some(&ord) = ords_iter.next() {
+            each(ord, bytes);
+        }
+    });
 }
 
 impl SegmentCollector for SegmentGroups {
-    type Fruit = HashMap<String, GroupStats>;
+    type Fruit = SegmentFruit;
 
     fn collect(&mut self, doc: DocId, _score: Score) {
         let Some(fp) = first_ord(&self.fingerprint, doc) else {
             return;
         };
+        let Some(slot) = self.rows.get_mut(fp as usize) else {
+            return;
+        };
+        if *slot == NO_ROW {
+            *slot = self.stats.len() as u32;
+            self.stats.push(SegmentStats {
+                fingerprint: fp,
+                count: 0,
+                first: None,
+                last: None,
+                any_doc: doc,
+            });
+            self.trend.resize(self.trend.len() + self.range.buckets, 0);
+        }
+        let row = *slot as usize;
         let ts = self.ts.first(doc).map(|t| t.into_timestamp_micros());
-        let tag = first_ord(&self.dims[3], doc);
-        let stats = self.groups.entry(fp).or_default();
+        let stats = &mut self.stats[row];
         stats.count += 1;
-        if self.trend.buckets > 0
-            && let Some(ts) = ts
-            && ts >= self.trend.from_us
-        {
-            let bucket = ((ts - self.trend.from_us) / self.trend.interval_us) as usize;
-            if bucket < self.trend.buckets {
-                stats.trend.resize(self.trend.buckets, 0);
-                stats.trend[bucket] += 1;
-            }
-        }
         stats.any_doc = doc;
-        if let Some(ts) = ts {
-            if stats.first.is_none_or(|(t, _)| ts < t) {
-                stats.first = Some((ts, tag));
-            }
-            if stats.last.is_none_or(|(t, _)| ts >= t) {
-                stats.last = Some((ts, doc));
+        let Some(ts) = ts else {
+            return;
+        };
+        if self.range.buckets > 0 && ts >= self.range.from_us {
+            let bucket = ((ts - self.range.from_us) / self.range.interval_us) as usize;
+            if bucket < self.range.buckets {
+                self.trend[row * self.range.buckets + bucket] += 1;
             }
         }
-        for (i, column) in self.dims.iter().enumerate() {
+        if stats.first.is_none_or(|(t, _)| ts < t) {
+            stats.first = Some((ts, first_ord(&self.tag, doc)));
+        }
+        if stats.last.is_none_or(|(t, _)| ts >= t) {
+            stats.last = Some((ts, doc));
+        }
+    }
+
+    fn harvest(self) -> SegmentFruit {
+        let mut by_ord: Vec<usize> = (0..self.stats.len()).collect();
+        by_ord.sort_unstable_by_key(|&row| self.stats[row].fingerprint);
+        let ords: Vec<u64> = by_ord
+            .iter()
+            .map(|&row| self.stats[row].fingerprint)
+            .collect();
+        let mut keys = Vec::with_capacity(ords.len());
+        if let Some(column) = &self.fingerprint {
+            name_ords(column, &ords, |_, bytes| {
+                let (key, plain) = key_of(bytes);
+                let odd = (!plain).then(|| String::from_utf8_lossy(bytes).into_owned());
+                keys.push((key, odd));
+            });
+        }
+        let buckets = self.range.buckets;
+        let segment = self.segment;
+        let groups = by_ord
+            .into_iter()
+            .zip(keys)
+            .map(|(row, (key, odd))| {
+                let s = &self.stats[row];
+                let address = |doc| DocAddress::new(segment, doc);
+                let stats = GroupStats {
+                    count: s.count,
+                    first: s.first.map(|(t, tag)| (t, tag.map(|o| (segment, o)))),
+                    last: s.last.map(|(t, d)| (t, address(d))),
+                    latest_doc: Some(address(s.last.map_or(s.any_doc, |l| l.1))),
+                    trend: self.trend[row * buckets..(row + 1) * buckets].to_vec(),
+                };
+                (key, odd, stats)
+            })
+            .collect();
+        SegmentFruit {
+            segment,
+            tag: self.tag,
+            groups,
+        }
+    }
+}
+
+/// Counts the breakdown values of each group among the matching events; meant for a query
+/// already narrowed to the groups wanted.
+pub struct BreakdownCollector;
+
+/// Per-segment state: (fingerprint ordinal, dimension, value ordinal) → count.
+pub struct SegmentBreakdowns {
+    fingerprint: Option<StrColumn>,
+    dims: [Option<StrColumn>; 4],
+    counts: HashMap<(u64, usize, u64), u64>,
+}
+
+impl Collector for BreakdownCollector {
+    type Fruit = KeyMap<Breakdowns>;
+    type Child = SegmentBreakdowns;
+
+    fn for_segment(
+        &self,
+        _segment: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<SegmentBreakdowns> {
+        let ff = reader.fast_fields();
+        Ok(SegmentBreakdowns {
+            fingerprint: ff.str("fingerprint")?,
+            dims: [
+                ff.str(DIMENSIONS[0])?,
+                ff.str(DIMENSIONS[1])?,
+                ff.str(DIMENSIONS[2])?,
+                ff.str(DIMENSIONS[3])?,
+            ],
+            counts: HashMap::new(),
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(&self, fruits: Vec<KeyMap<Breakdowns>>) -> tantivy::Result<Self::Fruit> {
+        let mut all = KeyMap::<Breakdowns>::default();
+        for fruit in fruits {
+            for (key, breakdowns) in fruit {
+                let mine = all.entry(key).or_default();
+                for (mine, theirs) in mine.iter_mut().zip(breakdowns) {
+                    for (value, count) in theirs {
+                        *mine.entry(value).or_default() += count;
+                    }
+                }
+            }
+        }
+        Ok(all)
+    }
+}
+
+impl SegmentCollector for SegmentBreakdowns {
+    type Fruit = KeyMap<Breakdowns>;
+
+    fn collect(&mut self, doc: DocId, _score: Score) {
+        let Some(fp) = first_ord(&self.fingerprint, doc) else {
+            return;
+        };
+        for (dim, column) in self.dims.iter().enumerate() {
             if let Some(ord) = first_ord(column, doc) {
-                *stats.dims[i].entry(ord).or_default() += 1;
+                *self.counts.entry((fp, dim, ord)).or_default() += 1;
             }
         }
     }
 
-    fn harvest(self) -> Self::Fruit {
-        let mut out = HashMap::with_capacity(self.groups.len());
-        for (fp_ord, s) in self.groups {
-            let Some(fingerprint) = ord_str(&self.fingerprint, fp_ord) else {
+    fn harvest(self) -> KeyMap<Breakdowns> {
+        let names = |column: &Option<StrColumn>, ords: Vec<u64>| {
+            let mut named = HashMap::new();
+            if let Some(column) = column {
+                let mut ords = ords;
+                ords.sort_unstable();
+                ords.dedup();
+                name_ords(column, &ords, |ord, bytes| {
+                    named.insert(ord, bytes.to_vec());
+                });
+            }
+            named
+        };
+        let fingerprints = names(
+            &self.fingerprint,
+            self.counts.keys().map(|&(fp, _, _)| fp).collect(),
+        );
+        let values: Vec<HashMap<u64, Vec<u8>>> = (0..DIMENSIONS.len())
+            .map(|dim| {
+                let ords = self.counts.keys().filter(|k| k.1 == dim).map(|k| k.2);
+                names(&self.dims[dim], ords.collect())
+            })
+            .collect();
+        let mut out = KeyMap::<Breakdowns>::default();
+        for ((fp, dim, ord), count) in self.counts {
+            let (Some(fingerprint), Some(value)) = (fingerprints.get(&fp), values[dim].get(&ord))
+            else {
                 continue;
             };
-            let address = |doc| DocAddress::new(self.segment, doc);
-            let mut breakdowns: [HashMap<String, u64>; 4] = Default::default();
-            for (i, counts) in s.dims.into_iter().enumerate() {
-                for (ord, count) in counts {
-                    if let Some(value) = ord_str(&self.dims[i], ord) {
-                        breakdowns[i].insert(value, count);
-                    }
-                }
-            }
-            let stats = GroupStats {
-                count: s.count,
-                first: s
-                    .first
-                    .map(|(t, tag)| (t, tag.and_then(|o| ord_str(&self.dims[3], o)))),
-                last: s.last.map(|(t, d)| (t, address(d))),
-                latest_doc: Some(address(s.last.map_or(s.any_doc, |l| l.1))),
-                breakdowns,
-                trend: s.trend,
-            };
-            out.insert(fingerprint, stats);
+            let value = String::from_utf8_lossy(value).into_owned();
+            *out.entry(key_of(fingerprint).0).or_default()[dim]
+                .entry(value)
+                .or_default() += count;
         }
         out
     }

@@ -6,7 +6,7 @@ use tantivy::{DocAddress, Searcher, TantivyDocument};
 
 use super::events::StoredEvent;
 use super::filters::{Filters, QueryError};
-use super::group_stats::{GroupCollector, GroupStats};
+use super::group_stats::{BreakdownCollector, Breakdowns, GroupCollector, GroupStats, Key};
 use super::histogram::Histogram;
 use super::{Reader, ValueCount, micros_to_string, sorted_counts};
 use crate::event::Exception;
@@ -102,6 +102,13 @@ pub struct GroupDetail {
     pub samples: Vec<StoredEvent>,
 }
 
+/// What a listed group is called and shows, beside its counts: the second pass's answers.
+struct Named {
+    fingerprint: String,
+    first_tag: Option<String>,
+    breakdowns: Breakdowns,
+}
+
 impl Reader {
     /// The exception groups of the matching events, most frequent first.
     pub fn groups(&self, text: &str, filters: &Filters) -> Result<Vec<GroupSummary>, QueryError> {
@@ -150,23 +157,44 @@ impl Reader {
                 buckets: trend_buckets,
             };
         }
-        let stats = searcher.search(&*query, &collector)?;
-        let mut groups: Vec<(String, GroupStats)> =
-            stats.into_iter().filter(|(fp, _)| keep(fp)).collect();
+        let counts = searcher.search(&*query, &collector)?;
+        let mut groups: Vec<(Key, &GroupStats)> = counts
+            .groups
+            .iter()
+            .filter(|(key, _)| keep(&counts.name(**key)))
+            .map(|(key, stats)| (*key, stats))
+            .collect();
         let last = |s: &GroupStats| s.last.map_or(i64::MIN, |l| l.0);
         let first = |s: &GroupStats| s.first.as_ref().map_or(i64::MIN, |f| f.0);
         groups.sort_by(|a, b| {
             let order = match sort {
                 GroupSort::Count => b.1.count.cmp(&a.1.count),
-                GroupSort::LastSeen => last(&b.1).cmp(&last(&a.1)),
-                GroupSort::FirstSeen => first(&b.1).cmp(&first(&a.1)),
+                GroupSort::LastSeen => last(b.1).cmp(&last(a.1)),
+                GroupSort::FirstSeen => first(b.1).cmp(&first(a.1)),
             };
             order.then_with(|| a.0.cmp(&b.0))
         });
         groups.truncate(limit);
+        // The breakdowns of the groups shown, over their events only.
+        let shown = if groups.len() == counts.groups.len() {
+            filters
+        } else {
+            Filters {
+                fingerprint: groups.iter().map(|(key, _)| counts.name(*key)).collect(),
+                ..filters
+            }
+        };
+        let mut breakdowns = searcher.search(&*self.query(text, &shown)?, &BreakdownCollector)?;
         let groups = groups
             .into_iter()
-            .map(|(fp, stats)| self.summary(&searcher, fp, stats))
+            .map(|(key, stats)| {
+                let named = Named {
+                    fingerprint: counts.name(key),
+                    first_tag: counts.first_tag(stats),
+                    breakdowns: breakdowns.remove(&key).unwrap_or_default(),
+                };
+                self.summary(&searcher, named, stats.clone())
+            })
             .collect::<Result<_, _>>()?;
         let trended = collector.buckets > 0;
         Ok(GroupList {
@@ -179,16 +207,16 @@ impl Reader {
     fn summary(
         &self,
         searcher: &Searcher,
-        fingerprint: String,
+        named: Named,
         stats: GroupStats,
     ) -> Result<GroupSummary, QueryError> {
         let exception = match stats.latest_doc {
             Some(address) => self.stored_exception(searcher, address)?,
             None => None,
         };
-        let [apps, envs, hosts, tags] = stats.breakdowns.map(sorted_counts);
+        let [apps, envs, hosts, tags] = named.breakdowns.map(sorted_counts);
         Ok(GroupSummary {
-            fingerprint,
+            fingerprint: named.fingerprint,
             count: stats.count,
             first_seen: stats.first.as_ref().map(|f| micros_to_string(f.0)),
             last_seen: stats.last.as_ref().map(|l| micros_to_string(l.0)),
@@ -208,7 +236,7 @@ impl Reader {
                 .as_ref()
                 .and_then(|e| e.top_in_app_frame())
                 .map(|f| format!("{}.{}", f.module, f.function)),
-            first_tag: stats.first.and_then(|f| f.1),
+            first_tag: named.first_tag,
             apps,
             envs,
             hosts,
@@ -267,5 +295,78 @@ impl Reader {
             .get_first(self.fields.exception)
             .and_then(|v| v.as_str())
             .and_then(|json| serde_json::from_str(json).ok()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    /// A Java error with a trace of `kind`, at `minute` past ten.
+    fn error(kind: &str, minute: u32) -> String {
+        format!(
+            "2024-03-01 10:{minute:02}:00,000 ERROR [main] com.acme.Job - failed\n\
+             java.lang.{kind}: boom\n\tat com.acme.Job.run(Job.java:10)\n"
+        )
+    }
+
+    /// Indexes each `(file name, text)` in a commit of its own (a segment each).
+    fn index(dir: &Path, files: &[(&str, String)]) -> Reader {
+        let paths: Vec<_> = files
+            .iter()
+            .map(|(name, text)| {
+                let path = dir.join(name);
+                std::fs::write(&path, text).unwrap();
+                path
+            })
+            .collect();
+        let data = dir.join("data");
+        crate::index::index_files_for_test(&data, &paths);
+        Reader::open(&data).unwrap()
+    }
+
+    #[test]
+    fn a_page_of_groups_has_the_same_breakdowns_and_first_tag_as_the_whole_list() {
+        let dir = tempfile::tempdir().unwrap();
+        let common = |n: u32| (0..n).map(|m| error("IllegalStateException", m)).collect();
+        let files = [
+            ("app_billing_pro_1.1.0_host1_20240301.log", common(5)),
+            (
+                "app_billing_pro_1.2.0_host2_20240301.log",
+                error("IllegalStateException", 30) + &error("ArithmeticException", 31),
+            ),
+            ("app_orders_dev_1.0.0_host1_20240301.log", common(3)),
+            (
+                "app_orders_pro_0.9.0_host3_20240301.log",
+                error("ArithmeticException", 0) + &error("ArithmeticException", 40),
+            ),
+        ];
+        let reader = index(dir.path(), &files);
+        let all = reader.groups("", &Filters::default()).unwrap();
+        assert_eq!(all.len(), 2, "{all:#?}");
+        let page = reader
+            .group_list("", &Filters::default(), GroupSort::Count, 1, 0)
+            .unwrap();
+        assert_eq!(page.groups.len(), 1);
+        let top = &page.groups[0];
+        assert_eq!(top, &all[0]);
+        assert_eq!(top.count, 9);
+        fn counts(v: &[ValueCount]) -> Vec<(&str, u64)> {
+            v.iter().map(|c| (c.value.as_str(), c.count)).collect()
+        }
+        assert_eq!(counts(&top.apps), [("billing", 6), ("orders", 3)]);
+        assert_eq!(counts(&top.hosts), [("host1", 8), ("host2", 1)]);
+        assert_eq!(top.first_tag.as_deref(), Some("1.1.0"));
+        // The other group: its earliest event is in the last segment.
+        let second = reader
+            .group_list("", &Filters::default(), GroupSort::LastSeen, 1, 0)
+            .unwrap();
+        let other = &second.groups[0];
+        assert_eq!(other, &all[1]);
+        assert_eq!(other.first_tag.as_deref(), Some("0.9.0"));
+        assert_eq!(counts(&other.envs), [("pro", 3)]);
+        assert_eq!(counts(&other.tags), [("0.9.0", 2), ("1.2.0", 1)]);
     }
 }

@@ -11,7 +11,7 @@ use tower::ServiceExt;
 
 use super::*;
 use crate::config::ConfigFile;
-use crate::index::{EventWriter, file_key};
+use crate::index::EventWriter;
 use crate::pipeline::collect_file;
 
 /// An index of the fixtures, built once for all tests (kept for the process's life).
@@ -20,22 +20,14 @@ fn data_dir() -> &'static Path {
     DATA.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap().keep();
         let data = dir.join("data");
-        let (index, fields) = crate::index::open_or_create(&data).unwrap();
-        let mut writer = EventWriter::open(&index, fields, 32 << 20, 1).unwrap();
-        let settings = ConfigFile::default()
-            .settings(Some("UTC"), 1, 2020)
-            .unwrap();
         let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        let mut paths = Vec::new();
         for dir in ["java", "python", "go"] {
             for entry in std::fs::read_dir(fixtures.join(dir)).unwrap() {
-                let path = entry.unwrap().path().canonicalize().unwrap();
-                let (events, _) = collect_file(path.clone(), &settings);
-                for event in &events {
-                    writer.add(&file_key(&path), event).unwrap();
-                }
+                paths.push(entry.unwrap().path().canonicalize().unwrap());
             }
         }
-        writer.commit().unwrap();
+        crate::index::index_files_for_test(&data, &paths);
         data
     })
 }
@@ -672,18 +664,9 @@ async fn a_small_query_does_not_wait_behind_large_ones() {
 /// A data directory of its own (triage changes would move other tests' groups): one fixture.
 fn own_data() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let (index, fields) = crate::index::open_or_create(dir.path()).unwrap();
-    let mut writer = EventWriter::open(&index, fields, 32 << 20, 1).unwrap();
-    let settings = ConfigFile::default()
-        .settings(Some("UTC"), 1, 2020)
-        .unwrap();
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures/java/weberror_billing_pro_1.4.2_web01_20240301.log");
-    let (events, _) = collect_file(path.clone(), &settings);
-    for event in &events {
-        writer.add(&file_key(&path), event).unwrap();
-    }
-    writer.commit().unwrap();
+    crate::index::index_files_for_test(dir.path(), &[path]);
     dir
 }
 
