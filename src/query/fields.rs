@@ -15,7 +15,9 @@ pub struct FieldsCollector;
 
 pub struct SegmentFields {
     columns: Vec<Option<StrColumn>>,
-    counts: Vec<HashMap<u64, u64>>,
+    /// Per field, events per value ordinal (a field has a few hundred values at most).
+    counts: Vec<Vec<u64>>,
+    ords: Vec<Option<u64>>,
 }
 
 impl Collector for FieldsCollector {
@@ -32,9 +34,14 @@ impl Collector for FieldsCollector {
             .iter()
             .map(|f| ff.str(f))
             .collect::<tantivy::Result<Vec<_>>>()?;
+        let counts = columns
+            .iter()
+            .map(|c| vec![0; c.as_ref().map_or(0, |c| c.num_terms())])
+            .collect();
         Ok(SegmentFields {
-            counts: vec![HashMap::new(); columns.len()],
+            counts,
             columns,
+            ords: Vec::new(),
         })
     }
 
@@ -60,9 +67,21 @@ impl SegmentCollector for SegmentFields {
     type Fruit = BTreeMap<String, HashMap<String, u64>>;
 
     fn collect(&mut self, doc: DocId, _: Score) {
+        self.collect_block(&[doc]);
+    }
+
+    fn collect_block(&mut self, docs: &[DocId]) {
+        self.ords.resize(docs.len(), None);
         for (column, counts) in self.columns.iter().zip(&mut self.counts) {
-            if let Some(ord) = column.as_ref().and_then(|c| c.ords().first(doc)) {
-                *counts.entry(ord).or_default() += 1;
+            let Some(column) = column else {
+                continue;
+            };
+            self.ords.fill(None);
+            column.ords().first_vals(docs, &mut self.ords);
+            for ord in self.ords.iter().flatten() {
+                if let Some(count) = counts.get_mut(*ord as usize) {
+                    *count += 1;
+                }
             }
         }
     }
@@ -72,12 +91,13 @@ impl SegmentCollector for SegmentFields {
         for ((name, column), counts) in FIELDS.iter().zip(&self.columns).zip(self.counts) {
             let mut values = HashMap::new();
             if let Some(column) = column {
-                for (ord, count) in counts {
-                    let mut value = String::new();
-                    if column.ord_to_str(ord, &mut value).unwrap_or(false) {
-                        values.insert(value, count);
-                    }
-                }
+                let ords: Vec<u64> = (0..counts.len() as u64)
+                    .filter(|&ord| counts[ord as usize] > 0)
+                    .collect();
+                super::name_ords(column, &ords, |ord, value| {
+                    let value = String::from_utf8_lossy(value).into_owned();
+                    values.insert(value, counts[ord as usize]);
+                });
             }
             out.insert((*name).to_owned(), values);
         }

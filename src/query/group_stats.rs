@@ -1,12 +1,12 @@
 //! Exception groups with exact counts, gathered from fast fields in two passes over the
 //! matching documents.
 //!
-//! The first pass ([`GroupCollector`]) counts every group: count, first and last seen, the
-//! latest event and the trend. It keeps per document only a few numbers in a table indexed by
-//! the segment's fingerprint ordinal, and names each group once per segment, so its cost does
-//! not grow with breakdowns nor with how many groups there are beyond one row each. The
-//! second pass ([`BreakdownCollector`]) counts apps, envs, hosts and tags for the groups that
-//! are shown only (a page of 100 among 30 k groups), over those groups' events.
+//! The first pass ([`GroupCollector`]) counts every group: count, first and last seen and the
+//! latest event. It keeps per document only a few numbers in a table indexed by the segment's
+//! fingerprint ordinal, and names each group once per segment, so its cost grows with the
+//! matching events and by one row per group. The second pass ([`PageCollector`]) counts the
+//! trend and the apps, envs, hosts and tags of the groups shown only (a page of 100 among
+//! 30 k groups), over those groups' events.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -79,8 +79,6 @@ pub struct GroupStats {
     pub last: Option<(i64, DocAddress)>,
     /// The latest event whatever its time (events without time count as oldest).
     pub latest_doc: Option<DocAddress>,
-    /// Counts per trend bucket, when the collector was given buckets.
-    pub trend: Vec<u64>,
 }
 
 impl GroupStats {
@@ -101,12 +99,6 @@ impl GroupStats {
             .map(|l| l.1)
             .or(self.latest_doc)
             .or(other.latest_doc);
-        if self.trend.len() < other.trend.len() {
-            self.trend.resize(other.trend.len(), 0);
-        }
-        for (mine, theirs) in self.trend.iter_mut().zip(other.trend) {
-            *mine += theirs;
-        }
     }
 }
 
@@ -141,14 +133,8 @@ impl GroupCounts {
     }
 }
 
-/// Collects [`GroupStats`] per fingerprint, with a trend of `buckets` buckets of
-/// `interval_us` from `from_us` when `buckets` is not zero.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct GroupCollector {
-    pub from_us: i64,
-    pub interval_us: i64,
-    pub buckets: usize,
-}
+/// Collects [`GroupStats`] per fingerprint.
+pub struct GroupCollector;
 
 /// Per-segment state: a row per group, found through the fingerprint's term ordinal.
 pub struct SegmentGroups {
@@ -159,9 +145,6 @@ pub struct SegmentGroups {
     /// Row of each fingerprint ordinal, [`NO_ROW`] until the group's first event.
     rows: Vec<u32>,
     stats: Vec<SegmentStats>,
-    /// The trend of row `r` is `trend[r * buckets..(r + 1) * buckets]`.
-    trend: Vec<u64>,
-    range: GroupCollector,
 }
 
 const NO_ROW: u32 = u32::MAX;
@@ -202,8 +185,6 @@ impl Collector for GroupCollector {
             tag: ff.str(DIMENSIONS[TAG])?,
             rows: vec![NO_ROW; terms],
             stats: Vec::new(),
-            trend: Vec::new(),
-            range: *self,
         })
     }
 
@@ -232,19 +213,6 @@ fn first_ord(column: &Option<StrColumn>, doc: DocId) -> Option<u64> {
     column.as_ref().and_then(|c| c.ords().first(doc))
 }
 
-/// Calls `each` with each of `ords` (sorted, distinct) and its term in `column`, in one
-/// sorted pass over the dictionary: a lookup per ordinal decompresses a dictionary block
-/// each time (with 30 k groups, 80 % of a group listing went there).
-fn name_ords(column: &StrColumn, ords: &[u64], mut each: impl FnMut(u64, &[u8])) {
-    let mut ords_iter = ords.iter();
-    // An error leaves the rest unnamed; those groups are left out, as a missing term would.
-    let _ = column.dictionary().sorted_ords_to_term_cb(ords, |bytes| {
-        if let Some(&ord) = ords_iter.next() {
-            each(ord, bytes);
-        }
-    });
-}
-
 impl SegmentCollector for SegmentGroups {
     type Fruit = SegmentFruit;
 
@@ -264,7 +232,6 @@ impl SegmentCollector for SegmentGroups {
                 last: None,
                 any_doc: doc,
             });
-            self.trend.resize(self.trend.len() + self.range.buckets, 0);
         }
         let row = *slot as usize;
         let ts = self.ts.first(doc).map(|t| t.into_timestamp_micros());
@@ -274,12 +241,6 @@ impl SegmentCollector for SegmentGroups {
         let Some(ts) = ts else {
             return;
         };
-        if self.range.buckets > 0 && ts >= self.range.from_us {
-            let bucket = ((ts - self.range.from_us) / self.range.interval_us) as usize;
-            if bucket < self.range.buckets {
-                self.trend[row * self.range.buckets + bucket] += 1;
-            }
-        }
         if stats.first.is_none_or(|(t, _)| ts < t) {
             stats.first = Some((ts, first_ord(&self.tag, doc)));
         }
@@ -297,13 +258,12 @@ impl SegmentCollector for SegmentGroups {
             .collect();
         let mut keys = Vec::with_capacity(ords.len());
         if let Some(column) = &self.fingerprint {
-            name_ords(column, &ords, |_, bytes| {
+            super::name_ords(column, &ords, |_, bytes| {
                 let (key, plain) = key_of(bytes);
                 let odd = (!plain).then(|| String::from_utf8_lossy(bytes).into_owned());
                 keys.push((key, odd));
             });
         }
-        let buckets = self.range.buckets;
         let segment = self.segment;
         let groups = by_ord
             .into_iter()
@@ -316,7 +276,6 @@ impl SegmentCollector for SegmentGroups {
                     first: s.first.map(|(t, tag)| (t, tag.map(|o| (segment, o)))),
                     last: s.last.map(|(t, d)| (t, address(d))),
                     latest_doc: Some(address(s.last.map_or(s.any_doc, |l| l.1))),
-                    trend: self.trend[row * buckets..(row + 1) * buckets].to_vec(),
                 };
                 (key, odd, stats)
             })
@@ -329,29 +288,48 @@ impl SegmentCollector for SegmentGroups {
     }
 }
 
-/// Counts the breakdown values of each group among the matching events; meant for a query
-/// already narrowed to the groups wanted.
-pub struct BreakdownCollector;
-
-/// Per-segment state: (fingerprint ordinal, dimension, value ordinal) → count.
-pub struct SegmentBreakdowns {
-    fingerprint: Option<StrColumn>,
-    dims: [Option<StrColumn>; 4],
-    counts: HashMap<(u64, usize, u64), u64>,
+/// What the second pass counts for a group shown.
+#[derive(Debug, Clone, Default)]
+pub struct PageStats {
+    pub breakdowns: Breakdowns,
+    /// Events per trend bucket; empty when no trend was asked for.
+    pub trend: Vec<u64>,
 }
 
-impl Collector for BreakdownCollector {
-    type Fruit = KeyMap<Breakdowns>;
-    type Child = SegmentBreakdowns;
+/// Counts the trend (`buckets` buckets of `interval_us` from `from_us`, none when `buckets`
+/// is 0) and the breakdown values of each group among the matching events; meant for a
+/// query already narrowed to the groups shown.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PageCollector {
+    pub from_us: i64,
+    pub interval_us: i64,
+    pub buckets: usize,
+}
+
+/// Per-segment state: (fingerprint ordinal, dimension, value ordinal) → count, and
+/// fingerprint ordinal → trend.
+pub struct SegmentPage {
+    fingerprint: Option<StrColumn>,
+    ts: Column<DateTime>,
+    dims: [Option<StrColumn>; 4],
+    counts: HashMap<(u64, usize, u64), u64>,
+    trends: HashMap<u64, Vec<u64>>,
+    range: PageCollector,
+}
+
+impl Collector for PageCollector {
+    type Fruit = KeyMap<PageStats>;
+    type Child = SegmentPage;
 
     fn for_segment(
         &self,
         _segment: SegmentOrdinal,
         reader: &SegmentReader,
-    ) -> tantivy::Result<SegmentBreakdowns> {
+    ) -> tantivy::Result<SegmentPage> {
         let ff = reader.fast_fields();
-        Ok(SegmentBreakdowns {
+        Ok(SegmentPage {
             fingerprint: ff.str("fingerprint")?,
+            ts: ff.date("ts")?,
             dims: [
                 ff.str(DIMENSIONS[0])?,
                 ff.str(DIMENSIONS[1])?,
@@ -359,6 +337,8 @@ impl Collector for BreakdownCollector {
                 ff.str(DIMENSIONS[3])?,
             ],
             counts: HashMap::new(),
+            trends: HashMap::new(),
+            range: *self,
         })
     }
 
@@ -366,15 +346,19 @@ impl Collector for BreakdownCollector {
         false
     }
 
-    fn merge_fruits(&self, fruits: Vec<KeyMap<Breakdowns>>) -> tantivy::Result<Self::Fruit> {
-        let mut all = KeyMap::<Breakdowns>::default();
+    fn merge_fruits(&self, fruits: Vec<KeyMap<PageStats>>) -> tantivy::Result<Self::Fruit> {
+        let mut all = KeyMap::<PageStats>::default();
         for fruit in fruits {
-            for (key, breakdowns) in fruit {
+            for (key, page) in fruit {
                 let mine = all.entry(key).or_default();
-                for (mine, theirs) in mine.iter_mut().zip(breakdowns) {
+                for (mine, theirs) in mine.breakdowns.iter_mut().zip(page.breakdowns) {
                     for (value, count) in theirs {
                         *mine.entry(value).or_default() += count;
                     }
+                }
+                mine.trend.resize(self.buckets, 0);
+                for (mine, theirs) in mine.trend.iter_mut().zip(page.trend) {
+                    *mine += theirs;
                 }
             }
         }
@@ -382,8 +366,8 @@ impl Collector for BreakdownCollector {
     }
 }
 
-impl SegmentCollector for SegmentBreakdowns {
-    type Fruit = KeyMap<Breakdowns>;
+impl SegmentCollector for SegmentPage {
+    type Fruit = KeyMap<PageStats>;
 
     fn collect(&mut self, doc: DocId, _score: Score) {
         let Some(fp) = first_ord(&self.fingerprint, doc) else {
@@ -394,39 +378,53 @@ impl SegmentCollector for SegmentBreakdowns {
                 *self.counts.entry((fp, dim, ord)).or_default() += 1;
             }
         }
+        let range = self.range;
+        let trend = self
+            .trends
+            .entry(fp)
+            .or_insert_with(|| vec![0; range.buckets]);
+        if let Some(ts) = self.ts.first(doc).map(|t| t.into_timestamp_micros())
+            && range.buckets > 0
+            && ts >= range.from_us
+            && let Some(bucket) = trend.get_mut(((ts - range.from_us) / range.interval_us) as usize)
+        {
+            *bucket += 1;
+        }
     }
 
-    fn harvest(self) -> KeyMap<Breakdowns> {
+    fn harvest(self) -> KeyMap<PageStats> {
         let names = |column: &Option<StrColumn>, ords: Vec<u64>| {
             let mut named = HashMap::new();
             if let Some(column) = column {
                 let mut ords = ords;
                 ords.sort_unstable();
                 ords.dedup();
-                name_ords(column, &ords, |ord, bytes| {
+                super::name_ords(column, &ords, |ord, bytes| {
                     named.insert(ord, bytes.to_vec());
                 });
             }
             named
         };
-        let fingerprints = names(
-            &self.fingerprint,
-            self.counts.keys().map(|&(fp, _, _)| fp).collect(),
-        );
+        let fingerprints = names(&self.fingerprint, self.trends.keys().copied().collect());
         let values: Vec<HashMap<u64, Vec<u8>>> = (0..DIMENSIONS.len())
             .map(|dim| {
                 let ords = self.counts.keys().filter(|k| k.1 == dim).map(|k| k.2);
                 names(&self.dims[dim], ords.collect())
             })
             .collect();
-        let mut out = KeyMap::<Breakdowns>::default();
+        let key = |fp: &u64| fingerprints.get(fp).map(|name| key_of(name).0);
+        let mut out = KeyMap::<PageStats>::default();
+        for (fp, trend) in &self.trends {
+            if let Some(key) = key(fp) {
+                out.entry(key).or_default().trend = trend.clone();
+            }
+        }
         for ((fp, dim, ord), count) in self.counts {
-            let (Some(fingerprint), Some(value)) = (fingerprints.get(&fp), values[dim].get(&ord))
-            else {
+            let (Some(key), Some(value)) = (key(&fp), values[dim].get(&ord)) else {
                 continue;
             };
             let value = String::from_utf8_lossy(value).into_owned();
-            *out.entry(key_of(fingerprint).0).or_default()[dim]
+            *out.entry(key).or_default().breakdowns[dim]
                 .entry(value)
                 .or_default() += count;
         }

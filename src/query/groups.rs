@@ -6,7 +6,7 @@ use tantivy::{DocAddress, Searcher, TantivyDocument};
 
 use super::events::StoredEvent;
 use super::filters::{Filters, QueryError};
-use super::group_stats::{BreakdownCollector, Breakdowns, GroupCollector, GroupStats, Key};
+use super::group_stats::{Breakdowns, GroupCollector, GroupStats, Key, PageCollector};
 use super::histogram::Histogram;
 use super::{Reader, ValueCount, micros_to_string, sorted_counts};
 use crate::event::Exception;
@@ -107,6 +107,7 @@ struct Named {
     fingerprint: String,
     first_tag: Option<String>,
     breakdowns: Breakdowns,
+    trend: Vec<u64>,
 }
 
 impl Reader {
@@ -147,17 +148,17 @@ impl Reader {
             ..filters.clone()
         };
         let query = self.query(text, &filters)?;
-        let mut collector = GroupCollector::default();
+        let mut page = PageCollector::default();
         if trend_buckets > 0 {
             let (lo, hi) = self.span(&searcher, &*query, &filters)?;
             let span = (hi - lo).max(1);
-            collector = GroupCollector {
+            page = PageCollector {
                 from_us: lo,
                 interval_us: (span + trend_buckets as i64 - 1) / trend_buckets as i64,
                 buckets: trend_buckets,
             };
         }
-        let counts = searcher.search(&*query, &collector)?;
+        let counts = searcher.search(&*query, &GroupCollector)?;
         let mut groups: Vec<(Key, &GroupStats)> = counts
             .groups
             .iter()
@@ -166,16 +167,21 @@ impl Reader {
             .collect();
         let last = |s: &GroupStats| s.last.map_or(i64::MIN, |l| l.0);
         let first = |s: &GroupStats| s.first.as_ref().map_or(i64::MIN, |f| f.0);
-        groups.sort_by(|a, b| {
+        let order = |a: &(Key, &GroupStats), b: &(Key, &GroupStats)| {
             let order = match sort {
                 GroupSort::Count => b.1.count.cmp(&a.1.count),
                 GroupSort::LastSeen => last(b.1).cmp(&last(a.1)),
                 GroupSort::FirstSeen => first(b.1).cmp(&first(a.1)),
             };
             order.then_with(|| a.0.cmp(&b.0))
-        });
-        groups.truncate(limit);
-        // The breakdowns of the groups shown, over their events only.
+        };
+        // The page first, then its order: no need to sort 30 k groups to show 100.
+        if limit < groups.len() {
+            groups.select_nth_unstable_by(limit, order);
+            groups.truncate(limit);
+        }
+        groups.sort_unstable_by(order);
+        // The trends and breakdowns of the groups shown, over their events only.
         let shown = if groups.len() == counts.groups.len() {
             filters
         } else {
@@ -184,23 +190,25 @@ impl Reader {
                 ..filters
             }
         };
-        let mut breakdowns = searcher.search(&*self.query(text, &shown)?, &BreakdownCollector)?;
+        let mut pages = searcher.search(&*self.query(text, &shown)?, &page)?;
         let groups = groups
             .into_iter()
             .map(|(key, stats)| {
+                let page = pages.remove(&key).unwrap_or_default();
                 let named = Named {
                     fingerprint: counts.name(key),
                     first_tag: counts.first_tag(stats),
-                    breakdowns: breakdowns.remove(&key).unwrap_or_default(),
+                    breakdowns: page.breakdowns,
+                    trend: page.trend,
                 };
                 self.summary(&searcher, named, stats.clone())
             })
             .collect::<Result<_, _>>()?;
-        let trended = collector.buckets > 0;
+        let trended = page.buckets > 0;
         Ok(GroupList {
             groups,
-            trend_from: trended.then(|| micros_to_string(collector.from_us)),
-            trend_interval_seconds: trended.then(|| (collector.interval_us / 1_000_000).max(1)),
+            trend_from: trended.then(|| micros_to_string(page.from_us)),
+            trend_interval_seconds: trended.then(|| (page.interval_us / 1_000_000).max(1)),
         })
     }
 
@@ -241,7 +249,7 @@ impl Reader {
             envs,
             hosts,
             tags,
-            trend: stats.trend,
+            trend: named.trend,
             status: unresolved(),
             regressed_at: None,
             regressed_in: None,
@@ -347,11 +355,19 @@ mod tests {
         let all = reader.groups("", &Filters::default()).unwrap();
         assert_eq!(all.len(), 2, "{all:#?}");
         let page = reader
-            .group_list("", &Filters::default(), GroupSort::Count, 1, 0)
+            .group_list("", &Filters::default(), GroupSort::Count, 1, 4)
             .unwrap();
         assert_eq!(page.groups.len(), 1);
         let top = &page.groups[0];
-        assert_eq!(top, &all[0]);
+        // 10:00 to 10:40 in four buckets of ten minutes.
+        assert_eq!(top.trend, [8, 0, 1, 0]);
+        assert_eq!(
+            top,
+            &GroupSummary {
+                trend: top.trend.clone(),
+                ..all[0].clone()
+            }
+        );
         assert_eq!(top.count, 9);
         fn counts(v: &[ValueCount]) -> Vec<(&str, u64)> {
             v.iter().map(|c| (c.value.as_str(), c.count)).collect()

@@ -2,10 +2,10 @@
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use tantivy::collector::{Collector, SegmentCollector, TopDocs};
+use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::Column;
 use tantivy::index::SegmentReader;
-use tantivy::{DateTime, DocAddress, DocId, Order, Score, Searcher, SegmentOrdinal};
+use tantivy::{DateTime, DocId, Score, Searcher, SegmentOrdinal};
 
 use super::filters::{Filters, QueryError};
 use super::{Reader, micros_to_string};
@@ -93,18 +93,95 @@ impl Reader {
         searcher: &Searcher,
         query: &dyn tantivy::query::Query,
     ) -> Result<(i64, i64), QueryError> {
-        let oldest = TopDocs::with_limit(1).order_by_fast_field::<DateTime>("ts", Order::Asc);
-        let newest = TopDocs::with_limit(1).order_by_fast_field::<DateTime>("ts", Order::Desc);
-        let (lo, hi) = searcher.search(query, &(oldest, newest))?;
-        let micros = |hits: Vec<(Option<DateTime>, DocAddress)>| {
-            hits.into_iter()
-                .next()
-                .and_then(|h| h.0)
-                .map(|d| d.into_timestamp_micros())
-        };
         let now = Timestamp::now().as_microsecond();
-        let hi = micros(hi).unwrap_or(now);
-        Ok((micros(lo).unwrap_or(hi - 3_600_000_000), hi))
+        let (lo, hi) = match searcher.search(query, &TimeRangeCollector)? {
+            Some((lo, hi)) => (lo, hi),
+            None => (now - 3_600_000_000, now),
+        };
+        Ok((lo, hi))
+    }
+}
+
+/// The earliest and latest time (microseconds) among the matching documents that have one.
+pub struct TimeRangeCollector;
+
+pub struct SegmentTimeRange {
+    times: Times,
+    range: Option<(i64, i64)>,
+}
+
+/// A segment's event times (microseconds), read a block of documents at a time.
+struct Times {
+    ts: Column<DateTime>,
+    buffer: Vec<Option<DateTime>>,
+}
+
+impl Times {
+    fn open(reader: &SegmentReader) -> tantivy::Result<Times> {
+        Ok(Times {
+            ts: reader.fast_fields().date("ts")?,
+            buffer: Vec::new(),
+        })
+    }
+
+    /// The times of those of `docs` that have one.
+    fn of(&mut self, docs: &[DocId]) -> impl Iterator<Item = i64> + '_ {
+        self.buffer.clear();
+        self.buffer.resize(docs.len(), None);
+        self.ts.first_vals(docs, &mut self.buffer);
+        self.buffer
+            .iter()
+            .flatten()
+            .map(|t| t.into_timestamp_micros())
+    }
+}
+
+fn widen(range: Option<(i64, i64)>, lo: i64, hi: i64) -> Option<(i64, i64)> {
+    Some(range.map_or((lo, hi), |(l, h)| (l.min(lo), h.max(hi))))
+}
+
+impl Collector for TimeRangeCollector {
+    type Fruit = Option<(i64, i64)>;
+    type Child = SegmentTimeRange;
+
+    fn for_segment(
+        &self,
+        _: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<SegmentTimeRange> {
+        Ok(SegmentTimeRange {
+            times: Times::open(reader)?,
+            range: None,
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(&self, fruits: Vec<Self::Fruit>) -> tantivy::Result<Self::Fruit> {
+        Ok(fruits
+            .into_iter()
+            .flatten()
+            .fold(None, |all, (lo, hi)| widen(all, lo, hi)))
+    }
+}
+
+impl SegmentCollector for SegmentTimeRange {
+    type Fruit = Option<(i64, i64)>;
+
+    fn collect(&mut self, doc: DocId, _: Score) {
+        self.collect_block(&[doc]);
+    }
+
+    fn collect_block(&mut self, docs: &[DocId]) {
+        for t in self.times.of(docs) {
+            self.range = widen(self.range, t, t);
+        }
+    }
+
+    fn harvest(self) -> Self::Fruit {
+        self.range
     }
 }
 
@@ -154,7 +231,7 @@ pub struct HistogramCollector {
 }
 
 pub struct SegmentHistogram {
-    ts: Column<DateTime>,
+    times: Times,
     from_us: i64,
     interval_us: i64,
     counts: Vec<u64>,
@@ -170,7 +247,7 @@ impl Collector for HistogramCollector {
         reader: &SegmentReader,
     ) -> tantivy::Result<SegmentHistogram> {
         Ok(SegmentHistogram {
-            ts: reader.fast_fields().date("ts")?,
+            times: Times::open(reader)?,
             from_us: self.from_us,
             interval_us: self.interval_us,
             counts: vec![0; self.buckets],
@@ -196,15 +273,18 @@ impl SegmentCollector for SegmentHistogram {
     type Fruit = Vec<u64>;
 
     fn collect(&mut self, doc: DocId, _: Score) {
-        let Some(ts) = self.ts.first(doc) else {
-            return;
-        };
-        let offset = ts.into_timestamp_micros() - self.from_us;
-        if offset < 0 {
-            return;
-        }
-        if let Some(bucket) = self.counts.get_mut((offset / self.interval_us) as usize) {
-            *bucket += 1;
+        self.collect_block(&[doc]);
+    }
+
+    fn collect_block(&mut self, docs: &[DocId]) {
+        for ts in self.times.of(docs) {
+            let offset = ts - self.from_us;
+            if offset < 0 {
+                continue;
+            }
+            if let Some(bucket) = self.counts.get_mut((offset / self.interval_us) as usize) {
+                *bucket += 1;
+            }
         }
     }
 
