@@ -5,6 +5,9 @@
 # p99 and errors. The words searched and the groups opened are taken from the index itself.
 #
 #   benches/load.sh DATA_DIR [SECONDS] [CLIENTS] [BINARY]
+#
+# WARMUP=N first runs the same load for N seconds unmeasured (a server that has been up a
+# while has its caches filled); by default the measure starts with the server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=$1
@@ -16,10 +19,14 @@ if [ -z "$BIN" ]; then
   cargo build --release --quiet --bin stackfold
   BIN=./target/release/stackfold
 fi
+URL="http://127.0.0.1:$PORT"
+if curl -s -o /dev/null "$URL/healthz"; then
+  echo "something already answers on port $PORT: stop it first" >&2
+  exit 1
+fi
 "$BIN" serve --data "$DATA" --listen "127.0.0.1:$PORT" > /dev/null 2>&1 &
 SERVER=$!
-trap 'kill $SERVER 2>/dev/null' EXIT
-URL="http://127.0.0.1:$PORT"
+trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null' EXIT
 for _ in $(seq 100); do curl -sf "$URL/healthz" > /dev/null && break; sleep 0.2; done
 # Twenty groups of the list, the apps, and words from the messages of recent events.
 export LOAD_GROUPS LOAD_APPS LOAD_WORDS
@@ -35,4 +42,8 @@ for hit in json.load(sys.stdin)["hits"]:
 print(",".join(urllib.parse.quote(w) for w, _ in words.most_common(12)))')
 echo "$CLIENTS clients for ${SECONDS_}s on $(curl -s "$URL/metrics" | sed -n 's/^stackfold_events //p') events"
 echo "words: $LOAD_WORDS"
+if [ "${WARMUP:-0}" -gt 0 ]; then
+  wrk -t2 -c"$CLIENTS" -d"${WARMUP}s" --timeout 20s -s benches/load.lua "$URL" > /dev/null
+  echo "after ${WARMUP}s of the same load, unmeasured"
+fi
 wrk -t2 -c"$CLIENTS" -d"${SECONDS_}s" --timeout 20s -s benches/load.lua "$URL" | sed -n '/^distinct/,$p'

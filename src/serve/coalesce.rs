@@ -63,15 +63,24 @@ pub async fn coalesce(State(state): State<AppState>, request: Request, next: Nex
         match inflight.get(&key) {
             Some(pending) => pending.clone(),
             None => {
-                let table = Arc::clone(&state.inflight.0);
-                let own = key.clone();
-                let run = async move {
-                    let answer = answer(next.run(request).await).await;
-                    // Gone from the table when done, whichever waiter drove it to the end.
-                    table.lock().unwrap_or_else(|e| e.into_inner()).remove(&own);
-                    Arc::new(answer)
+                let gone = Leaves {
+                    table: Arc::clone(&state.inflight.0),
+                    key: key.clone(),
                 };
-                let pending = run.boxed().shared();
+                // A task of its own drives the query to its end, whether or not anyone still
+                // waits: when every client had gone away, a query driven by its waiters
+                // stayed in the table half done, holding the server's state, and the next
+                // identical request got its expired time limit.
+                let task = tokio::spawn(async move {
+                    let _gone = gone;
+                    Arc::new(answer(next.run(request).await).await)
+                });
+                let pending = async move {
+                    task.await
+                        .unwrap_or_else(|e| Arc::new(failed(format!("the query task: {e}"))))
+                }
+                .boxed()
+                .shared();
                 inflight.insert(key, pending.clone());
                 pending
             }
@@ -83,6 +92,37 @@ pub async fn coalesce(State(state): State<AppState>, request: Request, next: Nex
     response
 }
 
+/// Takes a query's entry out of the table when the query ends, however it ends.
+struct Leaves {
+    table: Arc<Mutex<HashMap<String, Pending>>>,
+    key: String,
+}
+
+impl Drop for Leaves {
+    fn drop(&mut self) {
+        self.table
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.key);
+    }
+}
+
+impl InFlight {
+    /// Queries in flight now.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+}
+
+fn failed(message: String) -> Answer {
+    Answer {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        headers: HeaderMap::new(),
+        body: Bytes::from(serde_json::json!({ "error": message }).to_string()),
+    }
+}
+
 async fn answer(response: Response) -> Answer {
     let (parts, body) = response.into_parts();
     match axum::body::to_bytes(body, usize::MAX).await {
@@ -91,10 +131,6 @@ async fn answer(response: Response) -> Answer {
             headers: parts.headers,
             body,
         },
-        Err(_) => Answer {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            headers: HeaderMap::new(),
-            body: Bytes::from_static(br#"{"error":"the answer could not be read"}"#),
-        },
+        Err(_) => failed("the answer could not be read".to_owned()),
     }
 }

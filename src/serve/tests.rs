@@ -920,3 +920,37 @@ async fn identical_concurrent_queries_run_once() {
         "{queries} queries for 20 identical requests"
     );
 }
+
+/// Issue 17: a shared query whose clients all went away still ends and leaves the table, so
+/// the next identical request runs afresh (it used to join the half-done query and get its
+/// expired time limit) and the server's state is not held after it.
+#[tokio::test]
+async fn a_query_whose_clients_went_away_still_ends() {
+    let state = state(None);
+    let app = router(state.clone());
+    let uri = "/api/histogram?q=IllegalStateException";
+    // Every turn taken: the query waits for one.
+    let slots = state.queries.available_permits() as u32;
+    let turns = Arc::clone(&state.queries)
+        .acquire_many_owned(slots)
+        .await
+        .unwrap();
+    let request = || Request::get(uri).body(Body::empty()).unwrap();
+    let gave_up = tokio::time::timeout(
+        std::time::Duration::from_millis(100),
+        app.clone().oneshot(request()),
+    )
+    .await;
+    assert!(gave_up.is_err(), "the query had no turn yet");
+    assert_eq!(state.inflight.len(), 1);
+    drop(turns);
+    for _ in 0..100 {
+        if state.inflight.len() == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(state.inflight.len(), 0, "the abandoned query never ended");
+    let response = app.oneshot(request()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
