@@ -158,6 +158,7 @@ struct SegmentStats {
 }
 
 /// One segment's groups, named.
+#[derive(Clone)]
 pub struct SegmentFruit {
     segment: SegmentOrdinal,
     tag: Option<StrColumn>,
@@ -429,5 +430,49 @@ impl SegmentCollector for SegmentPage {
                 .or_default() += count;
         }
         out
+    }
+}
+
+impl super::cache::Cacheable for SegmentFruit {
+    fn bytes(&self) -> u64 {
+        let names: usize = self
+            .groups
+            .iter()
+            .filter_map(|g| g.1.as_ref())
+            .map(String::len)
+            .sum();
+        (self.groups.len() * std::mem::size_of::<(Key, Option<String>, GroupStats)>() + names)
+            as u64
+    }
+
+    fn at_segment(mut self, ordinal: SegmentOrdinal) -> Self {
+        let at = |address: DocAddress| DocAddress::new(ordinal, address.doc_id);
+        self.segment = ordinal;
+        for (_, _, stats) in &mut self.groups {
+            if let Some((_, tag)) = &mut stats.first {
+                *tag = tag.map(|(_, ord)| (ordinal, ord));
+            }
+            if let Some((_, address)) = &mut stats.last {
+                *address = at(*address);
+            }
+            stats.latest_doc = stats.latest_doc.map(at);
+        }
+        self
+    }
+}
+
+impl super::cache::Cacheable for KeyMap<PageStats> {
+    fn bytes(&self) -> u64 {
+        self.values()
+            .map(|page| {
+                let values: usize = page
+                    .breakdowns
+                    .iter()
+                    .flatten()
+                    .map(|(v, _)| 40 + v.len())
+                    .sum();
+                64 + 8 * page.trend.len() + values
+            })
+            .sum::<usize>() as u64
     }
 }

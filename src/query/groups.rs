@@ -150,7 +150,7 @@ impl Reader {
         let query = self.query(text, &filters)?;
         let mut page = PageCollector::default();
         if trend_buckets > 0 {
-            let (lo, hi) = self.span(&searcher, &*query, &filters)?;
+            let (lo, hi) = self.span(&searcher, &*query, text, &filters)?;
             let span = (hi - lo).max(1);
             page = PageCollector {
                 from_us: lo,
@@ -158,7 +158,8 @@ impl Reader {
                 buckets: trend_buckets,
             };
         }
-        let counts = searcher.search(&*query, &GroupCollector)?;
+        let what = format!("groups {text:?} {filters:?}");
+        let counts = self.aggregate(&searcher, &*query, what, GroupCollector)?;
         let mut groups: Vec<(Key, &GroupStats)> = counts
             .groups
             .iter()
@@ -190,7 +191,8 @@ impl Reader {
                 ..filters
             }
         };
-        let mut pages = searcher.search(&*self.query(text, &shown)?, &page)?;
+        let what = format!("page {page:?} {text:?} {shown:?}");
+        let mut pages = self.aggregate(&searcher, &*self.query(text, &shown)?, what, page)?;
         let groups = groups
             .into_iter()
             .map(|(key, stats)| {
@@ -384,5 +386,91 @@ mod tests {
         assert_eq!(other.first_tag.as_deref(), Some("0.9.0"));
         assert_eq!(counts(&other.envs), [("pro", 3)]);
         assert_eq!(counts(&other.tags), [("0.9.0", 2), ("1.2.0", 1)]);
+    }
+
+    /// What the segment cache gives must be what a fresh count gives: after a commit adds a
+    /// segment and after a delete changes one.
+    #[test]
+    fn cached_aggregates_follow_new_segments_and_deletes() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = [
+            (
+                "app_billing_pro_1.1.0_host1_20240301.log",
+                error("IllegalStateException", 1) + &error("ArithmeticException", 2),
+            ),
+            (
+                "app_orders_pro_1.1.0_host2_20240301.log",
+                error("IllegalStateException", 4),
+            ),
+        ];
+        let reader = index(dir.path(), &first);
+        let everything = Filters::default();
+        let counts = |reader: &Reader| {
+            let groups = reader.groups("", &everything).unwrap();
+            let fields = reader.field_values("", &everything, 10).unwrap();
+            let histogram = reader.histogram("", &everything, Some(3600)).unwrap();
+            (groups, fields["app"].clone(), histogram.buckets)
+        };
+        let before = counts(&reader);
+        assert_eq!(counts(&reader), before, "the same answer from the cache");
+        assert!(reader.aggregates.len() > 0, "aggregates were kept");
+        assert_eq!(before.0.iter().map(|g| g.count).sum::<u64>(), 3);
+
+        // A third file, a new segment.
+        let path = dir.path().join("app_billing_pro_1.2.0_host1_20240301.log");
+        std::fs::write(&path, error("IllegalStateException", 3).repeat(2)).unwrap();
+        crate::index::index_files_for_test(&dir.path().join("data"), &[path]);
+        reader.reload().unwrap();
+        let after = counts(&reader);
+        let illegal = |c: &(Vec<GroupSummary>, Vec<ValueCount>, Vec<(String, u64)>)| {
+            c.0.iter()
+                .find(|g| g.root_type.ends_with("IllegalStateException"))
+                .unwrap()
+                .count
+        };
+        assert_eq!(illegal(&after), 4);
+        assert_eq!(
+            after.1[0],
+            ValueCount {
+                value: "billing".into(),
+                count: 4
+            }
+        );
+        assert_eq!(after.2.iter().map(|b| b.1).sum::<u64>(), 5);
+
+        // The arithmetic group deleted from its segment, which keeps its other event.
+        let arithmetic = after
+            .0
+            .iter()
+            .find(|g| g.root_type.ends_with("ArithmeticException"));
+        let term = tantivy::Term::from_field_text(
+            reader.fields().fingerprint,
+            &arithmetic.unwrap().fingerprint,
+        );
+        let mut writer: tantivy::IndexWriter = reader.index().writer(15_000_000).unwrap();
+        writer.delete_term(term);
+        writer.commit().unwrap();
+        reader.reload().unwrap();
+        let deleted = counts(&reader);
+        assert_eq!(deleted.0.len(), 1, "{:?}", deleted.0);
+        assert!(
+            reader
+                .searcher()
+                .segment_readers()
+                .iter()
+                .any(|r| r.num_deleted_docs() > 0),
+            "a segment with a delete"
+        );
+        assert_eq!(illegal(&deleted), 4);
+        let billing = ValueCount {
+            value: "billing".into(),
+            count: 3,
+        };
+        let orders = ValueCount {
+            value: "orders".into(),
+            count: 1,
+        };
+        assert_eq!(deleted.1, [billing, orders]);
+        assert_eq!(deleted.2.iter().map(|b| b.1).sum::<u64>(), 4);
     }
 }

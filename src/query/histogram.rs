@@ -32,7 +32,7 @@ impl Reader {
     ) -> Result<Histogram, QueryError> {
         let searcher = self.searcher();
         let query = self.query(text, filters)?;
-        let (from, to) = self.span(&searcher, &*query, filters)?;
+        let (from, to) = self.span(&searcher, &*query, text, filters)?;
         let interval_s = match interval {
             Some(i) if (1..=MAX_INTERVAL_SECONDS).contains(&i) => i,
             Some(_) => {
@@ -57,7 +57,8 @@ impl Reader {
             interval_us,
             buckets: buckets as usize,
         };
-        let counts = searcher.search(&*query, &collector)?;
+        let what = format!("histogram {from} {interval_us} {buckets} {text:?} {filters:?}");
+        let counts = self.aggregate(&searcher, &*query, what, collector)?;
         let start = |i: usize| micros_to_string(from + i as i64 * interval_us);
         Ok(Histogram {
             from: micros_to_string(from),
@@ -76,12 +77,13 @@ impl Reader {
         &self,
         searcher: &Searcher,
         query: &dyn tantivy::query::Query,
+        text: &str,
         filters: &Filters,
     ) -> Result<(i64, i64), QueryError> {
         if let (Some(from), Some(to)) = (filters.from, filters.to) {
             return Ok((from.as_microsecond(), to.as_microsecond()));
         }
-        let (lo, hi) = self.time_range(searcher, query)?;
+        let (lo, hi) = self.time_range(searcher, query, format!("span {text:?} {filters:?}"))?;
         let from = filters.from.map_or(lo, |t| t.as_microsecond());
         let to = filters.to.map_or(hi + 1, |t| t.as_microsecond());
         Ok((from, to))
@@ -92,9 +94,10 @@ impl Reader {
         &self,
         searcher: &Searcher,
         query: &dyn tantivy::query::Query,
+        what: String,
     ) -> Result<(i64, i64), QueryError> {
         let now = Timestamp::now().as_microsecond();
-        let (lo, hi) = match searcher.search(query, &TimeRangeCollector)? {
+        let (lo, hi) = match self.aggregate(searcher, query, what, TimeRangeCollector)? {
             Some((lo, hi)) => (lo, hi),
             None => (now - 3_600_000_000, now),
         };

@@ -7,6 +7,7 @@
 //! `search` (newest first, cursor paging), `histogram`, `groups` (with the `group_stats`
 //! collector), `fields` (value counts); `events` turns documents back into events.
 
+mod cache;
 mod events;
 mod fields;
 mod filters;
@@ -48,6 +49,8 @@ pub struct Reader {
     window_above: u64,
     window_holds: f64,
     columns: ColumnCache,
+    /// Aggregations per segment and query (see [`cache`]).
+    aggregates: cache::SegmentCache,
 }
 
 /// One value of a breakdown and how many events have it.
@@ -84,6 +87,7 @@ impl Reader {
             window_above: WINDOW_ABOVE_MATCHES,
             window_holds: WINDOW_HOLDS,
             columns: ColumnCache::default(),
+            aggregates: cache::SegmentCache::default(),
         })
     }
 
@@ -113,6 +117,28 @@ impl Reader {
     /// Makes the latest commit visible now (reads also pick it up on their own shortly after).
     pub fn reload(&self) -> Result<(), QueryError> {
         Ok(self.reader.reload()?)
+    }
+
+    /// `collector`'s answer over the documents `query` matches, each segment's part taken
+    /// from the cache when `what` (everything the answer depends on: the collector and its
+    /// settings, the query text and filters) was asked of that segment before.
+    fn aggregate<C>(
+        &self,
+        searcher: &Searcher,
+        query: &dyn tantivy::query::Query,
+        what: String,
+        collector: C,
+    ) -> Result<C::Fruit, QueryError>
+    where
+        C: tantivy::collector::Collector,
+        <C::Child as tantivy::collector::SegmentCollector>::Fruit: cache::Cacheable,
+    {
+        let cached = cache::Cached {
+            inner: collector,
+            cache: &self.aggregates,
+            query: what.into(),
+        };
+        Ok(searcher.search(query, &cached)?)
     }
 
     fn query(
@@ -198,7 +224,9 @@ impl Reader {
         top: usize,
     ) -> Result<std::collections::BTreeMap<String, Vec<ValueCount>>, QueryError> {
         let searcher = self.searcher();
-        let counts = searcher.search(&*self.query(text, filters)?, &fields::FieldsCollector)?;
+        let query = self.query(text, filters)?;
+        let what = format!("fields {text:?} {filters:?}");
+        let counts = self.aggregate(&searcher, &*query, what, fields::FieldsCollector)?;
         Ok(counts
             .into_iter()
             .map(|(field, values)| {
