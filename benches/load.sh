@@ -26,7 +26,13 @@ if curl -s -o /dev/null "$URL/healthz"; then
 fi
 "$BIN" serve --data "$DATA" --listen "127.0.0.1:$PORT" > /dev/null 2>&1 &
 SERVER=$!
-trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null' EXIT
+stop() { # builds before issue 17's coalescing fix could hang on SIGTERM after a load
+  kill "$SERVER" 2>/dev/null
+  for _ in $(seq 50); do kill -0 "$SERVER" 2>/dev/null || return 0; sleep 0.2; done
+  echo "the server did not stop within 10 s of SIGTERM; killed" >&2
+  kill -9 "$SERVER" 2>/dev/null; wait "$SERVER" 2>/dev/null
+}
+trap stop EXIT
 for _ in $(seq 100); do curl -sf "$URL/healthz" > /dev/null && break; sleep 0.2; done
 # Twenty groups of the list, the apps, and words from the messages of recent events.
 export LOAD_GROUPS LOAD_APPS LOAD_WORDS
@@ -47,3 +53,4 @@ if [ "${WARMUP:-0}" -gt 0 ]; then
   echo "after ${WARMUP}s of the same load, unmeasured"
 fi
 wrk -t2 -c"$CLIENTS" -d"${SECONDS_}s" --timeout 20s -s benches/load.lua "$URL" | sed -n '/^distinct/,$p'
+echo "server peak RSS $(awk '/VmHWM/ {printf "%.0f MiB", $2 / 1024}' "/proc/$SERVER/status")"
