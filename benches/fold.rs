@@ -57,6 +57,48 @@ fn bench(c: &mut Criterion) {
             BatchSize::LargeInput,
         )
     });
+    // What the pipeline adds per event: the exception and fingerprint of a trace, else the
+    // pattern (issue 18). `fold_all` above stops at folded events.
+    group.bench_function("parse+fold+analyse", |b| {
+        b.iter_batched(
+            || bytes.clone(),
+            |copy| {
+                let mut events = 0;
+                let lines = &mut LineReader::from_bytes(copy);
+                fold_lines(
+                    lines,
+                    settings.line_folder(&file),
+                    Resume::default(),
+                    |mut e| {
+                        settings.analyzer.analyse(&mut e);
+                        events += 1;
+                        black_box(e);
+                        true
+                    },
+                );
+                events
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    let mut messages = Vec::new();
+    fold_lines(
+        &mut LineReader::from_bytes(bytes.clone()),
+        settings.line_folder(&file),
+        Resume::default(),
+        |e| {
+            messages.push(e.message);
+            true
+        },
+    );
+    group.bench_function("patterns alone (every event's message)", |b| {
+        b.iter(|| {
+            messages
+                .iter()
+                .map(|m| stackfold::fold::pattern::pattern(m).id.len())
+                .sum::<usize>()
+        })
+    });
     group.bench_function("zstd -d (yardstick)", |b| {
         b.iter(|| zstd::decode_all(&zst[..]).unwrap().len())
     });

@@ -148,9 +148,20 @@ pub struct Event {
     /// (OpenStack `TRACE`, logcat): their headers are cut off here so traces parse.
     pub detail: Option<String>,
     pub exception: Option<Exception>,
+    /// For an event without an exception: the kind of line it is (see
+    /// [`crate::fold::pattern`]).
+    pub pattern: Option<Pattern>,
     /// What a shipper sent with the event that maps to none of the fields above (flattened,
     /// dotted keys): kept and shown, not searched.
     pub fields: BTreeMap<String, String>,
+}
+
+/// The kind of line an event without an exception is: its message's template and an id
+/// hashed from it (16 hex digits), the same wherever and whenever the line is read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pattern {
+    pub id: String,
+    pub template: String,
 }
 
 impl Serialize for Event {
@@ -186,6 +197,10 @@ pub struct EventRecord<'a> {
     pub continued: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exception: Option<Cow<'a, Exception>>,
+    /// The event's pattern, when it has no exception; computed again from the message when
+    /// read from the index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<Cow<'a, Pattern>>,
     /// A shipped event's other fields (see [`Event::fields`]); absent when there are none.
     #[serde(default, skip_serializing_if = "is_empty")]
     pub fields: Cow<'a, BTreeMap<String, String>>,
@@ -228,6 +243,7 @@ impl Event {
             truncated: self.truncated,
             continued: self.continued,
             exception: self.exception.as_ref().map(Cow::Borrowed),
+            pattern: self.pattern.as_ref().map(Cow::Borrowed),
             fields: Cow::Borrowed(&self.fields),
         }
     }

@@ -504,3 +504,52 @@ fn a_full_disk_is_said_and_exits_1() {
         assert!(run.contains("the disk is full"), "{run}");
     }
 }
+
+/// Issue 18: a kind of line has the same pattern id in every file and run, whatever order
+/// the lines come in; events with a trace have an exception and no pattern.
+#[test]
+fn patterns_are_the_same_across_files_and_orders() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = [
+        "2024-03-01 10:00:01,000 WARN [main] c.a.Pool - Connection refused to 10.0.0.3:5432",
+        "2024-03-01 10:00:02,000 INFO [main] c.a.Job - worker 7 stopped after 3 tries",
+        "2024-03-01 10:00:03,000 WARN [main] c.a.Pool - Connection refused to 10.0.0.9:6543",
+        "2024-03-01 10:00:04,000 INFO [main] c.a.Job - worker 12 stopped after 40 tries",
+        "2024-03-01 10:00:05,000 ERROR [main] c.a.Job - failed\njava.lang.IllegalStateException: boom\n\tat c.a.Job.run(Job.java:10)",
+    ];
+    let forward = dir.path().join("a.log");
+    let backward = dir.path().join("b.log");
+    std::fs::write(&forward, lines.join("\n") + "\n").unwrap();
+    let mut reversed = lines.to_vec();
+    reversed.reverse();
+    std::fs::write(&backward, reversed.join("\n") + "\n").unwrap();
+    let ids = |path: &Path| {
+        let out = common::stackfold(&["fold", "--tz", "UTC", path.to_str().unwrap()]);
+        let mut by_message = std::collections::BTreeMap::new();
+        for event in common::json_lines(&out) {
+            let message = event["message"].as_str().unwrap().to_owned();
+            let pattern = &event["pattern"];
+            if event.get("exception").is_some() {
+                assert!(pattern.is_null(), "{event}");
+            } else {
+                by_message.insert(message, pattern["id"].as_str().unwrap().to_owned());
+            }
+        }
+        by_message
+    };
+    let (a, b) = (ids(&forward), ids(&backward));
+    assert_eq!(a.len(), 4);
+    assert_eq!(a, b);
+    assert_eq!(
+        a["Connection refused to 10.0.0.3:5432"],
+        a["Connection refused to 10.0.0.9:6543"]
+    );
+    assert_eq!(
+        a["worker 7 stopped after 3 tries"],
+        a["worker 12 stopped after 40 tries"]
+    );
+    assert_ne!(
+        a["worker 7 stopped after 3 tries"],
+        a["Connection refused to 10.0.0.3:5432"]
+    );
+}

@@ -218,6 +218,7 @@ impl Folder {
             stack_trace: None,
             detail: None,
             exception: None,
+            pattern: None,
             fields: BTreeMap::new(),
         };
         let mut origin = None;
@@ -267,6 +268,7 @@ impl Folder {
             stack_trace: None,
             detail: None,
             exception: None,
+            pattern: None,
             ..cut.clone_header()
         };
         self.open = Some(Open {
@@ -300,6 +302,7 @@ impl Event {
             stack_trace: None,
             detail: None,
             exception: None,
+            pattern: None,
             fields: BTreeMap::new(),
         }
     }

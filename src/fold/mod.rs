@@ -13,6 +13,7 @@ pub mod exception;
 pub mod fingerprint;
 mod folder;
 pub mod groups;
+pub mod pattern;
 pub mod rules;
 pub mod template;
 pub mod trace;
@@ -35,8 +36,16 @@ pub struct Analyzer {
 }
 
 impl Analyzer {
-    /// Sets `event.exception` when the event holds a trace.
+    /// Sets `event.exception` when the event holds a trace, else `event.pattern`.
     pub fn analyse(&self, event: &mut Event) {
+        self.find_exception(event);
+        event.pattern = match event.exception {
+            Some(_) => None,
+            None => Some(pattern::pattern(&event.message)),
+        };
+    }
+
+    fn find_exception(&self, event: &mut Event) {
         if !might_hold_trace(event) {
             return;
         }

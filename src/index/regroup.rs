@@ -212,6 +212,7 @@ fn analysed(record: EventRecord<'static>, settings: &PipelineSettings) -> Event 
         stack_trace,
         detail,
         exception: None,
+        pattern: None,
         fields: record.fields.into_owned(),
     };
     settings.analyzer.analyse(&mut event);

@@ -84,7 +84,10 @@ pub fn stored_event(
     let message = match doc.get_first(f.message_at).and_then(|v| v.as_u64()) {
         Some(start) => message_from(&text, start as usize).map(str::to_owned),
         None => self::text(doc, f.message),
-    };
+    }
+    .unwrap_or_default();
+    // A pattern is a function of the message alone: computed again, not stored.
+    let pattern = crate::fold::pattern::pattern(&message);
     let flags = number(doc, f.flags);
     let exception = doc
         .get_first(f.exception)
@@ -106,7 +109,7 @@ pub fn stored_event(
             level: column("level").as_deref().and_then(Level::from_word),
             logger: self::text(doc, f.logger).map(Cow::Owned),
             thread: self::text(doc, f.thread).map(Cow::Owned),
-            message: Cow::Owned(message.unwrap_or_default()),
+            message: Cow::Owned(message),
             source: Cow::Owned(column("source").unwrap_or_default()),
             line: number(doc, f.line),
             meta: Cow::Owned(meta),
@@ -116,6 +119,7 @@ pub fn stored_event(
             text: Cow::Owned(text),
             truncated: flags & FLAG_TRUNCATED != 0,
             continued: flags & FLAG_CONTINUED != 0,
+            pattern: exception.is_none().then_some(Cow::Owned(pattern)),
             exception: exception.map(Cow::Owned),
             fields: Cow::Owned(
                 doc.get_first(f.fields)

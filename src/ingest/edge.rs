@@ -124,6 +124,7 @@ impl EdgeEvent {
             stack_trace: None,
             detail: None,
             exception: record.exception.map(Cow::into_owned),
+            pattern: record.pattern.map(Cow::into_owned),
             fields: record.fields.into_owned(),
         };
         Ok(EdgeEvent {
@@ -165,6 +166,7 @@ mod tests {
             stack_trace: None,
             detail: None,
             exception: None,
+            pattern: None,
             fields: Default::default(),
         }
     }

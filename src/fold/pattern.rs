@@ -1,0 +1,283 @@
+//! Patterns of the events without a trace (docs/grouping.md §7): the message with its
+//! variable parts replaced by placeholders, and an id hashed from that template alone.
+//!
+//! The template is a function of the message only: no clustering, no state, nothing learnt
+//! from the lines seen before, so the same kind of line gets the same id in every file, run,
+//! process and order (`fold`, `index`, `tail` and the network inputs agree), and memory does
+//! not grow with the number of distinct lines. The price is that a variable part written
+//! without a digit (a user name, a host name) stays in the template.
+//!
+//! Tokens are the message's runs between blanks and `|`; each is masked on its own:
+//!
+//! | token | becomes |
+//! |---|---|
+//! | IPv4 address, with a port | `<ip>` |
+//! | UUID | `<uuid>` |
+//! | `0x…`, or 8+ hex digits with a letter or a leading zero | `<hex>` |
+//! | a number (signs, `.`, `,`, `:` inside) | `<num>` |
+//! | a path (`/a/b`, `C:\a`) with a digit | `<path>` |
+//! | a token whose alphanumeric runs mostly hold digits | `<*>` |
+//! | another token with digits | its runs holding digits as `<num>` (`blk_-42` → `blk_<num>`) |
+//!
+//! Punctuation around a token (`(`, `[`, `"`, `,` ...) and a `key=` or `key:` prefix stay
+//! and the rest is masked, so `user=42,` reads `user=<num>,`. Templates are cut after
+//! [`MAX_TEMPLATE_CHARS`] characters: a long line is grouped on its first part, never dropped.
+
+use crate::event::Pattern;
+
+/// Longest message part a template is made from.
+pub const MAX_TEMPLATE_CHARS: usize = 512;
+
+/// The pattern of `message`.
+pub fn pattern(message: &str) -> Pattern {
+    let template = template(message);
+    let id = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(template.as_bytes()));
+    Pattern { id, template }
+}
+
+/// `message` with its variable parts replaced (see the module's table).
+pub fn template(message: &str) -> String {
+    let cut = match message.char_indices().nth(MAX_TEMPLATE_CHARS) {
+        Some((at, _)) => &message[..at],
+        None => message,
+    };
+    let mut out = String::with_capacity(cut.len());
+    for token in cut.split_ascii_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        // `|` separates fields as a blank does (`date|component|pid|message`).
+        for (i, part) in token.split('|').enumerate() {
+            if i > 0 {
+                out.push('|');
+            }
+            mask_token(part, &mut out);
+        }
+    }
+    out
+}
+
+fn is_edge_punct(c: char) -> bool {
+    matches!(
+        c,
+        '(' | ')' | '[' | ']' | '{' | '}' | '<' | '>' | '"' | '\'' | ',' | ';' | '.' | '!' | '?'
+    )
+}
+
+fn mask_token(token: &str, out: &mut String) {
+    if !token.bytes().any(|b| b.is_ascii_digit()) {
+        out.push_str(token);
+        return;
+    }
+    // Keep the punctuation around the token; a trailing `:` too (`port 80:`).
+    let start = token.len() - token.trim_start_matches(is_edge_punct).len();
+    let end = token
+        .trim_end_matches(|c| is_edge_punct(c) || c == ':')
+        .len()
+        .max(start);
+    let (lead, core, trail) = (&token[..start], &token[start..end], &token[end..]);
+    out.push_str(lead);
+    // `key=value` and `key:value`: the key stays, the value is masked.
+    match core.find(['=', ':']) {
+        Some(at) if at > 0 && !is_whole_value(core) && !has_digit(&core[..at]) => {
+            out.push_str(&core[..=at]);
+            mask_value(&core[at + 1..], out);
+        }
+        _ => mask_value(core, out),
+    }
+    out.push_str(trail);
+}
+
+fn has_digit(s: &str) -> bool {
+    s.bytes().any(|b| b.is_ascii_digit())
+}
+
+/// A value read whole (an address, a time) whose `:` is not a key's.
+fn is_whole_value(s: &str) -> bool {
+    is_ipv4(s) || is_number(s)
+}
+
+fn mask_value(value: &str, out: &mut String) {
+    let placeholder = if value.is_empty() || !has_digit(value) {
+        None
+    } else if is_ipv4(value) {
+        Some("<ip>")
+    } else if is_uuid(value) {
+        Some("<uuid>")
+    } else if is_hex(value) {
+        Some("<hex>")
+    } else if is_number(value) {
+        Some("<num>")
+    } else if is_path(value) {
+        Some("<path>")
+    } else {
+        None
+    };
+    match placeholder {
+        Some(p) => out.push_str(p),
+        None => mask_digit_runs(value, out),
+    }
+}
+
+/// Each alphanumeric run that holds a digit as `<num>` (with a sign before it): `blk_-42` →
+/// `blk_<num>`, `req-addc4e1b` → `req-<num>`; the separators between runs stay. A token
+/// mostly made of such runs is an identifier and becomes `<*>` whole (`R02-M1-ND-C:J12-U11`,
+/// a node name whose letters-only parts vary too).
+fn mask_digit_runs(value: &str, out: &mut String) {
+    let runs = value
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|r| !r.is_empty());
+    let (with_digits, all) = runs.fold((0, 0), |(d, a), r| (d + usize::from(has_digit(r)), a + 1));
+    if all > 2 && 2 * with_digits > all {
+        out.push_str("<*>");
+        return;
+    }
+    let bytes = value.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if !bytes[i].is_ascii_alphanumeric() {
+            let signed = bytes[i] == b'-' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit);
+            if !signed {
+                out.push(bytes[i] as char);
+                i += 1;
+                continue;
+            }
+            i += 1;
+        }
+        let start = i;
+        while i < bytes.len() && bytes[i].is_ascii_alphanumeric() {
+            i += 1;
+        }
+        let run = &value[start..i];
+        if has_digit(run) {
+            out.push_str("<num>");
+        } else {
+            out.push_str(run);
+        }
+    }
+}
+
+fn is_number(s: &str) -> bool {
+    let digits = s.strip_prefix(['-', '+']).unwrap_or(s);
+    let digits = digits.strip_suffix('%').unwrap_or(digits);
+    !digits.is_empty()
+        && digits.as_bytes()[0].is_ascii_digit()
+        && digits
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b',' | b':'))
+}
+
+fn is_ipv4(s: &str) -> bool {
+    let (address, port) = match s.rsplit_once(':') {
+        Some((a, p)) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => (a, Some(p)),
+        _ => (s, None),
+    };
+    let address = address.strip_prefix('/').unwrap_or(address);
+    let mut parts = 0;
+    for part in address.split('.') {
+        parts += 1;
+        if parts > 4 || !(1..=3).contains(&part.len()) || !part.bytes().all(|b| b.is_ascii_digit())
+        {
+            return false;
+        }
+    }
+    parts == 4 && port.is_none_or(|p| p.len() <= 5)
+}
+
+fn is_uuid(s: &str) -> bool {
+    const DASHES: [usize; 4] = [8, 13, 18, 23];
+    s.len() == 36
+        && s.bytes().enumerate().all(|(i, b)| {
+            if DASHES.contains(&i) {
+                b == b'-'
+            } else {
+                b.is_ascii_hexdigit()
+            }
+        })
+}
+
+fn is_hex(s: &str) -> bool {
+    if let Some(rest) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        return !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_hexdigit());
+    }
+    // Eight digits or more with a leading zero are a fixed-width hex field too (`00106570`
+    // beside `0247d2d8`).
+    s.len() >= 8
+        && s.bytes().all(|b| b.is_ascii_hexdigit())
+        && (s.bytes().any(|b| b.is_ascii_alphabetic()) || s.starts_with('0'))
+}
+
+fn is_path(s: &str) -> bool {
+    let windows = s.len() > 2 && s.as_bytes()[1] == b':' && s.as_bytes()[2] == b'\\';
+    (s.starts_with('/') && s[1..].contains('/')) || windows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn t(message: &str, expected: &str) {
+        assert_eq!(template(message), expected, "{message:?}");
+    }
+
+    #[test]
+    fn variable_parts_become_placeholders() {
+        t(
+            "Connection refused to 10.0.0.3:5432",
+            "Connection refused to <ip>",
+        );
+        t(
+            "Receiving block blk_-1608 src: /10.250.19.102:54106 dest: /10.250.19.102:50010",
+            "Receiving block blk_<num> src: <ip> dest: <ip>",
+        );
+        t(
+            "PacketResponder 1 for block blk_38865049064139660 terminating",
+            "PacketResponder <num> for block blk_<num> terminating",
+        );
+        t("user=alice login failed", "user=alice login failed");
+        t("user=42, retries=3.", "user=<num>, retries=<num>.");
+        t(
+            "order 3f2b6c1e-8d4a-4b7e-9c1d-2a3b4c5d6e7f missing (0x7f3a2c)",
+            "order <uuid> missing (<hex>)",
+        );
+        t(
+            "opened /var/log/app-2024-03-01.log in 35ms",
+            "opened <path> in <num>",
+        );
+        t(
+            "R02-M1-ND-C:J12-U11 req-addc4e1b core.2275 iar 00106570 dear 0247d2d8",
+            "<*> req-<num> core.<num> iar <hex> dear <hex>",
+        );
+        t("took 1,500.25 ms at 12:00:01", "took <num> ms at <num>");
+        t("  spaces\tand   tabs 7 ", "spaces and tabs <num>");
+        t(
+            "20171223-22:15:29:606|Step_LSC|30002312|onStandStepChanged 3579",
+            "<*>|Step_LSC|<num>|onStandStepChanged <num>",
+        );
+    }
+
+    #[test]
+    fn the_id_depends_on_the_template_only() {
+        let a = pattern("worker 7 stopped after 3 tries");
+        let b = pattern("worker 12 stopped after 40 tries");
+        assert_eq!(a, b);
+        assert_eq!(a.id.len(), 16);
+        assert_ne!(a.id, pattern("worker 7 started after 3 tries").id);
+        // Fixed forever: a stored id must mean the same template in every later build.
+        assert_eq!(a.template, "worker <num> stopped after <num> tries");
+        assert_eq!(
+            a.id,
+            format!("{:016x}", xxhash_rust::xxh3::xxh3_64(a.template.as_bytes()))
+        );
+    }
+
+    #[test]
+    fn a_long_message_is_grouped_on_its_first_part() {
+        let head = "x ".repeat(MAX_TEMPLATE_CHARS / 2);
+        let one = pattern(&format!("{head} tail one 1"));
+        let two = pattern(&format!("{head} another tail 2"));
+        assert_eq!(one.id, two.id);
+        assert!(one.template.len() <= MAX_TEMPLATE_CHARS);
+    }
+}
