@@ -17,6 +17,9 @@ pub enum Command {
     /// Fold log files into events and print them as NDJSON (one JSON object per line), or
     /// print the exception groups with --groups.
     Fold(FoldArgs),
+    /// Fold log files and list the patterns of their events without a trace (the message
+    /// with its variable parts as placeholders) with exact counts, most frequent first.
+    Patterns(PatternsArgs),
     /// Fold log files and add their events to the index under --data; files already indexed
     /// are skipped, files that grew are read on from where the last run stopped.
     Index(IndexArgs),
@@ -415,6 +418,21 @@ pub struct PipelineArgs {
     /// Worker threads; 0 means one per core.
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub threads: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct PatternsArgs {
+    /// Files, directories (read recursively) and globs; `-` reads standard input.
+    #[arg(value_name = "PATHS", required = true)]
+    pub paths: Vec<String>,
+    /// Print the patterns as a JSON array.
+    #[arg(long)]
+    pub json: bool,
+    /// Only events at this level or a more severe one (ERROR also counts FATAL).
+    #[arg(long, value_name = "LEVEL")]
+    pub level: Option<String>,
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
 }
 
 #[derive(Debug, Args)]

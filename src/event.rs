@@ -225,6 +225,37 @@ impl EventRecord<'_> {
 }
 
 impl Event {
+    /// A one-line event of `message` in `/logs/app.log`, without time or level: for tests,
+    /// which set what they need on top.
+    #[cfg(test)]
+    pub(crate) fn sample(message: &str) -> Event {
+        Event {
+            ts: None,
+            level: None,
+            logger: None,
+            thread: None,
+            message: message.into(),
+            source: Arc::new(FileInfo {
+                path: "/logs/app.log".into(),
+                meta: FileMeta::default(),
+                date_ts: None,
+            }),
+            line: 1,
+            offset: 0,
+            end_offset: 0,
+            lines: 1,
+            text: message.into(),
+            format: "iso",
+            truncated: false,
+            continued: false,
+            stack_trace: None,
+            detail: None,
+            exception: None,
+            pattern: None,
+            fields: Default::default(),
+        }
+    }
+
     /// The event in the NDJSON contract, borrowing its text.
     pub fn record(&self) -> EventRecord<'_> {
         EventRecord {

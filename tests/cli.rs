@@ -553,3 +553,62 @@ fn patterns_are_the_same_across_files_and_orders() {
         a["Connection refused to 10.0.0.3:5432"]
     );
 }
+
+/// Issue 18: `stackfold patterns` counts each pattern exactly over several files, filters by
+/// level, and refuses an unknown level.
+#[test]
+fn patterns_lists_exact_counts_over_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let line = |second: u32, level: &str, message: &str| {
+        format!("2024-03-01 10:00:{second:02},000 {level} [main] c.a.Pool - {message}\n")
+    };
+    let one = line(1, "WARN", "Connection refused to 10.0.0.3:5432")
+        + &line(2, "INFO", "pool size 10")
+        + &line(3, "ERROR", "Connection refused to 10.0.0.4:5432");
+    let two =
+        line(4, "ERROR", "Connection refused to 10.0.0.5:6543") + &line(5, "INFO", "pool size 12");
+    std::fs::write(dir.path().join("one.log"), one).unwrap();
+    std::fs::write(dir.path().join("two.log"), two).unwrap();
+    let dir_arg = dir.path().to_str().unwrap();
+    let out = common::stackfold(&["patterns", "--json", "--tz", "UTC", dir_arg]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let patterns: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let counts: Vec<(&str, u64)> = patterns
+        .iter()
+        .map(|p| {
+            (
+                p["template"].as_str().unwrap(),
+                p["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        counts,
+        [("Connection refused to <ip>", 3), ("pool size <num>", 2)]
+    );
+    assert_eq!(patterns[0]["levels"]["ERROR"], 2);
+    assert_eq!(
+        patterns[0]["example"],
+        "Connection refused to 10.0.0.3:5432"
+    );
+    assert_eq!(patterns[0]["first_seen"], "2024-03-01T10:00:01Z");
+    assert_eq!(patterns[0]["last_seen"], "2024-03-01T10:00:04Z");
+
+    let out = common::stackfold(&[
+        "patterns", "--json", "--level", "error", "--tz", "UTC", dir_arg,
+    ]);
+    let patterns: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(patterns.len(), 1);
+    assert_eq!(patterns[0]["count"], 2);
+
+    let out = Command::new(common::binary())
+        .args(["patterns", "--level", "loud", dir_arg])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--level loud"));
+}

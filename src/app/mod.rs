@@ -19,6 +19,7 @@ use crate::pipeline::PipelineSettings;
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Fold(args) => fold::run(args),
+        Command::Patterns(args) => fold::patterns(args),
         Command::Index(args) => index::run(args),
         Command::Tail(args) => tail::tail(args),
         Command::Run(args) => tail::run(args),

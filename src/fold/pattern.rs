@@ -136,7 +136,10 @@ fn mask_digit_runs(value: &str, out: &mut String) {
     let mut i = 0;
     while i < bytes.len() {
         if !bytes[i].is_ascii_alphanumeric() {
-            let signed = bytes[i] == b'-' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit);
+            // A sign, not a separator: `blk_-42`, not `paas-2018`.
+            let signed = bytes[i] == b'-'
+                && bytes.get(i + 1).is_some_and(u8::is_ascii_digit)
+                && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric());
             if !signed {
                 out.push(bytes[i] as char);
                 i += 1;
@@ -249,6 +252,7 @@ mod tests {
             "R02-M1-ND-C:J12-U11 req-addc4e1b core.2275 iar 00106570 dear 0247d2d8",
             "<*> req-<num> core.<num> iar <hex> dear <hex>",
         );
+        t("index paas-2018 shard -3", "index paas-<num> shard <num>");
         t("took 1,500.25 ms at 12:00:01", "took <num> ms at <num>");
         t("  spaces\tand   tabs 7 ", "spaces and tabs <num>");
         t(

@@ -150,24 +150,14 @@ mod tests {
         };
         Event {
             ts: Some("2024-03-01T10:00:00Z".parse().unwrap()),
-            level: None,
             logger: Some("a.B".into()),
-            thread: None,
-            message: "boom".into(),
             source: Arc::new(source),
             line: 3,
             offset: 100,
             end_offset: 160,
             lines: 2,
             text: "2024-03-01 10:00:00 a.B boom\n\tat a.B.c(B.java:1)".into(),
-            format: "iso",
-            truncated: false,
-            continued: false,
-            stack_trace: None,
-            detail: None,
-            exception: None,
-            pattern: None,
-            fields: Default::default(),
+            ..Event::sample("boom")
         }
     }
 
