@@ -125,9 +125,7 @@ fn write_event(out: &mut impl Write, event: &Event) -> io::Result<()> {
 
 fn write_groups(out: &mut impl Write, groups: Vec<Group>, json: bool) -> anyhow::Result<()> {
     if json {
-        serde_json::to_writer_pretty(&mut *out, &groups)?;
-        writeln!(out)?;
-        return Ok(());
+        return write_json(out, &groups);
     }
     writeln!(
         out,
@@ -161,9 +159,7 @@ fn write_patterns(
     json: bool,
 ) -> anyhow::Result<()> {
     if json {
-        serde_json::to_writer_pretty(&mut *out, &patterns)?;
-        writeln!(out)?;
-        return Ok(());
+        return write_json(out, &patterns);
     }
     writeln!(
         out,
@@ -184,5 +180,12 @@ fn write_patterns(
             p.template
         )?;
     }
+    Ok(())
+}
+
+/// `value` as indented JSON and a newline.
+fn write_json(out: &mut impl Write, value: &impl serde::Serialize) -> anyhow::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, value)?;
+    writeln!(out)?;
     Ok(())
 }

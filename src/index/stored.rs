@@ -86,13 +86,16 @@ pub fn stored_event(
         None => self::text(doc, f.message),
     }
     .unwrap_or_default();
-    // A pattern is a function of the message alone: computed again, not stored.
-    let pattern = crate::fold::pattern::pattern(&message);
     let flags = number(doc, f.flags);
     let exception = doc
         .get_first(f.exception)
         .and_then(|v| v.as_str())
         .and_then(|json| serde_json::from_str::<Exception>(json).ok());
+    // A pattern is a function of the message alone: computed again, not stored, and only for
+    // an event without an exception.
+    let pattern = exception
+        .is_none()
+        .then(|| crate::fold::pattern::pattern(&message));
     let column = |name| columns.str(name, at);
     let meta = FileMeta {
         logtype: column("logtype"),
@@ -119,7 +122,7 @@ pub fn stored_event(
             text: Cow::Owned(text),
             truncated: flags & FLAG_TRUNCATED != 0,
             continued: flags & FLAG_CONTINUED != 0,
-            pattern: exception.is_none().then_some(Cow::Owned(pattern)),
+            pattern: pattern.map(Cow::Owned),
             exception: exception.map(Cow::Owned),
             fields: Cow::Owned(
                 doc.get_first(f.fields)
