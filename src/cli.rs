@@ -423,14 +423,61 @@ pub struct PipelineArgs {
 #[derive(Debug, Args)]
 pub struct PatternsArgs {
     /// Files, directories (read recursively) and globs; `-` reads standard input.
-    #[arg(value_name = "PATHS", required = true)]
+    #[arg(
+        value_name = "PATHS",
+        required_unless_present = "data",
+        conflicts_with = "data"
+    )]
     pub paths: Vec<String>,
+    /// List the patterns of the events indexed under DIR instead of reading files.
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
     /// Print the patterns as a JSON array.
     #[arg(long)]
     pub json: bool,
     /// Only events at this level or a more severe one (ERROR also counts FATAL).
     #[arg(long, value_name = "LEVEL")]
     pub level: Option<String>,
+    /// With --data: only patterns of events matching this query.
+    #[arg(
+        long,
+        short,
+        value_name = "QUERY",
+        default_value = "",
+        requires = "data"
+    )]
+    pub query: String,
+    /// With --data: start of the time range: RFC 3339, YYYY-MM-DD, or relative (-1h, -7d).
+    #[arg(
+        long,
+        value_name = "TIME",
+        allow_hyphen_values = true,
+        requires = "data"
+    )]
+    pub from: Option<String>,
+    /// With --data: end of the time range (exclusive), same forms.
+    #[arg(
+        long,
+        value_name = "TIME",
+        allow_hyphen_values = true,
+        requires = "data"
+    )]
+    pub to: Option<String>,
+    /// With --data: only this app (repeat for several).
+    #[arg(long, value_name = "APP", requires = "data")]
+    pub app: Vec<String>,
+    /// With --data: only this env code (repeat for several).
+    #[arg(long, value_name = "ENV", requires = "data")]
+    pub env: Vec<String>,
+    /// With --data: only this host (repeat for several).
+    #[arg(long, value_name = "HOST", requires = "data")]
+    pub host: Vec<String>,
+    /// With --data: only this image tag (repeat for several).
+    #[arg(long, value_name = "TAG", requires = "data")]
+    pub tag: Vec<String>,
+    /// With --data: how many patterns at most (every pattern without it, or with 0).
+    #[arg(long, value_name = "N", requires = "data")]
+    pub limit: Option<usize>,
     #[command(flatten)]
     pub pipeline: PipelineArgs,
 }

@@ -29,6 +29,16 @@ pub enum Level {
 }
 
 impl Level {
+    /// Every level, least severe first.
+    pub const ALL: [Level; 6] = [
+        Level::Trace,
+        Level::Debug,
+        Level::Info,
+        Level::Warn,
+        Level::Error,
+        Level::Fatal,
+    ];
+
     /// Parses a level word as runtimes print it (upper case, or Android's one letter when
     /// `letter` is true); returns `None` for anything else.
     pub fn from_word(word: &str) -> Option<Level> {

@@ -612,3 +612,54 @@ fn patterns_lists_exact_counts_over_files() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--level loud"));
 }
+
+/// `patterns --data` over an index says what `patterns` over the files it was made of says,
+/// example aside, with the same level rule and filters of its own.
+#[test]
+fn patterns_of_an_index_are_those_of_its_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = common::fixtures();
+    let logs_arg = logs.to_str().unwrap();
+    let data = dir.path().join("data");
+    let data_arg = data.to_str().unwrap();
+    let out = common::stackfold(&["index", "--data", data_arg, "--tz", "UTC", logs_arg]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed = |args: &[&str]| -> Vec<Value> {
+        let out = common::stackfold(args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut patterns: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+        for p in &mut patterns {
+            p.as_object_mut().unwrap().remove("example");
+        }
+        patterns
+    };
+    for level in ["trace", "warn"] {
+        let from_files = listed(&[
+            "patterns", "--json", "--level", level, "--tz", "UTC", logs_arg,
+        ]);
+        let from_index = listed(&["patterns", "--json", "--level", level, "--data", data_arg]);
+        assert!(from_files.len() > 2, "{from_files:?}");
+        assert_eq!(from_index, from_files, "--level {level}");
+    }
+    let top = listed(&["patterns", "--json", "--data", data_arg, "--limit", "1"]);
+    assert_eq!(top.len(), 1);
+    let billing = listed(&["patterns", "--json", "--data", data_arg, "--app", "billing"]);
+    assert!(!billing.is_empty());
+    for p in &billing {
+        let apps: Vec<&String> = p["apps"].as_object().unwrap().keys().collect();
+        assert_eq!(apps, ["billing"], "{p}");
+    }
+    let out = Command::new(common::binary())
+        .args(["patterns", "--data", data_arg, logs_arg])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "paths and --data together");
+}

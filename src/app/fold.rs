@@ -45,6 +45,9 @@ pub fn patterns(args: PatternsArgs) -> anyhow::Result<ExitCode> {
                 || format!("--level {word}: use TRACE, DEBUG, INFO, WARN, ERROR or FATAL"),
             )?),
         };
+    if let Some(data) = &args.data {
+        return super::query::indexed_patterns(data, &args, least);
+    }
     let mut table = PatternTable::default();
     let summary = read_events(&args.paths, &args.pipeline, |event| {
         if least.is_none_or(|least| event.level.is_some_and(|l| l >= least)) {
@@ -153,7 +156,7 @@ fn write_groups(out: &mut impl Write, groups: Vec<Group>, json: bool) -> anyhow:
     Ok(())
 }
 
-fn write_patterns(
+pub(super) fn write_patterns(
     out: &mut impl Write,
     patterns: Vec<PatternSummary>,
     json: bool,

@@ -1,13 +1,15 @@
-//! `stackfold search`, `exceptions` and `show`: queries of the index.
+//! `stackfold search`, `exceptions`, `show` and `patterns --data`: queries of the index.
 
 use std::io::{self, BufWriter, Write};
+use std::path::Path;
 use std::process::ExitCode;
 
 use crate::cli::{
-    ExceptionsArgs, FilterArgs, IgnoreArgs, ResolveArgs, SearchArgs, ShowArgs, TriageArgs,
+    ExceptionsArgs, FilterArgs, IgnoreArgs, PatternsArgs, ResolveArgs, SearchArgs, ShowArgs,
+    TriageArgs,
 };
 use crate::error::Chain;
-use crate::event::EventRecord;
+use crate::event::{EventRecord, Level};
 use crate::query::time::parse_time;
 use crate::query::{
     Filters, GroupDetail, GroupSort, GroupSummary, QueryError, Reader, StoredEvent, ValueCount,
@@ -151,6 +153,42 @@ pub fn exceptions(args: ExceptionsArgs) -> anyhow::Result<ExitCode> {
     } else {
         write_groups(&mut out, &groups)?;
     }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `stackfold patterns --data DIR`: the patterns of the indexed events, most frequent first.
+pub(super) fn indexed_patterns(
+    data: &Path,
+    args: &PatternsArgs,
+    least: Option<Level>,
+) -> anyhow::Result<ExitCode> {
+    let reader = Reader::open(data)?;
+    let levels = least.map_or_else(Vec::new, |least| {
+        Level::ALL
+            .iter()
+            .filter(|l| **l >= least)
+            .map(|l| l.as_str().to_owned())
+            .collect()
+    });
+    let filter_args = FilterArgs {
+        from: args.from.clone(),
+        to: args.to.clone(),
+        app: args.app.clone(),
+        env: args.env.clone(),
+        host: args.host.clone(),
+        tag: args.tag.clone(),
+        level: levels,
+    };
+    let limit = args.limit.filter(|&n| n > 0).unwrap_or(usize::MAX);
+    let listed = filters(&filter_args)
+        .and_then(|f| reader.pattern_list(&args.query, &f, GroupSort::Count, limit, 0));
+    let list = match listed {
+        Ok(list) => list,
+        Err(err) => return failed(err),
+    };
+    let mut out = BufWriter::new(io::stdout().lock());
+    super::fold::write_patterns(&mut out, list.patterns, args.json)?;
     out.flush()?;
     Ok(ExitCode::SUCCESS)
 }

@@ -106,11 +106,15 @@ pub struct PatternSummary {
     /// Events per level (`none` for events without one).
     pub levels: std::collections::BTreeMap<String, u64>,
     pub apps: std::collections::BTreeMap<String, u64>,
+    pub envs: std::collections::BTreeMap<String, u64>,
     pub hosts: std::collections::BTreeMap<String, u64>,
     pub tags: std::collections::BTreeMap<String, u64>,
-    /// The message of the earliest event (the smallest message among events at that time, so
-    /// that the example does not depend on the order events are read in).
+    /// The message of the earliest event (read from files: the smallest message among events
+    /// at that time, so that the example does not depend on the order events are read in).
     pub example: String,
+    /// Events per trend bucket, from an index when asked for; empty otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub trend: Vec<u64>,
 }
 
 /// Patterns counted exactly from a stream of events, at most [`MAX_PATTERNS`] of them.
@@ -142,9 +146,11 @@ impl PatternTable {
                 last_seen: event.ts,
                 levels: Default::default(),
                 apps: Default::default(),
+                envs: Default::default(),
                 hosts: Default::default(),
                 tags: Default::default(),
                 example: event.message.clone(),
+                trend: Vec::new(),
             });
         row.count += 1;
         let level = event.level.map_or("none", |l| l.as_str());
@@ -152,6 +158,7 @@ impl PatternTable {
         let meta = &event.source.meta;
         for (values, value) in [
             (&mut row.apps, &meta.app),
+            (&mut row.envs, &meta.env),
             (&mut row.hosts, &meta.host),
             (&mut row.tags, &meta.tag),
         ] {

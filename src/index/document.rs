@@ -115,6 +115,9 @@ pub fn document_with_id(f: &Fields, event: &Event, id: u64, ingested: u64) -> Ta
         );
         doc.add_u64(f.grouping_version, u64::from(x.grouping_version));
     }
+    if let Some(pattern) = &event.pattern {
+        doc.add_text(f.pattern, &pattern.id);
+    }
     if !event.fields.is_empty() {
         let json = serde_json::to_string(&event.fields).expect("fields serialise");
         doc.add_text(f.fields, json);

@@ -7,7 +7,7 @@ use tantivy::schema::{
 };
 
 /// Bumped when the schema changes; an index of another version is refused with a message.
-pub const SCHEMA_VERSION: u64 = 4;
+pub const SCHEMA_VERSION: u64 = 5;
 
 /// The name the code tokenizer is registered under.
 pub const CODE_TOKENIZER: &str = "code";
@@ -53,6 +53,9 @@ pub struct Fields {
     pub frames: Field,
     pub template: Field,
     pub exception: Field,
+    /// The pattern id of an event without an exception (see [`crate::fold::pattern`]); its
+    /// template is computed again from the message when read, not stored.
+    pub pattern: Field,
     pub grouping_version: Field,
     pub schema_version: Field,
     /// The `_id`s of the shipped documents an event was folded from: a retried document is
@@ -125,10 +128,11 @@ pub fn build() -> (Schema, Fields) {
         body: b.add_text_field("body", code_text(false)),
         exc_types: b.add_text_field("exc_types", code_text(false)),
         root_type: b.add_text_field("root_type", filterable.clone()),
-        fingerprint: b.add_text_field("fingerprint", filterable),
+        fingerprint: b.add_text_field("fingerprint", filterable.clone()),
         frames: b.add_text_field("frames", code_text(false)),
         template: b.add_text_field("template", stored_only.clone()),
         exception: b.add_text_field("exception", stored_only.clone()),
+        pattern: b.add_text_field("pattern", filterable),
         grouping_version: b.add_u64_field("grouping_version", FAST),
         schema_version: b.add_u64_field("schema_version", STORED),
         doc_id: b.add_text_field("doc_id", keyword()),
@@ -170,6 +174,7 @@ impl Fields {
             frames: f("frames")?,
             template: f("template")?,
             exception: f("exception")?,
+            pattern: f("pattern")?,
             grouping_version: f("grouping_version")?,
             schema_version: f("schema_version")?,
             doc_id: f("doc_id")?,

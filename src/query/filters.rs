@@ -27,6 +27,8 @@ pub struct Filters {
     /// Levels, matched case-insensitively.
     pub level: Vec<String>,
     pub fingerprint: Vec<String>,
+    /// Pattern ids (see [`crate::fold::pattern`]).
+    pub pattern: Vec<String>,
     /// Only events that hold an exception.
     pub exceptions_only: bool,
     /// Only events without a timestamp (the tail of a newest-first listing).
@@ -34,6 +36,23 @@ pub struct Filters {
     /// Only events indexed in the batches after the first number up to the second (see
     /// `Fields::ingested`): what the live view has not sent yet.
     pub ingested: Option<(u64, u64)>,
+}
+
+impl Filters {
+    /// These filters, narrowed to the events whose `field` (`fingerprint` or `pattern`) is
+    /// one of `values`.
+    pub fn with_keys(self, field: &str, values: Vec<String>) -> Filters {
+        match field {
+            "pattern" => Filters {
+                pattern: values,
+                ..self
+            },
+            _ => Filters {
+                fingerprint: values,
+                ..self
+            },
+        }
+    }
 }
 
 /// Why a query could not be built or run.
@@ -151,6 +170,7 @@ pub fn build(
         (fields.logtype, &filters.logtype),
         (fields.level, &levels),
         (fields.fingerprint, &filters.fingerprint),
+        (fields.pattern, &filters.pattern),
     ] {
         if let Some(q) = any_of(field, values) {
             clauses.push((Occur::Must, q));
@@ -191,6 +211,7 @@ const KEYWORD_FIELDS: &[&str] = &[
     "logtype",
     "root_type",
     "fingerprint",
+    "pattern",
 ];
 
 /// Turns words with `*` wildcards, which tantivy's grammar reads as plain words, into what

@@ -16,17 +16,42 @@ use tantivy::columnar::{Column, StrColumn};
 use tantivy::index::SegmentReader;
 use tantivy::{DateTime, DocAddress, DocId, Score, SegmentOrdinal};
 
-/// The breakdown dimensions, in the order of [`Breakdowns`].
+/// The breakdown dimensions of exception groups, in the order of their [`Breakdowns`].
 pub const DIMENSIONS: [&str; 4] = ["app", "env", "host", "tag"];
 
-/// Where the tag column sits in [`DIMENSIONS`].
-const TAG: usize = 3;
+/// The breakdown dimensions of patterns: their levels too, since a pattern spans them.
+pub const PATTERN_DIMENSIONS: [&str; 5] = ["level", "app", "env", "host", "tag"];
 
 /// Per dimension, value → count.
-pub type Breakdowns = [HashMap<String, u64>; 4];
+pub type Breakdowns = Vec<HashMap<String, u64>>;
 
-/// A fingerprint as the number its 32 hex digits write (see [`Key::of`]).
+/// A group's key as the number its hex digits write (see [`key_of`]).
 pub type Key = u128;
+
+/// The keyword fast field a listing groups by, and how many hex digits its values have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyField {
+    pub name: &'static str,
+    pub hex_digits: usize,
+}
+
+/// Exception groups: by fingerprint, 32 hex digits.
+pub const FINGERPRINT: KeyField = KeyField {
+    name: "fingerprint",
+    hex_digits: 32,
+};
+
+/// Patterns: by pattern id, 16 hex digits.
+pub const PATTERN: KeyField = KeyField {
+    name: "pattern",
+    hex_digits: 16,
+};
+
+impl Default for KeyField {
+    fn default() -> Self {
+        FINGERPRINT
+    }
+}
 
 /// Hashes a [`Key`], already a hash, by folding it: no SipHash rounds per lookup.
 #[derive(Default)]
@@ -53,18 +78,18 @@ impl Hasher for KeyHasher {
 /// A map keyed by fingerprint.
 pub type KeyMap<V> = HashMap<Key, V, BuildHasherDefault<KeyHasher>>;
 
-/// The key of a fingerprint: the number its hex digits write, or, for a fingerprint that is
-/// not 32 hex digits (none written by this build), a hash of it, named in
-/// [`GroupCounts::name`] through the names kept aside.
-fn key_of(fingerprint: &[u8]) -> (Key, bool) {
+/// The key of a value of `field`: the number its hex digits write, or, for a value that is
+/// not as many lowercase hex digits as the field's (none written by this build), a hash of
+/// it, named in [`GroupCounts::name`] through the names kept aside.
+fn key_of(field: KeyField, value: &[u8]) -> (Key, bool) {
     let lower_hex = |b: &u8| b.is_ascii_digit() || (b'a'..=b'f').contains(b);
-    let parsed = (fingerprint.len() == 32 && fingerprint.iter().all(lower_hex))
-        .then(|| std::str::from_utf8(fingerprint).ok())
+    let parsed = (value.len() == field.hex_digits && value.iter().all(lower_hex))
+        .then(|| std::str::from_utf8(value).ok())
         .flatten()
         .and_then(|hex| u128::from_str_radix(hex, 16).ok());
     match parsed {
         Some(key) => (key, true),
-        None => (xxhash_rust::xxh3::xxh3_128(fingerprint), false),
+        None => (xxhash_rust::xxh3::xxh3_128(value), false),
     }
 }
 
@@ -72,9 +97,8 @@ fn key_of(fingerprint: &[u8]) -> (Key, bool) {
 #[derive(Debug, Clone, Default)]
 pub struct GroupStats {
     pub count: u64,
-    /// Earliest time (microseconds) and where that event's tag is (see
-    /// [`GroupCounts::first_tag`]).
-    pub first: Option<(i64, Option<(SegmentOrdinal, u64)>)>,
+    /// Earliest time (microseconds) and that event's address.
+    pub first: Option<(i64, DocAddress)>,
     /// Latest time (microseconds) and that event's address.
     pub last: Option<(i64, DocAddress)>,
     /// The latest event whatever its time (events without time count as oldest).
@@ -105,6 +129,7 @@ impl GroupStats {
 /// Every group of the matching events, by key.
 #[derive(Default)]
 pub struct GroupCounts {
+    field: KeyField,
     pub groups: KeyMap<GroupStats>,
     /// The fingerprints that are not their key written in hex.
     names: KeyMap<String>,
@@ -113,36 +138,35 @@ pub struct GroupCounts {
 }
 
 impl GroupCounts {
-    /// The fingerprint of `key`.
+    /// The fingerprint or pattern id of `key`.
     pub fn name(&self, key: Key) -> String {
         self.names
             .get(&key)
             .cloned()
-            .unwrap_or_else(|| format!("{key:032x}"))
+            .unwrap_or_else(|| format!("{key:0width$x}", width = self.field.hex_digits))
     }
 
     /// The image tag of the group's earliest event.
     pub fn first_tag(&self, stats: &GroupStats) -> Option<String> {
-        let (segment, ord) = stats.first?.1?;
+        let first = stats.first?.1;
+        let column = self.tags.get(&first.segment_ord)?;
+        let ord = column.ords().first(first.doc_id)?;
         let mut tag = String::new();
-        self.tags
-            .get(&segment)?
-            .ord_to_str(ord, &mut tag)
-            .ok()?
-            .then_some(tag)
+        column.ord_to_str(ord, &mut tag).ok()?.then_some(tag)
     }
 }
 
-/// Collects [`GroupStats`] per fingerprint.
-pub struct GroupCollector;
+/// Collects [`GroupStats`] per value of a key field.
+pub struct GroupCollector(pub KeyField);
 
 /// Per-segment state: a row per group, found through the fingerprint's term ordinal.
 pub struct SegmentGroups {
     segment: SegmentOrdinal,
-    fingerprint: Option<StrColumn>,
+    field: KeyField,
+    key: Option<StrColumn>,
     ts: Column<DateTime>,
     tag: Option<StrColumn>,
-    /// Row of each fingerprint ordinal, [`NO_ROW`] until the group's first event.
+    /// Row of each key ordinal, [`NO_ROW`] until the group's first event.
     rows: Vec<u32>,
     stats: Vec<SegmentStats>,
 }
@@ -150,9 +174,9 @@ pub struct SegmentGroups {
 const NO_ROW: u32 = u32::MAX;
 
 struct SegmentStats {
-    fingerprint: u64,
+    key_ord: u64,
     count: u64,
-    first: Option<(i64, Option<u64>)>,
+    first: Option<(i64, DocId)>,
     last: Option<(i64, DocId)>,
     any_doc: DocId,
 }
@@ -175,15 +199,14 @@ impl Collector for GroupCollector {
         reader: &SegmentReader,
     ) -> tantivy::Result<SegmentGroups> {
         let ff = reader.fast_fields();
-        let fingerprint = ff.str("fingerprint")?;
-        let terms = fingerprint
-            .as_ref()
-            .map_or(0, |c| c.dictionary().num_terms());
+        let key = ff.str(self.0.name)?;
+        let terms = key.as_ref().map_or(0, |c| c.dictionary().num_terms());
         Ok(SegmentGroups {
             segment,
-            fingerprint,
+            field: self.0,
+            key,
             ts: ff.date("ts")?,
-            tag: ff.str(DIMENSIONS[TAG])?,
+            tag: ff.str("tag")?,
             rows: vec![NO_ROW; terms],
             stats: Vec::new(),
         })
@@ -194,7 +217,10 @@ impl Collector for GroupCollector {
     }
 
     fn merge_fruits(&self, fruits: Vec<SegmentFruit>) -> tantivy::Result<GroupCounts> {
-        let mut all = GroupCounts::default();
+        let mut all = GroupCounts {
+            field: self.0,
+            ..GroupCounts::default()
+        };
         for fruit in fruits {
             for (key, name, stats) in fruit.groups {
                 all.groups.entry(key).or_default().merge(stats);
@@ -218,16 +244,16 @@ impl SegmentCollector for SegmentGroups {
     type Fruit = SegmentFruit;
 
     fn collect(&mut self, doc: DocId, _score: Score) {
-        let Some(fp) = first_ord(&self.fingerprint, doc) else {
+        let Some(key_ord) = first_ord(&self.key, doc) else {
             return;
         };
-        let Some(slot) = self.rows.get_mut(fp as usize) else {
+        let Some(slot) = self.rows.get_mut(key_ord as usize) else {
             return;
         };
         if *slot == NO_ROW {
             *slot = self.stats.len() as u32;
             self.stats.push(SegmentStats {
-                fingerprint: fp,
+                key_ord,
                 count: 0,
                 first: None,
                 last: None,
@@ -243,7 +269,7 @@ impl SegmentCollector for SegmentGroups {
             return;
         };
         if stats.first.is_none_or(|(t, _)| ts < t) {
-            stats.first = Some((ts, first_ord(&self.tag, doc)));
+            stats.first = Some((ts, doc));
         }
         if stats.last.is_none_or(|(t, _)| ts >= t) {
             stats.last = Some((ts, doc));
@@ -252,15 +278,12 @@ impl SegmentCollector for SegmentGroups {
 
     fn harvest(self) -> SegmentFruit {
         let mut by_ord: Vec<usize> = (0..self.stats.len()).collect();
-        by_ord.sort_unstable_by_key(|&row| self.stats[row].fingerprint);
-        let ords: Vec<u64> = by_ord
-            .iter()
-            .map(|&row| self.stats[row].fingerprint)
-            .collect();
+        by_ord.sort_unstable_by_key(|&row| self.stats[row].key_ord);
+        let ords: Vec<u64> = by_ord.iter().map(|&row| self.stats[row].key_ord).collect();
         let mut keys = Vec::with_capacity(ords.len());
-        if let Some(column) = &self.fingerprint {
+        if let Some(column) = &self.key {
             super::name_ords(column, &ords, |_, bytes| {
-                let (key, plain) = key_of(bytes);
+                let (key, plain) = key_of(self.field, bytes);
                 let odd = (!plain).then(|| String::from_utf8_lossy(bytes).into_owned());
                 keys.push((key, odd));
             });
@@ -274,7 +297,7 @@ impl SegmentCollector for SegmentGroups {
                 let address = |doc| DocAddress::new(segment, doc);
                 let stats = GroupStats {
                     count: s.count,
-                    first: s.first.map(|(t, tag)| (t, tag.map(|o| (segment, o)))),
+                    first: s.first.map(|(t, d)| (t, address(d))),
                     last: s.last.map(|(t, d)| (t, address(d))),
                     latest_doc: Some(address(s.last.map_or(s.any_doc, |l| l.1))),
                 };
@@ -298,21 +321,36 @@ pub struct PageStats {
 }
 
 /// Counts the trend (`buckets` buckets of `interval_us` from `from_us`, none when `buckets`
-/// is 0) and the breakdown values of each group among the matching events; meant for a
+/// is 0) and the values of `dims` of each group among the matching events; meant for a
 /// query already narrowed to the groups shown.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct PageCollector {
+    pub field: KeyField,
+    pub dims: &'static [&'static str],
     pub from_us: i64,
     pub interval_us: i64,
     pub buckets: usize,
 }
 
-/// Per-segment state: (fingerprint ordinal, dimension, value ordinal) → count, and
-/// fingerprint ordinal → trend.
+impl PageCollector {
+    /// No trend: breakdowns only.
+    pub fn untrended(field: KeyField, dims: &'static [&'static str]) -> Self {
+        PageCollector {
+            field,
+            dims,
+            from_us: 0,
+            interval_us: 1,
+            buckets: 0,
+        }
+    }
+}
+
+/// Per-segment state: (key ordinal, dimension, value ordinal) → count, and key ordinal →
+/// trend.
 pub struct SegmentPage {
-    fingerprint: Option<StrColumn>,
+    key: Option<StrColumn>,
     ts: Column<DateTime>,
-    dims: [Option<StrColumn>; 4],
+    dims: Vec<Option<StrColumn>>,
     counts: HashMap<(u64, usize, u64), u64>,
     trends: HashMap<u64, Vec<u64>>,
     range: PageCollector,
@@ -329,14 +367,13 @@ impl Collector for PageCollector {
     ) -> tantivy::Result<SegmentPage> {
         let ff = reader.fast_fields();
         Ok(SegmentPage {
-            fingerprint: ff.str("fingerprint")?,
+            key: ff.str(self.field.name)?,
             ts: ff.date("ts")?,
-            dims: [
-                ff.str(DIMENSIONS[0])?,
-                ff.str(DIMENSIONS[1])?,
-                ff.str(DIMENSIONS[2])?,
-                ff.str(DIMENSIONS[3])?,
-            ],
+            dims: self
+                .dims
+                .iter()
+                .map(|dim| ff.str(dim))
+                .collect::<tantivy::Result<_>>()?,
             counts: HashMap::new(),
             trends: HashMap::new(),
             range: *self,
@@ -352,6 +389,7 @@ impl Collector for PageCollector {
         for fruit in fruits {
             for (key, page) in fruit {
                 let mine = all.entry(key).or_default();
+                mine.breakdowns.resize_with(self.dims.len(), HashMap::new);
                 for (mine, theirs) in mine.breakdowns.iter_mut().zip(page.breakdowns) {
                     for (value, count) in theirs {
                         *mine.entry(value).or_default() += count;
@@ -371,7 +409,7 @@ impl SegmentCollector for SegmentPage {
     type Fruit = KeyMap<PageStats>;
 
     fn collect(&mut self, doc: DocId, _score: Score) {
-        let Some(fp) = first_ord(&self.fingerprint, doc) else {
+        let Some(fp) = first_ord(&self.key, doc) else {
             return;
         };
         for (dim, column) in self.dims.iter().enumerate() {
@@ -406,18 +444,25 @@ impl SegmentCollector for SegmentPage {
             }
             named
         };
-        let fingerprints = names(&self.fingerprint, self.trends.keys().copied().collect());
-        let values: Vec<HashMap<u64, Vec<u8>>> = (0..DIMENSIONS.len())
+        let field = self.range.field;
+        let keys = names(&self.key, self.trends.keys().copied().collect());
+        let values: Vec<HashMap<u64, Vec<u8>>> = (0..self.dims.len())
             .map(|dim| {
                 let ords = self.counts.keys().filter(|k| k.1 == dim).map(|k| k.2);
                 names(&self.dims[dim], ords.collect())
             })
             .collect();
-        let key = |fp: &u64| fingerprints.get(fp).map(|name| key_of(name).0);
+        let key = |fp: &u64| keys.get(fp).map(|name| key_of(field, name).0);
+        let dims = self.dims.len();
         let mut out = KeyMap::<PageStats>::default();
+        fn entry(out: &mut KeyMap<PageStats>, key: Key, dims: usize) -> &mut PageStats {
+            let page = out.entry(key).or_default();
+            page.breakdowns.resize_with(dims, HashMap::new);
+            page
+        }
         for (fp, trend) in &self.trends {
             if let Some(key) = key(fp) {
-                out.entry(key).or_default().trend = trend.clone();
+                entry(&mut out, key, dims).trend = trend.clone();
             }
         }
         for ((fp, dim, ord), count) in self.counts {
@@ -425,7 +470,7 @@ impl SegmentCollector for SegmentPage {
                 continue;
             };
             let value = String::from_utf8_lossy(value).into_owned();
-            *out.entry(key).or_default().breakdowns[dim]
+            *entry(&mut out, key, dims).breakdowns[dim]
                 .entry(value)
                 .or_default() += count;
         }
@@ -449,8 +494,8 @@ impl super::cache::Cacheable for SegmentFruit {
         let at = |address: DocAddress| DocAddress::new(ordinal, address.doc_id);
         self.segment = ordinal;
         for (_, _, stats) in &mut self.groups {
-            if let Some((_, tag)) = &mut stats.first {
-                *tag = tag.map(|(_, ord)| (ordinal, ord));
+            if let Some((_, address)) = &mut stats.first {
+                *address = at(*address);
             }
             if let Some((_, address)) = &mut stats.last {
                 *address = at(*address);

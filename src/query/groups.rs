@@ -6,7 +6,9 @@ use tantivy::{DocAddress, Searcher, TantivyDocument};
 
 use super::events::StoredEvent;
 use super::filters::{Filters, QueryError};
-use super::group_stats::{Breakdowns, GroupCollector, GroupStats, Key, PageCollector};
+use super::group_stats::{
+    DIMENSIONS, FINGERPRINT, GroupCollector, GroupStats, Key, KeyField, PageCollector, PageStats,
+};
 use super::histogram::Histogram;
 use super::{Reader, ValueCount, micros_to_string, sorted_counts};
 use crate::event::Exception;
@@ -102,12 +104,28 @@ pub struct GroupDetail {
     pub samples: Vec<StoredEvent>,
 }
 
-/// What a listed group is called and shows, beside its counts: the second pass's answers.
-struct Named {
-    fingerprint: String,
-    first_tag: Option<String>,
-    breakdowns: Breakdowns,
-    trend: Vec<u64>,
+/// How a listing is ordered and cut, and how many trend buckets its rows get.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Order {
+    pub sort: GroupSort,
+    pub limit: usize,
+    pub trend_buckets: usize,
+}
+
+/// A listed group or pattern: its key, counts, and what the second pass counted.
+pub(super) struct Ranked {
+    pub name: String,
+    pub stats: GroupStats,
+    /// The image tag of its earliest event.
+    pub first_tag: Option<String>,
+    pub page: PageStats,
+}
+
+/// The rows of a listing and the trend buckets they count in.
+pub(super) struct Ranking {
+    pub rows: Vec<Ranked>,
+    pub trend_from: Option<String>,
+    pub trend_interval_seconds: Option<i64>,
 }
 
 impl Reader {
@@ -147,19 +165,55 @@ impl Reader {
             exceptions_only: true,
             ..filters.clone()
         };
-        let query = self.query(text, &filters)?;
-        let mut page = PageCollector::default();
-        if trend_buckets > 0 {
-            let (lo, hi) = self.span(&searcher, &*query, text, &filters)?;
+        let ranking = self.rank(
+            FINGERPRINT,
+            &DIMENSIONS,
+            text,
+            &filters,
+            Order {
+                sort,
+                limit,
+                trend_buckets,
+            },
+            keep,
+        )?;
+        let groups = ranking
+            .rows
+            .into_iter()
+            .map(|row| self.summary(&searcher, row))
+            .collect::<Result<_, _>>()?;
+        Ok(GroupList {
+            groups,
+            trend_from: ranking.trend_from,
+            trend_interval_seconds: ranking.trend_interval_seconds,
+        })
+    }
+
+    /// The values of `field` among the events matching `text` and `filters`, counted, in
+    /// `order`, those shown with their breakdowns over `dims` and their trends: what the
+    /// exception and pattern listings have in common.
+    pub(super) fn rank(
+        &self,
+        field: KeyField,
+        dims: &'static [&'static str],
+        text: &str,
+        filters: &Filters,
+        order: Order,
+        keep: impl Fn(&str) -> bool,
+    ) -> Result<Ranking, QueryError> {
+        let searcher = self.searcher();
+        let query = self.query(text, filters)?;
+        let mut page = PageCollector::untrended(field, dims);
+        if order.trend_buckets > 0 {
+            let (lo, hi) = self.span(&searcher, &*query, text, filters)?;
             let span = (hi - lo).max(1);
-            page = PageCollector {
-                from_us: lo,
-                interval_us: (span + trend_buckets as i64 - 1) / trend_buckets as i64,
-                buckets: trend_buckets,
-            };
+            let buckets = order.trend_buckets as i64;
+            page.from_us = lo;
+            page.interval_us = (span + buckets - 1) / buckets;
+            page.buckets = order.trend_buckets;
         }
-        let what = format!("groups {text:?} {filters:?}");
-        let counts = self.aggregate(&searcher, &*query, what, GroupCollector)?;
+        let what = format!("groups by {} {text:?} {filters:?}", field.name);
+        let counts = self.aggregate(&searcher, &*query, what, GroupCollector(field))?;
         let mut groups: Vec<(Key, &GroupStats)> = counts
             .groups
             .iter()
@@ -168,65 +222,66 @@ impl Reader {
             .collect();
         let last = |s: &GroupStats| s.last.map_or(i64::MIN, |l| l.0);
         let first = |s: &GroupStats| s.first.as_ref().map_or(i64::MIN, |f| f.0);
-        let order = |a: &(Key, &GroupStats), b: &(Key, &GroupStats)| {
-            let order = match sort {
+        let by = |a: &(Key, &GroupStats), b: &(Key, &GroupStats)| {
+            let by = match order.sort {
                 GroupSort::Count => b.1.count.cmp(&a.1.count),
                 GroupSort::LastSeen => last(b.1).cmp(&last(a.1)),
                 GroupSort::FirstSeen => first(b.1).cmp(&first(a.1)),
             };
-            order.then_with(|| a.0.cmp(&b.0))
+            by.then_with(|| a.0.cmp(&b.0))
         };
         // The page first, then its order: no need to sort 30 k groups to show 100.
-        if limit < groups.len() {
-            groups.select_nth_unstable_by(limit, order);
-            groups.truncate(limit);
+        if order.limit < groups.len() {
+            groups.select_nth_unstable_by(order.limit, by);
+            groups.truncate(order.limit);
         }
-        groups.sort_unstable_by(order);
+        groups.sort_unstable_by(by);
         // The trends and breakdowns of the groups shown, over their events only.
         let shown = if groups.len() == counts.groups.len() {
-            filters
+            filters.clone()
         } else {
-            Filters {
-                fingerprint: groups.iter().map(|(key, _)| counts.name(*key)).collect(),
-                ..filters
-            }
+            let names = groups.iter().map(|(key, _)| counts.name(*key)).collect();
+            filters.clone().with_keys(field.name, names)
         };
         let what = format!("page {page:?} {text:?} {shown:?}");
         let mut pages = self.aggregate(&searcher, &*self.query(text, &shown)?, what, page)?;
-        let groups = groups
+        let rows = groups
             .into_iter()
             .map(|(key, stats)| {
-                let page = pages.remove(&key).unwrap_or_default();
-                let named = Named {
-                    fingerprint: counts.name(key),
+                let mut page = pages.remove(&key).unwrap_or_default();
+                page.breakdowns.resize_with(dims.len(), Default::default);
+                Ranked {
+                    name: counts.name(key),
                     first_tag: counts.first_tag(stats),
-                    breakdowns: page.breakdowns,
-                    trend: page.trend,
-                };
-                self.summary(&searcher, named, stats.clone())
+                    stats: stats.clone(),
+                    page,
+                }
             })
-            .collect::<Result<_, _>>()?;
+            .collect();
         let trended = page.buckets > 0;
-        Ok(GroupList {
-            groups,
+        Ok(Ranking {
+            rows,
             trend_from: trended.then(|| micros_to_string(page.from_us)),
             trend_interval_seconds: trended.then(|| (page.interval_us / 1_000_000).max(1)),
         })
     }
 
-    fn summary(
-        &self,
-        searcher: &Searcher,
-        named: Named,
-        stats: GroupStats,
-    ) -> Result<GroupSummary, QueryError> {
+    fn summary(&self, searcher: &Searcher, row: Ranked) -> Result<GroupSummary, QueryError> {
+        let Ranked {
+            name,
+            stats,
+            first_tag,
+            page,
+        } = row;
         let exception = match stats.latest_doc {
             Some(address) => self.stored_exception(searcher, address)?,
             None => None,
         };
-        let [apps, envs, hosts, tags] = named.breakdowns.map(sorted_counts);
+        let mut breakdowns = page.breakdowns.into_iter().map(sorted_counts);
+        let mut next = || breakdowns.next().unwrap_or_default();
+        let (apps, envs, hosts, tags) = (next(), next(), next(), next());
         Ok(GroupSummary {
-            fingerprint: named.fingerprint,
+            fingerprint: name,
             count: stats.count,
             first_seen: stats.first.as_ref().map(|f| micros_to_string(f.0)),
             last_seen: stats.last.as_ref().map(|l| micros_to_string(l.0)),
@@ -246,12 +301,12 @@ impl Reader {
                 .as_ref()
                 .and_then(|e| e.top_in_app_frame())
                 .map(|f| format!("{}.{}", f.module, f.function)),
-            first_tag: named.first_tag,
+            first_tag,
             apps,
             envs,
             hosts,
             tags,
-            trend: named.trend,
+            trend: page.trend,
             status: unresolved(),
             regressed_at: None,
             regressed_in: None,
@@ -274,10 +329,9 @@ impl Reader {
             return Ok(None);
         };
         let searcher = self.searcher();
-        let latest = match summary.latest {
-            Some(address) => Some(self.event_at(&searcher, address)?),
-            None => None,
-        };
+        let latest = (summary.latest)
+            .map(|address| self.event_at(&searcher, address))
+            .transpose()?;
         let explain = latest
             .as_ref()
             .and_then(|e| e.event.exception.as_ref())

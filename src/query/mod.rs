@@ -14,6 +14,7 @@ mod filters;
 mod group_stats;
 mod groups;
 mod histogram;
+mod patterns;
 mod search;
 pub mod time;
 
@@ -31,6 +32,7 @@ pub use filters::{Filters, QueryError};
 use group_stats::DIMENSIONS;
 pub use groups::{GroupDetail, GroupList, GroupSort, GroupSummary};
 pub use histogram::{Histogram, MAX_BUCKETS, auto_interval};
+pub use patterns::{PatternDetail, PatternList, PatternSummary};
 pub use search::{MAX_LIMIT, SearchHit, SearchPage};
 use search::{WINDOW_ABOVE_MATCHES, WINDOW_HOLDS};
 

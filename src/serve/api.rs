@@ -18,8 +18,8 @@ use super::{Actor, AppState};
 use crate::error::Chain;
 use crate::query::time::parse_time;
 use crate::query::{
-    Filters, GroupDetail, GroupList, GroupSort, Histogram, QueryError, Reader, SearchPage,
-    StoredEvent, ValueCount,
+    Filters, GroupDetail, GroupList, GroupSort, Histogram, PatternDetail, PatternList, QueryError,
+    Reader, SearchPage, StoredEvent, ValueCount,
 };
 use crate::triage::{self, Change, GroupQuery, Record, StatusFilter};
 
@@ -55,6 +55,8 @@ pub struct Params {
     pub fingerprint: Option<String>,
     /// Only the exception groups of this triage status (`unresolved` by default, `all`).
     pub status: Option<String>,
+    /// Only the events of these patterns.
+    pub pattern: Option<String>,
 }
 
 fn list(value: &Option<String>) -> Vec<String> {
@@ -88,6 +90,7 @@ impl Params {
             level: list(&self.level),
             exceptions_only: self.exceptions.unwrap_or(false),
             fingerprint: list(&self.fingerprint),
+            pattern: list(&self.pattern),
             ..Filters::default()
         })
     }
@@ -226,17 +229,8 @@ pub async fn exceptions(
 ) -> Result<Json<GroupList>, ApiError> {
     let p = params(query)?;
     let filters = p.filters()?;
-    let sort: GroupSort = match p.sort.as_deref() {
-        None | Some("") => GroupSort::Count,
-        Some(s) => s.parse()?,
-    };
-    let (text, limit) = (p.text(), p.limit.unwrap_or(100));
-    if limit == 0 || limit > crate::query::MAX_LIMIT {
-        return Err(ApiError::bad(format!(
-            "limit must be between 1 and {}",
-            crate::query::MAX_LIMIT
-        )));
-    }
+    let (sort, limit) = sort_and_limit(&p)?;
+    let text = p.text();
     let status: StatusFilter = match p.status.as_deref() {
         None | Some("") => StatusFilter::Unresolved,
         Some(s) => s.parse().map_err(ApiError::bad)?,
@@ -335,6 +329,60 @@ pub async fn exception(
             "no exception group {fingerprint}"
         ))),
     }
+}
+
+/// The `sort` and `limit` of a listing (by count and 100 unless said), checked.
+fn sort_and_limit(p: &Params) -> Result<(GroupSort, usize), ApiError> {
+    let sort: GroupSort = match p.sort.as_deref() {
+        None | Some("") => GroupSort::Count,
+        Some(s) => s.parse()?,
+    };
+    let limit = p.limit.unwrap_or(100);
+    if limit == 0 || limit > crate::query::MAX_LIMIT {
+        return Err(ApiError::bad(format!(
+            "limit must be between 1 and {}",
+            crate::query::MAX_LIMIT
+        )));
+    }
+    Ok((sort, limit))
+}
+
+/// `GET /api/patterns`: the patterns of the matching events without a trace, with exact
+/// counts, breakdowns and trends, most frequent first (or `sort=last_seen|first_seen`).
+pub async fn patterns(
+    State(state): State<AppState>,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Result<Json<PatternList>, ApiError> {
+    let p = params(query)?;
+    let filters = p.filters()?;
+    let (sort, limit) = sort_and_limit(&p)?;
+    let text = p.text();
+    let list = run_query(&state, Lane::of_page(limit), move |r| {
+        r.pattern_list(&text, &filters, sort, limit, TREND_BUCKETS)
+    })
+    .await?;
+    Ok(Json(list))
+}
+
+/// `GET /api/patterns/{id}`: one pattern, its histogram and newest events (`limit`, 10).
+pub async fn pattern(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Result<Json<PatternDetail>, ApiError> {
+    let p = params(query)?;
+    if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::bad(format!(
+            "{id:?} is not a pattern id (16 hex digits)"
+        )));
+    }
+    let filters = p.filters()?;
+    let samples = p.limit.unwrap_or(10).min(crate::query::MAX_LIMIT);
+    let wanted = id.to_ascii_lowercase();
+    let detail = blocking(&state, move |r| r.pattern(&wanted, &filters, samples)).await?;
+    detail
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no pattern {id}")))
 }
 
 async fn event_by_id(state: &AppState, id: String) -> Result<StoredEvent, ApiError> {

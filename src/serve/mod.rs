@@ -132,6 +132,8 @@ pub fn router(state: AppState) -> Router {
             "/api/exceptions/{fingerprint}/history",
             get(api::status_history),
         )
+        .route("/api/patterns", get(api::patterns))
+        .route("/api/patterns/{id}", get(api::pattern))
         .route("/api/alerts", get(api::alerts))
         .route("/api/events/{id}", get(api::event))
         .route("/api/events/{id}/context", get(api::context))

@@ -157,6 +157,9 @@ async fn bad_requests_are_400_with_a_message() {
         "/api/histogram?interval=-5",
         "/api/exceptions?sort=sideways",
         "/api/exceptions/not-a-fingerprint",
+        "/api/patterns?sort=sideways",
+        "/api/patterns?limit=0",
+        "/api/patterns/0123",
         "/api/events/xyz",
         "/api/events/0123456789abcdef/context?before=100000",
     ] {
@@ -175,6 +178,7 @@ async fn bad_requests_are_400_with_a_message() {
 async fn missing_things_are_404() {
     for uri in [
         "/api/exceptions/0123456789abcdef0123456789abcdef",
+        "/api/patterns/0123456789abcdef",
         "/api/events/0123456789abcdef",
         "/api/nothing",
     ] {
@@ -230,6 +234,80 @@ async fn histogram_fields_and_exceptions_agree() {
         .map(|v| v.as_u64().unwrap())
         .sum();
     assert_eq!(trend, groups[0]["count"].as_u64().unwrap());
+}
+
+/// The pattern list adds up to the events without an exception, each pattern's trend to
+/// its count, and a pattern's page and `pattern:` query find exactly its events.
+#[tokio::test]
+async fn patterns_add_up_and_lead_to_their_events() {
+    let (status, list) = json("/api/patterns?limit=1000").await;
+    assert_eq!(status, StatusCode::OK);
+    let patterns = list["patterns"].as_array().unwrap();
+    let total: u64 = patterns.iter().map(|p| p["count"].as_u64().unwrap()).sum();
+    let (_, all) = json("/api/search?limit=1").await;
+    let (_, exceptions) = json("/api/search?limit=1&exceptions=true").await;
+    let without_trace = all["total"].as_u64().unwrap() - exceptions["total"].as_u64().unwrap();
+    assert_eq!(total, without_trace);
+    let counts: Vec<u64> = patterns
+        .iter()
+        .map(|p| p["count"].as_u64().unwrap())
+        .collect();
+    assert!(counts.windows(2).all(|w| w[0] >= w[1]), "{counts:?}");
+    let top = &patterns[0];
+    for key in [
+        "id",
+        "template",
+        "count",
+        "first_seen",
+        "last_seen",
+        "levels",
+        "apps",
+        "envs",
+        "hosts",
+        "tags",
+        "example",
+        "trend",
+    ] {
+        assert!(top.get(key).is_some(), "missing {key}: {top}");
+    }
+    let trend: u64 = top["trend"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(trend, top["count"].as_u64().unwrap());
+    let levels: u64 = top["levels"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(levels, top["count"].as_u64().unwrap());
+
+    let id = top["id"].as_str().unwrap();
+    let (status, detail) = json(&format!("/api/patterns/{id}?limit=3")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(detail["count"], top["count"]);
+    assert_eq!(detail["template"], top["template"]);
+    let samples = detail["samples"].as_array().unwrap();
+    assert_eq!(samples.len() as u64, top["count"].as_u64().unwrap().min(3));
+    assert!(
+        samples.iter().all(|e| e["pattern"]["id"] == id),
+        "{samples:?}"
+    );
+    let (_, by_query) = json(&format!("/api/search?q=pattern:{id}&limit=1")).await;
+    let (_, by_filter) = json(&format!("/api/search?pattern={id}&limit=1")).await;
+    assert_eq!(by_query["total"], top["count"]);
+    assert_eq!(by_filter["total"], top["count"]);
+
+    let (_, errors) = json("/api/patterns?level=ERROR,FATAL&limit=1000").await;
+    let errors = errors["patterns"].as_array().unwrap();
+    assert!(!errors.is_empty() && errors.len() < patterns.len());
+    for p in errors {
+        let levels = p["levels"].as_object().unwrap();
+        assert!(levels.keys().all(|l| l == "ERROR" || l == "FATAL"), "{p}");
+    }
 }
 
 #[tokio::test]
@@ -317,6 +395,8 @@ async fn with_auth_every_route_but_healthz_needs_credentials() {
         "/api/fields",
         "/api/exceptions",
         "/api/exceptions/0123456789abcdef0123456789abcdef",
+        "/api/patterns",
+        "/api/patterns/0123456789abcdef",
         "/api/events/0123456789abcdef",
         "/api/events/0123456789abcdef/context",
         "/api/openapi.json",
