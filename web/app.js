@@ -1,4 +1,4 @@
-// stackfold web UI: search, exception groups and a group's detail, over /api/*.
+// stackfold web UI: search, exception groups and a group's detail, patterns, over /api/*.
 // No build step. All state lives in the URL fragment (#/route?params), so links can be shared.
 "use strict";
 
@@ -96,6 +96,8 @@ function renderHeader(r) {
   $("#nav-exceptions").href = `#/exceptions${kept ? "?" + kept : ""}`;
   $("#nav-search").classList.toggle("active", r.name === "search");
   $("#nav-exceptions").classList.toggle("active", r.name === "exceptions" || r.name === "group");
+  $("#nav-patterns").href = `#/patterns${kept ? "?" + kept : ""}`;
+  $("#nav-patterns").classList.toggle("active", r.name === "patterns" || r.name === "pattern");
   $("#nav-alerts").classList.toggle("active", r.name === "alerts");
   const from = r.params.get("from") || "";
   const to = r.params.get("to") || "";
@@ -387,7 +389,9 @@ function addQuery(clause) {
 function eventDetails(event, terms) {
   const group = event.exception
     ? ` · <a href="#/group/${esc(event.exception.fingerprint)}?${shared(route().params)}">exception group</a>`
-    : "";
+    : event.pattern
+      ? ` · <a class="pattern-of" href="#/pattern/${esc(event.pattern.id)}?severity=all" title="${esc(event.pattern.template)}">pattern</a>`
+      : "";
   return `${renderTrace(event, terms)}${eventFieldTable(event)}${fieldsTable(event.fields)}
     <div class="meta">${esc(event.source)}:${event.line} · id ${esc(event.id)} ·
       <a href="#/event/${esc(event.id)}">link to this event</a> ·
@@ -800,14 +804,15 @@ document.addEventListener("click", async (e) => {
   }
 });
 
-// One breakdown panel; each value is a link that filters the group's page by it.
-function breakdown(title, key, values, r) {
+// One breakdown panel; each value is a link that filters the group's (or pattern's) page by it.
+function breakdown(title, key, values, r, view = "group") {
   const max = Math.max(1, ...values.map((v) => v.count));
   const rows = values
     .map((v) => {
       const p = shared(r.params);
       p.set(key, v.value);
-      return `<a class="bar-row" href="#/group/${esc(r.arg)}?${p}" title="only ${esc(key)} ${esc(v.value)}"><div><div>${esc(v.value)}</div><div class="b" style="width:${(v.count / max) * 100}%"></div></div><div>${v.count}</div></a>`;
+      if (r.params.get("severity")) p.set("severity", r.params.get("severity"));
+      return `<a class="bar-row" href="#/${view}/${esc(r.arg)}?${p}" title="only ${esc(key)} ${esc(v.value)}"><div><div>${esc(v.value)}</div><div class="b" style="width:${(v.count / max) * 100}%"></div></div><div>${v.count}</div></a>`;
     })
     .join("");
   return `<div class="panel"><h4>${esc(title)}</h4>${rows || '<div class="meta">—</div>'}</div>`;
@@ -881,6 +886,120 @@ async function viewGroup(r) {
   });
 }
 
+// ---- patterns ----------------------------------------------------------------------------
+
+// Which levels the pattern list shows unless the level filter says otherwise.
+const SEVERITIES = [["error", "Errors", "ERROR,FATAL"], ["warn", "Warnings and errors", "WARN,ERROR,FATAL"], ["all", "All levels", ""]];
+
+// The shared parameters of a pattern view: the level filter if one is set, else the
+// severity tab's levels (errors and warnings by default).
+function patternParams(r) {
+  const params = shared(r.params);
+  const severity = SEVERITIES.find(([key]) => key === (r.params.get("severity") || "warn"));
+  if (!params.get("level") && severity[2]) params.set("level", severity[2]);
+  return params;
+}
+
+// A search for the events of the pattern `id` with the same range, filters and levels.
+function patternEvents(id, r) {
+  const p = patternParams(r);
+  p.set("q", `pattern:${id}`);
+  return p.toString();
+}
+
+// The `{value: count}` maps of a pattern as breakdown rows, most frequent first.
+function counted(map) {
+  return Object.entries(map || {}).map(([value, count]) => ({ value, count })).sort((a, b) => b.count - a.count || a.value.localeCompare(b.value));
+}
+
+async function viewPatterns(r) {
+  const params = patternParams(r);
+  const sort = r.params.get("sort") || "count";
+  params.set("sort", sort);
+  const q = r.params.get("q") || "";
+  if (q) params.set("q", q);
+  const limit = Number(r.params.get("limit")) || 100;
+  params.set("limit", String(limit));
+  const list = await api("patterns", params);
+  if (r.stale()) return;
+  const header = (key, label) => {
+    const p = new URLSearchParams(r.params);
+    p.set("sort", key);
+    return `<a href="#/patterns?${p}" class="${sort === key ? "sorted" : ""}">${label}</a>`;
+  };
+  const kept = new URLSearchParams(r.params);
+  for (const k of ["sort", "limit", "q"]) kept.delete(k);
+  const link = (p) => `#/pattern/${esc(p.id)}${kept.toString() ? "?" + kept : ""}`;
+  const rows = list.patterns
+    .map((p) => `<tr class="group" data-id="${esc(p.id)}">
+      <td class="count">${p.count}</td>
+      <td>${sparkline(p.trend, list.trend_from, list.trend_interval_seconds)}</td>
+      <td><div class="template"><a class="pattern-link" href="${link(p)}">${esc(p.template || "(empty message)")}</a></div>
+        <div class="meta">${counted(p.levels).map((l) => `<span class="level-${esc(l.value)}">${esc(l.value)} ${l.count}</span>`).join(" ")}</div></td>
+      <td>${counted(p.apps).map((a) => esc(a.value)).join(", ")}<div class="meta">${counted(p.envs).map((e) => esc(e.value)).join(", ")}</div></td>
+      <td class="meta">${ago(p.first_seen)}</td><td class="meta">${ago(p.last_seen)}</td></tr>`)
+    .join("") || `<tr><td colspan="6" class="meta">No patterns in this range: every matching event there has a trace, or none matched.</td></tr>`;
+  const severity = r.params.get("severity") || "warn";
+  const levelSet = Boolean(shared(r.params).get("level"));
+  const tabs = levelSet ? `<span class="meta">levels from the filter</span>` : SEVERITIES.map(([key, label]) => {
+    const p = new URLSearchParams(r.params);
+    p.set("severity", key);
+    return `<a href="#/patterns?${p}" class="tab${key === severity ? " active" : ""}"${key === severity ? ' aria-current="page"' : ""}>${label}</a>`;
+  }).join("");
+  const more = new URLSearchParams(r.params);
+  more.set("limit", String(limit + 100));
+  $("#view").innerHTML = `
+    <form class="searchbar" id="pattern-form"><input id="q" value="${esc(q)}" placeholder="Only patterns of events matching…">
+      <button class="primary" type="submit">Filter</button></form>
+    <nav class="tabs" aria-label="Levels">${tabs}</nav>
+    <p class="meta">Events without a trace, grouped by their message with the variable parts (numbers, addresses, ids) as placeholders.</p>
+    <table class="groups patterns"><thead><tr><th>${header("count", "Events")}</th><th>Trend</th><th>Pattern</th>
+      <th>Apps / envs</th><th>${header("first_seen", "First seen")}</th><th>${header("last_seen", "Last seen")}</th></tr></thead>
+      <tbody>${rows}</tbody></table>
+    <p class="meta">${list.patterns.length} pattern${list.patterns.length === 1 ? "" : "s"}${list.patterns.length === limit ? ` shown · <a href="#/patterns?${more}">show ${limit} more</a>` : ""}
+      · <button type="button" class="copy-link">Copy link</button></p>`;
+  $("#pattern-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const p = new URLSearchParams(r.params);
+    p.set("q", $("#q").value);
+    go("patterns", p);
+  });
+  $("#view tbody").addEventListener("click", (e) => {
+    if (e.target.closest("input, button, a")) return;
+    const row = e.target.closest("tr[data-id]");
+    if (row) go("pattern", kept, row.dataset.id);
+  });
+}
+
+async function viewPattern(r) {
+  const p = await api(`patterns/${encodeURIComponent(r.arg)}`, patternParams(r));
+  if (r.stale()) return;
+  const samples = p.samples
+    .map((e) => `<div class="hit sample"><div class="head"><span class="ts">${esc(e.ts || "—")}</span> <span class="level">${esc(e.level || "")}</span>
+       <span class="meta">${esc(e.meta?.app || "")} ${esc(e.meta?.host || "")} ${esc(e.source)}:${e.line}</span>
+       <a href="#/event/${esc(e.id)}">event</a> · <a href="#" data-context="${esc(e.id)}">surrounding lines</a></div>
+       <div class="snippet">${esc(e.message)}</div><div class="ctx"></div></div>`)
+    .join("");
+  const panel = (title, key, map) => breakdown(title, key, counted(map), r, "pattern");
+  $("#view").innerHTML = `
+    <h2 class="template pattern-template">${esc(p.template || "(empty message)")}</h2>
+    <p class="meta"><span class="count">${p.count}</span> events · first seen ${esc(p.first_seen || "—")} · last seen ${esc(p.last_seen || "—")}
+      · pattern ${esc(p.id)} · <a id="all-events" href="#/search?${patternEvents(p.id, r)}">all ${p.count} events</a>
+      · <button type="button" class="copy-link">Copy link</button></p>
+    <div class="panel"><div class="meta">earliest example</div><div class="snippet" id="example">${esc(p.example)}</div></div>
+    <div class="panel histogram"><div class="meta">events per ${humanInterval(p.histogram.interval_seconds)}</div><div id="hist"></div></div>
+    <h3>Breakdown</h3>
+    <div class="breakdowns">${panel("levels", "level", p.levels)}${panel("apps", "app", p.apps)}${panel("envs", "env", p.envs)}${panel("hosts", "host", p.hosts)}${panel("release (tag)", "tag", p.tags)}</div>
+    <h3>Recent events</h3><div class="panel" id="samples">${samples}</div>`;
+  drawHistogram($("#hist"), p.histogram);
+  $("#samples").addEventListener("click", (e) => {
+    const id = e.target.dataset?.context;
+    if (!id) return;
+    e.preventDefault();
+    showContext($(".ctx", e.target.closest(".sample")), id);
+  });
+}
+
 // ---- one event ---------------------------------------------------------------------------
 
 async function viewEvent(r) {
@@ -923,7 +1042,10 @@ async function render() {
   clearTimeout(refreshTimer);
   renderHeader(r);
   showError(null);
-  const views = { search: viewSearch, exceptions: viewExceptions, group: viewGroup, alerts: viewAlerts, event: viewEvent };
+  const views = {
+    search: viewSearch, exceptions: viewExceptions, group: viewGroup, patterns: viewPatterns, pattern: viewPattern,
+    alerts: viewAlerts, event: viewEvent,
+  };
   try {
     await (views[r.name] || viewSearch)(r);
   } catch (err) {

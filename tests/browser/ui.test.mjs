@@ -506,3 +506,43 @@ test("columns of one's choice, sorted; the query box completes fields and values
   assert.match(await page.locator("tr.group svg.spark rect.tip title").first().textContent(), /\d+ events? from \d{4}-/);
   await page.close();
 });
+
+test("patterns: the list by level, a pattern's page, its events in search", async () => {
+  const base = await start(["demo", "--listen", "127.0.0.1:0"]);
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  const errors = await (await fetch(`${base}api/patterns?level=ERROR,FATAL`)).json();
+  const warned = await (await fetch(`${base}api/patterns?level=WARN,ERROR,FATAL`)).json();
+  assert.ok(errors.patterns.length > 0 && warned.patterns.length > errors.patterns.length);
+
+  // Errors and warnings by default, most frequent first, each with its trend.
+  await page.goto(`${base}#/search`);
+  await page.click("#nav-patterns");
+  await page.waitForSelector("table.patterns tr.group");
+  assert.equal(await page.locator("table.patterns tr.group").count(), warned.patterns.length);
+  assert.equal((await page.textContent("table.patterns tr.group td.count")).trim(), String(warned.patterns[0].count));
+  assert.ok(await page.locator("table.patterns tr.group svg").count() > 0, "trends are drawn");
+
+  // The Errors tab narrows the list.
+  await page.click("nav.tabs >> text=Errors");
+  await page.waitForFunction((n) => document.querySelectorAll("table.patterns tr.group").length === n, errors.patterns.length);
+  const top = errors.patterns[0];
+  await page.screenshot({ path: join(artifacts, "patterns.png"), fullPage: true });
+
+  // A pattern's page: its template, count, example; "all N events" searches them.
+  await page.click(`tr[data-id="${top.id}"] a.pattern-link`);
+  await page.waitForSelector("#view .pattern-template");
+  assert.equal(await page.textContent("#view .pattern-template"), top.template);
+  assert.equal(await page.textContent("#example"), top.example);
+  assert.ok(await page.locator(".breakdowns a.bar-row").count() > 0);
+  await page.click("#all-events");
+  await page.waitForFunction((n) => new RegExp(`^${n} events?`).test(document.querySelector("#total")?.textContent || ""), top.count);
+  assert.match(decodeURIComponent(page.url()), new RegExp(`pattern:${top.id}`));
+
+  // From an event back to its pattern.
+  await page.click(".hit .head");
+  await page.waitForSelector(".details a.pattern-of");
+  await page.click(".details a.pattern-of");
+  await page.waitForSelector("#view .pattern-template");
+  assert.equal(await page.textContent("#view .pattern-template"), top.template);
+  await page.close();
+});
