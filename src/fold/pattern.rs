@@ -19,8 +19,10 @@
 //! | a token whose alphanumeric runs mostly hold digits | `<*>` |
 //! | another token with digits | its runs holding digits as `<num>` (`blk_-42` → `blk_<num>`) |
 //!
-//! Punctuation around a token (`(`, `[`, `"`, `,` ...) and a `key=` or `key:` prefix stay
-//! and the rest is masked, so `user=42,` reads `user=<num>,`. Templates are cut after
+//! Punctuation around a token (`(`, `[`, `"`, `,` ...) and a `key:` prefix stay and the rest
+//! is masked; `host.name:port` is `<*>:<num>`. Without a digit, the value of a `key=value`
+//! token, the word after `user` and month and weekday names in a date are `<*>` too, so
+//! `user=alice,` reads `user=<*>,`. Templates are cut after
 //! [`MAX_TEMPLATE_CHARS`] characters: a long line is grouped on its first part, never dropped.
 
 use crate::event::Pattern;
@@ -39,14 +41,16 @@ pub fn pattern(message: &str) -> Pattern {
 /// formatting machinery: a tenth of the pattern's time went there).
 fn hex16(n: u64) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    (0..16)
-        .rev()
-        .map(|i| DIGITS[((n >> (4 * i)) & 0xf) as usize] as char)
-        .collect()
+    let mut hex = String::with_capacity(16);
+    for i in (0..16).rev() {
+        hex.push(DIGITS[((n >> (4 * i)) & 0xf) as usize] as char);
+    }
+    hex
 }
 
 /// What a byte is to the tokenizer, as bits: [`BLANK`] (ASCII whitespace) ends a token,
-/// [`PIPE`] ends a part of one, [`DIGIT`] makes it one to mask, [`OTHER`] is anything else.
+/// [`PIPE`] ends a part of one, [`DIGIT`] makes it one to mask, and so does [`EQUALS`] (a
+/// `key=value`); [`OTHER`] is anything else.
 const CLASS: [u8; 256] = {
     let mut class = [OTHER; 256];
     let mut b = 0;
@@ -55,6 +59,7 @@ const CLASS: [u8; 256] = {
             b' ' | b'\t' | b'\n' | b'\r' | 0x0c => BLANK,
             b'|' => PIPE,
             b'0'..=b'9' => DIGIT,
+            b'=' => OTHER | EQUALS,
             _ => OTHER,
         };
         b += 1;
@@ -65,6 +70,7 @@ const OTHER: u8 = 1;
 const DIGIT: u8 = 2;
 const PIPE: u8 = 4;
 const BLANK: u8 = 8;
+const EQUALS: u8 = 16;
 
 /// Where the part starting at `i` ends (at a blank, a `|` or the end) and the classes of its
 /// bytes, or-ed.
@@ -106,10 +112,24 @@ pub fn template(message: &str) -> String {
     // Blanks and `|` are ASCII, so every slice below starts and ends on a character.
     // `span..` is written as it is when something else must be written after it.
     let (mut span, mut token_end) = (i, i);
+    let mut after_user = false;
     while i < bytes.len() {
+        let token_start = i;
+        if after_user {
+            // The word after `user` names one: `Invalid user admin from`, `for user cyrus`.
+            let (end, _) = scan_part(bytes, i);
+            out.push_str(&cut[span..i]);
+            mask_word(&cut[i..end], &mut out);
+            (span, i) = (end, end);
+        }
         loop {
             let (end, seen) = scan_part(bytes, i);
-            if seen & DIGIT != 0 {
+            if seen == OTHER && is_date_word(&cut[i..end]) && dated(cut, end) {
+                // `Sun Jul 10 03:55:21 2005`, `on Monday 12 May`: a date, however written.
+                out.push_str(&cut[span..i]);
+                out.push_str("<*>");
+                span = end;
+            } else if seen & (DIGIT | EQUALS) != 0 {
                 out.push_str(&cut[span..i]);
                 mask_part(&cut[i..end], seen & OTHER != 0, &mut out);
                 span = end;
@@ -121,6 +141,8 @@ pub fn template(message: &str) -> String {
             i += 1;
         }
         token_end = i;
+        after_user = token_end - token_start == 4
+            && cut[token_start..token_end].eq_ignore_ascii_case("user");
         while blank(i) {
             i += 1;
         }
@@ -133,6 +155,72 @@ pub fn template(message: &str) -> String {
     }
     out.push_str(&cut[span..token_end]);
     out
+}
+
+/// The English names of months and weekdays as dates write them (`Jul`, `July`, `Sun`), with
+/// a trailing `,` or `.`.
+fn is_date_word(word: &str) -> bool {
+    // Most words fail the first test: it comes first.
+    if !word.as_bytes().first().is_some_and(u8::is_ascii_uppercase) || word.len() > 10 {
+        return false;
+    }
+    matches!(
+        word.trim_end_matches([',', '.']),
+        "Jan"
+            | "Feb"
+            | "Mar"
+            | "Apr"
+            | "May"
+            | "Jun"
+            | "Jul"
+            | "Aug"
+            | "Sep"
+            | "Sept"
+            | "Oct"
+            | "Nov"
+            | "Dec"
+            | "January"
+            | "February"
+            | "March"
+            | "April"
+            | "June"
+            | "July"
+            | "August"
+            | "September"
+            | "October"
+            | "November"
+            | "December"
+            | "Mon"
+            | "Tue"
+            | "Tues"
+            | "Wed"
+            | "Thu"
+            | "Fri"
+            | "Sat"
+            | "Sun"
+            | "Monday"
+            | "Tuesday"
+            | "Wednesday"
+            | "Thursday"
+            | "Friday"
+            | "Saturday"
+            | "Sunday"
+    )
+}
+
+/// Whether the token after `at` (past blanks) continues a date: it starts with a digit or
+/// is a month or weekday name itself.
+fn dated(cut: &str, at: usize) -> bool {
+    let bytes = cut.as_bytes();
+    let mut i = at;
+    while bytes.get(i).is_some_and(|&b| CLASS[b as usize] == BLANK) {
+        i += 1;
+    }
+    match bytes.get(i) {
+        Some(b) if b.is_ascii_digit() => true,
+        Some(_) => is_date_word(&cut[i..scan_part(bytes, i).0]),
+        None => false,
+    }
 }
 
 /// Masks `part`, which holds a digit and, if `other`, something else: digits alone, the most
@@ -154,10 +242,10 @@ fn is_edge_punct(c: char) -> bool {
     )
 }
 
-/// Masks `token`, which holds a digit.
-fn mask_token(token: &str, out: &mut String) {
-    // Keep the punctuation around the token; a trailing `:` too (`port 80:`). All of it is
-    // ASCII, so the cuts fall between characters.
+/// `token` as the punctuation before it, its core, and the punctuation after it (a trailing
+/// `:` too: `port 80:`). All of that punctuation is ASCII, so the cuts fall between
+/// characters.
+fn edges(token: &str) -> (&str, &str, &str) {
     let bytes = token.as_bytes();
     let start = bytes
         .iter()
@@ -168,10 +256,33 @@ fn mask_token(token: &str, out: &mut String) {
         .rposition(|&b| !(is_edge_punct(b as char) || b == b':'))
         .map_or(0, |last| last + 1)
         .max(start);
-    let (lead, core, trail) = (&token[..start], &token[start..end], &token[end..]);
+    (&token[..start], &token[start..end], &token[end..])
+}
+
+/// A word that names something (a user): `<*>`, its punctuation kept.
+fn mask_word(token: &str, out: &mut String) {
+    let (lead, core, trail) = edges(token);
     out.push_str(lead);
-    // `key=value` and `key:value`: the key stays, the value is masked.
+    out.push_str(if core.is_empty() { "" } else { "<*>" });
+    out.push_str(trail);
+}
+
+/// Masks `token`, which holds a digit or a `=`.
+fn mask_token(token: &str, out: &mut String) {
+    let (lead, core, trail) = edges(token);
+    out.push_str(lead);
     match core.bytes().position(|b| b == b'=' || b == b':') {
+        // `key=value`: the key stays and any value is a variable (`user=alice`, `rhost=10.0.0.1`
+        // and `rhost=db.example.com` are one pattern).
+        Some(at) if at > 0 && core.as_bytes()[at] == b'=' && !has_digit(&core[..at]) => {
+            out.push_str(&core[..=at]);
+            if at + 1 < core.len() {
+                out.push_str("<*>");
+            }
+        }
+        // `host:port`: `<*>:<num>`, whichever the host.
+        _ if is_host_port(core) => out.push_str("<*>:<num>"),
+        // `key:value`: the key stays, the value is masked.
         Some(at) if at > 0 && !has_digit(&core[..at]) && !is_whole_value(core) => {
             out.push_str(&core[..=at]);
             mask_value(&core[at + 1..], out);
@@ -179,6 +290,27 @@ fn mask_token(token: &str, out: &mut String) {
         _ => mask_value(core, out),
     }
     out.push_str(trail);
+}
+
+/// A host name of two labels or more, the last of letters, a `:` and a port:
+/// `proxy.example.edu.hk:5070`, `5.google.com:443`.
+fn is_host_port(s: &str) -> bool {
+    let Some((host, port)) = s.rsplit_once(':') else {
+        return false;
+    };
+    let label = |l: &str| {
+        !l.is_empty()
+            && l.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    (1..=5).contains(&port.len())
+        && port.bytes().all(|b| b.is_ascii_digit())
+        && host.contains('.')
+        && host.split('.').all(label)
+        && host
+            .rsplit('.')
+            .next()
+            .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_alphabetic()))
 }
 
 fn has_digit(s: &str) -> bool {
@@ -348,8 +480,27 @@ mod tests {
             "PacketResponder 1 for block blk_38865049064139660 terminating",
             "PacketResponder <num> for block blk_<num> terminating",
         );
-        t("user=alice login failed", "user=alice login failed");
-        t("user=42, retries=3.", "user=<num>, retries=<num>.");
+        t("user=alice login failed", "user=<*> login failed");
+        t(
+            "user=42, retries=3. logname=",
+            "user=<*>, retries=<*>. logname=",
+        );
+        t(
+            "rhost=10.0.0.1 rhost=db.example.com rhost=1-2.x.net",
+            "rhost=<*> rhost=<*> rhost=<*>",
+        );
+        t(
+            "Invalid user admin from 1.2.3.4; for user 42, USER root",
+            "Invalid user <*> from <ip>; for user <*>, USER <*>",
+        );
+        t(
+            "connection at Sun Jul 10 03:55:21 2005, due Monday, March 3 but May I",
+            "connection at <*> <*> <num> <num> <num>, due <*> <*> <num> but May I",
+        );
+        t(
+            "proxy.cse.edu.hk:5070 open through 5.google.com:443 (Foo.java:42)",
+            "<*>:<num> open through <*>:<num> (<*>:<num>)",
+        );
         t(
             "order 3f2b6c1e-8d4a-4b7e-9c1d-2a3b4c5d6e7f missing (0x7f3a2c)",
             "order <uuid> missing (<hex>)",
