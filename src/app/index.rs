@@ -240,7 +240,7 @@ pub fn regroup(args: RegroupArgs) -> anyhow::Result<ExitCode> {
             "changed"
         };
         eprintln!(
-            "stackfold: {} events read; {verb} the exception of {} ({} new, {} no longer an exception); {} groups before, {} after (grouping version {}; {} events were grouped by an older version)",
+            "stackfold: {} events read; {verb} the exception of {} ({} new, {} no longer an exception); {} groups before, {} after (grouping version {}; {} events were grouped by an older version); {verb} the pattern of {}",
             report.events,
             report.changed,
             report.new_exceptions,
@@ -249,6 +249,7 @@ pub fn regroup(args: RegroupArgs) -> anyhow::Result<ExitCode> {
             report.groups_after,
             report.grouping_version,
             report.older_version,
+            report.patterns_changed,
         );
     }
     Ok(ExitCode::SUCCESS)

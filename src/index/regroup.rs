@@ -41,6 +41,8 @@ pub struct RegroupReport {
     pub lost_exceptions: u64,
     /// Events whose exception was made by an older version of the grouping.
     pub older_version: u64,
+    /// Events without an exception whose pattern id changed (the pattern rules changed).
+    pub patterns_changed: u64,
     /// Distinct fingerprints before and after.
     pub groups_before: u64,
     pub groups_after: u64,
@@ -69,24 +71,34 @@ pub fn regroup(
     let mut after = HashSet::new();
     let mut changed = HashSet::new();
     for segment in searcher.segment_readers() {
-        for_each_event(segment, fields, settings, |_, id, old, event| {
-            report.events += 1;
-            let new = event.exception.as_ref();
-            if let Some(old) = &old {
-                before.insert(old.fingerprint.clone());
-                report.older_version += u64::from(old.grouping_version < GROUPING_VERSION);
-            }
-            if let Some(new) = new {
-                after.insert(new.fingerprint.clone());
-            }
-            if old.as_ref() != new {
-                report.changed += 1;
-                report.new_exceptions += u64::from(old.is_none());
-                report.lost_exceptions += u64::from(new.is_none());
-                changed.insert(id);
-            }
-            Ok(())
-        })?;
+        for_each_event(
+            segment,
+            fields,
+            settings,
+            |_, id, (old, old_pattern), event| {
+                report.events += 1;
+                let new_pattern = event.pattern.as_ref().map(|p| &p.id);
+                if new_pattern.is_some() && old_pattern.as_ref() != new_pattern {
+                    report.patterns_changed += 1;
+                    changed.insert(id);
+                }
+                let new = event.exception.as_ref();
+                if let Some(old) = &old {
+                    before.insert(old.fingerprint.clone());
+                    report.older_version += u64::from(old.grouping_version < GROUPING_VERSION);
+                }
+                if let Some(new) = new {
+                    after.insert(new.fingerprint.clone());
+                }
+                if old.as_ref() != new {
+                    report.changed += 1;
+                    report.new_exceptions += u64::from(old.is_none());
+                    report.lost_exceptions += u64::from(new.is_none());
+                    changed.insert(id);
+                }
+                Ok(())
+            },
+        )?;
     }
     report.groups_before = before.len() as u64;
     report.groups_after = after.len() as u64;
@@ -118,13 +130,13 @@ pub fn regroup(
     Ok(report)
 }
 
-/// Calls `visit` with every live event of `segment`: its doc, id, the exception stored with
-/// it, and the event with its exception found again by `settings`.
+/// Calls `visit` with every live event of `segment`: its doc, id, the exception and pattern
+/// id stored with it, and the event with its exception or pattern found again by `settings`.
 fn for_each_event(
     segment: &SegmentReader,
     fields: &Fields,
     settings: &PipelineSettings,
-    mut visit: impl FnMut(DocId, u64, Option<Exception>, Event) -> Result<()>,
+    mut visit: impl FnMut(DocId, u64, (Option<Exception>, Option<String>), Event) -> Result<()>,
 ) -> Result<()> {
     let columns = EventColumns::open(segment)?;
     let ids = segment.fast_fields().u64("id")?;
@@ -135,8 +147,10 @@ fn for_each_event(
         }
         let stored = stored_event(fields, &store.get(doc)?, &columns, doc);
         let old = stored.event.exception.as_deref().cloned();
+        // The indexed id, not one computed again: an event indexed without one has none.
+        let old_pattern = columns.str("pattern", doc);
         let event = analysed(stored.event, settings);
-        visit(doc, ids.first(doc).unwrap_or(0), old, event)?;
+        visit(doc, ids.first(doc).unwrap_or(0), (old, old_pattern), event)?;
     }
     Ok(())
 }
@@ -297,7 +311,23 @@ mod tests {
         writer
             .add_shipped("stream:web01 app", &event(&now, PLAIN), &["a:4".into()])
             .unwrap();
+        // A pattern made by other rules.
+        let mut moved = event(&now, &PLAIN.replace("started", "stopped after 5 s"));
+        let pattern = moved.pattern.clone().unwrap();
+        moved.pattern.as_mut().unwrap().id = "0".repeat(16);
+        writer
+            .add_shipped("stream:web01 app", &moved, &["a:5".into()])
+            .unwrap();
         writer.commit().unwrap();
+        let with_pattern = |id: &str| {
+            let query = TermQuery::new(
+                Term::from_field_text(fields.pattern, id),
+                IndexRecordOption::Basic,
+            );
+            let searcher = index.reader().unwrap().searcher();
+            searcher.search(&query, &tantivy::collector::Count).unwrap()
+        };
+        assert_eq!(with_pattern(&"0".repeat(16)), 1);
 
         let dry = regroup(&index, &fields, &now, None).unwrap();
         assert_eq!(
@@ -305,9 +335,10 @@ mod tests {
                 dry.events,
                 dry.changed,
                 dry.new_exceptions,
-                dry.older_version
+                dry.older_version,
+                dry.patterns_changed
             ),
-            (3, 2, 1, 1)
+            (4, 2, 1, 1, 1)
         );
         assert_eq!(
             stored_exception(&index, &fields, "a:1")
@@ -319,7 +350,9 @@ mod tests {
 
         let report = regroup(&index, &fields, &now, Some(&mut writer)).unwrap();
         assert_eq!(report, dry);
-        assert_eq!(index.reader().unwrap().searcher().num_docs(), 3);
+        assert_eq!(index.reader().unwrap().searcher().num_docs(), 4);
+        assert_eq!(with_pattern(&"0".repeat(16)), 0);
+        assert_eq!(with_pattern(&pattern.id), 1);
         // Each shipped id still finds its one event: a retried document is not indexed twice.
         for id in ["a:1", "a:2"] {
             assert_eq!(

@@ -26,8 +26,8 @@ pub struct StoredEvent {
 }
 
 /// The string columns an event is shown with, in the order of [`EventColumns::strs`].
-const STR_COLUMNS: [&str; 9] = [
-    "level", "source", "logtype", "app", "env", "tag", "host", "date", "format",
+const STR_COLUMNS: [&str; 10] = [
+    "level", "source", "logtype", "app", "env", "tag", "host", "date", "format", "pattern",
 ];
 
 /// The fast columns of one segment that events are shown with.
@@ -52,7 +52,7 @@ impl EventColumns {
     }
 
     /// The value of string column `name` for `doc`, if it has one.
-    fn str(&self, name: &str, doc: DocId) -> Option<String> {
+    pub(crate) fn str(&self, name: &str, doc: DocId) -> Option<String> {
         let at = STR_COLUMNS
             .iter()
             .position(|n| *n == name)
@@ -91,12 +91,18 @@ pub fn stored_event(
         .get_first(f.exception)
         .and_then(|v| v.as_str())
         .and_then(|json| serde_json::from_str::<Exception>(json).ok());
-    // A pattern is a function of the message alone: computed again, not stored, and only for
-    // an event without an exception.
-    let pattern = exception
-        .is_none()
-        .then(|| crate::fold::pattern::pattern(&message));
     let column = |name| columns.str(name, at);
+    // A pattern is a function of the message alone: its template is computed again, not
+    // stored, and only for an event without an exception. Its id is the one indexed, which
+    // queries and listings go by (the same unless the pattern rules changed since; `regroup`
+    // brings it up to date).
+    let pattern = exception.is_none().then(|| {
+        let mut pattern = crate::fold::pattern::pattern(&message);
+        if let Some(id) = column("pattern") {
+            pattern.id = id;
+        }
+        pattern
+    });
     let meta = FileMeta {
         logtype: column("logtype"),
         app: column("app"),
