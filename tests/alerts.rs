@@ -520,3 +520,67 @@ fn new_in_release_fires_for_new_groups_of_new_releases_only() {
     assert_eq!(bodies[0]["kind"], "new_in_release");
     assert_eq!(bodies[0]["group"]["first_tag"], "1.4.3");
 }
+
+/// A log line without a trace at `ts`.
+fn line(ts: jiff::Timestamp, level: &str, message: &str) -> String {
+    let time = ts.strftime("%Y-%m-%d %H:%M:%S,%3f");
+    format!("{time} {level} [main] com.acme.Pool - {message}\n")
+}
+
+/// A rule of patterns: a new ERROR pattern in production notifies once, whatever its
+/// variable parts; old patterns, other levels and other envs do not.
+#[test]
+fn a_new_error_pattern_notifies_once() {
+    let Setup {
+        dir: _dir,
+        logs,
+        data,
+        receiver,
+        config,
+    } = setup(
+        vec![],
+        "name = \"new error patterns\"\nof = \"patterns\"\nwhen = \"new\"\nenv = [\"pro\"]\nlevel = [\"ERROR\", \"FATAL\"]",
+    );
+    let old = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(24 * 300);
+    let backfill = logs.join("app_billing_pro_1.4.2_web01_20250101.log");
+    append(&backfill, &line(old, "ERROR", "disk /dev/sda1 full"));
+    let _tail = Killed(start_tail(&data, &logs, &config));
+    wait_indexed(&data, 1);
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(receiver.bodies().is_empty(), "backfilling notifies nobody");
+
+    let live = todays_log(&logs, "pro", "1.4.3");
+    let now = jiff::Timestamp::now;
+    append(&live, &line(now(), "WARN", "pool at 95 % of 20"));
+    append(
+        &todays_log(&logs, "dev", "1.4.3"),
+        &line(now(), "ERROR", "Connection refused to 10.0.0.9:5432"),
+    );
+    append(&live, &line(now(), "ERROR", "disk /dev/sdb2 full"));
+    append(
+        &live,
+        &line(now(), "ERROR", "Connection refused to 10.0.0.3:5432"),
+    );
+    let bodies = receiver.wait_for(1, Duration::from_secs(10));
+    assert_eq!(bodies.len(), 1, "{bodies:#?}");
+    let note = &bodies[0];
+    assert_eq!(note["kind"], "new");
+    assert!(note.get("group").is_none(), "{note}");
+    assert_eq!(note["pattern"]["template"], "Connection refused to <ip>");
+    assert_eq!(note["pattern"]["count"], 1);
+    let id = note["pattern"]["id"].as_str().unwrap();
+    assert_eq!(note["event"]["pattern"]["id"], id);
+    assert_eq!(
+        note["url"],
+        format!("https://stackfold.example.com/#/pattern/{id}?severity=all").as_str()
+    );
+
+    // The same pattern again, other address: no second notification.
+    append(
+        &live,
+        &line(now(), "ERROR", "Connection refused to 10.0.0.4:6543"),
+    );
+    wait_indexed(&data, 6);
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(receiver.bodies().len(), 1);
+}

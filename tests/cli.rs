@@ -236,6 +236,14 @@ fn alert_rule_errors_name_the_line() {
             "not a period",
         ),
         ("when = \"new\"\n", "webhook"),
+        (
+            "of = \"patterns\"\nwhen = \"regression\"\nwebhook = \"http://h/\"\n",
+            "patterns",
+        ),
+        (
+            "of = \"lines\"\nwhen = \"new\"\nwebhook = \"http://h/\"\n",
+            "lines",
+        ),
     ] {
         let text = format!("{head}{rule}");
         let config = write(dir.path(), "stackfold.toml", text.as_bytes());

@@ -1020,7 +1020,9 @@ async function viewAlerts(r) {
   if (r.stale()) return;
   const rows = alerts
     .map((a) => `<tr><td class="meta">${esc(a.created)}</td><td>${esc(a.rule)}</td><td>${esc(a.kind)}</td>
-      <td><a href="#/group/${esc(a.fingerprint)}">${esc(a.fingerprint.slice(0, 12))}…</a></td>
+      <td>${a.fingerprint.length === 16
+        ? `<a href="#/pattern/${esc(a.fingerprint)}?severity=all">pattern ${esc(a.fingerprint.slice(0, 12))}…</a>`
+        : `<a href="#/group/${esc(a.fingerprint)}">${esc(a.fingerprint.slice(0, 12))}…</a>`}</td>
       <td class="state-${esc(a.state)}">${esc(a.state)}</td><td>${a.attempts}</td>
       <td class="meta">${esc(a.sent || "")}${esc(a.last_error || "")}</td></tr>`)
     .join("") || `<tr><td colspan="7" class="meta">No notifications yet: alert rules go in the config's [[alerts]].</td></tr>`;

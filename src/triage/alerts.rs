@@ -23,10 +23,12 @@ use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use xxhash_rust::xxh3::xxh3_128;
 
-use super::rules::{AlertRule, Format, SmtpSettings, When};
+use super::rules::{AlertRule, Format, Of, SmtpSettings, When};
 use super::{Record, Status, Store, annotate, status_of};
 use crate::error::Result;
-use crate::query::{Filters, GroupSummary, QueryError, Reader, StoredEvent};
+use crate::query::{
+    Filters, GroupSort, GroupSummary, PatternSummary, QueryError, Reader, StoredEvent,
+};
 
 /// What the alerts of a process need: the rules and where the group pages are.
 #[derive(Debug, Clone, Default)]
@@ -38,15 +40,31 @@ pub struct AlertSettings {
     pub smtp: Option<SmtpSettings>,
 }
 
-/// A notification as sent: the generic JSON webhook's document.
+/// A notification as sent: the generic JSON webhook's document. It has a `group` (an
+/// exception group, as `/api/exceptions` lists it) or, for a rule of patterns, a `pattern`
+/// (as `/api/patterns` lists it).
 #[derive(Debug, Clone, Serialize)]
 pub struct Notification {
     pub id: String,
     pub rule: String,
     pub kind: &'static str,
-    pub group: GroupSummary,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<GroupSummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<PatternSummary>,
     pub event: Option<StoredEvent>,
     pub url: Option<String>,
+}
+
+impl Notification {
+    /// The fingerprint or pattern id the notification is about.
+    fn subject(&self) -> &str {
+        match (&self.group, &self.pattern) {
+            (Some(group), _) => &group.fingerprint,
+            (None, Some(pattern)) => &pattern.id,
+            (None, None) => "",
+        }
+    }
 }
 
 /// Why an evaluation failed: the index or the database.
@@ -97,6 +115,14 @@ pub fn evaluate(
             ingested: fresh.ingested,
             ..rule.filters()
         };
+        let created = created[&rule.name];
+        if rule.of == Of::Patterns {
+            for (id, key) in pattern_decisions(reader, rule, &in_range, created, now)? {
+                let note = notification_id(&rule.name, rule.when, &key);
+                made.push(pattern_notification(reader, settings, rule, note, &id)?);
+            }
+            continue;
+        }
         let touched: Vec<String> = reader
             .groups(&rule.query, &in_range)?
             .into_iter()
@@ -105,7 +131,6 @@ pub fn evaluate(
         if touched.is_empty() {
             continue;
         }
-        let created = created[&rule.name];
         // Each decision: the group, and what makes its notification one of a kind.
         let decided: Vec<(String, String)> = match rule.when {
             When::New => new_groups(reader, rule, &touched, created)?
@@ -151,6 +176,96 @@ pub fn evaluate(
     let count = made.len();
     enqueue(store, &made, upto, now)?;
     Ok(count)
+}
+
+/// The patterns a rule of patterns notifies about, among those with events in `in_range`
+/// (the batches since the last evaluation), each with what makes its notification one of a
+/// kind: new ones (first seen after the rule existed), or those over their usual rate.
+fn pattern_decisions(
+    reader: &Reader,
+    rule: &AlertRule,
+    in_range: &Filters,
+    created: Timestamp,
+    now: Timestamp,
+) -> std::result::Result<Vec<(String, String)>, QueryError> {
+    let counts = |filters: &Filters| -> std::result::Result<Vec<PatternSummary>, QueryError> {
+        Ok(reader
+            .pattern_list(&rule.query, filters, GroupSort::Count, usize::MAX, 0)?
+            .patterns)
+    };
+    let touched: Vec<String> = counts(in_range)?.into_iter().map(|p| p.id).collect();
+    if touched.is_empty() {
+        return Ok(Vec::new());
+    }
+    let of_touched = |from, to| Filters {
+        pattern: touched.clone(),
+        from,
+        to,
+        ..rule.filters()
+    };
+    Ok(match rule.when {
+        When::Spike => {
+            let window =
+                SignedDuration::try_from(rule.window).unwrap_or(SignedDuration::from_mins(5));
+            let start = now - window;
+            let day = SignedDuration::from_hours(24);
+            let recent = counts(&of_touched(
+                Some(start),
+                Some(now + SignedDuration::from_secs(1)),
+            ))?;
+            let before: HashMap<String, u64> = counts(&of_touched(Some(start - day), Some(start)))?
+                .into_iter()
+                .map(|p| (p.id, p.count))
+                .collect();
+            let windows = day.as_secs_f64() / window.as_secs_f64();
+            let bucket = now.as_millisecond() / rule.window.as_millis().max(1) as i64;
+            recent
+                .into_iter()
+                .filter(|p| {
+                    let usual = before.get(&p.id).copied().unwrap_or(0) as f64 / windows;
+                    p.count >= rule.min_count && p.count as f64 > rule.factor * usual
+                })
+                .map(|p| {
+                    let key = format!("{}:{bucket}", p.id);
+                    (p.id, key)
+                })
+                .collect()
+        }
+        _ => counts(&of_touched(None, None))?
+            .into_iter()
+            .filter(|p| p.first_seen.is_some_and(|t| t >= created))
+            .map(|p| (p.id.clone(), p.id))
+            .collect(),
+    })
+}
+
+/// The notification of rule `rule` about pattern `id`.
+fn pattern_notification(
+    reader: &Reader,
+    settings: &AlertSettings,
+    rule: &AlertRule,
+    id: String,
+    pattern: &str,
+) -> std::result::Result<Queued, AlertError> {
+    let Some(detail) = reader.pattern(pattern, &rule.filters(), 1)? else {
+        return Err(QueryError::BadParameter(format!("pattern {pattern} vanished")).into());
+    };
+    let url = settings.public_url.as_ref().map(|base| {
+        format!(
+            "{}/#/pattern/{pattern}?severity=all",
+            base.trim_end_matches('/')
+        )
+    });
+    let note = Notification {
+        id,
+        rule: rule.name.clone(),
+        kind: rule.when.as_str(),
+        group: None,
+        pattern: Some(detail.summary),
+        event: detail.samples.into_iter().next(),
+        url,
+    };
+    Ok(queued(note, rule))
 }
 
 /// Of the groups `fps`, those first seen (by their events' time) after the rule existed:
@@ -275,42 +390,58 @@ fn notification(
         id,
         rule: rule.name.clone(),
         kind: rule.when.as_str(),
-        group,
+        group: Some(group),
+        pattern: None,
         event,
         url,
     };
-    Ok(Queued {
+    Ok(queued(note, rule))
+}
+
+fn queued(note: Notification, rule: &AlertRule) -> Queued {
+    Queued {
         payload: body(&note, rule.format),
         note,
         target: rule.webhook.clone(),
         format: rule.format,
         throttle: rule.throttle,
-    })
+    }
 }
 
 /// The body POSTed for `note` in `format`.
 fn body(note: &Notification, format: Format) -> String {
     let mut value = serde_json::to_value(note).expect("notifications serialise");
     if format == Format::Slack {
-        let what = match note.kind {
-            "new" => "New problem",
-            "regression" => "Regression",
-            "spike" => "Spike",
-            _ => "New in release",
-        };
-        let g = &note.group;
+        let what = what(note.kind, note.pattern.is_some());
         let link = note
             .url
             .as_ref()
             .map(|u| format!(" <{u}|open>"))
             .unwrap_or_default();
+        let (name, template, count) = match (&note.group, &note.pattern) {
+            (Some(g), _) => (g.root_type.as_str(), g.template.as_str(), g.count),
+            (None, Some(p)) => ("pattern", p.template.as_str(), p.count),
+            (None, None) => ("", "", 0),
+        };
         let text = format!(
-            "*{what}* ({}): `{}` {} — {} events{link}",
-            note.rule, g.root_type, g.template, g.count
+            "*{what}* ({}): `{name}` {template} — {count} events{link}",
+            note.rule
         );
         value["text"] = serde_json::Value::String(text);
     }
     value.to_string()
+}
+
+/// What a notification of `kind` says it is about.
+fn what(kind: &str, pattern: bool) -> &'static str {
+    match (kind, pattern) {
+        ("new", false) => "New problem",
+        ("new", true) => "New pattern",
+        ("regression", _) => "Regression",
+        ("spike", false) => "Spike",
+        ("spike", true) => "Pattern spike",
+        _ => "New in release",
+    }
 }
 
 /// A notification ready for the outbox.
@@ -373,7 +504,7 @@ fn enqueue(
         let throttled_since = now_ms - q.throttle.as_millis() as i64;
         let recent: i64 = tx.query_row(
             "SELECT count(*) FROM notification WHERE rule = ?1 AND fingerprint = ?2 AND created_ms > ?3",
-            params![q.note.rule, q.note.group.fingerprint, throttled_since],
+            params![q.note.rule, q.note.subject(), throttled_since],
             |r| r.get(0),
         )?;
         if recent > 0 {
@@ -387,7 +518,7 @@ fn enqueue(
                 q.note.id,
                 q.note.rule,
                 q.note.kind,
-                q.note.group.fingerprint,
+                q.note.subject(),
                 q.target,
                 q.format.as_str(),
                 q.payload,
@@ -586,22 +717,23 @@ impl Mailer {
         let note: serde_json::Value =
             serde_json::from_str(payload).map_err(|e| format!("payload: {e}"))?;
         let text = |v: &serde_json::Value| v.as_str().unwrap_or("").to_owned();
-        let group = &note["group"];
-        let what = match note["kind"].as_str() {
-            Some("new") => "New problem",
-            Some("regression") => "Regression",
-            Some("spike") => "Spike",
-            _ => "New in release",
+        let pattern = note["pattern"].is_object();
+        let group = if pattern {
+            &note["pattern"]
+        } else {
+            &note["group"]
         };
-        let subject = format!(
-            "[stackfold] {what}: {} ({})",
-            text(&group["root_type"]),
-            text(&note["rule"])
-        );
+        let what = what(note["kind"].as_str().unwrap_or(""), pattern);
+        let name = if pattern {
+            text(&group["template"])
+        } else {
+            text(&group["root_type"])
+        };
+        let subject = format!("[stackfold] {what}: {name} ({})", text(&note["rule"]));
         let mut body = format!(
             "{what} ({}): {} {}\n\n{} events, first seen {}, last seen {}\n",
             text(&note["rule"]),
-            text(&group["root_type"]),
+            if pattern { "" } else { name.as_str() },
             text(&group["template"]),
             group["count"],
             text(&group["first_seen"]),
@@ -757,7 +889,8 @@ mod tests {
             id: id.to_owned(),
             rule: "r".into(),
             kind: "new",
-            group,
+            group: Some(group),
+            pattern: None,
             event: None,
             url: None,
         };

@@ -34,6 +34,15 @@ impl When {
     }
 }
 
+/// What a rule watches: exception groups, or the patterns of the events without a trace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Of {
+    #[default]
+    Exceptions,
+    Patterns,
+}
+
 /// How a notification's body is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -60,6 +69,8 @@ impl Format {
 pub struct AlertRule {
     pub name: String,
     pub when: When,
+    /// Exception groups (the default) or patterns.
+    pub of: Of,
     pub app: Vec<String>,
     pub env: Vec<String>,
     pub host: Vec<String>,
@@ -99,6 +110,8 @@ impl AlertRule {
 struct RuleFile {
     name: String,
     when: When,
+    #[serde(default)]
+    of: Of,
     #[serde(default)]
     app: Vec<String>,
     #[serde(default)]
@@ -170,6 +183,12 @@ impl TryFrom<RuleFile> for AlertRule {
                 r.name
             ));
         }
+        if r.of == Of::Patterns && !matches!(r.when, When::New | When::Spike) {
+            return Err(format!(
+                "alert {:?}: of = \"patterns\" goes with when = \"new\" or \"spike\" (patterns have no triage status or release)",
+                r.name
+            ));
+        }
         let factor = r.factor.unwrap_or(DEFAULT_FACTOR);
         if !(factor > 0.0 && factor.is_finite()) {
             return Err(format!("alert {:?}: factor must be above 0", r.name));
@@ -181,6 +200,7 @@ impl TryFrom<RuleFile> for AlertRule {
         Ok(AlertRule {
             name: r.name,
             when: r.when,
+            of: r.of,
             app: r.app,
             env: r.env,
             host: r.host,
