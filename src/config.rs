@@ -102,6 +102,9 @@ pub struct ConfigFile {
     pub fold: FoldConfig,
     #[serde(default)]
     pub grouping: GroupingConfig,
+    /// `[patterns]`: masks and pinned templates of one's own (see [`crate::fold::pattern`]).
+    #[serde(default)]
+    pub patterns: crate::fold::pattern::PatternsConfig,
     /// `[index]`: used by `run`.
     #[serde(default)]
     pub index: IndexConfig,
@@ -284,6 +287,8 @@ impl ConfigFile {
                 in_app,
                 group_by: self.grouping.by.unwrap_or_default(),
                 rules: crate::fold::rules::Rules::new(&self.grouping.rules)
+                    .map_err(Error::Config)?,
+                patterns: crate::fold::pattern::PatternRules::new(&self.patterns)
                     .map_err(Error::Config)?,
             },
             names,

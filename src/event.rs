@@ -172,6 +172,11 @@ pub struct Event {
 pub struct Pattern {
     pub id: String,
     pub template: String,
+    /// The template comes from the config's `[patterns]` (a mask or a pinned template), not
+    /// from the message alone: the index keeps it, since it cannot be computed again without
+    /// that config.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub custom: bool,
 }
 
 impl Serialize for Event {

@@ -236,6 +236,7 @@ mod tests {
             one.pattern = Some(Pattern {
                 id: format!("{i:016x}"),
                 template: String::new(),
+                custom: false,
             });
             table.add(&one);
         }

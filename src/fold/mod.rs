@@ -33,6 +33,8 @@ pub struct Analyzer {
     pub group_by: GroupBy,
     /// Users' rules, applied before the default grouping.
     pub rules: rules::Rules,
+    /// Users' masks and pinned templates, applied before the default pattern rules.
+    pub patterns: pattern::PatternRules,
 }
 
 impl Analyzer {
@@ -41,7 +43,7 @@ impl Analyzer {
         self.find_exception(event);
         event.pattern = match event.exception {
             Some(_) => None,
-            None => Some(pattern::pattern(&event.message)),
+            None => Some(self.patterns.pattern(&event.message)),
         };
     }
 

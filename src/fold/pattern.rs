@@ -32,9 +32,143 @@ pub const MAX_TEMPLATE_CHARS: usize = 512;
 
 /// The pattern of `message`.
 pub fn pattern(message: &str) -> Pattern {
-    let template = template(message);
+    of_template(template(message), false)
+}
+
+fn of_template(template: String, custom: bool) -> Pattern {
     let id = hex16(xxhash_rust::xxh3::xxh3_64(template.as_bytes()));
-    Pattern { id, template }
+    Pattern {
+        id,
+        template,
+        custom,
+    }
+}
+
+/// `[patterns]` as written: masks of one's own and pinned templates.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatternsConfig {
+    /// Applied to the message first, in order: each match becomes `<name>`.
+    #[serde(default)]
+    pub masks: Vec<MaskConfig>,
+    /// Templates with `<*>` (or any `<name>`) for the variable parts: a message they match
+    /// whole has that template, whatever the rules would make of it.
+    #[serde(default)]
+    pub pinned: Vec<String>,
+}
+
+/// One mask: `{ name = "order", regex = "ORD-[0-9A-Z]+" }`.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaskConfig {
+    pub name: String,
+    pub regex: String,
+}
+
+/// The pattern rules of a config: [`pattern`] unless masks or pinned templates apply.
+#[derive(Debug, Clone, Default)]
+pub struct PatternRules {
+    masks: Vec<(regex::Regex, String)>,
+    pinned: Option<regex::RegexSet>,
+    templates: Vec<String>,
+}
+
+impl PatternRules {
+    /// Validates `config`; the error names the mask or template and why.
+    pub fn new(config: &PatternsConfig) -> Result<PatternRules, String> {
+        let masks = config
+            .masks
+            .iter()
+            .map(|m| {
+                let named = !m.name.is_empty()
+                    && m.name
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+                if !named {
+                    return Err(format!(
+                        "[patterns] mask {:?}: a name is lowercase letters, digits and _",
+                        m.name
+                    ));
+                }
+                let regex = regex::Regex::new(&m.regex)
+                    .map_err(|e| format!("[patterns] mask {:?}: {e}", m.name))?;
+                Ok((regex, format!("<{}>", m.name)))
+            })
+            .collect::<Result<_, String>>()?;
+        let placeholder = regex::Regex::new(r"<[a-z0-9_*]+>").expect("a valid regex");
+        let as_regex = |template: &str| {
+            let mut out = String::from("^");
+            let mut last = 0;
+            for m in placeholder.find_iter(template) {
+                out.push_str(&literal(&template[last..m.start()]));
+                out.push_str(".+?");
+                last = m.end();
+            }
+            out.push_str(&literal(&template[last..]));
+            out.push('$');
+            out
+        };
+        // Blanks match any run of blanks, as they do in templates.
+        fn literal(text: &str) -> String {
+            let mut out = String::new();
+            let mut blank = false;
+            for c in text.chars() {
+                if c.is_ascii_whitespace() {
+                    if !blank {
+                        out.push_str(r"\s+");
+                    }
+                    blank = true;
+                } else {
+                    blank = false;
+                    out.push_str(&regex::escape(c.encode_utf8(&mut [0; 4])));
+                }
+            }
+            out
+        }
+        for t in &config.pinned {
+            if t.trim().is_empty() {
+                return Err("[patterns] pinned: an empty template".into());
+            }
+        }
+        let pinned = match config.pinned.is_empty() {
+            true => None,
+            false => Some(
+                regex::RegexSet::new(config.pinned.iter().map(|t| as_regex(t.trim())))
+                    .map_err(|e| format!("[patterns] pinned: {e}"))?,
+            ),
+        };
+        Ok(PatternRules {
+            masks,
+            pinned,
+            templates: config.pinned.iter().map(|t| t.trim().to_owned()).collect(),
+        })
+    }
+
+    /// The pattern of `message` under these rules: the first pinned template that matches
+    /// the message (after the masks) whole, else the template of the masked message.
+    pub fn pattern(&self, message: &str) -> Pattern {
+        if self.masks.is_empty() && self.pinned.is_none() {
+            return pattern(message);
+        }
+        let mut masked = std::borrow::Cow::Borrowed(message);
+        for (regex, placeholder) in &self.masks {
+            if let std::borrow::Cow::Owned(text) = regex.replace_all(&masked, placeholder.as_str())
+            {
+                masked = std::borrow::Cow::Owned(text);
+            }
+        }
+        let pinned = self
+            .pinned
+            .as_ref()
+            .and_then(|set| set.matches(masked.trim()).into_iter().next());
+        match pinned {
+            Some(i) => of_template(self.templates[i].clone(), true),
+            None => {
+                let custom = matches!(masked, std::borrow::Cow::Owned(_));
+                of_template(template(&masked), custom)
+            }
+        }
+    }
 }
 
 /// `n` as 16 lowercase hex digits (what `format!("{n:016x}")` writes, without the
@@ -460,6 +594,56 @@ fn is_path(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn rules(config: &str) -> PatternRules {
+        let config: PatternsConfig = toml::from_str(config).unwrap();
+        PatternRules::new(&config).unwrap()
+    }
+
+    #[test]
+    fn masks_and_pinned_templates_of_ones_own() {
+        let none = rules("");
+        let message = "session alpha expired for bob";
+        assert_eq!(none.pattern(message), pattern(message));
+        assert!(!none.pattern(message).custom);
+
+        let own = rules(
+            r#"
+            masks = [{ name = "order", regex = "ORD-[A-Z]+" }]
+            pinned = ["session <*> expired for <*>", "order <order> <*>"]
+            "#,
+        );
+        let alpha = own.pattern(message);
+        let beta = own.pattern("session  beta expired for carol");
+        assert_eq!(alpha.template, "session <*> expired for <*>");
+        assert_eq!(alpha, beta, "blanks match blanks, <*> any text");
+        assert!(alpha.custom);
+        // Masks come first, and a pinned template may name them.
+        let order = own.pattern("order ORD-ABC shipped late");
+        assert_eq!(order.template, "order <order> <*>");
+        let masked = own.pattern("refund ORD-XYZ for 12 EUR");
+        assert_eq!(masked.template, "refund <order> for <num> EUR");
+        assert!(masked.custom);
+        // A message no rule touches is what the default rules make of it.
+        assert_eq!(own.pattern("disk 3 full"), pattern("disk 3 full"));
+        assert_eq!(
+            own.pattern("session x expired"),
+            pattern("session x expired")
+        );
+    }
+
+    #[test]
+    fn bad_pattern_rules_say_which_and_why() {
+        let bad = |config: &str| {
+            let config: PatternsConfig = toml::from_str(config).unwrap();
+            PatternRules::new(&config).unwrap_err()
+        };
+        let says = bad(r#"masks = [{ name = "order", regex = "ORD-[" }]"#);
+        assert!(says.contains("mask \"order\""), "{says}");
+        let says = bad(r#"masks = [{ name = "Order Id", regex = "x" }]"#);
+        assert!(says.contains("lowercase"), "{says}");
+        assert!(bad(r#"pinned = ["  "]"#).contains("empty"));
+    }
 
     #[track_caller]
     fn t(message: &str, expected: &str) {

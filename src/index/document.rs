@@ -117,6 +117,10 @@ pub fn document_with_id(f: &Fields, event: &Event, id: u64, ingested: u64) -> Ta
     }
     if let Some(pattern) = &event.pattern {
         doc.add_text(f.pattern, &pattern.id);
+        // A template from the config is kept: it cannot be computed again without it.
+        if pattern.custom {
+            doc.add_text(f.template, &pattern.template);
+        }
     }
     if !event.fields.is_empty() {
         let json = serde_json::to_string(&event.fields).expect("fields serialise");

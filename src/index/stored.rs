@@ -97,7 +97,15 @@ pub fn stored_event(
     // queries and listings go by (the same unless the pattern rules changed since; `regroup`
     // brings it up to date).
     let pattern = exception.is_none().then(|| {
-        let mut pattern = crate::fold::pattern::pattern(&message);
+        let mut pattern = match self::text(doc, f.template) {
+            // Made by the config's `[patterns]`, and kept.
+            Some(template) => crate::event::Pattern {
+                id: String::new(),
+                template,
+                custom: true,
+            },
+            None => crate::fold::pattern::pattern(&message),
+        };
         if let Some(id) = column("pattern") {
             pattern.id = id;
         }

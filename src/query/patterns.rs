@@ -267,6 +267,43 @@ mod tests {
         assert_eq!(listed.patterns[0].count, 6);
     }
 
+    /// A template pinned in the config is what the index shows, though a reader has no config.
+    #[test]
+    fn a_pinned_template_is_kept_by_the_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app_auth_pro_1.0.0_host1_20240301.log");
+        std::fs::write(&path, lines(9, &["alice", "bob"])).unwrap();
+        let config = "[patterns]\npinned = [\"user <*> login failed from <*>\"]\n";
+        let settings = crate::config::ConfigFile::parse(config)
+            .unwrap()
+            .settings(Some("UTC"), 1, 2020)
+            .unwrap();
+        let data = dir.path().join("data");
+        let (index, fields) = crate::index::open_or_create(&data).unwrap();
+        let mut writer = crate::index::EventWriter::open(&index, fields, 32 << 20, 1).unwrap();
+        for event in crate::pipeline::collect_file(path.clone(), &settings).0 {
+            writer.add(&crate::index::file_key(&path), &event).unwrap();
+        }
+        writer.commit().unwrap();
+        let reader = Reader::open(&data).unwrap();
+        let list = reader
+            .pattern_list("", &Filters::default(), GroupSort::Count, 10, 0)
+            .unwrap();
+        let pinned = list
+            .patterns
+            .iter()
+            .find(|p| p.template == "user <*> login failed from <*>")
+            .unwrap_or_else(|| panic!("{list:#?}"));
+        assert_eq!(pinned.count, 2);
+        let events = reader
+            .search(&format!("pattern:{}", pinned.id), &Filters::default(), 10)
+            .unwrap();
+        assert_eq!(events.len(), 2);
+        let shown = events[0].event.pattern.as_deref().unwrap();
+        assert_eq!(shown.template, pinned.template);
+        assert_eq!(shown.id, pinned.id);
+    }
+
     #[test]
     fn one_pattern_with_its_histogram_and_newest_events() {
         let dir = tempfile::tempdir().unwrap();
