@@ -442,7 +442,7 @@ function startLive(params, onEvent, onSkipped) {
 
 // Field names every query may use, and the values the sidebar knows: the query box offers
 // them for its last word as it is typed (`lev` → `level:`, `level:E` → `level:ERROR`).
-const QUERY_FIELDS = ["level", "app", "env", "host", "tag", "logtype", "logger", "thread", "root_type", "fingerprint"];
+const QUERY_FIELDS = ["level", "app", "env", "host", "tag", "logtype", "logger", "thread", "root_type", "fingerprint", "pattern"];
 
 function suggest(input, known) {
   const list = document.createElement("datalist");
@@ -930,7 +930,7 @@ async function viewPatterns(r) {
   const kept = new URLSearchParams(r.params);
   for (const k of ["sort", "limit", "q"]) kept.delete(k);
   const link = (p) => `#/pattern/${esc(p.id)}${kept.toString() ? "?" + kept : ""}`;
-  const rows = list.patterns
+  const rowsOf = (list) => list.patterns
     .map((p) => `<tr class="group" data-id="${esc(p.id)}">
       <td class="count">${p.count}</td>
       <td>${sparkline(p.trend, list.trend_from, list.trend_interval_seconds)}</td>
@@ -939,6 +939,7 @@ async function viewPatterns(r) {
       <td>${counted(p.apps).map((a) => esc(a.value)).join(", ")}<div class="meta">${counted(p.envs).map((e) => esc(e.value)).join(", ")}</div></td>
       <td class="meta">${ago(p.first_seen)}</td><td class="meta">${ago(p.last_seen)}</td></tr>`)
     .join("") || `<tr><td colspan="6" class="meta">No patterns in this range: every matching event there has a trace, or none matched.</td></tr>`;
+  const rows = rowsOf(list);
   const severity = r.params.get("severity") || "warn";
   const levelSet = Boolean(shared(r.params).get("level"));
   const tabs = levelSet ? `<span class="meta">levels from the filter</span>` : SEVERITIES.map(([key, label]) => {
@@ -957,7 +958,8 @@ async function viewPatterns(r) {
       <th>Apps / envs</th><th>${header("first_seen", "First seen")}</th><th>${header("last_seen", "Last seen")}</th></tr></thead>
       <tbody>${rows}</tbody></table>
     <p class="meta">${list.patterns.length} pattern${list.patterns.length === 1 ? "" : "s"}${list.patterns.length === limit ? ` shown · <a href="#/patterns?${more}">show ${limit} more</a>` : ""}
-      · <button type="button" class="copy-link">Copy link</button></p>`;
+      · <button type="button" class="copy-link">Copy link</button></p>
+    <div class="meta" id="live-status"></div>`;
   $("#pattern-form").addEventListener("submit", (e) => {
     e.preventDefault();
     const p = new URLSearchParams(r.params);
@@ -968,6 +970,17 @@ async function viewPatterns(r) {
     if (e.target.closest("input, button, a")) return;
     const row = e.target.closest("tr[data-id]");
     if (row) go("pattern", kept, row.dataset.id);
+  });
+  // Counts follow new events as they are indexed, at most once a second.
+  let pending = null;
+  startLive(params, () => {
+    pending ??= setTimeout(async () => {
+      pending = null;
+      const fresh = await api("patterns", params).catch(() => null);
+      if (!fresh || r.stale()) return;
+      $("#view tbody").innerHTML = rowsOf(fresh);
+      $("#live-status").textContent = `updated ${new Date().toLocaleTimeString()}`;
+    }, GROUP_REFRESH_MS);
   });
 }
 

@@ -195,6 +195,18 @@ test("run: tail and serve from one config; live search and live group counts", a
   await page.waitForFunction(() => document.querySelector("#group-count")?.textContent.trim() === "4",
     null, { timeout: 10000 });
   assert.match(await page.textContent("#group-last"), /10:00:06/);
+
+  // The pattern list too: a warning line written now adds to its pattern.
+  const warn = (n) => `2024-03-01 10:00:${String(n).padStart(2, "0")},000 WARN  [main] com.acme.Orders - stock low for item ${n}\n`;
+  appendFileSync(log, warn(7));
+  await page.goto(`${base}#/patterns`);
+  await page.waitForFunction(() => [...document.querySelectorAll("table.patterns tr.group")]
+    .some((row) => /stock low/.test(row.textContent) && row.querySelector("td.count").textContent.trim() === "1"),
+    null, { timeout: 10000 });
+  appendFileSync(log, warn(8) + warn(9));
+  await page.waitForFunction(() => [...document.querySelectorAll("table.patterns tr.group")]
+    .some((row) => /stock low/.test(row.textContent) && row.querySelector("td.count").textContent.trim() === "3"),
+    null, { timeout: 10000 });
   await page.close();
 });
 
