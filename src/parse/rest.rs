@@ -179,6 +179,14 @@ fn after_level<'a>(mut rest: &'a str, out: &mut Rest<'a>, es_style: bool) {
                 }
             } else if open == '(' && is_dotted_name(inside_t.split(':').next().unwrap_or("")) {
                 out.logger = inside_t.split(':').next();
+            } else if open == '['
+                && inside_t.contains(' ')
+                && out.thread.is_none()
+                && logger_word(spaces(after)).is_some()
+            {
+                // A thread named with blanks, a logger after it: Hadoop's
+                // `[RMCommunicator Allocator] org.apache.hadoop.ipc.Client: ...`.
+                out.thread = Some(inside_t);
             } else if inside_t.contains(' ') || inside_t.is_empty() || open == '(' {
                 break;
             } else if let Some((thread, class)) = zookeeper_thread(inside_t) {
@@ -320,6 +328,22 @@ mod tests {
 
     #[test]
     fn layouts_from_real_logs() {
+        // Hadoop MapReduce: a thread named with blanks.
+        case(
+            " INFO [RMCommunicator Allocator] org.apache.hadoop.ipc.Client: Address change detected.",
+            Some(Info),
+            Some("RMCommunicator Allocator"),
+            Some("org.apache.hadoop.ipc.Client"),
+            "Address change detected.",
+        );
+        // A bracketed phrase that opens a message stays in it.
+        case(
+            " WARN [disk almost full] please clean up",
+            Some(Warn),
+            None,
+            None,
+            "[disk almost full] please clean up",
+        );
         // Hadoop 2.7.2 datanode
         case(
             " INFO org.apache.hadoop.hdfs.server.datanode.DataNode: STARTUP_MSG: ",
