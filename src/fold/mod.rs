@@ -43,7 +43,10 @@ impl Analyzer {
         self.find_exception(event);
         event.pattern = match event.exception {
             Some(_) => None,
-            None => Some(self.patterns.pattern(&event.message)),
+            None => Some(
+                self.patterns
+                    .pattern(pattern::groupable(&event.message, event.format)),
+            ),
         };
     }
 

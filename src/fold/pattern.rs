@@ -30,6 +30,30 @@ use crate::event::Pattern;
 /// Longest message part a template is made from.
 pub const MAX_TEMPLATE_CHARS: usize = 512;
 
+/// The part of an event's message its pattern is made from: all of it, unless the event's
+/// header was not recognised (`format` is `none`) and the line opens with a prefix of its
+/// own before the message: a syslog header after other fields (`- 1131566461 2005.11.09
+/// dn228 Nov 9 12:01:01 dn228/dn228 crond[2915]: `), or a bracketed time and a program
+/// (`[10.30 16:49:06] chrome.exe *64 - `). Hosts and programs in such prefixes vary without
+/// digits, and would split the pattern of one kind of line.
+pub fn groupable<'a>(message: &'a str, format: &str) -> &'a str {
+    use std::sync::LazyLock;
+    static PREFIXES: LazyLock<[regex::Regex; 2]> = LazyLock::new(|| {
+        [
+            r"^.{0,80}?\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +\d{1,2} \d{2}:\d{2}:\d{2} \S+ [^\s:\[]+(?:\[\d+\])?: ",
+            r"^\[[^\]]{0,40}\d{1,2}:\d{2}:\d{2}[^\]]{0,20}\] +\S+(?: +\*\d+)? +- +",
+        ]
+        .map(|re| regex::Regex::new(re).expect("valid prefixes"))
+    });
+    if format != "none" {
+        return message;
+    }
+    PREFIXES
+        .iter()
+        .find_map(|re| re.find(message))
+        .map_or(message, |prefix| &message[prefix.end()..])
+}
+
 /// The pattern of `message`.
 pub fn pattern(message: &str) -> Pattern {
     of_template(template(message), false)
@@ -598,6 +622,28 @@ mod tests {
     fn rules(config: &str) -> PatternRules {
         let config: PatternsConfig = toml::from_str(config).unwrap();
         PatternRules::new(&config).unwrap()
+    }
+
+    #[test]
+    fn a_prefix_of_a_line_without_a_known_header_is_left_out() {
+        let tbird = "- 1131566461 2005.11.09 dn228 Nov 9 12:01:01 dn228/dn228 crond(pam_unix)[2915]: session closed for user root";
+        let admin = "- 1131566461 2005.11.09 tbird-admin1 Nov 10 04:01:01 local@tbird-admin1 crond(pam_unix)[1]: session closed for user news";
+        assert_eq!(groupable(tbird, "none"), "session closed for user root");
+        assert_eq!(
+            pattern(groupable(tbird, "none")),
+            pattern(groupable(admin, "none"))
+        );
+        let proxy = "[10.30 16:49:06] chrome.exe *64 - proxy.x.hk:5070 open through proxy p.x.hk:5070 HTTPS";
+        assert_eq!(
+            groupable(proxy, "none"),
+            "proxy.x.hk:5070 open through proxy p.x.hk:5070 HTTPS"
+        );
+        // A recognised header's message is used whole, and so is a line with no such prefix.
+        assert_eq!(groupable(tbird, "syslog3164"), tbird);
+        assert_eq!(
+            groupable("disk full at 10:00:01", "none"),
+            "disk full at 10:00:01"
+        );
     }
 
     #[test]

@@ -104,7 +104,10 @@ pub fn stored_event(
                 template,
                 custom: true,
             },
-            None => crate::fold::pattern::pattern(&message),
+            None => {
+                let format = column("format").unwrap_or_default();
+                crate::fold::pattern::pattern(crate::fold::pattern::groupable(&message, &format))
+            }
         };
         if let Some(id) = column("pattern") {
             pattern.id = id;
