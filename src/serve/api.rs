@@ -377,7 +377,13 @@ pub async fn pattern(
         )));
     }
     let filters = p.filters()?;
-    let samples = p.limit.unwrap_or(10).min(crate::query::MAX_LIMIT);
+    let samples = p.limit.unwrap_or(10);
+    if samples == 0 || samples > crate::query::MAX_LIMIT {
+        return Err(ApiError::bad(format!(
+            "limit must be between 1 and {}",
+            crate::query::MAX_LIMIT
+        )));
+    }
     let wanted = id.to_ascii_lowercase();
     let detail = blocking(&state, move |r| r.pattern(&wanted, &filters, samples)).await?;
     detail

@@ -160,6 +160,8 @@ async fn bad_requests_are_400_with_a_message() {
         "/api/patterns?sort=sideways",
         "/api/patterns?limit=0",
         "/api/patterns/0123",
+        "/api/patterns/0123456789abcdef?limit=0",
+        "/api/patterns/0123456789abcdef?limit=10001",
         "/api/events/xyz",
         "/api/events/0123456789abcdef/context?before=100000",
     ] {
