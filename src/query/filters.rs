@@ -9,6 +9,7 @@ use tantivy::query::{
 };
 use tantivy::schema::{Field, IndexRecordOption};
 
+use super::group_stats::{KeyField, PATTERN};
 use crate::index::Fields;
 use crate::index::schema::to_date;
 
@@ -39,18 +40,19 @@ pub struct Filters {
 }
 
 impl Filters {
-    /// These filters, narrowed to the events whose `field` (`fingerprint` or `pattern`) is
-    /// one of `values`.
-    pub fn with_keys(self, field: &str, values: Vec<String>) -> Filters {
-        match field {
-            "pattern" => Filters {
+    /// These filters, narrowed to the events whose `field` (fingerprint or pattern) is one
+    /// of `values`.
+    pub(super) fn with_keys(self, field: KeyField, values: Vec<String>) -> Filters {
+        if field == PATTERN {
+            Filters {
                 pattern: values,
                 ..self
-            },
-            _ => Filters {
+            }
+        } else {
+            Filters {
                 fingerprint: values,
                 ..self
-            },
+            }
         }
     }
 }

@@ -28,23 +28,27 @@ pub type Breakdowns = Vec<HashMap<String, u64>>;
 /// A group's key as the number its hex digits write (see [`key_of`]).
 pub type Key = u128;
 
-/// The keyword fast field a listing groups by, and how many hex digits its values have.
+/// The keyword fast field a listing groups by, how many hex digits its values have, and the
+/// dimensions its rows are broken down by (the order of their [`Breakdowns`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeyField {
     pub name: &'static str,
     pub hex_digits: usize,
+    pub dims: &'static [&'static str],
 }
 
 /// Exception groups: by fingerprint, 32 hex digits.
 pub const FINGERPRINT: KeyField = KeyField {
     name: "fingerprint",
     hex_digits: 32,
+    dims: &DIMENSIONS,
 };
 
 /// Patterns: by pattern id, 16 hex digits.
 pub const PATTERN: KeyField = KeyField {
     name: "pattern",
     hex_digits: 16,
+    dims: &PATTERN_DIMENSIONS,
 };
 
 impl Default for KeyField {
@@ -321,12 +325,11 @@ pub struct PageStats {
 }
 
 /// Counts the trend (`buckets` buckets of `interval_us` from `from_us`, none when `buckets`
-/// is 0) and the values of `dims` of each group among the matching events; meant for a
-/// query already narrowed to the groups shown.
+/// is 0) and the values of the field's dimensions of each group among the matching events;
+/// meant for a query already narrowed to the groups shown.
 #[derive(Debug, Clone, Copy)]
 pub struct PageCollector {
     pub field: KeyField,
-    pub dims: &'static [&'static str],
     pub from_us: i64,
     pub interval_us: i64,
     pub buckets: usize,
@@ -334,10 +337,9 @@ pub struct PageCollector {
 
 impl PageCollector {
     /// No trend: breakdowns only.
-    pub fn untrended(field: KeyField, dims: &'static [&'static str]) -> Self {
+    pub fn untrended(field: KeyField) -> Self {
         PageCollector {
             field,
-            dims,
             from_us: 0,
             interval_us: 1,
             buckets: 0,
@@ -370,6 +372,7 @@ impl Collector for PageCollector {
             key: ff.str(self.field.name)?,
             ts: ff.date("ts")?,
             dims: self
+                .field
                 .dims
                 .iter()
                 .map(|dim| ff.str(dim))
@@ -389,7 +392,8 @@ impl Collector for PageCollector {
         for fruit in fruits {
             for (key, page) in fruit {
                 let mine = all.entry(key).or_default();
-                mine.breakdowns.resize_with(self.dims.len(), HashMap::new);
+                mine.breakdowns
+                    .resize_with(self.field.dims.len(), HashMap::new);
                 for (mine, theirs) in mine.breakdowns.iter_mut().zip(page.breakdowns) {
                     for (value, count) in theirs {
                         *mine.entry(value).or_default() += count;

@@ -7,7 +7,7 @@ use tantivy::{DocAddress, Searcher, TantivyDocument};
 use super::events::StoredEvent;
 use super::filters::{Filters, QueryError};
 use super::group_stats::{
-    DIMENSIONS, FINGERPRINT, GroupCollector, GroupStats, Key, KeyField, PageCollector, PageStats,
+    FINGERPRINT, GroupCollector, GroupStats, Key, KeyField, PageCollector, PageStats,
 };
 use super::histogram::Histogram;
 use super::{Reader, ValueCount, micros_to_string, sorted_counts};
@@ -166,8 +166,8 @@ impl Reader {
             ..filters.clone()
         };
         let ranking = self.rank(
+            &searcher,
             FINGERPRINT,
-            &DIMENSIONS,
             text,
             &filters,
             Order {
@@ -190,22 +190,22 @@ impl Reader {
     }
 
     /// The values of `field` among the events matching `text` and `filters`, counted, in
-    /// `order`, those shown with their breakdowns over `dims` and their trends: what the
-    /// exception and pattern listings have in common.
+    /// `order`, those shown with their breakdowns and trends: what the
+    /// exception and pattern listings have in common. The rows' addresses are `searcher`'s:
+    /// read their events through it.
     pub(super) fn rank(
         &self,
+        searcher: &Searcher,
         field: KeyField,
-        dims: &'static [&'static str],
         text: &str,
         filters: &Filters,
         order: Order,
         keep: impl Fn(&str) -> bool,
     ) -> Result<Ranking, QueryError> {
-        let searcher = self.searcher();
         let query = self.query(text, filters)?;
-        let mut page = PageCollector::untrended(field, dims);
+        let mut page = PageCollector::untrended(field);
         if order.trend_buckets > 0 {
-            let (lo, hi) = self.span(&searcher, &*query, text, filters)?;
+            let (lo, hi) = self.span(searcher, &*query, text, filters)?;
             let span = (hi - lo).max(1);
             let buckets = order.trend_buckets as i64;
             page.from_us = lo;
@@ -213,7 +213,7 @@ impl Reader {
             page.buckets = order.trend_buckets;
         }
         let what = format!("groups by {} {text:?} {filters:?}", field.name);
-        let counts = self.aggregate(&searcher, &*query, what, GroupCollector(field))?;
+        let counts = self.aggregate(searcher, &*query, what, GroupCollector(field))?;
         let mut groups: Vec<(Key, &GroupStats)> = counts
             .groups
             .iter()
@@ -241,15 +241,16 @@ impl Reader {
             filters.clone()
         } else {
             let names = groups.iter().map(|(key, _)| counts.name(*key)).collect();
-            filters.clone().with_keys(field.name, names)
+            filters.clone().with_keys(field, names)
         };
         let what = format!("page {page:?} {text:?} {shown:?}");
-        let mut pages = self.aggregate(&searcher, &*self.query(text, &shown)?, what, page)?;
+        let mut pages = self.aggregate(searcher, &*self.query(text, &shown)?, what, page)?;
         let rows = groups
             .into_iter()
             .map(|(key, stats)| {
                 let mut page = pages.remove(&key).unwrap_or_default();
-                page.breakdowns.resize_with(dims.len(), Default::default);
+                page.breakdowns
+                    .resize_with(field.dims.len(), Default::default);
                 Ranked {
                     name: counts.name(key),
                     first_tag: counts.first_tag(stats),

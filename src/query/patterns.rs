@@ -10,7 +10,7 @@ use tantivy::Searcher;
 use super::Reader;
 use super::events::StoredEvent;
 use super::filters::{Filters, QueryError};
-use super::group_stats::{PATTERN, PATTERN_DIMENSIONS};
+use super::group_stats::PATTERN;
 use super::groups::{GroupSort, Order, Ranked};
 use super::histogram::Histogram;
 pub use crate::fold::groups::PatternSummary;
@@ -50,8 +50,8 @@ impl Reader {
             limit,
             trend_buckets,
         };
-        let ranking = self.rank(PATTERN, &PATTERN_DIMENSIONS, text, filters, order, |_| true)?;
         let searcher = self.searcher();
+        let ranking = self.rank(&searcher, PATTERN, text, filters, order, |_| true)?;
         let patterns = ranking
             .rows
             .into_iter()
@@ -71,7 +71,7 @@ impl Reader {
         filters: &Filters,
         samples: usize,
     ) -> Result<Option<PatternDetail>, QueryError> {
-        let filters = filters.clone().with_keys(PATTERN.name, vec![id.to_owned()]);
+        let filters = filters.clone().with_keys(PATTERN, vec![id.to_owned()]);
         let list = self.pattern_list("", &filters, GroupSort::Count, 1, 0)?;
         let Some(summary) = list.patterns.into_iter().next() else {
             return Ok(None);
