@@ -156,17 +156,19 @@ pub fn evaluate(
                 }
                 out
             }
-            When::Spike => {
-                let window = rule.window.as_millis().max(1) as i64;
-                let bucket = now.as_millisecond() / window;
-                spiking(reader, rule, &touched, now)?
+            When::Spike => spiking(rule, now, |from, to| {
+                let filters = Filters {
+                    fingerprint: touched.clone(),
+                    from: Some(from),
+                    to: Some(to),
+                    ..rule.filters()
+                };
+                Ok(reader
+                    .groups(&rule.query, &filters)?
                     .into_iter()
-                    .map(|fp| {
-                        let key = format!("{fp}:{bucket}");
-                        (fp, key)
-                    })
-                    .collect()
-            }
+                    .map(|g| (g.fingerprint, g.count))
+                    .collect())
+            })?,
         };
         for (fp, key) in decided {
             let id = notification_id(&rule.name, rule.when, &key);
@@ -204,33 +206,12 @@ fn pattern_decisions(
         ..rule.filters()
     };
     Ok(match rule.when {
-        When::Spike => {
-            let window =
-                SignedDuration::try_from(rule.window).unwrap_or(SignedDuration::from_mins(5));
-            let start = now - window;
-            let day = SignedDuration::from_hours(24);
-            let recent = counts(&of_touched(
-                Some(start),
-                Some(now + SignedDuration::from_secs(1)),
-            ))?;
-            let before: HashMap<String, u64> = counts(&of_touched(Some(start - day), Some(start)))?
+        When::Spike => spiking(rule, now, |from, to| {
+            Ok(counts(&of_touched(Some(from), Some(to)))?
                 .into_iter()
                 .map(|p| (p.id, p.count))
-                .collect();
-            let windows = day.as_secs_f64() / window.as_secs_f64();
-            let bucket = now.as_millisecond() / rule.window.as_millis().max(1) as i64;
-            recent
-                .into_iter()
-                .filter(|p| {
-                    let usual = before.get(&p.id).copied().unwrap_or(0) as f64 / windows;
-                    p.count >= rule.min_count && p.count as f64 > rule.factor * usual
-                })
-                .map(|p| {
-                    let key = format!("{}:{bucket}", p.id);
-                    (p.id, key)
-                })
-                .collect()
-        }
+                .collect())
+        })?,
         _ => counts(&of_touched(None, None))?
             .into_iter()
             .filter(|p| p.first_seen.is_some_and(|t| t >= created))
@@ -321,41 +302,32 @@ fn regressed(
     Ok(triaged.regressed_at.is_some().then_some(record.at))
 }
 
-/// Of the groups `fps`, those whose events of the last `window` are over `factor` times the
-/// window's average over the 24 hours before, and at least `min_count`: two queries for all.
+/// Of the groups or patterns `counts` counts between two times, those whose events of the
+/// rule's last `window` are over `factor` times the window's average over the 24 hours
+/// before, and at least `min_count` (two counts for all), each with its occasion: the window
+/// of `now`, so one spike notifies once.
 fn spiking(
-    reader: &Reader,
     rule: &AlertRule,
-    fps: &[String],
     now: Timestamp,
-) -> std::result::Result<Vec<String>, QueryError> {
+    counts: impl Fn(Timestamp, Timestamp) -> std::result::Result<HashMap<String, u64>, QueryError>,
+) -> std::result::Result<Vec<(String, String)>, QueryError> {
     let window = SignedDuration::try_from(rule.window).unwrap_or(SignedDuration::from_mins(5));
     let day = SignedDuration::from_hours(24);
     let start = now - window;
-    let counts =
-        |from: Timestamp, to: Timestamp| -> std::result::Result<HashMap<String, u64>, QueryError> {
-            let filters = Filters {
-                fingerprint: fps.to_vec(),
-                from: Some(from),
-                to: Some(to),
-                ..rule.filters()
-            };
-            Ok(reader
-                .groups(&rule.query, &filters)?
-                .into_iter()
-                .map(|g| (g.fingerprint, g.count))
-                .collect())
-        };
     let recent = counts(start, now + SignedDuration::from_secs(1))?;
     let before = counts(start - day, start)?;
     let windows = day.as_secs_f64() / window.as_secs_f64();
+    let bucket = now.as_millisecond() / rule.window.as_millis().max(1) as i64;
     Ok(recent
         .into_iter()
-        .filter(|(fp, n)| {
-            let usual = before.get(fp).copied().unwrap_or(0) as f64 / windows;
+        .filter(|(key, n)| {
+            let usual = before.get(key).copied().unwrap_or(0) as f64 / windows;
             *n >= rule.min_count && *n as f64 > rule.factor * usual
         })
-        .map(|(fp, _)| fp)
+        .map(|(key, _)| {
+            let occasion = format!("{key}:{bucket}");
+            (key, occasion)
+        })
         .collect())
 }
 
