@@ -11,16 +11,17 @@
 //!
 //! | token | becomes |
 //! |---|---|
-//! | IPv4 address, with a port | `<ip>` |
+//! | IPv4 address (a list of them too: `10.0.0.1,10.0.0.2`) | `<ip>` |
 //! | UUID | `<uuid>` |
 //! | `0x…`, or 8+ hex digits with a letter or a leading zero | `<hex>` |
 //! | a number (signs, `.`, `,`, `:` inside) | `<num>` |
-//! | a path (`/a/b`, `C:\a`) with a digit | `<path>` |
+//! | a path (`/a/b`, `C:\a`); without a digit, one starting with `/` | `<path>` |
 //! | a token whose alphanumeric runs mostly hold digits | `<*>` |
 //! | another token with digits | its runs holding digits as `<num>` (`blk_-42` → `blk_<num>`) |
 //!
 //! Punctuation around a token (`(`, `[`, `"`, `,` ...) and a `key:` prefix stay and the rest
-//! is masked; `host.name:port` is `<*>:<num>`. Without a digit, the value of a `key=value`
+//! is masked; an endpoint, `host.name:port` or `10.0.0.1:port`, is `<*>:<num>` (a service
+//! is reached by name on one line and by address on the next). Without a digit, the value of a `key=value`
 //! token, the word after `user` and month and weekday names in a date are `<*>` too, so
 //! `user=alice,` reads `user=<*>,`. Templates are cut after
 //! [`MAX_TEMPLATE_CHARS`] characters: a long line is grouped on its first part, never dropped.
@@ -208,7 +209,7 @@ fn hex16(n: u64) -> String {
 
 /// What a byte is to the tokenizer, as bits: [`BLANK`] (ASCII whitespace) ends a token,
 /// [`PIPE`] ends a part of one, [`DIGIT`] makes it one to mask, and so does [`EQUALS`] (a
-/// `key=value`); [`OTHER`] is anything else.
+/// `key=value`); [`SLASH`] may make it a path; [`OTHER`] is anything else.
 const CLASS: [u8; 256] = {
     let mut class = [OTHER; 256];
     let mut b = 0;
@@ -218,6 +219,7 @@ const CLASS: [u8; 256] = {
             b'|' => PIPE,
             b'0'..=b'9' => DIGIT,
             b'=' => OTHER | EQUALS,
+            b'/' => OTHER | SLASH,
             _ => OTHER,
         };
         b += 1;
@@ -229,6 +231,7 @@ const DIGIT: u8 = 2;
 const PIPE: u8 = 4;
 const BLANK: u8 = 8;
 const EQUALS: u8 = 16;
+const SLASH: u8 = 32;
 
 /// Where the part starting at `i` ends (at a blank, a `|` or the end) and the classes of its
 /// bytes, or-ed.
@@ -290,6 +293,11 @@ pub fn template(message: &str) -> String {
             } else if seen & (DIGIT | EQUALS) != 0 {
                 out.push_str(&cut[span..i]);
                 mask_part(&cut[i..end], seen & OTHER != 0, &mut out);
+                span = end;
+            } else if seen & SLASH != 0 && is_path(edges(&cut[i..end]).1) {
+                // A path without a digit is as variable as one with (`GET /latest/meta-data/`).
+                out.push_str(&cut[span..i]);
+                mask_core(&cut[i..end], "<path>", &mut out);
                 span = end;
             }
             i = end;
@@ -419,9 +427,14 @@ fn edges(token: &str) -> (&str, &str, &str) {
 
 /// A word that names something (a user): `<*>`, its punctuation kept.
 fn mask_word(token: &str, out: &mut String) {
+    mask_core(token, "<*>", out);
+}
+
+/// `token` with its core, if any, as `placeholder` and its punctuation kept.
+fn mask_core(token: &str, placeholder: &str, out: &mut String) {
     let (lead, core, trail) = edges(token);
     out.push_str(lead);
-    out.push_str(if core.is_empty() { "" } else { "<*>" });
+    out.push_str(if core.is_empty() { "" } else { placeholder });
     out.push_str(trail);
 }
 
@@ -438,8 +451,14 @@ fn mask_token(token: &str, out: &mut String) {
                 out.push_str("<*>");
             }
         }
-        // `host:port`: `<*>:<num>`, whichever the host.
-        _ if is_host_port(core) => out.push_str("<*>:<num>"),
+        // `host:port`: `<*>:<num>`, whichever the host, named or addressed (`/` kept, as
+        // Java writes a resolved address).
+        _ if is_host_port(core) || is_ipv4(core) && core.contains(':') => {
+            if core.starts_with('/') {
+                out.push('/');
+            }
+            out.push_str("<*>:<num>");
+        }
         // `key:value`: the key stays, the value is masked.
         Some(at) if at > 0 && !has_digit(&core[..at]) && !is_whole_value(core) => {
             out.push_str(&core[..=at]);
@@ -483,7 +502,7 @@ fn is_whole_value(s: &str) -> bool {
 fn mask_value(value: &str, out: &mut String) {
     let placeholder = if value.is_empty() || !has_digit(value) {
         None
-    } else if is_ipv4(value) {
+    } else if is_ipv4(value) || value.contains(',') && value.split(',').all(is_ipv4) {
         Some("<ip>")
     } else if is_uuid(value) {
         Some("<uuid>")
@@ -700,11 +719,11 @@ mod tests {
     fn variable_parts_become_placeholders() {
         t(
             "Connection refused to 10.0.0.3:5432",
-            "Connection refused to <ip>",
+            "Connection refused to <*>:<num>",
         );
         t(
             "Receiving block blk_-1608 src: /10.250.19.102:54106 dest: /10.250.19.102:50010",
-            "Receiving block blk_<num> src: <ip> dest: <ip>",
+            "Receiving block blk_<num> src: /<*>:<num> dest: /<*>:<num>",
         );
         t(
             "PacketResponder 1 for block blk_38865049064139660 terminating",
@@ -744,6 +763,14 @@ mod tests {
             "<*> req-<num> core.<num> iar <hex> dear <hex>",
         );
         t("index paas-2018 shard -3", "index paas-<num> shard <num>");
+        t(
+            "10.11.21.122,10.11.10.1 \"GET /latest/meta-data/ HTTP/1.1\" at 10.0.0.7",
+            "<ip> \"GET <path> <*>\" at <ip>",
+        );
+        t(
+            "proxy.cse.edu.hk:5070 and 10.0.0.1:5070 and/or /tmp or (/a/b)",
+            "<*>:<num> and <*>:<num> and/or /tmp or (<path>)",
+        );
         // Characters beyond ASCII inside a masked token stay whole.
         t(
             "price 12.5€ for ≈3 nights",

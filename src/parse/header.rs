@@ -39,8 +39,40 @@ fn header<'a>(format: &'static str, civil: Option<Civil>, rest: Rest<'a>) -> Raw
     }
 }
 
-/// Tries the grammars that can match a line starting with `line`'s first byte.
+/// Tries the grammars that can match a line starting with `line`'s first byte, then, for a
+/// line none of them matches, the same grammars after one word of prefix (see [`prefixed`]).
 pub fn raw_header(line: &str) -> Option<RawHeader<'_>> {
+    direct(line).or_else(|| prefixed(line))
+}
+
+/// The header of a line that an aggregator or a collector wrote one word before: the source
+/// file (`nova-api.log.1.2017-05-16_13:53:08 2017-05-16 00:00:00.008 25746 INFO ...`, as
+/// `grep` over several files and OpenStack's log collection write it), or the container
+/// (`web_1  | 2017-...`, docker compose). Only a header with a full date counts after a
+/// prefix, and with a level, so that a line of prose with a time in it stays one; the prefix is
+/// one word of at most 128 bytes, followed by blanks and an optional `|`.
+fn prefixed(line: &str) -> Option<RawHeader<'_>> {
+    let bytes = line.as_bytes();
+    if !bytes.first()?.is_ascii_graphic() {
+        return None;
+    }
+    let end = memchr::memchr(b' ', &bytes[..bytes.len().min(129)])?;
+    let rest = line[end..].trim_start_matches(' ');
+    let rest = match rest.strip_prefix('|') {
+        Some(after) => after.trim_start_matches(' '),
+        None => rest,
+    };
+    if !rest
+        .as_bytes()
+        .first()
+        .is_some_and(|b| b.is_ascii_digit() || *b == b'[')
+    {
+        return None;
+    }
+    direct(rest).filter(|h| h.civil.is_some_and(|c| c.date.is_some()) && h.rest.level.is_some())
+}
+
+fn direct(line: &str) -> Option<RawHeader<'_>> {
     let bytes = line.as_bytes();
     let result = match *bytes.first()? {
         b'0'..=b'9' => match bytes.get(2)? {
@@ -545,6 +577,37 @@ mod tests {
         none("ERROR: could not serialize access due to concurrent update");
         none("WARNING: DATA RACE");
         none("INFO:      one space too many");
+    }
+
+    #[test]
+    fn a_header_after_one_word_of_prefix() {
+        let line = "nova-api.log.1.2017-05-16_13:53:08 2017-05-16 00:00:00.008 25746 INFO \
+                    nova.osapi_compute.wsgi.server [req-38101a0b - - -] 10.11.10.1 \"GET /v2 HTTP/1.1\"";
+        assert_eq!(
+            fields(line),
+            (
+                "iso",
+                Some(Level::Info),
+                Some("nova.osapi_compute.wsgi.server"),
+                None,
+                "10.11.10.1 \"GET /v2 HTTP/1.1\""
+            )
+        );
+        assert_eq!(
+            fields("web_1  | [2023-04-23 11:46:44,290: ERROR/MainProcess] boom"),
+            (
+                "celery",
+                Some(Level::Error),
+                None,
+                Some("MainProcess"),
+                "boom"
+            )
+        );
+        // Prose with a time in it, a time without a date, an indented line: no header.
+        none("Took 2017-05-16 00:00:00.008 as its start");
+        none("retrying 12:00:01 INFO later");
+        none("  at 2017-05-16 00:00:00.008 INFO x");
+        none("Retrying 2017-05-16");
     }
 
     #[test]
