@@ -4,7 +4,6 @@
 use nom::branch::alt;
 use nom::bytes::complete::{tag, take_till, take_till1, take_while1};
 use nom::character::complete::{char, one_of, space0, space1};
-use nom::combinator::opt;
 use nom::{IResult, Parser};
 
 use super::rest::{Rest, parse_rest};
@@ -353,6 +352,41 @@ fn structured_data(i: &str) -> IResult<&str, &str> {
 
 /// `May 26 20:44:32.276580 host cinder-volume[27348]: INFO cinder.volume.manager msg`: the
 /// message may itself carry a layout [`parse_rest`] knows (OpenStack under journald).
+/// The program of a syslog TAG and the text after the TAG's `:`, for the tags programs write
+/// beyond RFC 3164's alphanumeric ones: `cups:`, `sshd[42]:`, a name with blanks before a pid
+/// (`Microsoft Word[14463]:`), a version after the name (`syslogd 1.4.1:`, `BezelServices
+/// 255.10[94]:`), a parenthesised sender after the pid (macOS: `sandboxd[129] ([31211]):`),
+/// `-- ` before it (`-- root[2421]:`). `None` when the text has no such tag before its first
+/// `:`, which is then message.
+fn syslog_tag(i: &str) -> Option<(&str, &str)> {
+    let tag_start = i.strip_prefix("-- ").unwrap_or(i);
+    let colon = memchr::memchr(b':', &tag_start.as_bytes()[..tag_start.len().min(160)])?;
+    let (tag, rest) = (&tag_start[..colon], &tag_start[colon + 1..]);
+    if !(rest.is_empty() || rest.starts_with(' ')) || tag.is_empty() {
+        return None;
+    }
+    let (program, after_program) = tag.split_at(tag.find('[').unwrap_or(tag.len()));
+    let pid_and_sender = |s: &str| {
+        let Some((pid, sender)) = s.strip_prefix('[').and_then(|s| s.split_once(']')) else {
+            return false;
+        };
+        pid.bytes().all(|b| b.is_ascii_digit())
+            && (sender.is_empty() || sender.starts_with(" (") && sender.ends_with(')'))
+    };
+    let versioned = |p: &str| {
+        p.split_once(' ').is_some_and(|(name, version)| {
+            !name.contains(' ')
+                && version.bytes().next().is_some_and(|b| b.is_ascii_digit())
+                && version.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        })
+    };
+    let named = !program.is_empty()
+        && !program.starts_with(' ')
+        && (!program.contains(' ') || versioned(program) || !after_program.is_empty());
+    let valid = named && (after_program.is_empty() || pid_and_sender(after_program));
+    valid.then_some((program, rest))
+}
+
 fn syslog3164(i: &str) -> Res<'_> {
     let (rest, (mo, _, d, _, (h, mi, s, nanos), _)) = (
         month_name,
@@ -364,17 +398,17 @@ fn syslog3164(i: &str) -> Res<'_> {
     )
         .parse(i)?;
     let origin_start = rest;
-    let (rest, (_host, _, program, _pid, _)) = (
-        take_till1(|c| c == ' '),
-        char(' '),
-        take_till1(|c: char| c == '[' || c == ':' || c == ' '),
-        opt((char('['), take_till(|c| c == ']'), char(']'))),
-        char(':'),
-    )
-        .parse(rest)?;
-    let origin = &origin_start[..origin_start.len() - rest.len() - 1];
-    let mut parsed = parse_rest(rest);
-    parsed.logger = parsed.logger.or(Some(program));
+    let (after_host, (host, _)) = (take_till1(|c| c == ' '), space1).parse(rest)?;
+    let (origin, parsed) = match syslog_tag(after_host) {
+        Some((program, rest)) => {
+            let origin = &origin_start[..origin_start.len() - rest.len() - 1];
+            let mut parsed = parse_rest(rest);
+            parsed.logger = parsed.logger.or(Some(program));
+            (origin, parsed)
+        }
+        // No tag: the rest is the message (`Jul  7 08:06:15 combo -- MARK --`).
+        None => (host, parse_rest(after_host)),
+    };
     let civil = Civil::on(None, (mo, d as i8), (h, mi, s, nanos));
     let mut h = header("syslog3164", Some(civil), parsed);
     h.origin = Some(origin);
@@ -608,6 +642,72 @@ mod tests {
         none("retrying 12:00:01 INFO later");
         none("  at 2017-05-16 00:00:00.008 INFO x");
         none("Retrying 2017-05-16");
+    }
+
+    #[test]
+    fn syslog_tags_as_programs_write_them() {
+        fn line(l: &str) -> (&'static str, Option<&str>, Option<&str>, &str) {
+            let h = raw_header(l).unwrap_or_else(|| panic!("no header: {l:?}"));
+            (h.format, h.rest.logger, h.origin, h.rest.message)
+        }
+        for (text, program, origin, message) in [
+            (
+                "cups: cupsd startup succeeded",
+                "cups",
+                "cups",
+                "cupsd startup succeeded",
+            ),
+            (
+                "syslogd 1.4.1: restart.",
+                "syslogd 1.4.1",
+                "syslogd 1.4.1",
+                "restart.",
+            ),
+            (
+                "Microsoft Word[14463]: Cocoa scripting error",
+                "Microsoft Word",
+                "Microsoft Word[14463]",
+                "Cocoa scripting error",
+            ),
+            (
+                "sandboxd[129] ([31211]): com.apple.Addres(31211) deny",
+                "sandboxd",
+                "sandboxd[129] ([31211])",
+                "com.apple.Addres(31211) deny",
+            ),
+            (
+                "BezelServices 255.10[94]: ASSERTION FAILED: x",
+                "BezelServices 255.10",
+                "BezelServices 255.10[94]",
+                "ASSERTION FAILED: x",
+            ),
+            (
+                "-- root[2421]: ROOT LOGIN ON tty2",
+                "root",
+                "-- root[2421]",
+                "ROOT LOGIN ON tty2",
+            ),
+        ] {
+            let full = format!("Jul  7 08:06:15 combo {text}");
+            let (format, logger, got_origin, got_message) = line(&full);
+            assert_eq!(format, "syslog3164", "{text}");
+            assert_eq!(logger, Some(program), "{text}");
+            assert_eq!(
+                got_origin,
+                Some(format!("combo {origin}").as_str()),
+                "{text}"
+            );
+            assert_eq!(got_message, message, "{text}");
+        }
+        // Without a tag the line is still a syslog line, all message.
+        for text in ["Connection closed by peer: reset", "-- MARK --", "a:b c"] {
+            let full = format!("Jul  7 08:06:15 combo {text}");
+            let (format, logger, origin, message) = line(&full);
+            assert_eq!(
+                (format, logger, origin, message),
+                ("syslog3164", None, Some("combo"), text)
+            );
+        }
     }
 
     #[test]
