@@ -29,14 +29,37 @@ fn spaces(i: &str) -> &str {
     i.trim_start_matches(' ')
 }
 
-/// `[...]`, `{...}` or `(...)` without nesting: returns the opening char and the inside.
+/// `[...]` (nested brackets inside: ZooKeeper's `[QuorumPeer[myid=1]/0.0.0.0:2181:X@774]`),
+/// `{...}` or `(...)` without nesting: returns the opening char and the inside.
 fn group(i: &str) -> IResult<&str, (char, &str)> {
     alt((
-        delimited(char('['), take_till(|c| c == ']'), char(']')).map(|s| ('[', s)),
+        nested_brackets.map(|s| ('[', s)),
         delimited(char('{'), take_till(|c| c == '}'), char('}')).map(|s| ('{', s)),
         delimited(char('('), take_till(|c| c == ')' || c == '('), char(')')).map(|s| ('(', s)),
     ))
     .parse(i)
+}
+
+/// `[...]` with brackets inside balanced; the inside.
+fn nested_brackets(i: &str) -> IResult<&str, &str> {
+    let mut depth = 0usize;
+    for (at, b) in i.bytes().enumerate() {
+        match b {
+            b'[' => depth += 1,
+            b']' if depth > 0 => {
+                depth -= 1;
+                if depth == 0 {
+                    return Ok((&i[at + 1..], &i[1..at]));
+                }
+            }
+            _ if at == 0 => break,
+            _ => {}
+        }
+    }
+    Err(nom::Err::Error(nom::error::Error::new(
+        i,
+        nom::error::ErrorKind::Char,
+    )))
 }
 
 /// A separator token: `-`, `|`, `---`, `:` standing alone.
@@ -389,6 +412,14 @@ mod tests {
             Some("main"),
             Some("QuorumPeerConfig"),
             "Reading configuration from: /x",
+        );
+        // ZooKeeper's quorum threads, named with brackets of their own
+        case(
+            " - INFO  [QuorumPeer[myid=1]/0:0:0:0:0:0:0:0:2181:Environment@100] - Server environment:os.name=Linux",
+            Some(Info),
+            Some("QuorumPeer[myid=1]/0:0:0:0:0:0:0:0:2181"),
+            Some("Environment"),
+            "Server environment:os.name=Linux",
         );
         // ActiveMQ
         case(
