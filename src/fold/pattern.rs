@@ -35,14 +35,17 @@ pub const MAX_TEMPLATE_CHARS: usize = 512;
 /// header was not recognised (`format` is `none`) and the line opens with a prefix of its
 /// own before the message: a syslog header after other fields (`- 1131566461 2005.11.09
 /// dn228 Nov 9 12:01:01 dn228/dn228 crond[2915]: `), or a bracketed time and a program
-/// (`[10.30 16:49:06] chrome.exe *64 - `). Hosts and programs in such prefixes vary without
+/// (`[10.30 16:49:06] chrome.exe *64 - `), or the fields of an HPC cluster's event log
+/// (`134681 node-246 unix.hw state_change.unavailable 1077804742 1 `: id, node, component,
+/// state, Unix time, flag). Hosts, programs and components in such prefixes vary without
 /// digits, and would split the pattern of one kind of line.
 pub fn groupable<'a>(message: &'a str, format: &str) -> &'a str {
     use std::sync::LazyLock;
-    static PREFIXES: LazyLock<[regex::Regex; 2]> = LazyLock::new(|| {
+    static PREFIXES: LazyLock<[regex::Regex; 3]> = LazyLock::new(|| {
         [
             r"^.{0,80}?\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +\d{1,2} \d{2}:\d{2}:\d{2} \S+ [^\s:\[]+(?:\[\d+\])?: ",
             r"^\[[^\]]{0,40}\d{1,2}:\d{2}:\d{2}[^\]]{0,20}\] +\S+(?: +\*\d+)? +- +",
+            r"^\d+ \S+ \S+ \S+ \d{9,10} -?\d+ ",
         ]
         .map(|re| regex::Regex::new(re).expect("valid prefixes"))
     });
@@ -273,15 +276,33 @@ pub fn template(message: &str) -> String {
     // Blanks and `|` are ASCII, so every slice below starts and ends on a character.
     // `span..` is written as it is when something else must be written after it.
     let (mut span, mut token_end) = (i, i);
-    let mut after_user = false;
+    let (mut after_user, mut after_number) = (false, false);
+    let mut previous = 0..0;
     while i < bytes.len() {
         let token_start = i;
         if after_user {
-            // The word after `user` names one: `Invalid user admin from`, `for user cyrus`.
+            // The word after `user` names one: `Invalid user admin from`, `for user cyrus`;
+            // so does the word after sshd's `password for` (`Failed password for root`).
             let (end, _) = scan_part(bytes, i);
-            out.push_str(&cut[span..i]);
-            mask_word(&cut[i..end], &mut out);
-            (span, i) = (end, end);
+            if !matches!(&cut[i..end], "invalid" | "illegal") {
+                out.push_str(&cut[span..i]);
+                mask_word(&cut[i..end], &mut out);
+                (span, i) = (end, end);
+            }
+        }
+        if after_number {
+            let (end, _) = scan_part(bytes, i);
+            let (lead, core, _) = edges(&cut[i..end]);
+            if lead.is_empty() && is_unit(core) {
+                // `12.0 KB` and `3 MB`, `35 ms` and `2 s`: a quantity, one `<num>` with its unit
+                // (as `35ms` is); the blank before the unit goes too.
+                if span == i {
+                    out.pop();
+                } else {
+                    out.push_str(&cut[span..token_end]);
+                }
+                (span, i) = (i + core.len(), i + core.len());
+            }
         }
         loop {
             let (end, seen) = scan_part(bytes, i);
@@ -307,11 +328,14 @@ pub fn template(message: &str) -> String {
             i += 1;
         }
         token_end = i;
-        after_user = token_end - token_start == 4
-            && cut[token_start..token_end].eq_ignore_ascii_case("user");
+        after_number = span == token_end && out.ends_with("<num>");
+        after_user = names_user(&cut[previous.clone()], &cut[token_start..token_end]);
+        previous = token_start..token_end;
         while blank(i) {
             i += 1;
         }
+        // A name is one blank away: `Invalid user  from` has none (sshd's empty name).
+        after_user &= i == token_end + 1;
         // Blanks other than one space between two tokens become one space.
         if i < bytes.len() && !(i == token_end + 1 && bytes[token_end] == b' ') {
             out.push_str(&cut[span..token_end]);
@@ -321,6 +345,47 @@ pub fn template(message: &str) -> String {
     }
     out.push_str(&cut[span..token_end]);
     out
+}
+
+/// A unit of size or time written after a number: the magnitude it picks varies with the
+/// number (`1023 B`, `1.0 KB`).
+fn is_unit(word: &str) -> bool {
+    matches!(
+        word,
+        "B" | "KB"
+            | "kB"
+            | "MB"
+            | "GB"
+            | "TB"
+            | "KiB"
+            | "MiB"
+            | "GiB"
+            | "TiB"
+            | "ns"
+            | "us"
+            | "µs"
+            | "ms"
+            | "s"
+            | "sec"
+            | "secs"
+    )
+}
+
+/// Whether the word after `token` (after `previous`) names a user: after `user`, and after
+/// `for` in sshd's `Failed password for root`, `Accepted publickey for git` (but for `Failed
+/// password for invalid user x`, where the name comes after `user`).
+fn names_user(previous: &str, token: &str) -> bool {
+    match token.len() {
+        4 => token.eq_ignore_ascii_case("user"),
+        3 => {
+            token == "for"
+                && matches!(
+                    previous,
+                    "password" | "publickey" | "none" | "keyboard-interactive/pam" | "hostbased"
+                )
+        }
+        _ => false,
+    }
 }
 
 /// The English names of months and weekdays as dates write them (`Jul`, `July`, `Sun`), with
@@ -560,7 +625,7 @@ fn mask_digit_runs(value: &str, out: &mut String) {
             out.push_str(&value[start..i]);
         }
     }
-    if runs > 2 && 2 * with_digits > runs {
+    if runs > 2 && 2 * with_digits >= runs {
         out.truncate(begin);
         out.push_str("<*>");
     }
@@ -657,6 +722,12 @@ mod tests {
             groupable(proxy, "none"),
             "proxy.x.hk:5070 open through proxy p.x.hk:5070 HTTPS"
         );
+        let hpc = "2286759 full partition status 1061219795 -1 running";
+        assert_eq!(groupable(hpc, "none"), "running");
+        assert_eq!(
+            groupable("134681 node-246 node status 1077804742 1 running", "none"),
+            "running"
+        );
         // A recognised header's message is used whole, and so is a line with no such prefix.
         assert_eq!(groupable(tbird, "syslog3164"), tbird);
         assert_eq!(
@@ -743,6 +814,14 @@ mod tests {
             "Invalid user <*> from <ip>; for user <*>, USER <*>",
         );
         t(
+            "Failed password for root from 1.2.3.4 port 22 ssh2; Accepted publickey for git",
+            "Failed password for <*> from <ip> port <num> <num>; Accepted publickey for <*>",
+        );
+        t(
+            "Failed password for invalid user x from 1.2.3.4; Invalid user  from 1.2.3.4",
+            "Failed password for invalid user <*> from <ip>; Invalid user from <ip>",
+        );
+        t(
             "connection at Sun Jul 10 03:55:21 2005, due Monday, March 3 but May I",
             "connection at <*> <*> <num> <num> <num>, due <*> <*> <num> but May I",
         );
@@ -776,7 +855,11 @@ mod tests {
             "price 12.5€ for ≈3 nights",
             "price <num>.<num>€ for ≈<num> nights",
         );
-        t("took 1,500.25 ms at 12:00:01", "took <num> ms at <num>");
+        t("took 1,500.25 ms at 12:00:01", "took <num> at <num>");
+        t(
+            "size 80.0 B, free 2.1 KB (3  MB) in 35ms or 2 s. 5 Bs, 4 files",
+            "size <num>, free <num> (<num>) in <num> or <num>. <num> Bs, <num> files",
+        );
         t("  spaces\tand   tabs 7 ", "spaces and tabs <num>");
         t(
             "20171223-22:15:29:606|Step_LSC|30002312|onStandStepChanged 3579",
