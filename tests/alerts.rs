@@ -566,7 +566,10 @@ fn a_new_error_pattern_notifies_once() {
     let note = &bodies[0];
     assert_eq!(note["kind"], "new");
     assert!(note.get("group").is_none(), "{note}");
-    assert_eq!(note["pattern"]["template"], "Connection refused to <*>:<num>");
+    assert_eq!(
+        note["pattern"]["template"],
+        "Connection refused to <*>:<num>"
+    );
     assert_eq!(note["pattern"]["count"], 1);
     let id = note["pattern"]["id"].as_str().unwrap();
     assert_eq!(note["event"]["pattern"]["id"], id);

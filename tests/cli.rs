@@ -596,7 +596,10 @@ fn patterns_lists_exact_counts_over_files() {
         .collect();
     assert_eq!(
         counts,
-        [("Connection refused to <*>:<num>", 3), ("pool size <num>", 2)]
+        [
+            ("Connection refused to <*>:<num>", 3),
+            ("pool size <num>", 2)
+        ]
     );
     assert_eq!(patterns[0]["levels"]["ERROR"], 2);
     assert_eq!(

@@ -212,7 +212,8 @@ fn hex16(n: u64) -> String {
 
 /// What a byte is to the tokenizer, as bits: [`BLANK`] (ASCII whitespace) ends a token,
 /// [`PIPE`] ends a part of one, [`DIGIT`] makes it one to mask, and so does [`EQUALS`] (a
-/// `key=value`); [`SLASH`] may make it a path; [`OTHER`] is anything else.
+/// `key=value`); [`SLASH`] may make it a path and [`DOT`] a host name; [`OTHER`] is anything
+/// else.
 const CLASS: [u8; 256] = {
     let mut class = [OTHER; 256];
     let mut b = 0;
@@ -223,6 +224,7 @@ const CLASS: [u8; 256] = {
             b'0'..=b'9' => DIGIT,
             b'=' => OTHER | EQUALS,
             b'/' => OTHER | SLASH,
+            b'.' => OTHER | DOT,
             _ => OTHER,
         };
         b += 1;
@@ -235,6 +237,7 @@ const PIPE: u8 = 4;
 const BLANK: u8 = 8;
 const EQUALS: u8 = 16;
 const SLASH: u8 = 32;
+const DOT: u8 = 64;
 
 /// Where the part starting at `i` ends (at a blank, a `|` or the end) and the classes of its
 /// bytes, or-ed.
@@ -280,14 +283,21 @@ pub fn template(message: &str) -> String {
     let mut previous = 0..0;
     while i < bytes.len() {
         let token_start = i;
+        let mut named = false;
         if after_user {
             // The word after `user` names one: `Invalid user admin from`, `for user cyrus`;
             // so does the word after sshd's `password for` (`Failed password for root`).
+            // After more than one blank it may be the word after an empty name
+            // (`Invalid user  from`, `invalid user  [preauth]`), or a name written with a
+            // blank before it (`Invalid user  0101 from`).
             let (end, _) = scan_part(bytes, i);
-            if !matches!(&cut[i..end], "invalid" | "illegal") {
+            let word = &cut[i..end];
+            let empty_name = i > token_end + 1 && matches!(word, "from" | "[preauth]" | "port");
+            if !(empty_name || matches!(word, "invalid" | "illegal")) {
                 out.push_str(&cut[span..i]);
-                mask_word(&cut[i..end], &mut out);
+                mask_word(word, &mut out);
                 (span, i) = (end, end);
+                named = true;
             }
         }
         if after_number {
@@ -315,6 +325,11 @@ pub fn template(message: &str) -> String {
                 out.push_str(&cut[span..i]);
                 mask_part(&cut[i..end], seen & OTHER != 0, &mut out);
                 span = end;
+            } else if seen & DOT != 0 && is_host_name(edges(&cut[i..end]).1) {
+                // A host name is as variable as an address (`for ns.example.com [10.0.0.1]`).
+                out.push_str(&cut[span..i]);
+                mask_core(&cut[i..end], "<*>", &mut out);
+                span = end;
             } else if seen & SLASH != 0 && is_path(edges(&cut[i..end]).1) {
                 // A path without a digit is as variable as one with (`GET /latest/meta-data/`).
                 out.push_str(&cut[span..i]);
@@ -329,13 +344,12 @@ pub fn template(message: &str) -> String {
         }
         token_end = i;
         after_number = span == token_end && out.ends_with("<num>");
-        after_user = names_user(&cut[previous.clone()], &cut[token_start..token_end]);
+        // A name is not followed by another (`Invalid user user from`).
+        after_user = !named && names_user(&cut[previous.clone()], &cut[token_start..token_end]);
         previous = token_start..token_end;
         while blank(i) {
             i += 1;
         }
-        // A name is one blank away: `Invalid user  from` has none (sshd's empty name).
-        after_user &= i == token_end + 1;
         // Blanks other than one space between two tokens become one space.
         if i < bytes.len() && !(i == token_end + 1 && bytes[token_end] == b' ') {
             out.push_str(&cut[span..token_end]);
@@ -555,6 +569,35 @@ fn is_host_port(s: &str) -> bool {
             .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_alphabetic()))
 }
 
+/// A host name of three labels or more whose last is a top-level domain: a generic one, or
+/// two letters that are not also a source file's extension (`settings.local.py`) or a
+/// setting's last word (`mapred.task.id`).
+/// `ns.example.com`, `customer-187-141-143-180-sta.uninet-ide.com.mx`, `proxy.cse.edu.hk`;
+/// not `com.apple.launchd` or `org.apache.kafka`, package names.
+fn is_host_name(s: &str) -> bool {
+    let Some((rest, tld)) = s.rsplit_once('.') else {
+        return false;
+    };
+    let generic = matches!(
+        tld,
+        "com" | "net" | "org" | "edu" | "gov" | "mil" | "int" | "info" | "biz" | "io"
+    );
+    let country = tld.len() == 2
+        && tld.bytes().all(|b| b.is_ascii_lowercase())
+        && !matches!(
+            tld,
+            "py" | "rs" | "sh" | "pl" | "md" | "ps" | "so" | "cc" | "cs" | "js" | "id"
+        );
+    (generic || country)
+        && rest.split('.').count() >= 2
+        && rest.split('.').all(|label| {
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
 fn has_digit(s: &str) -> bool {
     s.bytes().any(|b| b.is_ascii_digit())
 }
@@ -582,6 +625,7 @@ fn mask_value(value: &str, out: &mut String) {
     };
     match placeholder {
         Some(p) => out.push_str(p),
+        None if is_host_name(value) => out.push_str("<*>"),
         None => mask_digit_runs(value, out),
     }
 }
@@ -820,6 +864,18 @@ mod tests {
         t(
             "Failed password for invalid user x from 1.2.3.4; Invalid user  from 1.2.3.4",
             "Failed password for invalid user <*> from <ip>; Invalid user from <ip>",
+        );
+        t(
+            "for ns.marryal.com [1.2.3.4] and customer-187-1-2-3-sta.uninet-ide.com.mx, (x.y.edu.hk)",
+            "for <*> [<ip>] and <*>, (<*>)",
+        );
+        t(
+            "com.apple.launchd org.apache.kafka settings.local.py example.com done.",
+            "com.apple.launchd org.apache.kafka settings.local.py example.com done.",
+        );
+        t(
+            "Invalid user user from a; Invalid user  0101 from b; invalid user  [preauth]",
+            "Invalid user <*> from a; Invalid user <*> from b; invalid user [preauth]",
         );
         t(
             "connection at Sun Jul 10 03:55:21 2005, due Monday, March 3 but May I",
