@@ -37,15 +37,18 @@ pub const MAX_TEMPLATE_CHARS: usize = 512;
 /// dn228 Nov 9 12:01:01 dn228/dn228 crond[2915]: `), or a bracketed time and a program
 /// (`[10.30 16:49:06] chrome.exe *64 - `), or the fields of an HPC cluster's event log
 /// (`134681 node-246 unix.hw state_change.unavailable 1077804742 1 `: id, node, component,
-/// state, Unix time, flag). Hosts, programs and components in such prefixes vary without
-/// digits, and would split the pattern of one kind of line.
+/// state, Unix time, flag), or of a Blue Gene/L RAS log (`- 1117838570 2005.06.03 R02-M1-N0
+/// 2005-06-03-15.42.50.675872 R02-M1-N0 RAS KERNEL INFO `: alert, Unix time, date, node,
+/// time, node, type, component, severity). Hosts, programs, components and severities in
+/// such prefixes vary without digits, and would split the pattern of one kind of line.
 pub fn groupable<'a>(message: &'a str, format: &str) -> &'a str {
     use std::sync::LazyLock;
-    static PREFIXES: LazyLock<[regex::Regex; 3]> = LazyLock::new(|| {
+    static PREFIXES: LazyLock<[regex::Regex; 4]> = LazyLock::new(|| {
         [
             r"^.{0,80}?\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +\d{1,2} \d{2}:\d{2}:\d{2} \S+ [^\s:\[]+(?:\[\d+\])?: ",
             r"^\[[^\]]{0,40}\d{1,2}:\d{2}:\d{2}[^\]]{0,20}\] +\S+(?: +\*\d+)? +- +",
             r"^\d+ \S+ \S+ \S+ \d{9,10} -?\d+ ",
+            r"^\S+ \d{9,10} \d{4}\.\d{2}\.\d{2} \S+ \d{4}-\d{2}-\d{2}-\d{2}\.\d{2}\.\d{2}\.\d+ \S+ [A-Z]+ [A-Z]+ [A-Z]+ ",
         ]
         .map(|re| regex::Regex::new(re).expect("valid prefixes"))
     });
@@ -311,7 +314,14 @@ pub fn template(message: &str) -> String {
                 } else {
                     out.push_str(&cut[span..token_end]);
                 }
-                (span, i) = (i + core.len(), i + core.len());
+                let mut skip = core.len();
+                // A quantity restated in parentheses is left out: `5120 bytes (5.0 KB) sent`
+                // is `5 bytes sent` once the count passes a kilobyte.
+                if cut[i + skip..].starts_with(')') && out.ends_with(" (<num>") {
+                    out.truncate(out.len() - " (<num>".len());
+                    skip += 1;
+                }
+                (span, i) = (i + skip, i + skip);
             }
         }
         loop {
@@ -520,6 +530,12 @@ fn mask_core(token: &str, placeholder: &str, out: &mut String) {
 /// Masks `token`, which holds a digit or a `=`.
 fn mask_token(token: &str, out: &mut String) {
     let (lead, core, trail) = edges(token);
+    // A bound is written with its number: `lifetime <1 sec` beside `lifetime 00:01`.
+    let lead = if is_number(core) {
+        lead.trim_end_matches(['<', '>'])
+    } else {
+        lead
+    };
     out.push_str(lead);
     match core.bytes().position(|b| b == b'=' || b == b':') {
         // `key=value`: the key stays and any value is a variable (`user=alice`, `rhost=10.0.0.1`
@@ -772,6 +788,8 @@ mod tests {
             groupable("134681 node-246 node status 1077804742 1 running", "none"),
             "running"
         );
+        let bgl = "KERNDTLB 1118536327 2005.06.11 R30-M0-N9-C:J16-U01 2005-06-11-17.32.07.581048 R30-M0-N9-C:J16-U01 RAS KERNEL FATAL data TLB error interrupt";
+        assert_eq!(groupable(bgl, "none"), "data TLB error interrupt");
         // A recognised header's message is used whole, and so is a line with no such prefix.
         assert_eq!(groupable(tbird, "syslog3164"), tbird);
         assert_eq!(
@@ -914,7 +932,11 @@ mod tests {
         t("took 1,500.25 ms at 12:00:01", "took <num> at <num>");
         t(
             "size 80.0 B, free 2.1 KB (3  MB) in 35ms or 2 s. 5 Bs, 4 files",
-            "size <num>, free <num> (<num>) in <num> or <num>. <num> Bs, <num> files",
+            "size <num>, free <num> in <num> or <num>. <num> Bs, <num> files",
+        );
+        t(
+            "close, 5120 bytes (5.0 KB) sent, lifetime <1 sec; (2 KB) error (42) <x>",
+            "close, <num> bytes sent, lifetime <num>; error (<num>) <x>",
         );
         t("  spaces\tand   tabs 7 ", "spaces and tabs <num>");
         t(
