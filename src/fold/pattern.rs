@@ -335,6 +335,12 @@ pub fn template(message: &str) -> String {
                 out.push_str(&cut[span..i]);
                 mask_part(&cut[i..end], seen & OTHER != 0, &mut out);
                 span = end;
+            } else if cut[i..end].starts_with("()") && edges(&cut[i..end]).1.is_empty() {
+                // Empty parentheses standing alone hold a value that is empty this time
+                // (`connection from 10.0.0.1 ()` beside `(host.example.net)`).
+                out.push_str(&cut[span..i]);
+                out.push_str("(<*>)");
+                span = i + 2;
             } else if seen & DOT != 0 && is_host_name(edges(&cut[i..end]).1) {
                 // A host name is as variable as an address (`for ns.example.com [10.0.0.1]`).
                 out.push_str(&cut[span..i]);
@@ -890,6 +896,10 @@ mod tests {
         t(
             "com.apple.launchd org.apache.kafka settings.local.py example.com done.",
             "com.apple.launchd org.apache.kafka settings.local.py example.com done.",
+        );
+        t(
+            "from 1.2.3.4 () at; from 1.2.3.4 (a-1.b.example.net), f() (),",
+            "from <ip> (<*>) at; from <ip> (<*>), f() (<*>),",
         );
         t(
             "Invalid user user from a; Invalid user  0101 from b; invalid user  [preauth]",
