@@ -284,9 +284,32 @@ pub fn template(message: &str) -> String {
     let (mut span, mut token_end) = (i, i);
     let (mut after_user, mut after_number) = (false, false);
     let mut previous = 0..0;
+    // The quote of a `key="value` whose closing quote is in a later token.
+    let mut quoted = None;
     while i < bytes.len() {
         let token_start = i;
         let mut named = false;
+        if let Some(q) = quoted {
+            // A word of that value: part of the `"<*>"` written already, the blank before it
+            // too (`msg="no route to host"` is `msg="<*>"` as `msg="timeout"` is).
+            if span == i {
+                out.pop();
+            } else {
+                out.push_str(&cut[span..token_end]);
+            }
+            let end = bytes[i..]
+                .iter()
+                .position(|&b| CLASS[b as usize] == BLANK)
+                .map_or(bytes.len(), |n| i + n);
+            match memchr::memchr(q, &bytes[i..end]) {
+                Some(at) => {
+                    quoted = None;
+                    (span, i) = (i + at + 1, i + at + 1);
+                }
+                None => (span, i) = (end, end),
+            }
+            named = true;
+        }
         if after_user {
             // The word after `user` names one: `Invalid user admin from`, `for user cyrus`;
             // so does the word after sshd's `password for` (`Failed password for root`).
@@ -333,7 +356,7 @@ pub fn template(message: &str) -> String {
                 span = end;
             } else if seen & (DIGIT | EQUALS) != 0 {
                 out.push_str(&cut[span..i]);
-                mask_part(&cut[i..end], seen & OTHER != 0, &mut out);
+                quoted = mask_part(&cut[i..end], seen & OTHER != 0, &mut out);
                 span = end;
             } else if cut[i..end].starts_with("()") && edges(&cut[i..end]).1.is_empty() {
                 // Empty parentheses standing alone hold a value that is empty this time
@@ -486,14 +509,16 @@ fn dated(cut: &str, at: usize) -> bool {
 
 /// Masks `part`, which holds a digit and, if `other`, something else: digits alone, the most
 /// common variable part, without a look at their shape (what [`mask_value`] makes of them).
-fn mask_part(part: &str, other: bool, out: &mut String) {
+/// Returns the quote of a quoted value that goes on past `part` (see [`mask_key_value`]).
+fn mask_part(part: &str, other: bool, out: &mut String) -> Option<u8> {
     if other {
-        mask_token(part, out);
+        return mask_token(part, out);
     } else if part.len() >= 8 && part.starts_with('0') {
         out.push_str("<hex>");
     } else {
         out.push_str("<num>");
     }
+    None
 }
 
 fn is_edge_punct(c: char) -> bool {
@@ -533,8 +558,9 @@ fn mask_core(token: &str, placeholder: &str, out: &mut String) {
     out.push_str(trail);
 }
 
-/// Masks `token`, which holds a digit or a `=`.
-fn mask_token(token: &str, out: &mut String) {
+/// Masks `token`, which holds a digit or a `=`; returns the quote of a quoted value that goes
+/// on past it.
+fn mask_token(token: &str, out: &mut String) -> Option<u8> {
     let (lead, core, trail) = edges(token);
     // A bound is written with its number: `lifetime <1 sec` beside `lifetime 00:01`.
     let lead = if is_number(core) {
@@ -548,9 +574,7 @@ fn mask_token(token: &str, out: &mut String) {
         // and `rhost=db.example.com` are one pattern).
         Some(at) if at > 0 && core.as_bytes()[at] == b'=' && !has_digit(&core[..at]) => {
             out.push_str(&core[..=at]);
-            if at + 1 < core.len() {
-                out.push_str("<*>");
-            }
+            return mask_key_value(&token[lead.len() + at + 1..], out);
         }
         // `host:port`: `<*>:<num>`, whichever the host, named or addressed (`/` kept, as
         // Java writes a resolved address).
@@ -568,6 +592,53 @@ fn mask_token(token: &str, out: &mut String) {
         _ => mask_value(core, out),
     }
     out.push_str(trail);
+    None
+}
+
+/// The value of a `key=value` and what follows it in its token, as `<*>` and that: a quoted
+/// value whole (`"<*>"`; its quote is returned when it closes in a later token:
+/// `msg="no route`), brackets opened inside an unquoted one closed with it
+/// (`ws=WorkSource{10113},` is `ws=<*>,`), an empty value left empty (`logname=`).
+fn mask_key_value(after: &str, out: &mut String) -> Option<u8> {
+    let bytes = after.as_bytes();
+    if let Some(&q @ (b'"' | b'\'')) = bytes.first() {
+        out.push(q as char);
+        return match memchr::memchr(q, &bytes[1..]) {
+            Some(at) => {
+                out.push_str(if at == 0 { "" } else { "<*>" });
+                out.push_str(&after[1 + at..]);
+                None
+            }
+            None => {
+                out.push_str("<*>");
+                out.push(q as char);
+                Some(q)
+            }
+        };
+    }
+    let value_end = bytes
+        .iter()
+        .rposition(|&b| !(is_edge_punct(b as char) || b == b':'))
+        .map_or(0, |last| last + 1);
+    let (value, trail) = after.split_at(value_end);
+    let open = value
+        .bytes()
+        .filter(|b| matches!(b, b'(' | b'[' | b'{'))
+        .count();
+    let closed = value
+        .bytes()
+        .filter(|b| matches!(b, b')' | b']' | b'}'))
+        .count();
+    let closing = trail
+        .bytes()
+        .take(open.saturating_sub(closed))
+        .take_while(|b| matches!(b, b')' | b']' | b'}'))
+        .count();
+    if !value.is_empty() {
+        out.push_str("<*>");
+    }
+    out.push_str(&trail[closing..]);
+    None
 }
 
 /// A host name of two labels or more, the last of letters, a `:` and a port:
@@ -900,6 +971,14 @@ mod tests {
         t(
             "from 1.2.3.4 () at; from 1.2.3.4 (a-1.b.example.net), f() (),",
             "from <ip> (<*>) at; from <ip> (<*>), f() (<*>),",
+        );
+        t(
+            r#"acquire tag="View Lock", ws=WorkSource{10113}, x=a) y="RIL_WL", z="", msg="a b c"#,
+            r#"acquire tag="<*>", ws=<*>, x=<*>) y="<*>", z="", msg="<*>""#,
+        );
+        t(
+            r#"level=info msg="connection from peer closed" peer=10.0.0.1 took=3ms"#,
+            r#"level=<*> msg="<*>" peer=<*> took=<*>"#,
         );
         t(
             "Invalid user user from a; Invalid user  0101 from b; invalid user  [preauth]",
