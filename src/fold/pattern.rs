@@ -206,11 +206,11 @@ impl PatternRules {
 /// formatting machinery: a tenth of the pattern's time went there).
 fn hex16(n: u64) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut hex = String::with_capacity(16);
-    for i in (0..16).rev() {
-        hex.push(DIGITS[((n >> (4 * i)) & 0xf) as usize] as char);
+    let mut hex = [0u8; 16];
+    for (i, digit) in hex.iter_mut().enumerate() {
+        *digit = DIGITS[((n >> (4 * (15 - i))) & 0xf) as usize];
     }
-    hex
+    hex.iter().map(|&b| b as char).collect()
 }
 
 /// What a byte is to the tokenizer, as bits: [`BLANK`] (ASCII whitespace) ends a token,
@@ -326,7 +326,13 @@ pub fn template(message: &str) -> String {
                 named = true;
             }
         }
-        if after_number {
+        // Units start with one of these bytes (`µ` with 0xc2): a cheap test first.
+        if after_number
+            && matches!(
+                bytes[i],
+                b'B' | b'K' | b'k' | b'M' | b'G' | b'T' | b'n' | b'u' | 0xc2 | b'm' | b's'
+            )
+        {
             let (end, _) = scan_part(bytes, i);
             let (lead, core, _) = edges(&cut[i..end]);
             if lead.is_empty() && is_unit(core) {
@@ -444,8 +450,14 @@ fn names_user(previous: &str, token: &str) -> bool {
 /// The English names of months and weekdays as dates write them (`Jul`, `July`, `Sun`), with
 /// a trailing `,` or `.`.
 fn is_date_word(word: &str) -> bool {
-    // Most words fail the first test: it comes first.
-    if !word.as_bytes().first().is_some_and(u8::is_ascii_uppercase) || word.len() > 10 {
+    // Most words fail the first test: it comes first. Every name starts with one of these.
+    if !word.as_bytes().first().is_some_and(|b| {
+        matches!(
+            b,
+            b'J' | b'F' | b'M' | b'A' | b'S' | b'O' | b'N' | b'D' | b'T' | b'W'
+        )
+    }) || !(3..=10).contains(&word.len())
+    {
         return false;
     }
     matches!(
@@ -563,7 +575,7 @@ fn mask_core(token: &str, placeholder: &str, out: &mut String) {
 fn mask_token(token: &str, out: &mut String) -> Option<u8> {
     let (lead, core, trail) = edges(token);
     // A bound is written with its number: `lifetime <1 sec` beside `lifetime 00:01`.
-    let lead = if is_number(core) {
+    let lead = if lead.ends_with(['<', '>']) && is_number(core) {
         lead.trim_end_matches(['<', '>'])
     } else {
         lead
@@ -644,9 +656,21 @@ fn mask_key_value(after: &str, out: &mut String) -> Option<u8> {
 /// A host name of two labels or more, the last of letters, a `:` and a port:
 /// `proxy.example.edu.hk:5070`, `5.google.com:443`.
 fn is_host_port(s: &str) -> bool {
-    let Some((host, port)) = s.rsplit_once(':') else {
+    // The port first, from the end: most tokens fail there, without a search.
+    let bytes = s.as_bytes();
+    let digits = bytes
+        .iter()
+        .rev()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    if !(1..=5).contains(&digits) || bytes.len() < digits + 2 {
         return false;
-    };
+    }
+    let colon = bytes.len() - digits - 1;
+    if bytes[colon] != b':' || !bytes[colon - 1].is_ascii_alphabetic() {
+        return false;
+    }
+    let (host, port) = (&s[..colon], &s[colon + 1..]);
     let label = |l: &str| {
         !l.is_empty()
             && l.bytes()
@@ -668,6 +692,9 @@ fn is_host_port(s: &str) -> bool {
 /// `ns.example.com`, `customer-187-141-143-180-sta.uninet-ide.com.mx`, `proxy.cse.edu.hk`;
 /// not `com.apple.launchd` or `org.apache.kafka`, package names.
 fn is_host_name(s: &str) -> bool {
+    if !s.as_bytes().last().is_some_and(u8::is_ascii_lowercase) {
+        return false;
+    }
     let Some((rest, tld)) = s.rsplit_once('.') else {
         return false;
     };
@@ -703,7 +730,7 @@ fn is_whole_value(s: &str) -> bool {
 fn mask_value(value: &str, out: &mut String) {
     let placeholder = if value.is_empty() || !has_digit(value) {
         None
-    } else if is_ipv4(value) || value.contains(',') && value.split(',').all(is_ipv4) {
+    } else if is_ipv4(value) || is_ipv4_list(value) {
         Some("<ip>")
     } else if is_uuid(value) {
         Some("<uuid>")
@@ -806,6 +833,13 @@ fn is_ipv4(s: &str) -> bool {
         }
         _ => false,
     }
+}
+
+/// Addresses separated by `,`, as `X-Forwarded-For` lists them.
+fn is_ipv4_list(s: &str) -> bool {
+    s.as_bytes().first().is_some_and(u8::is_ascii_digit)
+        && s.contains(',')
+        && s.split(',').all(|a| !a.contains(':') && is_ipv4(a))
 }
 
 fn is_uuid(s: &str) -> bool {
