@@ -282,6 +282,12 @@ pub fn template(message: &str) -> String {
     // Blanks and `|` are ASCII, so every slice below starts and ends on a character.
     // `span..` is written as it is when something else must be written after it.
     let (mut span, mut token_end) = (i, i);
+    if let Some(colon) = subject(&cut[i..]) {
+        // A job or bundle named first, as a logger would be: `com.apple.icloud.fmfd.heartbeat:
+        // scheduler_evaluate_activity told me to run this job`.
+        out.push_str("<*>");
+        (span, i) = (i + colon, i + colon);
+    }
     let (mut after_user, mut after_number) = (false, false);
     let mut previous = 0..0;
     // The quote of a `key="value` whose closing quote is in a later token.
@@ -428,6 +434,32 @@ fn is_unit(word: &str) -> bool {
             | "sec"
             | "secs"
     )
+}
+
+/// Where the `:` after a reverse-DNS name that opens `message` is (`com.apple.cts.job: ...`:
+/// three labels or more, the first `com`, `org`, `net` or `io`), unless the name is an
+/// exception's type (`...Exception:`, `...Error:`), which says what happened.
+fn subject(message: &str) -> Option<usize> {
+    let head = message.as_bytes().get(..4)?;
+    if !matches!(head, b"com." | b"org." | b"net." | [b'i', b'o', b'.', _]) {
+        return None;
+    }
+    // The first word, ending in `:`; its reverse-DNS part ends at a `:` inside it, if any
+    // (`com.apple.ical.sync.x-coredata://DB05755C/p11:`).
+    let colon = memchr::memchr(b' ', message.as_bytes())?.checked_sub(1)?;
+    let name = &message[..colon];
+    let domain = name.split(':').next().unwrap_or(name);
+    let is_subject = message.as_bytes()[colon] == b':'
+        && domain.split('.').count() >= 3
+        && domain.split('.').all(|label| {
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        && !name.ends_with("Exception")
+        && !name.ends_with("Error");
+    is_subject.then_some(colon)
 }
 
 /// Whether the word after `token` (after `previous`) names a user: after `user`, and after
@@ -1013,6 +1045,18 @@ mod tests {
         t(
             r#"level=info msg="connection from peer closed" peer=10.0.0.1 took=3ms"#,
             r#"level=<*> msg="<*>" peer=<*> took=<*>"#,
+        );
+        t(
+            "com.apple.icloud.fmfd.heartbeat: told me to run; org.x.y: z",
+            "<*>: told me to run; org.x.y: z",
+        );
+        t(
+            "com.apple.ical.sync.x-coredata://DB05/p11: told",
+            "<*>: told",
+        );
+        t(
+            "org.apache.kafka.common.KafkaException: failed; com.a: b",
+            "org.apache.kafka.common.KafkaException: failed; com.a: b",
         );
         t(
             "Invalid user user from a; Invalid user  0101 from b; invalid user  [preauth]",
