@@ -43,13 +43,13 @@ pub enum Command {
     Exceptions(ExceptionsArgs),
     /// Show one exception group in full: trace, explanation, histogram, breakdowns, samples.
     Show(ShowArgs),
-    /// Mark an exception group resolved: it leaves the default list until it happens again
-    /// (in a later release, with --in-release).
+    /// Mark an exception group (or a pattern) resolved: it leaves the default list until it
+    /// happens again (in a later release, with --in-release).
     Resolve(ResolveArgs),
-    /// Mark an exception group ignored, for good or --until-count N more events or --until a
-    /// time.
+    /// Mark an exception group (or a pattern) ignored, for good or --until-count N more events
+    /// or --until a time.
     Ignore(IgnoreArgs),
-    /// Mark an exception group unresolved again.
+    /// Mark an exception group (or a pattern) unresolved again.
     Reopen(TriageArgs),
     /// Delete indexed events older than a given age.
     Prune(PruneArgs),
@@ -331,7 +331,8 @@ pub struct ExceptionsArgs {
 pub struct TriageArgs {
     #[arg(long, value_name = "DIR")]
     pub data: PathBuf,
-    /// The group's fingerprint (32 hex digits, as `exceptions` lists them).
+    /// The group's fingerprint (32 hex digits, as `exceptions` lists them), or a pattern's id
+    /// (16 hex digits, as `patterns` lists them).
     #[arg(value_name = "FINGERPRINT")]
     pub fingerprint: String,
     /// Who makes the change, as the history records it [default: $USER].
@@ -364,7 +365,8 @@ pub struct IgnoreArgs {
 pub struct ShowArgs {
     #[arg(long, value_name = "DIR")]
     pub data: PathBuf,
-    /// The group's fingerprint (32 hex digits, as `exceptions` lists them).
+    /// The group's fingerprint (32 hex digits, as `exceptions` lists them), or a pattern's id
+    /// (16 hex digits, as `patterns` lists them).
     #[arg(value_name = "FINGERPRINT")]
     pub fingerprint: String,
     #[command(flatten)]
@@ -438,6 +440,15 @@ pub struct PatternsArgs {
     /// Only events at this level or a more severe one (ERROR also counts FATAL).
     #[arg(long, value_name = "LEVEL")]
     pub level: Option<String>,
+    /// With --data: only patterns of this triage status: unresolved (what needs work, the
+    /// default), resolved, ignored or all.
+    #[arg(
+        long,
+        default_value = "unresolved",
+        value_name = "STATUS",
+        requires = "data"
+    )]
+    pub status: String,
     /// With --data: only patterns of events matching this query.
     #[arg(
         long,

@@ -649,6 +649,11 @@ fn patterns_of_an_index_are_those_of_its_files() {
         let mut patterns: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
         for p in &mut patterns {
             p.as_object_mut().unwrap().remove("example");
+            // The index adds the triage status, which files do not have.
+            if args.contains(&"--data") {
+                assert_eq!(p["status"], "unresolved", "{p}");
+                p.as_object_mut().unwrap().remove("status");
+            }
         }
         patterns
     };
@@ -673,4 +678,87 @@ fn patterns_of_an_index_are_those_of_its_files() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "paths and --data together");
+}
+
+#[test]
+fn a_resolved_pattern_leaves_the_list_and_comes_back_when_it_happens_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_arg = data.to_str().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    let line = |ts: jiff::Timestamp, host: &str| {
+        format!("{ts} ERROR db.Pool - Connection refused to {host}:5432\n")
+    };
+    let old = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(2);
+    let mut first = String::new();
+    for host in ["10.0.0.3", "10.0.0.4", "db.example.com"] {
+        first.push_str(&line(old, host));
+    }
+    first.push_str(&format!("{old} WARN db.Pool - pool size 3\n"));
+    std::fs::write(logs.join("app_a.log"), first).unwrap();
+    let run = |args: &[&str]| {
+        let out = common::stackfold(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let index = || {
+        run(&[
+            "index",
+            "--data",
+            data_arg,
+            "--tz",
+            "UTC",
+            logs.to_str().unwrap(),
+        ])
+    };
+    index();
+    let listed = |status: &str| -> Vec<Value> {
+        let out = run(&["patterns", "--json", "--data", data_arg, "--status", status]);
+        serde_json::from_slice(&out).unwrap()
+    };
+    let before = listed("unresolved");
+    assert_eq!(before.len(), 2, "{before:?}");
+    let id = before[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(before[0]["count"], 3);
+
+    run(&["resolve", "--data", data_arg, &id, "--by", "ana"]);
+    let open: Vec<Value> = listed("unresolved");
+    assert!(open.iter().all(|p| p["id"] != id.as_str()), "{open:?}");
+    let resolved = listed("resolved");
+    assert_eq!(resolved.len(), 1);
+    assert_eq!(resolved[0]["id"], id.as_str());
+    assert_eq!(resolved[0]["status"], "resolved");
+    assert_eq!(listed("all").len(), 2);
+
+    // The same kind of line again, timestamped after the resolve: unresolved, regressed.
+    let later = jiff::Timestamp::now() + jiff::SignedDuration::from_mins(1);
+    std::fs::write(logs.join("app_b.log"), line(later, "10.0.0.9")).unwrap();
+    index();
+    let back = listed("unresolved");
+    let again = back
+        .iter()
+        .find(|p| p["id"] == id.as_str())
+        .expect("listed again");
+    assert_eq!(again["status"], "unresolved");
+    assert_eq!(again["count"], 4);
+    assert!(again["regressed_at"].as_str().is_some(), "{again}");
+
+    // A pattern id nobody indexed, and an id of the wrong length, are refused.
+    for (wrong, says) in [
+        ("0123456789abcdef", "no pattern"),
+        ("0123456789abcde", "neither a fingerprint"),
+    ] {
+        let out = Command::new(common::binary())
+            .args(["ignore", "--data", data_arg, wrong])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{wrong}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{stderr}");
+    }
 }

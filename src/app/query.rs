@@ -181,8 +181,22 @@ pub(super) fn indexed_patterns(
         level: levels,
     };
     let limit = args.limit.filter(|&n| n > 0).unwrap_or(usize::MAX);
-    let listed = filters(&filter_args)
-        .and_then(|f| reader.pattern_list(&args.query, &f, GroupSort::Count, limit, 0));
+    let status: StatusFilter = match args.status.parse() {
+        Ok(status) => status,
+        Err(err) => return failed(QueryError::BadParameter(err)),
+    };
+    let records = Store::records_under(data)?;
+    let listed = filters(&filter_args).and_then(|f| {
+        let query = GroupQuery {
+            text: &args.query,
+            filters: &f,
+            sort: GroupSort::Count,
+            limit,
+            trend_buckets: 0,
+            status,
+        };
+        triage::pattern_list(&reader, &records, query)
+    });
     let list = match listed {
         Ok(list) => list,
         Err(err) => return failed(err),
@@ -378,26 +392,35 @@ fn future_time(text: &str) -> Result<jiff::Timestamp, String> {
         .map_err(|e| format!("--until {text:?}: {e}"))
 }
 
-/// Records `change` for the group of `args`, which must be in the index.
+/// Records `change` for the group or pattern of `args`, which must be in the index.
 fn set_status(args: &TriageArgs, change: Change) -> anyhow::Result<ExitCode> {
     let fp = &args.fingerprint;
-    if fp.len() != 32 || !fp.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !matches!(fp.len(), 16 | 32) || !fp.bytes().all(|b| b.is_ascii_hexdigit()) {
         return failed(QueryError::BadParameter(format!(
-            "{fp:?} is not a fingerprint (32 hex digits)"
+            "{fp:?} is neither a fingerprint (32 hex digits) nor a pattern id (16)"
         )));
     }
     if let Some(problem) = change.problem() {
         return failed(QueryError::BadParameter(problem));
     }
     let reader = Reader::open(&args.data)?;
-    let only = Filters {
-        fingerprint: vec![fp.clone()],
-        ..Filters::default()
+    let (only, what) = if triage::is_pattern_id(fp) {
+        let only = Filters {
+            pattern: vec![fp.clone()],
+            ..Filters::default()
+        };
+        (only, "pattern")
+    } else {
+        let only = Filters {
+            fingerprint: vec![fp.clone()],
+            ..Filters::default()
+        };
+        (only, "exception group")
     };
     match reader.count("", &only) {
         Ok(0) => {
             return failed(QueryError::BadParameter(format!(
-                "no exception group {fp} in {}",
+                "no {what} {fp} in {}",
                 args.data.display()
             )));
         }

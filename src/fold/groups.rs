@@ -115,6 +115,19 @@ pub struct PatternSummary {
     /// Events per trend bucket, from an index when asked for; empty otherwise.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub trend: Vec<u64>,
+    /// The image tag of the earliest event (the example's), from an index.
+    #[serde(skip)]
+    pub first_tag: Option<String>,
+    /// The triage status, over an index: `unresolved`, `resolved` or `ignored`, as for
+    /// exception groups; absent over files, which have no triage.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// When a resolved pattern came back: the time of its first event since.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub regressed_at: Option<String>,
+    /// The image tag of that event.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub regressed_in: Option<String>,
 }
 
 /// Patterns counted exactly from a stream of events, at most [`MAX_PATTERNS`] of them.
@@ -151,6 +164,10 @@ impl PatternTable {
                 tags: Default::default(),
                 example: event.message.clone(),
                 trend: Vec::new(),
+                first_tag: None,
+                status: None,
+                regressed_at: None,
+                regressed_in: None,
             });
         row.count += 1;
         let level = event.level.map_or("none", |l| l.as_str());

@@ -45,13 +45,27 @@ impl Reader {
         limit: usize,
         trend_buckets: usize,
     ) -> Result<PatternList, QueryError> {
+        self.pattern_list_where(text, filters, sort, limit, trend_buckets, |_| true)
+    }
+
+    /// [`Reader::pattern_list`] of the patterns whose id `keep` accepts, chosen before the
+    /// limit applies (a triage status).
+    pub fn pattern_list_where(
+        &self,
+        text: &str,
+        filters: &Filters,
+        sort: GroupSort,
+        limit: usize,
+        trend_buckets: usize,
+        keep: impl Fn(&str) -> bool,
+    ) -> Result<PatternList, QueryError> {
         let order = Order {
             sort,
             limit,
             trend_buckets,
         };
         let searcher = self.searcher();
-        let ranking = self.rank(&searcher, PATTERN, text, filters, order, |_| true)?;
+        let ranking = self.rank(&searcher, PATTERN, text, filters, order, keep)?;
         let patterns = ranking
             .rows
             .into_iter()
@@ -123,10 +137,14 @@ impl Reader {
             envs: next(),
             hosts: next(),
             tags: next(),
+            first_tag: example.as_ref().and_then(|e| e.event.meta.tag.clone()),
             example: example
                 .map(|e| e.event.message.into_owned())
                 .unwrap_or_default(),
             trend: page.trend,
+            status: None,
+            regressed_at: None,
+            regressed_in: None,
         })
     }
 }

@@ -1,6 +1,8 @@
-//! Triage: each exception group's status as people set it (`unresolved`, `resolved`,
-//! `ignored`), kept in an embedded database beside the index ([`store`]) so it survives
-//! restarts and re-indexing (fingerprints do not change when the same logs are indexed again).
+//! Triage: each exception group's and each pattern's status as people set it (`unresolved`,
+//! `resolved`, `ignored`), kept in an embedded database beside the index ([`store`]) so it
+//! survives restarts and re-indexing (fingerprints and pattern ids do not change when the same
+//! logs are indexed again). A record is keyed by the group's fingerprint (32 hex digits) or the
+//! pattern's id (16), so the two never meet; what follows says "group" for either.
 //!
 //! In: status changes (`stackfold resolve|ignore|reopen`, `POST
 //! /api/exceptions/{fingerprint}/status`) with who made them. Out: each group's status as of
@@ -25,7 +27,7 @@ use serde::{Deserialize, Serialize};
 
 pub use store::Store;
 
-use crate::query::{Filters, GroupList, GroupSort, GroupSummary, QueryError, Reader};
+use crate::query::{Filters, GroupList, GroupSort, GroupSummary, PatternList, QueryError, Reader};
 
 /// A group's triage status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -201,8 +203,8 @@ pub fn status_of(reader: &Reader, record: &Record, now: Timestamp) -> Result<Tri
                 let later: Vec<String> = came_back
                     .tags
                     .iter()
-                    .map(|t| t.value.clone())
                     .filter(|tag| compare_releases(tag, release) == Ordering::Greater)
+                    .cloned()
                     .collect();
                 if later.is_empty() {
                     return Ok(plain(Status::Resolved));
@@ -221,23 +223,92 @@ pub fn status_of(reader: &Reader, record: &Record, now: Timestamp) -> Result<Tri
     }
 }
 
+/// What came in for a group after its record was set.
+struct CameBack {
+    count: u64,
+    tags: Vec<String>,
+    first_seen: Option<String>,
+    first_tag: Option<String>,
+}
+
+/// Whether `key` is a pattern's id rather than a group's fingerprint.
+pub fn is_pattern_id(key: &str) -> bool {
+    key.len() == 16
+}
+
 /// The group's events timestamped after its record was set (of the releases
 /// `tags`, when given), as one summary; `None` when there are none.
 fn since(
     reader: &Reader,
     record: &Record,
     tags: &[String],
-) -> Result<Option<GroupSummary>, QueryError> {
+) -> Result<Option<CameBack>, QueryError> {
     // By the events' own time, not their batch of ingest: a batch is numbered when the one
     // before it is committed, so an event indexed just after a resolve may carry a number
     // from before it; and logs of the past indexed late are not news.
-    let filters = Filters {
-        fingerprint: vec![record.fingerprint.clone()],
+    let key = record.fingerprint.clone();
+    let mut filters = Filters {
         from: Some(record.at),
         tag: tags.to_vec(),
         ..Filters::default()
     };
-    Ok(reader.groups("", &filters)?.into_iter().next())
+    if is_pattern_id(&key) {
+        filters.pattern = vec![key];
+        let list = reader.pattern_list("", &filters, GroupSort::Count, 1, 0)?;
+        return Ok(list.patterns.into_iter().next().map(|p| CameBack {
+            count: p.count,
+            tags: p.tags.keys().cloned().collect(),
+            first_seen: p.first_seen.map(|t| t.to_string()),
+            first_tag: p.first_tag,
+        }));
+    }
+    filters.fingerprint = vec![key];
+    Ok(reader
+        .groups("", &filters)?
+        .into_iter()
+        .next()
+        .map(|g| CameBack {
+            count: g.count,
+            tags: g.tags.into_iter().map(|t| t.value).collect(),
+            first_seen: g.first_seen,
+            first_tag: g.first_tag,
+        }))
+}
+
+/// [`group_list`] for patterns: the patterns whose status `status` admits, each with its
+/// status.
+pub fn pattern_list(
+    reader: &Reader,
+    records: &HashMap<String, Record>,
+    query: GroupQuery<'_>,
+) -> Result<PatternList, QueryError> {
+    let patterns: HashMap<String, Record> = records
+        .iter()
+        .filter(|(key, _)| is_pattern_id(key))
+        .map(|(k, r)| (k.clone(), r.clone()))
+        .collect();
+    let statuses = statuses(reader, &patterns, Timestamp::now())?;
+    let status = |id: &str| statuses.get(id).map_or(Status::Unresolved, |t| t.status);
+    let mut list = reader.pattern_list_where(
+        query.text,
+        query.filters,
+        query.sort,
+        query.limit,
+        query.trend_buckets,
+        |id| query.status.admits(status(id)),
+    )?;
+    for pattern in &mut list.patterns {
+        let triaged = statuses.get(&pattern.id);
+        pattern.status = Some(
+            triaged
+                .map_or(Status::Unresolved, |t| t.status)
+                .as_str()
+                .to_owned(),
+        );
+        pattern.regressed_at = triaged.and_then(|t| t.regressed_at.clone());
+        pattern.regressed_in = triaged.and_then(|t| t.regressed_in.clone());
+    }
+    Ok(list)
 }
 
 /// The groups of the matching events whose status `query.status` admits (their `records`
@@ -249,7 +320,12 @@ pub fn group_list(
     records: &HashMap<String, Record>,
     query: GroupQuery<'_>,
 ) -> Result<GroupList, QueryError> {
-    let statuses = statuses(reader, records, Timestamp::now())?;
+    let groups: HashMap<String, Record> = records
+        .iter()
+        .filter(|(key, _)| !is_pattern_id(key))
+        .map(|(k, r)| (k.clone(), r.clone()))
+        .collect();
+    let statuses = statuses(reader, &groups, Timestamp::now())?;
     let status = |fp: &str| statuses.get(fp).map_or(Status::Unresolved, |t| t.status);
     let mut list = reader.group_list_where(
         query.text,
