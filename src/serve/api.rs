@@ -273,22 +273,62 @@ pub async fn set_status(
     body: Result<Json<Change>, JsonRejection>,
 ) -> Result<Json<Record>, ApiError> {
     check_fingerprint(&fingerprint)?;
-    let Json(change) = body.map_err(|e| ApiError::bad(e.body_text()))?;
-    if let Some(problem) = change.problem() {
-        return Err(ApiError::bad(problem));
-    }
     let only = Filters {
         fingerprint: vec![fingerprint.clone()],
         ..Filters::default()
     };
-    if blocking(&state, move |r| r.count("", &only)).await? == 0 {
-        return Err(ApiError::NotFound(format!(
-            "no exception group {fingerprint}"
-        )));
+    record_change(&state, fingerprint, only, actor, body).await
+}
+
+/// `POST /api/patterns/{id}/status`: [`set_status`] for a pattern.
+pub async fn set_pattern_status(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    actor: Option<Extension<Actor>>,
+    body: Result<Json<Change>, JsonRejection>,
+) -> Result<Json<Record>, ApiError> {
+    let id = check_pattern_id(&id)?;
+    let only = Filters {
+        pattern: vec![id.clone()],
+        ..Filters::default()
+    };
+    record_change(&state, id, only, actor, body).await
+}
+
+/// Records the change of `body` for `key` (a fingerprint or a pattern id), which must have
+/// events (`only` selects them), as the authenticated user.
+async fn record_change(
+    state: &AppState,
+    key: String,
+    only: Filters,
+    actor: Option<Extension<Actor>>,
+    body: Result<Json<Change>, JsonRejection>,
+) -> Result<Json<Record>, ApiError> {
+    let Json(change) = body.map_err(|e| ApiError::bad(e.body_text()))?;
+    if let Some(problem) = change.problem() {
+        return Err(ApiError::bad(problem));
+    }
+    if blocking(state, move |r| r.count("", &only)).await? == 0 {
+        let what = if triage::is_pattern_id(&key) {
+            "pattern"
+        } else {
+            "exception group"
+        };
+        return Err(ApiError::NotFound(format!("no {what} {key}")));
     }
     let by = actor.map_or_else(|| "anonymous".to_owned(), |Extension(Actor(user))| user);
-    let record = on_triage(&state, move |store| store.set(&fingerprint, &change, &by)).await?;
+    let record = on_triage(state, move |store| store.set(&key, &change, &by)).await?;
     Ok(Json(record))
+}
+
+/// `id` as a pattern id (16 hex digits), lower case.
+fn check_pattern_id(id: &str) -> Result<String, ApiError> {
+    if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::bad(format!(
+            "{id:?} is not a pattern id (16 hex digits)"
+        )));
+    }
+    Ok(id.to_ascii_lowercase())
 }
 
 fn check_fingerprint(fingerprint: &str) -> Result<(), ApiError> {
@@ -357,8 +397,21 @@ pub async fn patterns(
     let filters = p.filters()?;
     let (sort, limit) = sort_and_limit(&p)?;
     let text = p.text();
+    let status: StatusFilter = match p.status.as_deref() {
+        None | Some("") => StatusFilter::Unresolved,
+        Some(s) => s.parse().map_err(ApiError::bad)?,
+    };
+    let records = on_triage(&state, |store| store.records()).await?;
     let list = run_query(&state, Lane::of_page(limit), move |r| {
-        r.pattern_list(&text, &filters, sort, limit, TREND_BUCKETS)
+        let query = GroupQuery {
+            text: &text,
+            filters: &filters,
+            sort,
+            limit,
+            trend_buckets: TREND_BUCKETS,
+            status,
+        };
+        triage::pattern_list(r, &records, query)
     })
     .await?;
     Ok(Json(list))
@@ -371,11 +424,7 @@ pub async fn pattern(
     query: Result<Query<Params>, QueryRejection>,
 ) -> Result<Json<PatternDetail>, ApiError> {
     let p = params(query)?;
-    if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(ApiError::bad(format!(
-            "{id:?} is not a pattern id (16 hex digits)"
-        )));
-    }
+    let wanted = check_pattern_id(&id)?;
     let filters = p.filters()?;
     let samples = p.limit.unwrap_or(10);
     if samples == 0 || samples > crate::query::MAX_LIMIT {
@@ -384,8 +433,26 @@ pub async fn pattern(
             crate::query::MAX_LIMIT
         )));
     }
-    let wanted = id.to_ascii_lowercase();
-    let detail = blocking(&state, move |r| r.pattern(&wanted, &filters, samples)).await?;
+    let key = wanted.clone();
+    let record = on_triage(&state, move |store| store.record(&key)).await?;
+    let detail = blocking(&state, move |r| {
+        let mut detail = r.pattern(&wanted, &filters, samples)?;
+        if let Some(detail) = detail.as_mut() {
+            let triaged = match &record {
+                Some(record) => Some(triage::status_of(r, record, Timestamp::now())?),
+                None => None,
+            };
+            let summary = &mut detail.summary;
+            let status = triaged
+                .as_ref()
+                .map_or(triage::Status::Unresolved, |t| t.status);
+            summary.status = Some(status.as_str().to_owned());
+            summary.regressed_at = triaged.as_ref().and_then(|t| t.regressed_at.clone());
+            summary.regressed_in = triaged.and_then(|t| t.regressed_in);
+        }
+        Ok(detail)
+    })
+    .await?;
     detail
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("no pattern {id}")))
@@ -534,6 +601,16 @@ pub async fn status_history(
 ) -> Result<Json<History>, ApiError> {
     check_fingerprint(&fingerprint)?;
     let changes = on_triage(&state, move |store| store.history(&fingerprint)).await?;
+    Ok(Json(History { changes }))
+}
+
+/// `GET /api/patterns/{id}/history`: [`status_history`] for a pattern.
+pub async fn pattern_history(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<History>, ApiError> {
+    let id = check_pattern_id(&id)?;
+    let changes = on_triage(&state, move |store| store.history(&id)).await?;
     Ok(Json(History { changes }))
 }
 

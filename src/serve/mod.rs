@@ -134,6 +134,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/patterns", get(api::patterns))
         .route("/api/patterns/{id}", get(api::pattern))
+        .route("/api/patterns/{id}/status", post(api::set_pattern_status))
+        .route("/api/patterns/{id}/history", get(api::pattern_history))
         .route("/api/alerts", get(api::alerts))
         .route("/api/events/{id}", get(api::event))
         .route("/api/events/{id}/context", get(api::context))

@@ -878,6 +878,88 @@ async fn resolved_groups_leave_the_default_list_and_the_change_names_its_user() 
 }
 
 #[tokio::test]
+async fn a_resolved_pattern_leaves_the_default_list_and_keeps_its_history() {
+    let dir = own_data();
+    let state = AppState::open(dir.path().to_path_buf(), None, WebAssets::default()).unwrap();
+    let get = |uri: String| send(state.clone(), "GET", uri, "", None);
+    let ids = |list: &Value| -> Vec<String> {
+        list["patterns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (status, list) = get("/api/patterns".to_owned()).await;
+    assert_eq!(status, StatusCode::OK);
+    let before = ids(&list);
+    assert!(before.len() >= 2, "{list}");
+    assert!(
+        list["patterns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["status"] == "unresolved")
+    );
+    let id = before[0].clone();
+
+    let uri = format!("/api/patterns/{id}/status");
+    let (status, record) = send(
+        state.clone(),
+        "POST",
+        &uri,
+        r#"{"status": "ignored"}"#,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{record}");
+    assert_eq!(record["status"], "ignored");
+    assert_eq!(record["by"], "anonymous");
+
+    let (_, open) = get("/api/patterns".to_owned()).await;
+    assert!(!ids(&open).contains(&id), "{open}");
+    assert_eq!(ids(&open).len(), before.len() - 1);
+    let (_, ignored) = get("/api/patterns?status=ignored".to_owned()).await;
+    assert_eq!(ids(&ignored), std::slice::from_ref(&id));
+    assert_eq!(ignored["patterns"][0]["status"], "ignored");
+    let (_, all) = get("/api/patterns?status=all".to_owned()).await;
+    assert_eq!(ids(&all).len(), before.len());
+    let (_, detail) = get(format!("/api/patterns/{id}")).await;
+    assert_eq!(detail["status"], "ignored");
+    // The groups' listing is not touched by a pattern's record.
+    let (_, groups) = get("/api/exceptions".to_owned()).await;
+    assert!(!groups["groups"].as_array().unwrap().is_empty());
+    let (_, history) = get(format!("/api/patterns/{id}/history")).await;
+    assert_eq!(history["changes"][0]["status"], "ignored");
+
+    for (uri, body, want) in [
+        (
+            uri.as_str(),
+            r#"{"status": "done"}"#,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "/api/patterns/0000000000000000/status",
+            r#"{"status": "resolved"}"#,
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "/api/patterns/xyz/status",
+            r#"{"status": "resolved"}"#,
+            StatusCode::BAD_REQUEST,
+        ),
+    ] {
+        let (status, answer) = send(state.clone(), "POST", uri, body, None).await;
+        assert_eq!(status, want, "{uri} {body}: {answer}");
+        assert!(answer["error"].is_string(), "{answer}");
+    }
+    let (status, _) = get("/api/patterns?status=fixed".to_owned()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = get("/api/patterns/xyz/history".to_owned()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
 async fn ingest_only_users_may_not_triage() {
     let dir = own_data();
     let readers = dir.path().join("readers");
