@@ -53,9 +53,41 @@ async function post(path, body) {
   return answer;
 }
 
-// Sets the triage status of the groups `fingerprints`, one request each.
-async function setStatus(fingerprints, status) {
-  for (const fp of fingerprints) await post(`exceptions/${encodeURIComponent(fp)}/status`, { status });
+// Sets the triage status of the groups `fingerprints` (of the patterns `ids` when `of` is
+// "patterns"), one request each.
+async function setStatus(fingerprints, status, of = "exceptions") {
+  for (const fp of fingerprints) await post(`${of}/${encodeURIComponent(fp)}/status`, { status });
+}
+
+// The triage line of a group's or a pattern's page: its status, badges, the buttons that
+// change it and, once read, who changed it last.
+function triageLine(item) {
+  return `<div class="triage">Status: <b id="group-status">${esc(item.status)}</b> ${triageBadges({ ...item, status: "" })}
+      <button type="button" data-status="resolved"${item.status === "resolved" ? " disabled" : ""}>Resolve</button>
+      <button type="button" data-status="ignored"${item.status === "ignored" ? " disabled" : ""}>Ignore</button>
+      <button type="button" data-status="unresolved"${item.status === "unresolved" ? " disabled" : ""}>Reopen</button></div>`;
+}
+
+// Wires the triage line of the page of `key` (under `of`: "exceptions" or "patterns").
+function wireTriage(of, key, r) {
+  api(`${of}/${encodeURIComponent(key)}/history`).then(({ changes }) => {
+    const last = changes[changes.length - 1];
+    if (!last || r.stale()) return;
+    const note = document.createElement("span");
+    note.className = "meta";
+    note.textContent = `set ${last.status} by ${last.by} at ${last.at}${last.in_release ? " in release " + last.in_release : ""}`;
+    $("#view .triage").append(note);
+  }).catch(() => {});
+  $("#view .triage").addEventListener("click", async (e) => {
+    const to = e.target.dataset?.status;
+    if (!to) return;
+    try {
+      await setStatus([key], to, of);
+      render();
+    } catch (err) {
+      showError(err);
+    }
+  });
 }
 
 // A group's triage badges: regressed (when and in which release), and its status when it is
@@ -830,10 +862,7 @@ async function viewGroup(r) {
   $("#view").innerHTML = `
     <h2 class="type">${esc(g.root_type || "(no type)")}</h2>
     <div class="template">${esc(g.template)}</div>
-    <div class="triage">Status: <b id="group-status">${esc(g.status)}</b> ${triageBadges({ ...g, status: "" })}
-      <button type="button" data-status="resolved"${g.status === "resolved" ? " disabled" : ""}>Resolve</button>
-      <button type="button" data-status="ignored"${g.status === "ignored" ? " disabled" : ""}>Ignore</button>
-      <button type="button" data-status="unresolved"${g.status === "unresolved" ? " disabled" : ""}>Reopen</button></div>
+    ${triageLine(g)}
     <p class="meta"><span class="count" id="group-count">${g.count}</span> events · first seen ${esc(g.first_seen || "—")}
       ${g.first_tag ? `<span class="new">new in ${esc(g.first_tag)}</span>` : ""} · last seen <span id="group-last">${esc(g.last_seen || "—")}</span>
       · fingerprint ${esc(g.fingerprint)} · <a id="all-events" href="#/search?${allEvents(g.fingerprint, r)}">all ${g.count} events</a>
@@ -846,24 +875,7 @@ async function viewGroup(r) {
     <h3>Recent events</h3><div class="panel" id="samples">${samples}</div>`;
   drawHistogram($("#hist"), g.histogram);
   wireDetails($("#latest"));
-  api(`exceptions/${encodeURIComponent(g.fingerprint)}/history`).then(({ changes }) => {
-    const last = changes[changes.length - 1];
-    if (!last || r.stale()) return;
-    const note = document.createElement("span");
-    note.className = "meta";
-    note.textContent = `set ${last.status} by ${last.by} at ${last.at}${last.in_release ? " in release " + last.in_release : ""}`;
-    $("#view .triage").append(note);
-  }).catch(() => {});
-  $("#view .triage").addEventListener("click", async (e) => {
-    const to = e.target.dataset?.status;
-    if (!to) return;
-    try {
-      await setStatus([g.fingerprint], to);
-      render();
-    } catch (err) {
-      showError(err);
-    }
-  });
+  wireTriage("exceptions", g.fingerprint, r);
   $("#samples").addEventListener("click", (e) => {
     const id = e.target.dataset?.context;
     if (!id) return;
@@ -920,6 +932,8 @@ async function viewPatterns(r) {
   if (q) params.set("q", q);
   const limit = Number(r.params.get("limit")) || 100;
   params.set("limit", String(limit));
+  const status = r.params.get("status") || "unresolved";
+  params.set("status", status);
   const list = await api("patterns", params);
   if (r.stale()) return;
   const header = (key, label) => {
@@ -928,17 +942,17 @@ async function viewPatterns(r) {
     return `<a href="#/patterns?${p}" class="${sort === key ? "sorted" : ""}">${label}</a>`;
   };
   const kept = new URLSearchParams(r.params);
-  for (const k of ["sort", "limit", "q"]) kept.delete(k);
+  for (const k of ["sort", "limit", "q", "status"]) kept.delete(k);
   const link = (p) => `#/pattern/${esc(p.id)}${kept.toString() ? "?" + kept : ""}`;
   const rowsOf = (list) => list.patterns
     .map((p) => `<tr class="group" data-id="${esc(p.id)}">
       <td class="count">${p.count}</td>
       <td>${sparkline(p.trend, list.trend_from, list.trend_interval_seconds)}</td>
-      <td><div class="template"><a class="pattern-link" href="${link(p)}">${esc(p.template || "(empty message)")}</a></div>
+      <td><div class="template"><a class="pattern-link" href="${link(p)}">${esc(p.template || "(empty message)")}</a> ${triageBadges(p)}</div>
         <div class="meta">${counted(p.levels).map((l) => `<span class="level-${esc(l.value)}">${esc(l.value)} ${l.count}</span>`).join(" ")}</div></td>
       <td>${counted(p.apps).map((a) => esc(a.value)).join(", ")}<div class="meta">${counted(p.envs).map((e) => esc(e.value)).join(", ")}</div></td>
       <td class="meta">${ago(p.first_seen)}</td><td class="meta">${ago(p.last_seen)}</td></tr>`)
-    .join("") || `<tr><td colspan="6" class="meta">No patterns in this range: every matching event there has a trace, or none matched.</td></tr>`;
+    .join("") || `<tr><td colspan="6" class="meta">No ${status === "all" ? "" : status + " "}patterns in this range: every matching event there has a trace, or none matched.</td></tr>`;
   const rows = rowsOf(list);
   const severity = r.params.get("severity") || "warn";
   const levelSet = Boolean(shared(r.params).get("level"));
@@ -947,12 +961,18 @@ async function viewPatterns(r) {
     p.set("severity", key);
     return `<a href="#/patterns?${p}" class="tab${key === severity ? " active" : ""}"${key === severity ? ' aria-current="page"' : ""}>${label}</a>`;
   }).join("");
+  const statusTabs = STATUSES.map(([key, label]) => {
+    const p = new URLSearchParams(r.params);
+    p.set("status", key);
+    return `<a href="#/patterns?${p}" class="tab${key === status ? " active" : ""}"${key === status ? ' aria-current="page"' : ""}>${label}</a>`;
+  }).join("");
   const more = new URLSearchParams(r.params);
   more.set("limit", String(limit + 100));
   $("#view").innerHTML = `
     <form class="searchbar" id="pattern-form"><input id="q" value="${esc(q)}" placeholder="Only patterns of events matching…">
       <button class="primary" type="submit">Filter</button></form>
     <nav class="tabs" aria-label="Levels">${tabs}</nav>
+    <nav class="tabs" aria-label="Status">${statusTabs}</nav>
     <p class="meta">Events without a trace, grouped by their message with the variable parts (numbers, addresses, ids) as placeholders.</p>
     <table class="groups patterns"><thead><tr><th>${header("count", "Events")}</th><th>Trend</th><th>Pattern</th>
       <th>Apps / envs</th><th>${header("first_seen", "First seen")}</th><th>${header("last_seen", "Last seen")}</th></tr></thead>
@@ -996,6 +1016,7 @@ async function viewPattern(r) {
   const panel = (title, key, map) => breakdown(title, key, counted(map), r, "pattern");
   $("#view").innerHTML = `
     <h2 class="template pattern-template">${esc(p.template || "(empty message)")}</h2>
+    ${triageLine(p)}
     <p class="meta"><span class="count">${p.count}</span> events · first seen ${esc(p.first_seen || "—")} · last seen ${esc(p.last_seen || "—")}
       · pattern ${esc(p.id)} · <a id="all-events" href="#/search?${patternEvents(p.id, r)}">all ${p.count} events</a>
       · <button type="button" class="copy-link">Copy link</button></p>
@@ -1005,6 +1026,7 @@ async function viewPattern(r) {
     <div class="breakdowns">${panel("levels", "level", p.levels)}${panel("apps", "app", p.apps)}${panel("envs", "env", p.envs)}${panel("hosts", "host", p.hosts)}${panel("release (tag)", "tag", p.tags)}</div>
     <h3>Recent events</h3><div class="panel" id="samples">${samples}</div>`;
   drawHistogram($("#hist"), p.histogram);
+  wireTriage("patterns", p.id, r);
   $("#samples").addEventListener("click", (e) => {
     const id = e.target.dataset?.context;
     if (!id) return;

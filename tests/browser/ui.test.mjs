@@ -556,5 +556,22 @@ test("patterns: the list by level, a pattern's page, its events in search", asyn
   await page.click(".details a.pattern-of");
   await page.waitForSelector("#view .pattern-template");
   assert.equal(await page.textContent("#view .pattern-template"), top.template);
+
+  // Triage, as for a group: ignored, it leaves the list; its tab lists it; reopened, it is back.
+  await page.click("#view .triage button[data-status=ignored]");
+  await page.waitForFunction(() => document.querySelector("#group-status")?.textContent === "ignored");
+  await page.waitForFunction(() => /set ignored by anonymous/.test(document.querySelector("#view .triage")?.textContent || ""));
+  await page.click("#nav-patterns");
+  await page.click("nav.tabs >> text=Errors");
+  await page.waitForFunction((n) => document.querySelectorAll("table.patterns tr.group").length === n - 1, errors.patterns.length);
+  assert.equal(await page.locator(`tr[data-id="${top.id}"]`).count(), 0);
+  await page.click("nav.tabs[aria-label=Status] >> text=Ignored");
+  await page.waitForSelector(`tr[data-id="${top.id}"]`);
+  assert.equal(await page.locator("table.patterns tr.group").count(), 1);
+  await page.click(`tr[data-id="${top.id}"] a.pattern-link`);
+  await page.click("#view .triage button[data-status=unresolved]");
+  await page.waitForFunction(() => document.querySelector("#group-status")?.textContent === "unresolved");
+  const after = await (await fetch(`${base}api/patterns?level=ERROR,FATAL`)).json();
+  assert.equal(after.patterns.length, errors.patterns.length);
   await page.close();
 });
