@@ -115,7 +115,7 @@ pub struct PatternSummary {
     /// Events per trend bucket, from an index when asked for; empty otherwise.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub trend: Vec<u64>,
-    /// The image tag of the earliest event (the example's), from an index.
+    /// The image tag of the earliest event (the example's).
     #[serde(skip)]
     pub first_tag: Option<String>,
     /// The triage status, over an index: `unresolved`, `resolved` or `ignored`, as for
@@ -164,7 +164,7 @@ impl PatternTable {
                 tags: Default::default(),
                 example: event.message.clone(),
                 trend: Vec::new(),
-                first_tag: None,
+                first_tag: event.source.meta.tag.clone(),
                 status: None,
                 regressed_at: None,
                 regressed_in: None,
@@ -189,6 +189,7 @@ impl PatternTable {
             if earlier {
                 row.first_seen = Some(ts);
                 row.example = event.message.clone();
+                row.first_tag.clone_from(&meta.tag);
             }
             row.last_seen = Some(row.last_seen.map_or(ts, |t| t.max(ts)));
         }
