@@ -231,10 +231,7 @@ pub async fn exceptions(
     let filters = p.filters()?;
     let (sort, limit) = sort_and_limit(&p)?;
     let text = p.text();
-    let status: StatusFilter = match p.status.as_deref() {
-        None | Some("") => StatusFilter::Unresolved,
-        Some(s) => s.parse().map_err(ApiError::bad)?,
-    };
+    let status = status_param(&p)?;
     let records = on_triage(&state, |store| store.records()).await?;
     let list = run_query(&state, Lane::of_page(limit), move |r| {
         let query = GroupQuery {
@@ -249,6 +246,14 @@ pub async fn exceptions(
     })
     .await?;
     Ok(Json(list))
+}
+
+/// The `status` a listing asks for: `unresolved` unless given.
+fn status_param(p: &Params) -> Result<StatusFilter, ApiError> {
+    match p.status.as_deref() {
+        None | Some("") => Ok(StatusFilter::Unresolved),
+        Some(s) => s.parse().map_err(ApiError::bad),
+    }
 }
 
 /// `work` on the triage database, off the async threads; its failures are the server's.
@@ -397,10 +402,7 @@ pub async fn patterns(
     let filters = p.filters()?;
     let (sort, limit) = sort_and_limit(&p)?;
     let text = p.text();
-    let status: StatusFilter = match p.status.as_deref() {
-        None | Some("") => StatusFilter::Unresolved,
-        Some(s) => s.parse().map_err(ApiError::bad)?,
-    };
+    let status = status_param(&p)?;
     let records = on_triage(&state, |store| store.records()).await?;
     let list = run_query(&state, Lane::of_page(limit), move |r| {
         let query = GroupQuery {

@@ -161,19 +161,6 @@ pub struct Triaged {
     pub regressed_in: Option<String>,
 }
 
-/// The status as of `now` of every group that has a record.
-pub fn statuses(
-    reader: &Reader,
-    records: &HashMap<String, Record>,
-    now: Timestamp,
-) -> Result<HashMap<String, Triaged>, QueryError> {
-    let mut out = HashMap::with_capacity(records.len());
-    for (fingerprint, record) in records {
-        out.insert(fingerprint.clone(), status_of(reader, record, now)?);
-    }
-    Ok(out)
-}
-
 /// The status as of `now` of the group `record` is about.
 pub fn status_of(reader: &Reader, record: &Record, now: Timestamp) -> Result<Triaged, QueryError> {
     let plain = |status| Triaged {
@@ -275,6 +262,20 @@ fn since(
         }))
 }
 
+/// The statuses as of now of the patterns' records among `records`, or of the groups'.
+fn statuses_of(
+    reader: &Reader,
+    records: &HashMap<String, Record>,
+    patterns: bool,
+) -> Result<HashMap<String, Triaged>, QueryError> {
+    let now = Timestamp::now();
+    records
+        .iter()
+        .filter(|(key, _)| is_pattern_id(key) == patterns)
+        .map(|(key, record)| Ok((key.clone(), status_of(reader, record, now)?)))
+        .collect()
+}
+
 /// [`group_list`] for patterns: the patterns whose status `status` admits, each with its
 /// status.
 pub fn pattern_list(
@@ -282,12 +283,7 @@ pub fn pattern_list(
     records: &HashMap<String, Record>,
     query: GroupQuery<'_>,
 ) -> Result<PatternList, QueryError> {
-    let patterns: HashMap<String, Record> = records
-        .iter()
-        .filter(|(key, _)| is_pattern_id(key))
-        .map(|(k, r)| (k.clone(), r.clone()))
-        .collect();
-    let statuses = statuses(reader, &patterns, Timestamp::now())?;
+    let statuses = statuses_of(reader, records, true)?;
     let status = |id: &str| statuses.get(id).map_or(Status::Unresolved, |t| t.status);
     let mut list = reader.pattern_list_where(
         query.text,
@@ -320,12 +316,7 @@ pub fn group_list(
     records: &HashMap<String, Record>,
     query: GroupQuery<'_>,
 ) -> Result<GroupList, QueryError> {
-    let groups: HashMap<String, Record> = records
-        .iter()
-        .filter(|(key, _)| !is_pattern_id(key))
-        .map(|(k, r)| (k.clone(), r.clone()))
-        .collect();
-    let statuses = statuses(reader, &groups, Timestamp::now())?;
+    let statuses = statuses_of(reader, records, false)?;
     let status = |fp: &str| statuses.get(fp).map_or(Status::Unresolved, |t| t.status);
     let mut list = reader.group_list_where(
         query.text,
