@@ -227,13 +227,34 @@ pub async fn exceptions(
     State(state): State<AppState>,
     query: Result<Query<Params>, QueryRejection>,
 ) -> Result<Json<GroupList>, ApiError> {
+    triaged_list(&state, query, triage::group_list).await
+}
+
+/// [`triage::group_list`] or [`triage::pattern_list`].
+type Listing<T> = fn(
+    &Reader,
+    &std::collections::HashMap<String, Record>,
+    GroupQuery<'_>,
+) -> Result<T, QueryError>;
+
+/// A listing of groups or patterns (`list`: [`triage::group_list`] or
+/// [`triage::pattern_list`]) for the request's query, filters, sort, limit and `status`
+/// (`unresolved` unless given).
+async fn triaged_list<T: Send + 'static>(
+    state: &AppState,
+    query: Result<Query<Params>, QueryRejection>,
+    list: Listing<T>,
+) -> Result<Json<T>, ApiError> {
     let p = params(query)?;
     let filters = p.filters()?;
     let (sort, limit) = sort_and_limit(&p)?;
     let text = p.text();
-    let status = status_param(&p)?;
-    let records = on_triage(&state, |store| store.records()).await?;
-    let list = run_query(&state, Lane::of_page(limit), move |r| {
+    let status = match p.status.as_deref() {
+        None | Some("") => StatusFilter::Unresolved,
+        Some(s) => s.parse().map_err(ApiError::bad)?,
+    };
+    let records = on_triage(state, |store| store.records()).await?;
+    let answer = run_query(state, Lane::of_page(limit), move |r| {
         let query = GroupQuery {
             text: &text,
             filters: &filters,
@@ -242,18 +263,10 @@ pub async fn exceptions(
             trend_buckets: TREND_BUCKETS,
             status,
         };
-        triage::group_list(r, &records, query)
+        list(r, &records, query)
     })
     .await?;
-    Ok(Json(list))
-}
-
-/// The `status` a listing asks for: `unresolved` unless given.
-fn status_param(p: &Params) -> Result<StatusFilter, ApiError> {
-    match p.status.as_deref() {
-        None | Some("") => Ok(StatusFilter::Unresolved),
-        Some(s) => s.parse().map_err(ApiError::bad),
-    }
+    Ok(Json(answer))
 }
 
 /// `work` on the triage database, off the async threads; its failures are the server's.
@@ -398,25 +411,7 @@ pub async fn patterns(
     State(state): State<AppState>,
     query: Result<Query<Params>, QueryRejection>,
 ) -> Result<Json<PatternList>, ApiError> {
-    let p = params(query)?;
-    let filters = p.filters()?;
-    let (sort, limit) = sort_and_limit(&p)?;
-    let text = p.text();
-    let status = status_param(&p)?;
-    let records = on_triage(&state, |store| store.records()).await?;
-    let list = run_query(&state, Lane::of_page(limit), move |r| {
-        let query = GroupQuery {
-            text: &text,
-            filters: &filters,
-            sort,
-            limit,
-            trend_buckets: TREND_BUCKETS,
-            status,
-        };
-        triage::pattern_list(r, &records, query)
-    })
-    .await?;
-    Ok(Json(list))
+    triaged_list(&state, query, triage::pattern_list).await
 }
 
 /// `GET /api/patterns/{id}`: one pattern, its histogram and newest events (`limit`, 10).
@@ -444,13 +439,7 @@ pub async fn pattern(
                 Some(record) => Some(triage::status_of(r, record, Timestamp::now())?),
                 None => None,
             };
-            let summary = &mut detail.summary;
-            let status = triaged
-                .as_ref()
-                .map_or(triage::Status::Unresolved, |t| t.status);
-            summary.status = Some(status.as_str().to_owned());
-            summary.regressed_at = triaged.as_ref().and_then(|t| t.regressed_at.clone());
-            summary.regressed_in = triaged.and_then(|t| t.regressed_in);
+            triage::annotate_pattern(&mut detail.summary, triaged.as_ref());
         }
         Ok(detail)
     })

@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 
 pub use store::Store;
 
+use crate::fold::groups::PatternSummary;
 use crate::query::{Filters, GroupList, GroupSort, GroupSummary, PatternList, QueryError, Reader};
 
 /// A group's triage status.
@@ -294,17 +295,17 @@ pub fn pattern_list(
         |id| query.status.admits(status(id)),
     )?;
     for pattern in &mut list.patterns {
-        let triaged = statuses.get(&pattern.id);
-        pattern.status = Some(
-            triaged
-                .map_or(Status::Unresolved, |t| t.status)
-                .as_str()
-                .to_owned(),
-        );
-        pattern.regressed_at = triaged.and_then(|t| t.regressed_at.clone());
-        pattern.regressed_in = triaged.and_then(|t| t.regressed_in.clone());
+        annotate_pattern(pattern, statuses.get(&pattern.id));
     }
     Ok(list)
+}
+
+/// Sets the triage fields of `pattern`: `unresolved` when nobody triaged it.
+pub fn annotate_pattern(pattern: &mut PatternSummary, triaged: Option<&Triaged>) {
+    let status = triaged.map_or(Status::Unresolved, |t| t.status);
+    pattern.status = Some(status.as_str().to_owned());
+    pattern.regressed_at = triaged.and_then(|t| t.regressed_at.clone());
+    pattern.regressed_in = triaged.and_then(|t| t.regressed_in.clone());
 }
 
 /// The groups of the matching events whose status `query.status` admits (their `records`
