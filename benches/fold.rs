@@ -1,6 +1,8 @@
-//! Throughput of the read stages on real log bytes: parse + fold + fingerprint on decoded
-//! text, the same behind zstd, and `zstd -d` alone on the same bytes as the yardstick
-//! (issue: the stage should be at least as fast per core as decompression).
+//! Throughput of the read stages on real log bytes: parse + fold on decoded text, the same
+//! behind zstd, and `zstd -d` alone on the same bytes as the yardstick (issue: the stage
+//! should be at least as fast per core as decompression); then the fold stage whole, as the
+//! pipeline runs it: with the exception and fingerprint of each trace, and with the pattern
+//! of each event without one (issue 18).
 //!
 //! The corpus is [`corpus::real_files`]. Run: `cargo bench --bench fold`.
 
@@ -12,7 +14,7 @@ use std::sync::Arc;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use stackfold::decode::LineReader;
 use stackfold::decode::Resume;
-use stackfold::event::FileInfo;
+use stackfold::event::{Event, FileInfo};
 use stackfold::pipeline::PipelineSettings;
 use stackfold::read::fold_lines;
 
@@ -29,12 +31,28 @@ fn corpus() -> (String, Vec<u8>) {
 }
 
 fn fold_all(lines: &mut LineReader, file: &Arc<FileInfo>, settings: &PipelineSettings) -> usize {
+    fold_then(lines, file, settings, |_| {})
+}
+
+/// Folds `lines` and passes each event to `then` (the analysis under test).
+fn fold_then(
+    lines: &mut LineReader,
+    file: &Arc<FileInfo>,
+    settings: &PipelineSettings,
+    then: impl Fn(&mut Event),
+) -> usize {
     let mut events = 0;
-    fold_lines(lines, settings.line_folder(file), Resume::default(), |e| {
-        events += 1;
-        black_box(e);
-        true
-    });
+    fold_lines(
+        lines,
+        settings.line_folder(file),
+        Resume::default(),
+        |mut e| {
+            then(&mut e);
+            events += 1;
+            black_box(e);
+            true
+        },
+    );
     events
 }
 
@@ -50,59 +68,77 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group(format!("read/{name}"));
     group.throughput(Throughput::Bytes(bytes.len() as u64));
     group.sample_size(20);
-    group.bench_function("parse+fold+fingerprint", |b| {
+    // Lines into events, nothing more. (Named `parse+fold+fingerprint` until 2026-12-06,
+    // though it never looked for exceptions: that is `parse+fold+exceptions`.)
+    group.bench_function("parse+fold", |b| {
         b.iter_batched(
             || bytes.clone(),
             |copy| fold_all(&mut LineReader::from_bytes(copy), &file, &settings),
             BatchSize::LargeInput,
         )
     });
-    // What the pipeline adds per event: the exception and fingerprint of a trace, else the
-    // pattern (issue 18). `fold_all` above stops at folded events.
-    group.bench_function("parse+fold+analyse", |b| {
-        b.iter_batched(
-            || bytes.clone(),
-            |copy| {
-                let mut events = 0;
-                let lines = &mut LineReader::from_bytes(copy);
-                fold_lines(
-                    lines,
-                    settings.line_folder(&file),
-                    Resume::default(),
-                    |mut e| {
-                        settings.analyzer.analyse(&mut e);
-                        events += 1;
-                        black_box(e);
-                        true
-                    },
-                );
-                events
-            },
-            BatchSize::LargeInput,
-        )
-    });
+    // The fold stage as the pipeline runs it: the exception and fingerprint of a trace, else
+    // the pattern (issue 18). Without patterns, it is the stage as it was before issue 18: the
+    // difference between the two is what patterns cost in the pipeline.
+    type Analyse = fn(&PipelineSettings, &mut Event);
+    let analyses: [(&str, Analyse); 2] = [
+        ("parse+fold+analyse", |s, e| s.analyzer.analyse(e)),
+        ("parse+fold+exceptions", |s, e| s.analyzer.find_exception(e)),
+    ];
+    for (name, analyse) in analyses {
+        group.bench_function(name, |b| {
+            b.iter_batched(
+                || bytes.clone(),
+                |copy| {
+                    let lines = &mut LineReader::from_bytes(copy);
+                    fold_then(lines, &file, &settings, |e| analyse(&settings, e))
+                },
+                BatchSize::LargeInput,
+            )
+        });
+    }
+    // The patterns alone, on exactly what the pipeline makes them of: the messages of the
+    // events without a trace, after any prefix of a line without a known header.
     let mut messages = Vec::new();
     fold_lines(
         &mut LineReader::from_bytes(bytes.clone()),
         settings.line_folder(&file),
         Resume::default(),
-        |e| {
-            messages.push(e.message);
+        |mut e| {
+            settings.analyzer.find_exception(&mut e);
+            if e.exception.is_none() {
+                messages.push((e.message, e.format));
+            }
             true
         },
     );
-    group.bench_function("patterns alone (every event's message)", |b| {
+    group.bench_function("patterns alone (events without a trace)", |b| {
         b.iter(|| {
             messages
                 .iter()
-                .map(|m| stackfold::fold::pattern::pattern(m).id.len())
+                .map(|(m, format)| {
+                    let part = stackfold::fold::pattern::groupable(m, format);
+                    settings.analyzer.patterns.pattern(part).id.len()
+                })
+                .sum::<usize>()
+        })
+    });
+    // The same without the memo of recent messages: what a log whose lines never repeat costs.
+    group.bench_function("patterns alone, nothing remembered", |b| {
+        b.iter(|| {
+            messages
+                .iter()
+                .map(|(m, format)| {
+                    let part = stackfold::fold::pattern::groupable(m, format);
+                    stackfold::fold::pattern::pattern(part).id.len()
+                })
                 .sum::<usize>()
         })
     });
     group.bench_function("zstd -d (yardstick)", |b| {
         b.iter(|| zstd::decode_all(&zst[..]).unwrap().len())
     });
-    group.bench_function("zstd -d + parse+fold+fingerprint", |b| {
+    group.bench_function("zstd -d + parse+fold", |b| {
         b.iter_batched(
             || std::io::Cursor::new(zst.clone()),
             |compressed| {

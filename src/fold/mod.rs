@@ -50,7 +50,9 @@ impl Analyzer {
         };
     }
 
-    fn find_exception(&self, event: &mut Event) {
+    /// Sets `event.exception` when the event holds a trace: [`Analyzer::analyse`] without
+    /// the pattern.
+    pub fn find_exception(&self, event: &mut Event) {
         if !might_hold_trace(event) {
             return;
         }
