@@ -168,7 +168,7 @@ pub struct Event {
 
 /// The kind of line an event without an exception is: its message's template and an id
 /// hashed from it (16 hex digits), the same wherever and whenever the line is read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pattern {
     pub id: String,
     pub template: String,
@@ -177,6 +177,23 @@ pub struct Pattern {
     /// that config.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub custom: bool,
+}
+
+impl Clone for Pattern {
+    fn clone(&self) -> Self {
+        Pattern {
+            id: self.id.clone(),
+            template: self.template.clone(),
+            custom: self.custom,
+        }
+    }
+
+    /// Into the buffers `self` has already (a derived `clone_from` would allocate new ones).
+    fn clone_from(&mut self, source: &Self) {
+        self.id.clone_from(&source.id);
+        self.template.clone_from(&source.template);
+        self.custom = source.custom;
+    }
 }
 
 impl Serialize for Event {

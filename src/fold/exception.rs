@@ -71,10 +71,14 @@ impl Default for InApp {
 
 impl InApp {
     fn by_prefix(&self, module: &str) -> Option<bool> {
+        // Every frame is tested against every prefix: the first byte rules most out without
+        // a call to compare the rest.
+        let first = module.as_bytes().first();
+        let starts_with = |p: &String| p.as_bytes().first() == first && module.starts_with(p);
         if !self.include.is_empty() {
-            return Some(self.include.iter().any(|p| module.starts_with(p.as_str())));
+            return Some(self.include.iter().any(starts_with));
         }
-        if self.exclude.iter().any(|p| module.starts_with(p.as_str())) {
+        if self.exclude.iter().any(starts_with) {
             return Some(false);
         }
         None
@@ -343,7 +347,9 @@ fn java_frame(t: &str, in_app: &InApp) -> Option<Frame> {
     let (qualified, rest) = body.split_once('(')?;
     // `app//`, `java.base/` or `java.base@17/` before the class; a lambda class's own
     // `$$Lambda$412/0x...` keeps its slash.
-    let prefix_end = qualified.find("$$Lambda").unwrap_or(qualified.len());
+    let prefix_end = memchr::memchr(b'$', qualified.as_bytes())
+        .and_then(|dollar| qualified[dollar..].find("$$Lambda").map(|at| dollar + at))
+        .unwrap_or(qualified.len());
     let qualified = match qualified[..prefix_end].rfind('/') {
         Some(slash) => &qualified[slash + 1..],
         None => qualified,

@@ -14,6 +14,7 @@ pub mod fingerprint;
 mod folder;
 pub mod groups;
 pub mod pattern;
+mod recent;
 pub mod rules;
 pub mod template;
 pub mod trace;

@@ -66,52 +66,16 @@ pub fn pattern(message: &str) -> Pattern {
     of_template(template(message), false)
 }
 
-/// How many messages each thread remembers the pattern of, and the longest it remembers.
-const RECENT_SLOTS: usize = 1024;
-const RECENT_MAX_MESSAGE: usize = 1024;
-
 std::thread_local! {
-    /// The patterns of messages seen last on this thread, each in the slot its hash picks, a
-    /// message and its pattern per slot. The buffers are kept when a slot is taken over, so
-    /// a thread holds at most [`RECENT_SLOTS`] × (message + template) bytes, about 3 MiB.
-    static RECENT: std::cell::RefCell<Vec<(String, Pattern)>> = const {
-        std::cell::RefCell::new(Vec::new())
-    };
+    static RECENT: std::cell::RefCell<super::recent::Recent<Pattern>> =
+        const { std::cell::RefCell::new(super::recent::Recent::new()) };
 }
 
-/// [`pattern`], remembered: services log the same line over and over (a debug line per
-/// request, a health check), and over the trace-less events of real logs more than half
-/// repeat a message seen shortly before. A message is looked up whole, so the pattern is
-/// the one [`pattern`] gives, whatever was seen before; only the time differs.
+/// [`pattern`], remembered per thread (docs/grouping.md §7): services log the same line over
+/// and over, and over the trace-less events of real logs more than half repeat a message
+/// seen shortly before. The pattern is the one [`pattern`] gives; only the time differs.
 pub fn recent_pattern(message: &str) -> Pattern {
-    if message.len() > RECENT_MAX_MESSAGE {
-        return pattern(message);
-    }
-    let slot = xxhash_rust::xxh3::xxh3_64(message.as_bytes()) as usize % RECENT_SLOTS;
-    RECENT.with_borrow_mut(|recent| {
-        if recent.is_empty() {
-            recent.resize_with(RECENT_SLOTS, || {
-                let empty = Pattern {
-                    id: String::new(),
-                    template: String::new(),
-                    custom: false,
-                };
-                (String::new(), empty)
-            });
-        }
-        let (seen, remembered) = &mut recent[slot];
-        // A slot never filled has no id.
-        if !remembered.id.is_empty() && seen == message {
-            return remembered.clone();
-        }
-        let fresh = pattern(message);
-        seen.clear();
-        seen.push_str(message);
-        // Field by field: a derived `clone_from` would not reuse the buffers.
-        remembered.id.clone_from(&fresh.id);
-        remembered.template.clone_from(&fresh.template);
-        fresh
-    })
+    RECENT.with_borrow_mut(|recent| recent.get(message, pattern))
 }
 
 fn of_template(template: String, custom: bool) -> Pattern {
@@ -1164,14 +1128,17 @@ mod tests {
     fn a_remembered_pattern_is_the_pattern_of_the_message() {
         // More distinct messages than slots, so slots are shared and taken over; each asked
         // for twice, far apart and back to back; an empty message and one too long to keep.
-        let messages: Vec<String> = (0..3 * RECENT_SLOTS)
+        let messages: Vec<String> = (0..3 * super::super::recent::SLOTS)
             .map(|i| match i % 4 {
                 0 => format!("worker {i} started"),
                 1 => format!("user{} logged in from host-{}", i % 7, i % 5),
                 2 => format!("path /var/x{} missing", i % 11),
                 _ => "x".repeat(i % 3),
             })
-            .chain([String::new(), "a b ".repeat(RECENT_MAX_MESSAGE)])
+            .chain([
+                String::new(),
+                "a b ".repeat(super::super::recent::MAX_MESSAGE),
+            ])
             .collect();
         for message in messages
             .iter()

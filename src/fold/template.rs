@@ -43,7 +43,17 @@ const MAX_TEMPLATE_CHARS: usize = 512;
 
 /// `message` with its variable parts replaced by `<email>`, `<url>`, `<ip>`, `<uuid>`, `<hex>`,
 /// `<date>`, `<duration>`, `<num>` and `="<str>"`-style placeholders.
+///
+/// Remembered per thread for recent messages: the same exception is logged again and again.
 pub fn parameterize(message: &str) -> String {
+    std::thread_local! {
+        static RECENT: std::cell::RefCell<super::recent::Recent<String>> =
+            const { std::cell::RefCell::new(super::recent::Recent::new()) };
+    }
+    RECENT.with_borrow_mut(|recent| recent.get(message, computed))
+}
+
+fn computed(message: &str) -> String {
     let cut = match message.char_indices().nth(MAX_TEMPLATE_CHARS) {
         Some((idx, _)) => &message[..idx],
         None => message,
