@@ -43,6 +43,14 @@ fn start_server(data: &Path, config: &Path, port: u16) -> Child {
         .expect("starting stackfold serve")
 }
 
+/// Waits until something listens on `port` (at most a minute).
+fn wait_listening(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// A bare HTTP/1.1 POST: the status and body, or an error when the server is not there.
 fn post(port: u16, path: &str, body: &[u8]) -> std::io::Result<(u16, Vec<u8>)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port))?;
@@ -137,6 +145,10 @@ fn killer(
 ) -> Child {
     let mut server = start_server(&data, &config, port);
     while !done.load(Ordering::SeqCst) {
+        // Killed a while after it listens, not after it was started: a restart takes longer
+        // as the index grows (and on a busy machine), and a server killed before it answers
+        // anything would never let the sender through.
+        wait_listening(port);
         std::thread::sleep(Duration::from_millis(200 + fastrand::u64(0..400)));
         if done.load(Ordering::SeqCst) {
             break;
