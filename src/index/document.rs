@@ -3,7 +3,7 @@
 use tantivy::TantivyDocument;
 use xxhash_rust::xxh3::xxh3_64;
 
-use super::schema::{Fields, SCHEMA_VERSION, to_date};
+use super::schema::{Fields, to_date};
 use crate::event::Event;
 
 /// `flags` bit: the event was cut at a cap.
@@ -11,15 +11,19 @@ pub const FLAG_TRUNCATED: u64 = 1;
 /// `flags` bit: the event is the rest of a cut event.
 pub const FLAG_CONTINUED: u64 = 2;
 
-/// A stable id for the event at `offset` of the file known as `file` (its checkpoint key,
-/// which is its path unless an earlier file at that path was rotated away).
-pub fn event_id(file: &str, offset: u64) -> u64 {
-    let source = file;
-    let mut key = Vec::with_capacity(source.len() + 9);
-    key.extend_from_slice(source.as_bytes());
-    key.push(0);
-    key.extend_from_slice(&offset.to_le_bytes());
-    xxh3_64(&key)
+/// The id of the event at `offset` of the file or stream known as `key` (its checkpoint key,
+/// which is its path unless an earlier file at that path was rotated away): the key's hash
+/// plus the offset. It is the same whenever the same file is indexed again, two events of one
+/// file never share it, and events of different files only as rarely as two 64-bit hashes
+/// do. The index keeps the key and the offset, which compress, and computes the id from them
+/// (see [`EventIds`](super::stored::EventIds)).
+pub fn event_id(key: &str, offset: u64) -> u64 {
+    key_hash(key.as_bytes()).wrapping_add(offset)
+}
+
+/// The hash of a file's or stream's checkpoint key that its events' ids start from.
+pub fn key_hash(key: &[u8]) -> u64 {
+    xxh3_64(key)
 }
 
 /// An event id as users see it: 16 hex digits.
@@ -52,19 +56,12 @@ fn first_line(text: &str) -> &str {
     text.split_once('\n').map_or(text, |(first, _)| first)
 }
 
-/// The document for `event` of the file with checkpoint key `file`, indexed in batch
-/// `ingested`.
-pub fn to_document(f: &Fields, event: &Event, file: &str, ingested: u64) -> TantivyDocument {
-    document_with_id(f, event, event_id(file, event.offset), ingested)
-}
-
-/// The document for `event` under the id `id` (see [`event_id`]), indexed in batch
-/// `ingested`: what [`to_document`] builds, and what re-grouping writes again for an event
-/// whose id and batch it keeps.
-pub fn document_with_id(f: &Fields, event: &Event, id: u64, ingested: u64) -> TantivyDocument {
+/// The document for `event` of the file or stream with checkpoint key `key`, indexed in
+/// batch `ingested`; its id is [`event_id`]`(key, event.offset)`.
+pub fn to_document(f: &Fields, event: &Event, key: &str, ingested: u64) -> TantivyDocument {
     let mut doc = TantivyDocument::new();
     let source = event.source.path.to_string_lossy();
-    doc.add_u64(f.id, id);
+    doc.add_text(f.key, key);
     doc.add_u64(f.ingested, ingested);
     if let Some(ts) = event.ts {
         doc.add_date(f.ts, to_date(ts));
@@ -98,7 +95,6 @@ pub fn document_with_id(f: &Fields, event: &Event, id: u64, ingested: u64) -> Ta
     let flags = (u64::from(event.truncated) * FLAG_TRUNCATED)
         | (u64::from(event.continued) * FLAG_CONTINUED);
     doc.add_u64(f.flags, flags);
-    doc.add_u64(f.schema_version, SCHEMA_VERSION);
     if let Some(x) = &event.exception {
         for exc in &x.chain {
             doc.add_text(f.exc_types, &exc.ty);

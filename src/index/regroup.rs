@@ -18,7 +18,7 @@ use serde::Serialize;
 use tantivy::schema::IndexRecordOption;
 use tantivy::{DocId, DocSet, Index, ReloadPolicy, SegmentReader, TERMINATED};
 
-use super::stored::{EventColumns, stored_event};
+use super::stored::{EventColumns, EventIds, stored_event};
 use super::{EventWriter, Fields};
 use crate::error::{Error, Result};
 use crate::event::{Event, EventRecord, Exception, FileInfo};
@@ -75,8 +75,9 @@ pub fn regroup(
             segment,
             fields,
             settings,
-            |_, id, (old, old_pattern), event| {
+            |doc, columns, (old, old_pattern), event| {
                 report.events += 1;
+                let id = columns.ids.id(doc).unwrap_or(0);
                 let new_pattern = event.pattern.as_ref().map(|p| &p.id);
                 if new_pattern.is_some() && old_pattern.as_ref() != new_pattern {
                     report.patterns_changed += 1;
@@ -117,11 +118,12 @@ pub fn regroup(
             continue;
         }
         let mut doc_ids = shipped_ids(segment, fields, &wanted)?;
-        for_each_event(segment, fields, settings, |doc, id, _, event| {
+        for_each_event(segment, fields, settings, |doc, columns, _, event| {
             if wanted.contains(&doc) {
                 let batch = ingested.first(doc).unwrap_or(0);
                 let ids = doc_ids.remove(&doc).unwrap_or_default();
-                writer.add_again(&event, id, batch, &ids)?;
+                let key = columns.ids.key(doc).unwrap_or_default();
+                writer.add_again(&key, &event, batch, &ids)?;
             }
             Ok(())
         })?;
@@ -130,16 +132,21 @@ pub fn regroup(
     Ok(report)
 }
 
-/// Calls `visit` with every live event of `segment`: its doc, id, the exception and pattern
-/// id stored with it, and the event with its exception or pattern found again by `settings`.
+/// Calls `visit` with every live event of `segment`: its doc, the segment's columns (its
+/// id, key...), the exception and pattern id stored with it, and the event with its exception
+/// or pattern found again by `settings`.
 fn for_each_event(
     segment: &SegmentReader,
     fields: &Fields,
     settings: &PipelineSettings,
-    mut visit: impl FnMut(DocId, u64, (Option<Exception>, Option<String>), Event) -> Result<()>,
+    mut visit: impl FnMut(
+        DocId,
+        &EventColumns,
+        (Option<Exception>, Option<String>),
+        Event,
+    ) -> Result<()>,
 ) -> Result<()> {
     let columns = EventColumns::open(segment)?;
-    let ids = segment.fast_fields().u64("id")?;
     let store = segment.get_store_reader(STORE_CACHE_BLOCKS).map_err(io)?;
     for doc in 0..segment.max_doc() {
         if segment.is_deleted(doc) {
@@ -150,17 +157,17 @@ fn for_each_event(
         // The indexed id, not one computed again: an event indexed without one has none.
         let old_pattern = columns.str("pattern", doc);
         let event = analysed(stored.event, settings);
-        visit(doc, ids.first(doc).unwrap_or(0), (old, old_pattern), event)?;
+        visit(doc, &columns, (old, old_pattern), event)?;
     }
     Ok(())
 }
 
 /// The live docs of `segment` whose id is in `ids`.
 fn docs_with_ids(segment: &SegmentReader, ids: &HashSet<u64>) -> Result<HashSet<DocId>> {
-    let column = segment.fast_fields().u64("id")?;
+    let column = EventIds::open(segment)?;
     Ok((0..segment.max_doc())
         .filter(|&doc| !segment.is_deleted(doc))
-        .filter(|&doc| column.first(doc).is_some_and(|id| ids.contains(&id)))
+        .filter(|&doc| column.id(doc).is_some_and(|id| ids.contains(&id)))
         .collect())
 }
 

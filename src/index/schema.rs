@@ -2,12 +2,12 @@
 
 use tantivy::DateTime;
 use tantivy::schema::{
-    DateOptions, DateTimePrecision, FAST, Field, IndexRecordOption, STORED, Schema,
-    TextFieldIndexing, TextOptions,
+    DateOptions, DateTimePrecision, FAST, Field, IndexRecordOption, Schema, TextFieldIndexing,
+    TextOptions,
 };
 
 /// Bumped when the schema changes; an index of another version is refused with a message.
-pub const SCHEMA_VERSION: u64 = 5;
+pub const SCHEMA_VERSION: u64 = 6;
 
 /// The name the code tokenizer is registered under.
 pub const CODE_TOKENIZER: &str = "code";
@@ -15,9 +15,11 @@ pub const CODE_TOKENIZER: &str = "code";
 /// The fields of the schema, by role.
 #[derive(Debug, Clone)]
 pub struct Fields {
-    /// Stable event id: a 64-bit hash of the source path and the event's offset, shown as 16
-    /// hex digits. A fast field, not a term: a term per event would double the dictionary.
-    pub id: Field,
+    /// The checkpoint key of the file or stream the event was read from (its path, unless an
+    /// earlier file at that path was rotated away). With `offset`, it makes the event's id
+    /// (see [`crate::index::document::event_id`]), which is not a column of its own: 64 random
+    /// bits an event were a tenth of the index.
+    pub key: Field,
     /// When the event was indexed: the writer's batch, in milliseconds since the epoch,
     /// strictly increasing from one commit to the next. What the live view follows.
     pub ingested: Field,
@@ -57,7 +59,6 @@ pub struct Fields {
     /// template is computed again from the message when read, not stored.
     pub pattern: Field,
     pub grouping_version: Field,
-    pub schema_version: Field,
     /// The `_id`s of the shipped documents an event was folded from: a retried document is
     /// found by its id and not indexed twice. Indexed, not stored.
     pub doc_id: Field,
@@ -99,12 +100,13 @@ pub fn build() -> (Schema, Fields) {
     let mut b = Schema::builder();
     let filterable = keyword() | FAST;
     let stored_only = TextOptions::default().set_stored();
+    // A fast column only: time ranges are answered from it, and indexing the time as well
+    // made a term per event (8 % of the index, and its largest dictionary).
     let ts_options = DateOptions::default()
-        .set_indexed()
         .set_fast()
         .set_precision(DateTimePrecision::Microseconds);
     let fields = Fields {
-        id: b.add_u64_field("id", FAST),
+        key: b.add_text_field("key", TextOptions::from(FAST)),
         ingested: b.add_u64_field("ingested", FAST),
         ts: b.add_date_field("ts", ts_options),
         level: b.add_text_field("level", filterable.clone()),
@@ -117,13 +119,13 @@ pub fn build() -> (Schema, Fields) {
         logtype: b.add_text_field("logtype", filterable.clone()),
         date: b.add_text_field("date", TextOptions::from(FAST)),
         source: b.add_text_field("source", TextOptions::from(FAST)),
-        line: b.add_u64_field("line", STORED),
-        offset: b.add_u64_field("offset", STORED),
-        lines: b.add_u64_field("lines", STORED),
+        line: b.add_u64_field("line", FAST),
+        offset: b.add_u64_field("offset", FAST),
+        lines: b.add_u64_field("lines", FAST),
         format: b.add_text_field("format", TextOptions::from(FAST)),
-        flags: b.add_u64_field("flags", STORED),
+        flags: b.add_u64_field("flags", FAST),
         message: b.add_text_field("message", stored_only.clone()),
-        message_at: b.add_u64_field("message_at", STORED),
+        message_at: b.add_u64_field("message_at", FAST),
         text: b.add_text_field("text", stored_only.clone()),
         body: b.add_text_field("body", code_text(false)),
         exc_types: b.add_text_field("exc_types", code_text(false)),
@@ -134,7 +136,6 @@ pub fn build() -> (Schema, Fields) {
         exception: b.add_text_field("exception", stored_only.clone()),
         pattern: b.add_text_field("pattern", filterable),
         grouping_version: b.add_u64_field("grouping_version", FAST),
-        schema_version: b.add_u64_field("schema_version", STORED),
         doc_id: b.add_text_field("doc_id", keyword()),
         fields: b.add_text_field("fields", stored_only),
     };
@@ -146,7 +147,7 @@ impl Fields {
     pub fn from_schema(schema: &Schema) -> tantivy::Result<Fields> {
         let f = |name: &str| schema.get_field(name);
         Ok(Fields {
-            id: f("id")?,
+            key: f("key")?,
             ingested: f("ingested")?,
             ts: f("ts")?,
             level: f("level")?,
@@ -176,7 +177,6 @@ impl Fields {
             exception: f("exception")?,
             pattern: f("pattern")?,
             grouping_version: f("grouping_version")?,
-            schema_version: f("schema_version")?,
             doc_id: f("doc_id")?,
             fields: f("fields")?,
         })

@@ -1,8 +1,9 @@
 //! Indexed documents back into [`StoredEvent`]s: the fold stage's record plus the event's
 //! `id`, what [`document`](super::document) made of an event read the other way.
 //!
-//! What is also a fast field (the id, the time, the keyword and file fields) is read from its
-//! column rather than stored twice; the docstore holds the rest (see [`schema`](super::schema)).
+//! What is also a fast field (the id's key and offset, the time, the keyword and file fields)
+//! is read from its column rather than stored twice; the docstore holds the rest (see
+//! [`schema`](super::schema)).
 
 use std::borrow::Cow;
 
@@ -12,7 +13,7 @@ use tantivy::schema::{Field, Value as _};
 use tantivy::{DateTime, DocId, SegmentReader, TantivyDocument};
 
 use super::Fields;
-use super::document::{FLAG_CONTINUED, FLAG_TRUNCATED, format_id, message_from};
+use super::document::{FLAG_CONTINUED, FLAG_TRUNCATED, format_id, key_hash, message_from};
 use super::schema::from_date;
 use crate::event::{EventRecord, Exception, FileMeta, Level};
 
@@ -30,10 +31,92 @@ const STR_COLUMNS: [&str; 10] = [
     "level", "source", "logtype", "app", "env", "tag", "host", "date", "format", "pattern",
 ];
 
+/// The ids of one segment's events, computed from the columns of their keys and offsets
+/// (see [`event_id`](super::document::event_id)).
+pub struct EventIds {
+    keys: Option<StrColumn>,
+    /// The hash of each key, by ordinal.
+    hashes: Vec<u64>,
+    offsets: Column<u64>,
+}
+
+impl EventIds {
+    pub fn open(reader: &SegmentReader) -> tantivy::Result<EventIds> {
+        let ff = reader.fast_fields();
+        let keys = ff.str("key")?;
+        let mut hashes = Vec::new();
+        if let Some(keys) = &keys {
+            hashes.reserve(keys.num_terms());
+            let mut terms = keys.dictionary().stream()?;
+            while terms.advance() {
+                hashes.push(key_hash(terms.key()));
+            }
+        }
+        Ok(EventIds {
+            keys,
+            hashes,
+            offsets: ff.u64("offset")?,
+        })
+    }
+
+    /// The id of `doc`.
+    pub fn id(&self, doc: DocId) -> Option<u64> {
+        let ord = self.keys.as_ref()?.ords().first(doc)?;
+        let hash = self.hashes.get(ord as usize)?;
+        Some(hash.wrapping_add(self.offsets.first(doc)?))
+    }
+
+    /// The checkpoint key of the file or stream `doc` was read from.
+    pub fn key(&self, doc: DocId) -> Option<String> {
+        let keys = self.keys.as_ref()?;
+        let mut out = String::new();
+        keys.ord_to_str(keys.ords().first(doc)?, &mut out)
+            .ok()?
+            .then_some(out)
+    }
+
+    /// The offset of `doc` in its file or stream.
+    pub fn offset(&self, doc: DocId) -> Option<u64> {
+        self.offsets.first(doc)
+    }
+
+    /// The first document below `max_doc` with `id` that `live` accepts. For each key the id
+    /// names one offset; any other key's would be past the segment's largest offset but for
+    /// a chance in 2^64 / that offset, so this reads the offsets column for one value, about
+    /// once.
+    pub fn find(&self, id: u64, max_doc: DocId, live: impl Fn(DocId) -> bool) -> Option<DocId> {
+        let keys = self.keys.as_ref()?;
+        let largest = self.offsets.max_value();
+        let mut docs = Vec::new();
+        for (ord, hash) in self.hashes.iter().enumerate() {
+            let offset = id.wrapping_sub(*hash);
+            if offset > largest {
+                continue;
+            }
+            docs.clear();
+            self.offsets
+                .get_docids_for_value_range(offset..=offset, 0..max_doc, &mut docs);
+            let found = docs
+                .iter()
+                .copied()
+                .find(|&doc| keys.ords().first(doc) == Some(ord as u64) && live(doc));
+            if found.is_some() {
+                return found;
+            }
+        }
+        None
+    }
+}
+
 /// The fast columns of one segment that events are shown with.
 pub struct EventColumns {
-    id: Column<u64>,
+    pub ids: EventIds,
     ts: Column<DateTime>,
+    /// Small numbers, cheaper as columns than stored: `line`, `lines`, `flags`, `message_at`.
+    line: Column<u64>,
+    lines: Column<u64>,
+    flags: Column<u64>,
+    message_at: Column<u64>,
     strs: [Option<StrColumn>; STR_COLUMNS.len()],
 }
 
@@ -45,8 +128,12 @@ impl EventColumns {
             *column = ff.str(name)?;
         }
         Ok(EventColumns {
-            id: ff.u64("id")?,
+            ids: EventIds::open(reader)?,
             ts: ff.date("ts")?,
+            line: ff.u64("line")?,
+            lines: ff.u64("lines")?,
+            flags: ff.u64("flags")?,
+            message_at: ff.u64("message_at")?,
             strs,
         })
     }
@@ -70,10 +157,6 @@ fn text(doc: &TantivyDocument, field: Field) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn number(doc: &TantivyDocument, field: Field) -> u64 {
-    doc.get_first(field).and_then(|v| v.as_u64()).unwrap_or(0)
-}
-
 pub fn stored_event(
     f: &Fields,
     doc: &TantivyDocument,
@@ -81,12 +164,12 @@ pub fn stored_event(
     at: DocId,
 ) -> StoredEvent {
     let text = text(doc, f.text).unwrap_or_default();
-    let message = match doc.get_first(f.message_at).and_then(|v| v.as_u64()) {
+    let message = match columns.message_at.first(at) {
         Some(start) => message_from(&text, start as usize).map(str::to_owned),
         None => self::text(doc, f.message),
     }
     .unwrap_or_default();
-    let flags = number(doc, f.flags);
+    let flags = columns.flags.first(at).unwrap_or(0);
     let exception = doc
         .get_first(f.exception)
         .and_then(|v| v.as_str())
@@ -123,7 +206,7 @@ pub fn stored_event(
         date: column("date"),
     };
     StoredEvent {
-        id: columns.id.first(at).map(format_id).unwrap_or_default(),
+        id: columns.ids.id(at).map(format_id).unwrap_or_default(),
         event: EventRecord {
             ts: columns.ts.first(at).map(from_date),
             level: column("level").as_deref().and_then(Level::from_word),
@@ -131,10 +214,10 @@ pub fn stored_event(
             thread: self::text(doc, f.thread).map(Cow::Owned),
             message: Cow::Owned(message),
             source: Cow::Owned(column("source").unwrap_or_default()),
-            line: number(doc, f.line),
+            line: columns.line.first(at).unwrap_or(0),
             meta: Cow::Owned(meta),
-            offset: number(doc, f.offset),
-            lines: number(doc, f.lines) as u32,
+            offset: columns.ids.offset(at).unwrap_or(0),
+            lines: columns.lines.first(at).unwrap_or(0) as u32,
             format: Cow::Owned(column("format").unwrap_or_default()),
             text: Cow::Owned(text),
             truncated: flags & FLAG_TRUNCATED != 0,

@@ -10,8 +10,9 @@ use tantivy::schema::Term;
 use tantivy::{DocId, Index, IndexWriter, SegmentReader, TantivyDocument};
 
 use super::checkpoint::{Checkpoints, FileCheckpoint, PendingLine};
-use super::document::{document_with_id, to_document};
+use super::document::to_document;
 use super::schema::{Fields, to_date};
+use super::stored::EventIds;
 use crate::error::{Error, Result};
 use crate::event::Event;
 
@@ -208,9 +209,9 @@ impl EventWriter {
     /// are not deleted too).
     pub fn delete_ids(&mut self, ids: Arc<HashSet<u64>>) -> Result<()> {
         let predicate = FunctionPredicate::from(move |segment: &SegmentReader| {
-            let column = segment.fast_fields().u64("id")?;
+            let column = EventIds::open(segment)?;
             let ids = Arc::clone(&ids);
-            Ok(move |doc: DocId| column.first(doc).is_some_and(|id| ids.contains(&id)))
+            Ok(move |doc: DocId| column.id(doc).is_some_and(|id| ids.contains(&id)))
         });
         let query: DocPredicateQuery = predicate.into();
         self.writer
@@ -220,16 +221,17 @@ impl EventWriter {
         Ok(())
     }
 
-    /// Adds `event` again under its `id` and batch `ingested`, with the ids of the shipped
-    /// documents it was folded from (`doc_ids`); checkpoints do not move.
+    /// Adds `event` of the file or stream `key` again (under the same id) in its batch
+    /// `ingested`, with the ids of the shipped documents it was folded from (`doc_ids`);
+    /// checkpoints do not move.
     pub fn add_again(
         &mut self,
+        key: &str,
         event: &Event,
-        id: u64,
         ingested: u64,
         doc_ids: &[String],
     ) -> Result<()> {
-        let mut doc = document_with_id(&self.fields, event, id, ingested);
+        let mut doc = to_document(&self.fields, event, key, ingested);
         for doc_id in doc_ids {
             doc.add_text(self.fields.doc_id, doc_id);
         }

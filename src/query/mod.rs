@@ -22,7 +22,7 @@ use std::path::Path;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use tantivy::collector::{Count, TopDocs};
+use tantivy::collector::Count;
 use tantivy::query::QueryParser;
 use tantivy::{DocAddress, Index, IndexReader, Searcher};
 
@@ -204,17 +204,16 @@ impl Reader {
                 "{id:?} is not an event id (16 hex digits)"
             )));
         };
-        let term = tantivy::Term::from_field_u64(self.fields.id, id);
-        let query = tantivy::query::RangeQuery::new(
-            std::ops::Bound::Included(term.clone()),
-            std::ops::Bound::Included(term),
-        );
         let searcher = self.searcher();
-        let hits = searcher.search(&query, &TopDocs::with_limit(1).order_by_score())?;
-        Ok(hits
-            .into_iter()
-            .next()
-            .map(|(_, address)| (searcher, address)))
+        for (ord, segment) in searcher.segment_readers().iter().enumerate() {
+            let ord = ord as u32;
+            let columns = self.columns.get(&searcher, ord)?;
+            let live = |doc| !segment.is_deleted(doc);
+            if let Some(doc) = columns.ids.find(id, segment.max_doc(), live) {
+                return Ok(Some((searcher, DocAddress::new(ord, doc))));
+            }
+        }
+        Ok(None)
     }
 
     /// Top values with counts of level, app, env, host, tag and logtype among the matching
