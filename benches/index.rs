@@ -8,14 +8,17 @@
 //! - `reference schema`: `shared/bench/tantivy-meta.json` (time, level, thread, logger as raw
 //!   terms, body with the default tokenizer, positions and norms; lz4 docstore). tantivy-cli
 //!   also parses JSON, which is not measured here.
-//! - `stackfold`: [`to_document`] with the full schema.
+//! - `stackfold`: [`EventDocument`]s with the full schema, as `stackfold index` adds them.
+//! - `stackfold as TantivyDocument`: the same values copied into `TantivyDocument`s, as
+//!   `stackfold index` built them before issue 17.
 //! - `stackfold without file fields`: the same minus app/env/tag/host/logtype/date/source,
 //!   what storing per-file metadata once per file would save.
 //! - `stackfold time + body + text`: the time, the searchable body and the stored event: the
 //!   least a schema that can show what it finds indexes.
 //! - `stackfold time + body`: only the time and the searchable body, nothing stored.
 //!
-//! Plus `to_document` alone (the main thread's share of `stackfold index`). Corpora: the
+//! The cut-down variants below are `TantivyDocument`s too. Plus `EventDocument::new` alone
+//! (the main thread's share of `stackfold index`, on events cloned before). Corpora: the
 //! generated log set of `benches/ingest.sh` (24 MB) and [`corpus::real_files`].
 //! Run: `cargo bench --bench index`.
 
@@ -26,11 +29,12 @@ use std::path::PathBuf;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use stackfold::event::Event;
-use stackfold::index::document::to_document;
+use stackfold::index::document::EventDocument;
 use stackfold::index::schema::{self, to_date};
 use stackfold::pipeline::collect_file;
 use tantivy::schema::{
-    DateOptions, DateTimePrecision, IndexRecordOption, Schema, TextFieldIndexing, TextOptions,
+    DateOptions, DateTimePrecision, Document, IndexRecordOption, Schema, TextFieldIndexing,
+    TextOptions,
 };
 use tantivy::store::Compressor;
 use tantivy::{Index, IndexSettings, TantivyDocument};
@@ -146,9 +150,9 @@ fn only(doc: &TantivyDocument, keep: impl Fn(tantivy::schema::Field) -> bool) ->
 }
 
 /// Adds `docs` to `index` and commits.
-fn index_all(index: &Index, docs: Vec<TantivyDocument>) -> u32 {
+fn index_all<D: Document>(index: &Index, docs: Vec<D>) -> u32 {
     let mut writer = index
-        .writer_with_num_threads::<TantivyDocument>(THREADS, HEAP_BYTES)
+        .writer_with_num_threads::<D>(THREADS, HEAP_BYTES)
         .unwrap();
     for doc in docs {
         writer.add_document(doc).unwrap();
@@ -161,7 +165,7 @@ fn index_all(index: &Index, docs: Vec<TantivyDocument>) -> u32 {
 
 /// stackfold's documents cut down, by the fields each variant keeps.
 const VARIANTS: &[(&str, Keep)] = &[
-    ("stackfold", Keep::AllBut(&[])),
+    ("stackfold as TantivyDocument", Keep::AllBut(&[])),
     (
         "stackfold without file fields",
         Keep::AllBut(&["app", "env", "tag", "host", "logtype", "date", "source"]),
@@ -189,9 +193,11 @@ impl Keep {
 
 fn bench_corpus(c: &mut Criterion, name: &str, events: &[Event], bytes: u64) {
     let (schema, fields) = schema::build();
+    let document =
+        |e: &Event| EventDocument::new(&fields, e.clone(), &e.source.path.to_string_lossy(), 1);
     let full: Vec<TantivyDocument> = events
         .iter()
-        .map(|e| to_document(&fields, e, &e.source.path.to_string_lossy(), 1))
+        .map(|e| document(e).into_tantivy_document())
         .collect();
     let (reference_index, reference_docs) = reference(events);
     let expected = events.len() as u32;
@@ -213,6 +219,18 @@ fn bench_corpus(c: &mut Criterion, name: &str, events: &[Event], bytes: u64) {
             BatchSize::PerIteration,
         )
     });
+    group.bench_function("stackfold", |b| {
+        b.iter_batched(
+            || {
+                (
+                    stackfold_index(),
+                    events.iter().map(document).collect::<Vec<_>>(),
+                )
+            },
+            |(index, docs)| assert_eq!(index_all(&index, docs), expected),
+            BatchSize::PerIteration,
+        )
+    });
     for (variant, keep) in VARIANTS {
         let docs: Vec<TantivyDocument> = full
             .iter()
@@ -226,12 +244,16 @@ fn bench_corpus(c: &mut Criterion, name: &str, events: &[Event], bytes: u64) {
             )
         });
     }
-    group.bench_function("to_document", |b| {
-        b.iter(|| {
-            for e in events {
-                black_box(to_document(&fields, e, "bench.log", 1));
-            }
-        })
+    group.bench_function("EventDocument::new", |b| {
+        b.iter_batched(
+            || events.to_vec(),
+            |events| {
+                for e in events {
+                    black_box(EventDocument::new(&fields, e, "bench.log", 1));
+                }
+            },
+            BatchSize::LargeInput,
+        )
     });
     group.finish();
 }

@@ -78,10 +78,9 @@ impl Ingest {
     }
 
     /// Adds `event` of the source `key` and moves the source's checkpoint past it.
-    pub fn add(&mut self, key: &str, event: &Event) -> Result<()> {
-        self.writer.add(key, event)?;
-        self.counters.count(event);
-        Ok(())
+    pub fn add(&mut self, key: &str, event: Event) -> Result<()> {
+        self.counters.count(&event);
+        self.writer.add(key, event)
     }
 
     /// Commits the events added so far with the checkpoints that describe them; returns the
@@ -114,7 +113,7 @@ pub trait EventSink {
     fn forget_gone(&mut self, max_age_secs: i64, busy: &HashSet<String>) -> usize;
 
     /// Adds `event` of the file `key` and moves the file's checkpoint past it.
-    fn add(&mut self, key: &str, event: &Event) -> Result<()>;
+    fn add(&mut self, key: &str, event: Event) -> Result<()>;
 
     /// Commits what was added; returns the batch number it went under.
     fn commit(&mut self) -> Result<u64>;
@@ -158,7 +157,7 @@ pub trait EventSink {
         let mut failure = None;
         pipeline::run(jobs, settings, |output| {
             let added = match output {
-                Output::Events(events) => add_batch(self, keys, &events, commit_bytes),
+                Output::Events(events) => add_batch(self, keys, events, commit_bytes),
                 Output::Done(report) => {
                     self.end_file(&keys[&report.path], report.error.is_none());
                     step(Step::File(Box::new(report)));
@@ -183,7 +182,7 @@ pub trait EventSink {
 fn add_batch(
     sink: &mut impl EventSink,
     keys: &HashMap<PathBuf, String>,
-    events: &[Event],
+    events: Vec<Event>,
     commit_bytes: u64,
 ) -> Result<()> {
     let Some(first) = events.first() else {
@@ -220,7 +219,7 @@ impl EventSink for Ingest {
         self.writer.forget_gone(max_age_secs, busy)
     }
 
-    fn add(&mut self, key: &str, event: &Event) -> Result<()> {
+    fn add(&mut self, key: &str, event: Event) -> Result<()> {
         Ingest::add(self, key, event)
     }
 

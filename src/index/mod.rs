@@ -152,7 +152,7 @@ pub(crate) fn index_files_for_test(data: &Path, paths: &[PathBuf]) {
         .unwrap();
     for path in paths {
         let (events, _) = crate::pipeline::collect_file(path.clone(), &settings);
-        for event in &events {
+        for event in events {
             writer.add(&file_key(path), event).unwrap();
         }
         writer.commit().unwrap();

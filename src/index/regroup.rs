@@ -123,7 +123,7 @@ pub fn regroup(
                 let batch = ingested.first(doc).unwrap_or(0);
                 let ids = doc_ids.remove(&doc).unwrap_or_default();
                 let key = columns.ids.key(doc).unwrap_or_default();
-                writer.add_again(&key, &event, batch, &ids)?;
+                writer.add_again(&key, event, batch, &ids)?;
             }
             Ok(())
         })?;
@@ -307,23 +307,23 @@ mod tests {
         x.grouping_version = GROUPING_VERSION - 1;
         x.fingerprint = "0".repeat(32);
         writer
-            .add_shipped("stream:web01 app", &stale, &["a:1".into(), "a:2".into()])
+            .add_shipped("stream:web01 app", stale, &["a:1".into(), "a:2".into()])
             .unwrap();
         // An exception an older version did not see.
         let mut missed = event(&now, FRAMELESS);
         assert!(missed.exception.take().is_some());
         writer
-            .add_shipped("stream:web01 app", &missed, &["a:3".into()])
+            .add_shipped("stream:web01 app", missed, &["a:3".into()])
             .unwrap();
         writer
-            .add_shipped("stream:web01 app", &event(&now, PLAIN), &["a:4".into()])
+            .add_shipped("stream:web01 app", event(&now, PLAIN), &["a:4".into()])
             .unwrap();
         // A pattern made by other rules.
         let mut moved = event(&now, &PLAIN.replace("started", "stopped after 5 s"));
         let pattern = moved.pattern.clone().unwrap();
         moved.pattern.as_mut().unwrap().id = "0".repeat(16);
         writer
-            .add_shipped("stream:web01 app", &moved, &["a:5".into()])
+            .add_shipped("stream:web01 app", moved, &["a:5".into()])
             .unwrap();
         writer.commit().unwrap();
         let with_pattern = |id: &str| {
@@ -386,9 +386,9 @@ mod tests {
         let (index, fields) = super::super::open_or_create(dir.path()).unwrap();
         let before = settings("");
         let mut writer = EventWriter::open(&index, fields.clone(), 32 << 20, 1).unwrap();
-        writer.add("/logs/app.log", &event(&before, TRACE)).unwrap();
+        writer.add("/logs/app.log", event(&before, TRACE)).unwrap();
         writer
-            .add("/logs/app.log", &event(&before, FRAMELESS))
+            .add("/logs/app.log", event(&before, FRAMELESS))
             .unwrap();
         writer.commit().unwrap();
         let after = settings(

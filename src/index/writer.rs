@@ -7,10 +7,10 @@ use std::sync::Arc;
 use tantivy::query::RangeQuery;
 use tantivy::query::doc_predicate_query::{DocPredicateQuery, FunctionPredicate};
 use tantivy::schema::Term;
-use tantivy::{DocId, Index, IndexWriter, SegmentReader, TantivyDocument};
+use tantivy::{DocId, Index, IndexWriter, SegmentReader};
 
 use super::checkpoint::{Checkpoints, FileCheckpoint, PendingLine};
-use super::document::to_document;
+use super::document::EventDocument;
 use super::schema::{Fields, to_date};
 use super::stored::EventIds;
 use crate::error::{Error, Result};
@@ -21,7 +21,7 @@ const MIN_HEAP_PER_THREAD: usize = 15 << 20;
 
 /// The index writer and the checkpoints of the documents it holds.
 pub struct EventWriter {
-    writer: IndexWriter<TantivyDocument>,
+    writer: IndexWriter<EventDocument>,
     fields: Fields,
     checkpoints: Checkpoints,
     /// Decoded bytes of events added since the last commit.
@@ -68,26 +68,19 @@ impl EventWriter {
     }
 
     /// Adds `event` of the file `key` and moves the file's checkpoint past it.
-    pub fn add(&mut self, key: &str, event: &Event) -> Result<()> {
-        self.writer
-            .add_document(to_document(&self.fields, event, key, self.batch))
-            .map_err(index_error)?;
-        self.dirty = true;
-        self.checkpoints.advance(key, event);
+    pub fn add(&mut self, key: &str, event: Event) -> Result<()> {
+        self.checkpoints.advance(key, &event);
         self.uncommitted_bytes += event.end_offset - event.offset;
         self.uncommitted_events += 1;
+        self.dirty = true;
+        let doc = EventDocument::new(&self.fields, event, key, self.batch);
+        self.writer.add_document(doc).map_err(index_error)?;
         Ok(())
     }
 
     /// Adds `event` of the stream `key`, indexed under the ids of the shipped documents it
     /// holds, and moves the stream's position past it.
-    pub fn add_shipped(&mut self, key: &str, event: &Event, ids: &[String]) -> Result<()> {
-        let mut doc = to_document(&self.fields, event, key, self.batch);
-        for id in ids {
-            doc.add_text(self.fields.doc_id, id);
-        }
-        self.writer.add_document(doc).map_err(index_error)?;
-        self.dirty = true;
+    pub fn add_shipped(&mut self, key: &str, event: Event, ids: &[String]) -> Result<()> {
         let stream = self.checkpoints.streams.entry(key.to_owned()).or_default();
         stream.offset = event.end_offset;
         stream.line = event.line + u64::from(event.lines) - 1;
@@ -95,6 +88,9 @@ impl EventWriter {
         stream.updated = now_secs();
         self.uncommitted_bytes += event.end_offset - event.offset;
         self.uncommitted_events += 1;
+        self.dirty = true;
+        let doc = EventDocument::new(&self.fields, event, key, self.batch).with_doc_ids(ids);
+        self.writer.add_document(doc).map_err(index_error)?;
         Ok(())
     }
 
@@ -227,14 +223,11 @@ impl EventWriter {
     pub fn add_again(
         &mut self,
         key: &str,
-        event: &Event,
+        event: Event,
         ingested: u64,
         doc_ids: &[String],
     ) -> Result<()> {
-        let mut doc = to_document(&self.fields, event, key, ingested);
-        for doc_id in doc_ids {
-            doc.add_text(self.fields.doc_id, doc_id);
-        }
+        let doc = EventDocument::new(&self.fields, event, key, ingested).with_doc_ids(doc_ids);
         self.writer.add_document(doc).map_err(index_error)?;
         self.dirty = true;
         self.uncommitted_events += 1;

@@ -370,7 +370,7 @@ impl Streams {
         let path = Some(edge.event.source.path.to_string_lossy().into_owned());
         writer.describe_stream(&edge.key, path, edge.event.source.meta.clone());
         let ids: Vec<String> = id.into_iter().collect();
-        writer.add_shipped(&edge.key, &edge.event, &ids)?;
+        writer.add_shipped(&edge.key, edge.event, &ids)?;
         Ok(Outcome::Created)
     }
 
@@ -460,7 +460,7 @@ impl Streams {
             self.sink
                 .ingest_mut()
                 .writer_mut()
-                .add_shipped(key, &event, &ids)?;
+                .add_shipped(key, event, &ids)?;
         }
         Ok(())
     }

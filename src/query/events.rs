@@ -98,7 +98,7 @@ mod tests {
             std::fs::write(&path, text).unwrap();
             let (events, _) = crate::pipeline::collect_file(path.clone(), &settings);
             for event in &events {
-                writer.add(&file_key(&path), event).unwrap();
+                writer.add(&file_key(&path), event.clone()).unwrap();
             }
             all.extend(events.into_iter().map(|e| (file_key(&path), e)));
         }
@@ -120,7 +120,7 @@ mod tests {
         let id = event_id(&key, event.offset);
         writer.delete_ids(Arc::new(HashSet::from([id]))).unwrap();
         event.text.push_str(" (again)");
-        writer.add_again(&key, &event, 1, &[]).unwrap();
+        writer.add_again(&key, event, 1, &[]).unwrap();
         writer.commit().unwrap();
         reader.reload().unwrap();
         let again = reader.event(&format_id(id)).unwrap().unwrap();

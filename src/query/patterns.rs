@@ -300,7 +300,7 @@ mod tests {
         let (index, fields) = crate::index::open_or_create(&data).unwrap();
         let mut writer = crate::index::EventWriter::open(&index, fields, 32 << 20, 1).unwrap();
         for event in crate::pipeline::collect_file(path.clone(), &settings).0 {
-            writer.add(&crate::index::file_key(&path), &event).unwrap();
+            writer.add(&crate::index::file_key(&path), event).unwrap();
         }
         writer.commit().unwrap();
         let reader = Reader::open(&data).unwrap();

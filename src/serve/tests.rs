@@ -475,7 +475,7 @@ async fn live_streams_only_matching_events_committed_after_it_started() {
             .unwrap();
         for event in collect_file(log.clone(), &settings).0 {
             writer
-                .add(&format!("{}#{}", log.display(), event.offset), &event)
+                .add(&format!("{}#{}", log.display(), event.offset), event)
                 .unwrap();
         }
         writer.commit().unwrap();

@@ -298,7 +298,8 @@ impl EventSink for Shipper {
         forgotten
     }
 
-    fn add(&mut self, key: &str, event: &Event) -> Result<()> {
+    fn add(&mut self, key: &str, event: Event) -> Result<()> {
+        let event = &event;
         let stream = self.stream_of(key);
         let id = doc_id(&self.edge, &stream, event.offset);
         let body = &mut self.body;

@@ -244,6 +244,6 @@ impl Follow {
 
     fn add(&self, sink: &mut impl EventSink, mut event: Event) -> Result<()> {
         self.settings.analyzer.analyse(&mut event);
-        sink.add(&self.key, &event)
+        sink.add(&self.key, event)
     }
 }

@@ -49,12 +49,13 @@ impl Fixture {
         event.end_offset += self.offset;
         event.offset += self.offset;
         self.offset += 1000;
-        self.writer.add(&name, &event).unwrap();
+        let fingerprint = event.exception.as_ref().unwrap().fingerprint.clone();
+        self.writer.add(&name, event).unwrap();
         self.writer.commit().unwrap();
         self.reader.reload().unwrap();
         // Batches and records are in milliseconds: keep what follows strictly later.
         std::thread::sleep(std::time::Duration::from_millis(5));
-        event.exception.unwrap().fingerprint
+        fingerprint
     }
 
     fn store(&self) -> Store {
