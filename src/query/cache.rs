@@ -4,6 +4,11 @@
 //! group counts are computed once per segment and query, and a commit costs only its new
 //! segments. Entries are weighed by their size and the least useful are dropped past
 //! [`CAPACITY_BYTES`].
+//!
+//! A time range is keyed by what it does to a segment ([`Within`]): relative ranges such as
+//! "the last hour" name another range at each request, yet leave every segment but the one
+//! or two their ends cut through wholly inside (the range changes nothing) or wholly outside
+//! (nothing matches).
 
 use std::any::Any;
 use std::collections::{BTreeMap, HashMap};
@@ -11,6 +16,7 @@ use std::sync::Arc;
 
 use tantivy::SegmentOrdinal;
 use tantivy::collector::{Collector, SegmentCollector};
+use tantivy::columnar::Cardinality;
 use tantivy::index::{SegmentId, SegmentReader};
 use tantivy::query::Weight;
 
@@ -101,6 +107,76 @@ pub struct Cached<'a, C> {
     pub inner: C,
     pub cache: &'a SegmentCache,
     pub query: Arc<str>,
+    /// The query's time range, if it has one.
+    pub within: Option<Within>,
+}
+
+/// A time range in microseconds, `from` included and `to` excluded, and the descriptions
+/// of the aggregation without it: a segment whose every event has a time inside the range
+/// answers as it does without the range, and one with no time inside it answers as nothing
+/// matched.
+pub struct Within {
+    pub from_us: i64,
+    pub to_us: i64,
+    pub unranged: Arc<str>,
+    pub outside: Arc<str>,
+}
+
+impl Within {
+    /// The description `reader`'s answer is kept under, if the range does not cut through
+    /// the segment.
+    fn key(&self, reader: &SegmentReader, cache: &SegmentCache) -> Option<&Arc<str>> {
+        let Some(TimeBounds { lo, hi, every_doc }) = cache.time_bounds(reader) else {
+            return Some(&self.outside);
+        };
+        if hi < self.from_us || lo >= self.to_us {
+            Some(&self.outside)
+        } else if every_doc && self.from_us <= lo && hi < self.to_us {
+            Some(&self.unranged)
+        } else {
+            None
+        }
+    }
+}
+
+/// The first and last time in a segment (microseconds), and whether every document has one.
+#[derive(Debug, Clone, Copy)]
+struct TimeBounds {
+    lo: i64,
+    hi: i64,
+    every_doc: bool,
+}
+
+impl Cacheable for Option<TimeBounds> {
+    fn bytes(&self) -> u64 {
+        24
+    }
+}
+
+impl SegmentCache {
+    /// `reader`'s time bounds, `None` when no document has a time: kept like an aggregate
+    /// (opening the time column costs more than the rest of a cached answer).
+    fn time_bounds(&self, reader: &SegmentReader) -> Option<TimeBounds> {
+        let key: Key = (reader.segment_id(), u32::MAX, Arc::from("time bounds"));
+        if let Some(entry) = self.0.get(&key)
+            && let Some(bounds) = entry.fruit.downcast_ref::<Option<TimeBounds>>()
+        {
+            return *bounds;
+        }
+        let bounds = reader.fast_fields().date("ts").ok().and_then(|column| {
+            (column.values.num_vals() > 0).then(|| TimeBounds {
+                lo: column.min_value().into_timestamp_micros(),
+                hi: column.max_value().into_timestamp_micros(),
+                every_doc: column.get_cardinality() == Cardinality::Full,
+            })
+        });
+        let entry = Entry {
+            bytes: bounds.bytes(),
+            fruit: Arc::new(bounds),
+        };
+        self.0.insert(key, entry);
+        bounds
+    }
 }
 
 impl<C> Collector for Cached<'_, C>
@@ -136,10 +212,11 @@ where
         segment: SegmentOrdinal,
         reader: &SegmentReader,
     ) -> tantivy::Result<<C::Child as SegmentCollector>::Fruit> {
+        let query = self.within.as_ref().and_then(|w| w.key(reader, self.cache));
         let key: Key = (
             reader.segment_id(),
             reader.num_deleted_docs(),
-            Arc::clone(&self.query),
+            Arc::clone(query.unwrap_or(&self.query)),
         );
         if let Some(entry) = self.cache.0.get(&key)
             && let Some(fruit) = entry

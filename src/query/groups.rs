@@ -212,8 +212,8 @@ impl Reader {
             page.interval_us = (span + buckets - 1) / buckets;
             page.buckets = order.trend_buckets;
         }
-        let what = format!("groups by {} {text:?} {filters:?}", field.name);
-        let counts = self.aggregate(searcher, &*query, what, GroupCollector(field))?;
+        let describe = |filters: &Filters| format!("groups by {} {text:?} {filters:?}", field.name);
+        let counts = self.aggregate(searcher, &*query, filters, describe, GroupCollector(field))?;
         let mut groups: Vec<(Key, &GroupStats)> = counts
             .groups
             .iter()
@@ -243,8 +243,9 @@ impl Reader {
             let names = groups.iter().map(|(key, _)| counts.name(*key)).collect();
             filters.clone().with_keys(field, names)
         };
-        let what = format!("page {page:?} {text:?} {shown:?}");
-        let mut pages = self.aggregate(searcher, &*self.query(text, &shown)?, what, page)?;
+        let describe = |shown: &Filters| format!("page {page:?} {text:?} {shown:?}");
+        let query = self.query(text, &shown)?;
+        let mut pages = self.aggregate(searcher, &*query, &shown, describe, page)?;
         let rows = groups
             .into_iter()
             .map(|(key, stats)| {
@@ -441,6 +442,69 @@ mod tests {
         assert_eq!(other.first_tag.as_deref(), Some("0.9.0"));
         assert_eq!(counts(&other.envs), [("pro", 3)]);
         assert_eq!(counts(&other.tags), [("0.9.0", 2), ("1.2.0", 1)]);
+    }
+
+    /// Relative time ranges name another range at each request: the segments wholly inside
+    /// or wholly outside one are answered from what an earlier range computed, and the
+    /// answers stay exact, also for a segment the range cuts through.
+    #[test]
+    fn ranges_that_do_not_cut_a_segment_share_its_cached_answer() {
+        let dir = tempfile::tempdir().unwrap();
+        let day = |d: u32, minutes: &[u32]| -> String {
+            let errors = minutes.iter().map(|&m| error("IllegalStateException", m));
+            errors
+                .collect::<String>()
+                .replace("2024-03-01", &format!("2024-03-{d:02}"))
+        };
+        let reader = index(
+            dir.path(),
+            &[
+                ("app_billing_pro_1.1.0_host1_20240301.log", day(1, &[1, 2])),
+                (
+                    "app_billing_pro_1.1.0_host1_20240302.log",
+                    day(2, &[1, 2, 3]),
+                ),
+            ],
+        );
+        let at = |t: &str| Some(t.parse::<jiff::Timestamp>().unwrap());
+        let count = |from: &str, to: &str| {
+            let filters = Filters {
+                from: at(from),
+                to: at(to),
+                ..Filters::default()
+            };
+            let fields = reader.field_values("", &filters, 10).unwrap();
+            let total = fields["app"].iter().map(|v| v.count).sum::<u64>();
+            (total, reader.aggregates.len())
+        };
+        // Both segments inside: one answer each, kept.
+        let (total, kept) = count("2024-02-28T00:00:00Z", "2024-03-05T00:00:00Z");
+        assert_eq!(total, 5);
+        // Another range that holds both: nothing computed again.
+        assert_eq!(
+            count("2024-02-29T00:00:00Z", "2024-03-04T00:00:00Z"),
+            (5, kept)
+        );
+        // The first day outside, the second inside; then another such range.
+        let (total, after) = count("2024-03-01T12:00:00Z", "2024-03-06T00:00:00Z");
+        assert_eq!((total, after), (3, kept + 1));
+        assert_eq!(
+            count("2024-03-01T18:00:00Z", "2024-03-07T00:00:00Z"),
+            (3, after)
+        );
+        // A range through the second day's segment is counted exactly.
+        assert_eq!(count("2024-03-01T00:00:00Z", "2024-03-02T10:02:00Z").0, 3);
+        assert_eq!(count("2024-03-02T10:01:30Z", "2024-03-02T10:02:00Z").0, 0);
+        assert_eq!(
+            count("2024-03-02T10:02:00Z", "2024-03-02T10:02:00.001Z").0,
+            1
+        );
+        // The end is excluded: an event at the end cuts the segment.
+        assert_eq!(count("2024-03-02T00:00:00Z", "2024-03-02T10:03:00Z").0, 2);
+        assert_eq!(
+            count("2024-03-02T10:01:00Z", "2024-03-02T10:03:00.001Z").0,
+            3
+        );
     }
 
     /// What the segment cache gives must be what a fresh count gives: after a commit adds a

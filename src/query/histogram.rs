@@ -57,8 +57,10 @@ impl Reader {
             interval_us,
             buckets: buckets as usize,
         };
-        let what = format!("histogram {from} {interval_us} {buckets} {text:?} {filters:?}");
-        let counts = self.aggregate(&searcher, &*query, what, collector)?;
+        let describe = |filters: &Filters| {
+            format!("histogram {from} {interval_us} {buckets} {text:?} {filters:?}")
+        };
+        let counts = self.aggregate(&searcher, &*query, filters, describe, collector)?;
         let start = |i: usize| micros_to_string(from + i as i64 * interval_us);
         Ok(Histogram {
             from: micros_to_string(from),
@@ -83,7 +85,7 @@ impl Reader {
         if let (Some(from), Some(to)) = (filters.from, filters.to) {
             return Ok((from.as_microsecond(), to.as_microsecond()));
         }
-        let (lo, hi) = self.time_range(searcher, query, format!("span {text:?} {filters:?}"))?;
+        let (lo, hi) = self.time_range(searcher, query, text, filters)?;
         let from = filters.from.map_or(lo, |t| t.as_microsecond());
         let to = filters.to.map_or(hi + 1, |t| t.as_microsecond());
         Ok((from, to))
@@ -94,13 +96,16 @@ impl Reader {
         &self,
         searcher: &Searcher,
         query: &dyn tantivy::query::Query,
-        what: String,
+        text: &str,
+        filters: &Filters,
     ) -> Result<(i64, i64), QueryError> {
         let now = Timestamp::now().as_microsecond();
-        let (lo, hi) = match self.aggregate(searcher, query, what, TimeRangeCollector)? {
-            Some((lo, hi)) => (lo, hi),
-            None => (now - 3_600_000_000, now),
-        };
+        let describe = |filters: &Filters| format!("span {text:?} {filters:?}");
+        let (lo, hi) =
+            match self.aggregate(searcher, query, filters, describe, TimeRangeCollector)? {
+                Some((lo, hi)) => (lo, hi),
+                None => (now - 3_600_000_000, now),
+            };
         Ok((lo, hi))
     }
 }

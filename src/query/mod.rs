@@ -124,21 +124,39 @@ impl Reader {
     /// `collector`'s answer over the documents `query` matches, each segment's part taken
     /// from the cache when `what` (everything the answer depends on: the collector and its
     /// settings, the query text and filters) was asked of that segment before.
+    /// What `collector` gathers from the events `query` matches, each segment's answer kept
+    /// (see [`cache`]) under `describe(filters)`: a description of everything the answer
+    /// depends on, `filters` being those `query` was built with.
     fn aggregate<C>(
         &self,
         searcher: &Searcher,
         query: &dyn tantivy::query::Query,
-        what: String,
+        filters: &Filters,
+        describe: impl Fn(&Filters) -> String,
         collector: C,
     ) -> Result<C::Fruit, QueryError>
     where
         C: tantivy::collector::Collector,
         <C::Child as tantivy::collector::SegmentCollector>::Fruit: cache::Cacheable,
     {
+        let within = (filters.from.is_some() || filters.to.is_some()).then(|| {
+            let unranged = describe(&Filters {
+                from: None,
+                to: None,
+                ..filters.clone()
+            });
+            cache::Within {
+                from_us: filters.from.map_or(i64::MIN, |t| t.as_microsecond()),
+                to_us: filters.to.map_or(i64::MAX, |t| t.as_microsecond()),
+                outside: format!("nothing matches: {unranged}").into(),
+                unranged: unranged.into(),
+            }
+        });
         let cached = cache::Cached {
             inner: collector,
             cache: &self.aggregates,
-            query: what.into(),
+            query: describe(filters).into(),
+            within,
         };
         Ok(searcher.search(query, &cached)?)
     }
@@ -226,8 +244,14 @@ impl Reader {
     ) -> Result<std::collections::BTreeMap<String, Vec<ValueCount>>, QueryError> {
         let searcher = self.searcher();
         let query = self.query(text, filters)?;
-        let what = format!("fields {text:?} {filters:?}");
-        let counts = self.aggregate(&searcher, &*query, what, fields::FieldsCollector)?;
+        let describe = |filters: &Filters| format!("fields {text:?} {filters:?}");
+        let counts = self.aggregate(
+            &searcher,
+            &*query,
+            filters,
+            describe,
+            fields::FieldsCollector,
+        )?;
         Ok(counts
             .into_iter()
             .map(|(field, values)| {

@@ -159,8 +159,8 @@ impl Reader {
         let searcher = self.searcher();
         let (addresses, cursor) = self.page(&searcher, text, filters, limit, cursor)?;
         let query = self.query(text, filters)?;
-        let what = format!("count {text:?} {filters:?}");
-        let total = self.aggregate(&searcher, &*query, what, Count)?;
+        let describe = |filters: &Filters| format!("count {text:?} {filters:?}");
+        let total = self.aggregate(&searcher, &*query, filters, describe, Count)?;
         let snippets =
             tantivy::snippet::SnippetGenerator::create(&searcher, &*query, self.fields.body).ok();
         let events = EventReader::new(&searcher, &self.fields, &self.columns);
