@@ -112,29 +112,25 @@ fn bench(c: &mut Criterion) {
             true
         },
     );
-    group.bench_function("patterns alone (events without a trace)", |b| {
-        b.iter(|| {
-            messages
-                .iter()
-                .map(|(m, format)| {
-                    let part = stackfold::fold::pattern::groupable(m, format);
-                    settings.analyzer.patterns.pattern(part).id.len()
-                })
-                .sum::<usize>()
-        })
-    });
-    // The same without the memo of recent messages: what a log whose lines never repeat costs.
-    group.bench_function("patterns alone, nothing remembered", |b| {
-        b.iter(|| {
-            messages
-                .iter()
-                .map(|(m, format)| {
-                    let part = stackfold::fold::pattern::groupable(m, format);
-                    stackfold::fold::pattern::pattern(part).id.len()
-                })
-                .sum::<usize>()
-        })
-    });
+    // With the memo of recent messages, then without it: what a log whose lines never repeat
+    // costs.
+    for (name, remembered) in [
+        ("patterns alone (events without a trace)", true),
+        ("patterns alone, nothing remembered", false),
+    ] {
+        let pattern = |part: &str| match remembered {
+            true => settings.analyzer.patterns.pattern(part),
+            false => stackfold::fold::pattern::pattern(part),
+        };
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let parts = messages
+                    .iter()
+                    .map(|(m, format)| stackfold::fold::pattern::groupable(m, format));
+                parts.map(|part| pattern(part).id.len()).sum::<usize>()
+            })
+        });
+    }
     group.bench_function("zstd -d (yardstick)", |b| {
         b.iter(|| zstd::decode_all(&zst[..]).unwrap().len())
     });
