@@ -190,8 +190,11 @@ fn killed_twenty_times_while_receiving_every_line_is_in_one_event_once() {
     let mut retries = 0;
     for (i, body) in bodies.iter().enumerate() {
         loop {
+            // A guard against a sender that is never let through, not a speed limit: under
+            // kills every 0.2-0.6 s the 374 requests took 113 s one day and 159-191 s on a
+            // slower one, the same with the build before or after a change.
             assert!(
-                started.elapsed() < Duration::from_secs(240),
+                started.elapsed() < Duration::from_secs(420),
                 "bulk {i} never acknowledged"
             );
             match post(port, "/_bulk", body) {
