@@ -141,10 +141,10 @@ impl Within {
 
 /// The first and last time in a segment (microseconds), and whether every document has one.
 #[derive(Debug, Clone, Copy)]
-struct TimeBounds {
-    lo: i64,
-    hi: i64,
-    every_doc: bool,
+pub(super) struct TimeBounds {
+    pub lo: i64,
+    pub hi: i64,
+    pub every_doc: bool,
 }
 
 impl Cacheable for Option<TimeBounds> {
@@ -154,28 +154,39 @@ impl Cacheable for Option<TimeBounds> {
 }
 
 impl SegmentCache {
+    /// The answer kept under `key`, else `compute`'s, kept.
+    fn remembered<T: Cacheable>(
+        &self,
+        key: Key,
+        compute: impl FnOnce() -> tantivy::Result<T>,
+    ) -> tantivy::Result<T> {
+        if let Some(entry) = self.0.get(&key)
+            && let Some(kept) = entry.fruit.downcast_ref::<T>()
+        {
+            return Ok(kept.clone());
+        }
+        let fresh = compute()?;
+        let entry = Entry {
+            bytes: fresh.bytes(),
+            fruit: Arc::new(fresh.clone()),
+        };
+        self.0.insert(key, entry);
+        Ok(fresh)
+    }
+
     /// `reader`'s time bounds, `None` when no document has a time: kept like an aggregate
     /// (opening the time column costs more than the rest of a cached answer).
-    fn time_bounds(&self, reader: &SegmentReader) -> Option<TimeBounds> {
+    pub(super) fn time_bounds(&self, reader: &SegmentReader) -> Option<TimeBounds> {
         let key: Key = (reader.segment_id(), u32::MAX, Arc::from("time bounds"));
-        if let Some(entry) = self.0.get(&key)
-            && let Some(bounds) = entry.fruit.downcast_ref::<Option<TimeBounds>>()
-        {
-            return *bounds;
-        }
-        let bounds = reader.fast_fields().date("ts").ok().and_then(|column| {
-            (column.values.num_vals() > 0).then(|| TimeBounds {
+        let bounds = self.remembered(key, || {
+            let column = reader.fast_fields().date("ts")?;
+            Ok((column.values.num_vals() > 0).then(|| TimeBounds {
                 lo: column.min_value().into_timestamp_micros(),
                 hi: column.max_value().into_timestamp_micros(),
                 every_doc: column.get_cardinality() == Cardinality::Full,
-            })
+            }))
         });
-        let entry = Entry {
-            bytes: bounds.bytes(),
-            fruit: Arc::new(bounds),
-        };
-        self.0.insert(key, entry);
-        bounds
+        bounds.ok().flatten()
     }
 }
 
@@ -218,19 +229,9 @@ where
             reader.num_deleted_docs(),
             Arc::clone(query.unwrap_or(&self.query)),
         );
-        if let Some(entry) = self.cache.0.get(&key)
-            && let Some(fruit) = entry
-                .fruit
-                .downcast_ref::<<C::Child as SegmentCollector>::Fruit>()
-        {
-            return Ok(fruit.clone().at_segment(segment));
-        }
-        let fruit = self.inner.collect_segment(weight, segment, reader)?;
-        let entry = Entry {
-            bytes: fruit.bytes(),
-            fruit: Arc::new(fruit.clone()),
-        };
-        self.cache.0.insert(key, entry);
-        Ok(fruit)
+        let fruit = self
+            .cache
+            .remembered(key, || self.inner.collect_segment(weight, segment, reader))?;
+        Ok(fruit.at_segment(segment))
     }
 }

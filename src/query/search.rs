@@ -54,26 +54,17 @@ fn estimated_matches(searcher: &Searcher, query: &dyn tantivy::query::Query) -> 
     rarest.unwrap_or_else(|| searcher.num_docs())
 }
 
-/// The times of the oldest and newest events, in microseconds, if any event has one.
-fn time_bounds(searcher: &Searcher) -> Result<Option<(i64, i64)>, QueryError> {
-    let mut bounds: Option<(i64, i64)> = None;
-    for segment in searcher.segment_readers() {
-        let Ok(column) = segment.fast_fields().date("ts") else {
-            continue;
-        };
-        if column.values.num_vals() == 0 || segment.num_docs() == 0 {
-            continue;
-        }
-        let (lo, hi) = (
-            column.min_value().into_timestamp_micros(),
-            column.max_value().into_timestamp_micros(),
-        );
-        bounds = Some(bounds.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
-    }
-    Ok(bounds)
-}
-
 impl Reader {
+    /// The times of the oldest and newest events, in microseconds, if any event has one.
+    fn time_bounds(&self, searcher: &Searcher) -> Option<(i64, i64)> {
+        let segments = searcher.segment_readers().iter();
+        let live = segments.filter(|segment| segment.num_docs() > 0);
+        let bounds = live.filter_map(|segment| self.aggregates.time_bounds(segment));
+        bounds
+            .map(|b| (b.lo, b.hi))
+            .reduce(|(a, b), (lo, hi)| (a.min(lo), b.max(hi)))
+    }
+
     /// The `limit` newest matching events (events without time come last).
     pub fn search(
         &self,
@@ -112,7 +103,7 @@ impl Reader {
     ) -> Result<Vec<(Option<DateTime>, DocAddress)>, QueryError> {
         let top = TopDocs::with_limit(k).order_by_fast_field::<DateTime>("ts", Order::Desc);
         let query = self.query(text, filters)?;
-        if let Some((first, last)) = time_bounds(searcher)? {
+        if let Some((first, last)) = self.time_bounds(searcher) {
             let after_last = Timestamp::from_microsecond(last + 1).unwrap_or(Timestamp::MAX);
             let upper = filters.to.map_or(after_last, |to| to.min(after_last));
             let lower_bound = filters
