@@ -519,3 +519,55 @@ fn regroup_applies_new_rules_to_indexed_events_without_the_files() {
     assert_eq!(ids(), before_ids, "every event kept, under its id");
     assert_eq!(regroup(&["--config", config])["changed"], 0);
 }
+
+/// An event read back from the index is the event as folded: every field of `stackfold
+/// fold`'s NDJSON (time, header names, message, text, exception, pattern, file metadata)
+/// comes back the same, from whichever of the docstore and the columns keeps it.
+#[test]
+fn every_fixture_event_reads_back_as_folded() {
+    use stackfold::index::document::{event_id, format_id};
+    use stackfold::index::{EventWriter, file_key};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let settings = common::settings();
+    let (index, fields) = stackfold::index::open_or_create(&data).unwrap();
+    let mut writer = EventWriter::open(&index, fields, 64 << 20, 1).unwrap();
+    let mut folded = Vec::new();
+    for dir in ["java", "python", "go", "rust", "runtimes"] {
+        let mut files: Vec<_> = std::fs::read_dir(common::fixtures().join(dir))
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .collect();
+        files.sort();
+        for path in files {
+            let (events, _) = stackfold::pipeline::collect_file(path.clone(), &settings);
+            let key = file_key(&path);
+            for event in events {
+                writer.add(&key, event.clone()).unwrap();
+                folded.push((key.clone(), event));
+            }
+        }
+    }
+    writer.commit().unwrap();
+    let reader = Reader::open(&data).unwrap();
+    assert!(folded.len() > 500, "{} events", folded.len());
+    let with_names = folded
+        .iter()
+        .filter(|(_, e)| e.logger.is_some() || e.thread.is_some())
+        .count();
+    assert!(
+        with_names > 100,
+        "{with_names} events name a logger or thread"
+    );
+    for (key, event) in &folded {
+        let id = format_id(event_id(key, event.offset));
+        let shown = reader.event(&id).unwrap().expect("every event is found");
+        assert_eq!(
+            serde_json::to_value(&shown.event).unwrap(),
+            serde_json::to_value(event.record()).unwrap(),
+            "{key}: {}",
+            event.text
+        );
+    }
+}

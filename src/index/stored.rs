@@ -27,8 +27,9 @@ pub struct StoredEvent {
 }
 
 /// The string columns an event is shown with, in the order of [`EventColumns::strs`].
-const STR_COLUMNS: [&str; 10] = [
-    "level", "source", "logtype", "app", "env", "tag", "host", "date", "format", "pattern",
+const STR_COLUMNS: [&str; 12] = [
+    "level", "logger", "thread", "source", "logtype", "app", "env", "tag", "host", "date",
+    "format", "pattern",
 ];
 
 /// The ids of one segment's events, computed from the columns of their keys and offsets
@@ -210,8 +211,8 @@ pub fn stored_event(
         event: EventRecord {
             ts: columns.ts.first(at).map(from_date),
             level: column("level").as_deref().and_then(Level::from_word),
-            logger: self::text(doc, f.logger).map(Cow::Owned),
-            thread: self::text(doc, f.thread).map(Cow::Owned),
+            logger: column("logger").map(Cow::Owned),
+            thread: column("thread").map(Cow::Owned),
             message: Cow::Owned(message),
             source: Cow::Owned(column("source").unwrap_or_default()),
             line: columns.line.first(at).unwrap_or(0),
