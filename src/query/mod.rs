@@ -116,6 +116,18 @@ impl Reader {
         self.reader.searcher()
     }
 
+    /// Which state of the index reads see now: changes with each commit and merge that
+    /// reads picked up.
+    pub fn generation(&self) -> u64 {
+        self.searcher().generation().generation_id()
+    }
+
+    /// How many per-segment answers are kept (for tests).
+    #[cfg(test)]
+    pub fn cached_answers(&self) -> usize {
+        self.aggregates.len()
+    }
+
     /// Makes the latest commit visible now (reads also pick it up on their own shortly after).
     pub fn reload(&self) -> Result<(), QueryError> {
         Ok(self.reader.reload()?)

@@ -15,6 +15,7 @@ mod limits;
 mod live;
 mod metrics;
 mod otlp;
+mod warm;
 mod web;
 
 use std::net::SocketAddr;
@@ -118,32 +119,7 @@ impl AppState {
 
 /// The whole app: API, health, metrics and UI, behind authentication when configured.
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .route("/api/search", get(api::search))
-        .route("/api/histogram", get(api::histogram))
-        .route("/api/fields", get(api::fields))
-        .route("/api/exceptions", get(api::exceptions))
-        .route("/api/exceptions/{fingerprint}", get(api::exception))
-        .route(
-            "/api/exceptions/{fingerprint}/status",
-            post(api::set_status),
-        )
-        .route(
-            "/api/exceptions/{fingerprint}/history",
-            get(api::status_history),
-        )
-        .route("/api/patterns", get(api::patterns))
-        .route("/api/patterns/{id}", get(api::pattern))
-        .route("/api/patterns/{id}/status", post(api::set_pattern_status))
-        .route("/api/patterns/{id}/history", get(api::pattern_history))
-        .route("/api/alerts", get(api::alerts))
-        .route("/api/events/{id}", get(api::event))
-        .route("/api/events/{id}/context", get(api::context))
-        .route("/api/live", get(live::live))
-        .route("/api/openapi.json", get(api::openapi))
-        .route("/api/{*rest}", get(api::not_found))
-        .route("/metrics", get(api::metrics))
-        .fallback(get(ui));
+    let api = api_routes(&state);
     let elasticsearch = Router::new()
         .route("/", get(es::root).head(es::root_head))
         .route("/_bulk", post(es::bulk).put(es::bulk))
@@ -178,10 +154,6 @@ pub fn router(state: AppState) -> Router {
     let otlp = Router::new()
         .route("/v1/logs", post(otlp::logs))
         .layer(DefaultBodyLimit::max(crate::ingest::MAX_BULK_BYTES));
-    let api = api.layer(middleware::from_fn_with_state(
-        state.clone(),
-        coalesce::coalesce,
-    ));
     Router::new()
         .route("/healthz", get(api::healthz))
         .merge(api)
@@ -194,6 +166,41 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(middleware::from_fn(read_body_first))
         .with_state(state)
+}
+
+/// The API, the metrics and the UI, with identical queries in flight answered once (see
+/// [`coalesce`]); [`router`] puts authentication and the shippers' endpoints around them.
+fn api_routes(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route("/api/search", get(api::search))
+        .route("/api/histogram", get(api::histogram))
+        .route("/api/fields", get(api::fields))
+        .route("/api/exceptions", get(api::exceptions))
+        .route("/api/exceptions/{fingerprint}", get(api::exception))
+        .route(
+            "/api/exceptions/{fingerprint}/status",
+            post(api::set_status),
+        )
+        .route(
+            "/api/exceptions/{fingerprint}/history",
+            get(api::status_history),
+        )
+        .route("/api/patterns", get(api::patterns))
+        .route("/api/patterns/{id}", get(api::pattern))
+        .route("/api/patterns/{id}/status", post(api::set_pattern_status))
+        .route("/api/patterns/{id}/history", get(api::pattern_history))
+        .route("/api/alerts", get(api::alerts))
+        .route("/api/events/{id}", get(api::event))
+        .route("/api/events/{id}/context", get(api::context))
+        .route("/api/live", get(live::live))
+        .route("/api/openapi.json", get(api::openapi))
+        .route("/api/{*rest}", get(api::not_found))
+        .route("/metrics", get(api::metrics))
+        .fallback(get(ui))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            coalesce::coalesce,
+        ))
 }
 
 /// Reads the whole request body (up to [`MAX_BODY_BYTES`], or for a bulk request
@@ -385,6 +392,7 @@ pub fn serve(
         })?;
     runtime.block_on(async move {
         start_syslog(&state, &listen).await?;
+        tokio::spawn(warm::keep_warm(state.clone()));
         let app = router(state).into_make_service();
         let handle = axum_server::Handle::new();
         let shutdown = handle.clone();

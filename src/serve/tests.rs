@@ -1118,3 +1118,33 @@ async fn a_query_whose_clients_went_away_still_ends() {
     let response = app.oneshot(request()).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
 }
+
+/// Warming computes the UI's first views before anyone asks: afterwards those requests are
+/// answered from kept per-segment answers alone (nothing new is computed), and answer 200.
+#[tokio::test]
+async fn warming_computes_the_first_views_before_they_are_asked() {
+    let state = state(None);
+    assert_eq!(
+        state.reader.cached_answers(),
+        0,
+        "a new server keeps nothing"
+    );
+    let api = api_routes(&state).with_state(state.clone());
+    warm::warm(&api).await;
+    let kept = state.reader.cached_answers();
+    assert!(kept >= warm::FIRST_VIEWS.len(), "{kept} answers kept");
+    for uri in warm::FIRST_VIEWS {
+        let (status, body) = call(state.clone(), uri, None).await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "{uri}: {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    assert_eq!(
+        state.reader.cached_answers(),
+        kept,
+        "the first views needed nothing warming had not computed"
+    );
+}
