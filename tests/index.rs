@@ -571,3 +571,53 @@ fn every_fixture_event_reads_back_as_folded() {
         );
     }
 }
+
+/// `stackfold index` ends once the merges its commits started are done: the index directory
+/// then holds the files of the committed segments and nothing else, and the size it reports
+/// is theirs (merges left running were abandoned at exit, their half-written segments counted
+/// in the size until the next writer removed them).
+#[test]
+fn index_leaves_only_the_committed_segments_on_disk() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = data_arg(&tmp);
+    let logs = tmp.path().join("logs");
+    common::generate(&logs, 24, &["--days", "2"]);
+    let logs = logs.display().to_string();
+    let out = common::stackfold(&[
+        "index",
+        "--data",
+        &data,
+        "--tz",
+        "UTC",
+        "--json",
+        "--commit-mb",
+        "1",
+        &logs,
+    ]);
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let dir = Path::new(&data).join("index");
+    let meta: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("meta.json")).unwrap()).unwrap();
+    let segments: Vec<String> = meta["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["segment_id"].as_str().unwrap().replace('-', ""))
+        .collect();
+    let mut bytes = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        bytes += entry.metadata().unwrap().len();
+        if name == "meta.json" || name.starts_with('.') {
+            continue;
+        }
+        let segment = name.split('.').next().unwrap();
+        assert!(
+            segments.iter().any(|s| s == segment),
+            "{name} belongs to no committed segment ({} segments)",
+            segments.len()
+        );
+    }
+    assert_eq!(summary["index_bytes"].as_u64(), Some(bytes));
+}

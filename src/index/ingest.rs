@@ -88,6 +88,11 @@ impl Ingest {
     pub fn commit(&mut self) -> Result<u64> {
         self.writer.commit()
     }
+
+    /// Waits for the merges the commits started (see [`EventWriter::wait_merging_threads`]).
+    pub fn wait_merging_threads(self) -> Result<()> {
+        self.writer.wait_merging_threads()
+    }
 }
 
 /// Where followed files' events go, with the positions that produced them: the index
