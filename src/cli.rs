@@ -383,6 +383,10 @@ pub struct ShowArgs {
 pub struct CheckArgs {
     #[arg(long, value_name = "DIR")]
     pub data: PathBuf,
+    /// Also print the bytes each field takes, by part (postings, positions, term dictionary,
+    /// column, norms), and the stored events': where the disk goes.
+    #[arg(long)]
+    pub space: bool,
 }
 
 #[derive(Debug, Args)]

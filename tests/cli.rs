@@ -480,6 +480,44 @@ fn check_finds_a_damaged_segment_file() {
     );
 }
 
+/// `check --space` says where the disk goes: per field and part, then the stored events and
+/// the whole index, in bytes.
+#[test]
+fn check_space_shows_the_bytes_of_each_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    common::stackfold(&["index", "--data", data.to_str().unwrap(), &fixture("java")]);
+    let out = common::stackfold(&["check", "--data", data.to_str().unwrap(), "--space"]);
+    let table = String::from_utf8(out.stdout).unwrap();
+    let numbers = |label: &str| -> Vec<u64> {
+        let line = table
+            .lines()
+            .find(|l| l.starts_with(&format!("{label} ")))
+            .unwrap_or_else(|| panic!("no row {label:?} in\n{table}"));
+        line[label.len()..]
+            .split_whitespace()
+            .map(|n| n.parse().unwrap())
+            .collect()
+    };
+    // postings, positions, term dictionary, column, norms, total
+    let body = numbers("body");
+    assert!(body[0] > 0 && body[1] > 0 && body[3] == 0, "{table}");
+    let ts = numbers("ts");
+    assert!(
+        ts[0] == 0 && ts[3] > 0,
+        "the time is a column only: {table}"
+    );
+    let stored = numbers("stored events")[0];
+    let index = numbers("index")[0];
+    let fields: u64 = table
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().nth(6)?.parse::<u64>().ok())
+        .sum();
+    assert!(stored > 0 && fields + stored <= index, "{table}");
+    assert!(fields + stored > index / 2, "{table}");
+}
+
 /// Hardening finding 12: on a full disk `index` exited 2 (README keeps 2 for usage, config
 /// and query errors), and a re-run on the still-full disk said only that "an index writer
 /// was killed". Both now exit 1 and say the disk is full. The disk is a 300 KiB tmpfs in a

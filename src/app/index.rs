@@ -212,6 +212,9 @@ pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         "stackfold: {} is sound: {segments} segments, {events} events, every checksum matches",
         dir.display()
     );
+    if args.space {
+        print!("{}", crate::index::space::measure(&index)?.table());
+    }
     Ok(ExitCode::SUCCESS)
 }
 

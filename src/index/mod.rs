@@ -12,6 +12,7 @@ pub mod document;
 pub mod ingest;
 pub mod regroup;
 pub mod schema;
+pub mod space;
 pub mod stored;
 pub mod tokenizer;
 mod writer;
