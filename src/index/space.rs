@@ -4,13 +4,12 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
 use tantivy::Index;
 
 use crate::error::Result;
 
 /// The bytes of one field, by part.
-#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug)]
 pub struct FieldSpace {
     pub postings: u64,
     pub positions: u64,
@@ -26,7 +25,7 @@ impl FieldSpace {
 }
 
 /// The bytes of an index's live segments.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug)]
 pub struct IndexSpace {
     pub total: u64,
     /// The stored events (the docstore).
