@@ -280,10 +280,22 @@ impl ConfigFile {
             )),
             None => None,
         };
+        let GroupingConfig {
+            by,
+            in_app_include,
+            in_app_exclude,
+            rules,
+        } = &self.grouping;
+        let standard = by.is_none()
+            && in_app_include.is_none()
+            && in_app_exclude.is_none()
+            && rules.is_empty()
+            && event_start.is_none();
         Ok(PipelineSettings {
             fold,
             event_start,
             analyzer: Analyzer {
+                standard,
                 in_app,
                 group_by: self.grouping.by.unwrap_or_default(),
                 rules: crate::fold::rules::Rules::new(&self.grouping.rules)

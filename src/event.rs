@@ -401,7 +401,7 @@ impl ExceptionInfo {
 }
 
 /// What an event's trace says, and which group it belongs to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Exception {
     pub language: Language,
     /// Outermost exception first; the last is the root cause.
@@ -415,7 +415,37 @@ pub struct Exception {
     pub explain: Vec<String>,
     /// The version of the grouping rules that made the fingerprint.
     pub grouping_version: u32,
+    /// Made by the standard analysis (no grouping rules, in-app lists or `event_start` of
+    /// one's own): reading the event back finds it again in its text, so the index does not
+    /// store it. How it was made, not what it says: equality ignores it.
+    #[serde(skip)]
+    pub recomputable: bool,
 }
+
+/// Two exceptions are equal when they say the same, whichever analysis made them.
+impl PartialEq for Exception {
+    fn eq(&self, other: &Exception) -> bool {
+        let Exception {
+            language,
+            chain,
+            root_type,
+            template,
+            fingerprint,
+            explain,
+            grouping_version,
+            recomputable: _,
+        } = other;
+        self.language == *language
+            && self.chain == *chain
+            && self.root_type == *root_type
+            && self.template == *template
+            && self.fingerprint == *fingerprint
+            && self.explain == *explain
+            && self.grouping_version == *grouping_version
+    }
+}
+
+impl Eq for Exception {}
 
 impl Exception {
     /// The root cause: the innermost exception of the chain.

@@ -522,17 +522,41 @@ fn regroup_applies_new_rules_to_indexed_events_without_the_files() {
 
 /// An event read back from the index is the event as folded: every field of `stackfold
 /// fold`'s NDJSON (time, header names, message, text, exception, pattern, file metadata)
-/// comes back the same, from whichever of the docstore and the columns keeps it.
+/// comes back the same, from whichever of the docstore and the columns keeps it. With the
+/// standard grouping, exceptions are found again in the text rather than stored; with rules
+/// of one's own, they are stored.
 #[test]
 fn every_fixture_event_reads_back_as_folded() {
+    let standard = reads_back_as_folded(&common::settings());
+    assert!(standard.exceptions > 50, "{standard:?}");
+    assert_eq!(standard.stored_exceptions, 0, "{standard:?}");
+
+    let own = stackfold::config::ConfigFile::parse("[grouping]\nin_app_include = [\"com.acme\"]\n")
+        .unwrap()
+        .settings(Some("UTC"), 1, 2020)
+        .unwrap();
+    let own = reads_back_as_folded(&own);
+    assert_eq!(own.exceptions, standard.exceptions);
+    assert_eq!(own.stored_exceptions, own.exceptions, "{own:?}");
+}
+
+#[derive(Debug)]
+struct ReadBack {
+    /// Events folded with an exception.
+    exceptions: usize,
+    /// Documents that store one.
+    stored_exceptions: usize,
+}
+
+/// Indexes every fixture with `settings` and checks that each event reads back as folded.
+fn reads_back_as_folded(settings: &stackfold::pipeline::PipelineSettings) -> ReadBack {
     use stackfold::index::document::{event_id, format_id};
     use stackfold::index::{EventWriter, file_key};
 
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let settings = common::settings();
     let (index, fields) = stackfold::index::open_or_create(&data).unwrap();
-    let mut writer = EventWriter::open(&index, fields, 64 << 20, 1).unwrap();
+    let mut writer = EventWriter::open(&index, fields.clone(), 64 << 20, 1).unwrap();
     let mut folded = Vec::new();
     for dir in ["java", "python", "go", "rust", "runtimes"] {
         let mut files: Vec<_> = std::fs::read_dir(common::fixtures().join(dir))
@@ -541,7 +565,7 @@ fn every_fixture_event_reads_back_as_folded() {
             .collect();
         files.sort();
         for path in files {
-            let (events, _) = stackfold::pipeline::collect_file(path.clone(), &settings);
+            let (events, _) = stackfold::pipeline::collect_file(path.clone(), settings);
             let key = file_key(&path);
             for event in events {
                 writer.add(&key, event.clone()).unwrap();
@@ -569,6 +593,19 @@ fn every_fixture_event_reads_back_as_folded() {
             "{key}: {}",
             event.text
         );
+    }
+    let searcher = index.reader().unwrap().searcher();
+    let mut stored_exceptions = 0;
+    for (ord, segment) in searcher.segment_readers().iter().enumerate() {
+        for doc in 0..segment.max_doc() {
+            let address = tantivy::DocAddress::new(ord as u32, doc);
+            let doc: tantivy::TantivyDocument = searcher.doc(address).unwrap();
+            stored_exceptions += usize::from(doc.get_first(fields.exception).is_some());
+        }
+    }
+    ReadBack {
+        exceptions: folded.iter().filter(|(_, e)| e.exception.is_some()).count(),
+        stored_exceptions,
     }
 }
 

@@ -36,9 +36,23 @@ pub struct Analyzer {
     pub rules: rules::Rules,
     /// Users' masks and pinned templates, applied before the default pattern rules.
     pub patterns: pattern::PatternRules,
+    /// No grouping config of one's own (and no `[fold] event_start`): the exceptions it
+    /// finds are [`recomputable`](Exception::recomputable) from the text alone.
+    pub standard: bool,
 }
 
 impl Analyzer {
+    /// The analysis without config of one's own.
+    pub fn standard() -> Analyzer {
+        Analyzer {
+            in_app: InApp::default(),
+            group_by: GroupBy::default(),
+            rules: rules::Rules::default(),
+            patterns: pattern::PatternRules::default(),
+            standard: true,
+        }
+    }
+
     /// Sets `event.exception` when the event holds a trace, else `event.pattern`.
     pub fn analyse(&self, event: &mut Event) {
         self.find_exception(event);
@@ -78,6 +92,7 @@ impl Analyzer {
             explain,
             grouping_version: GROUPING_VERSION,
             chain,
+            recomputable: self.standard,
         };
         event.exception = Some(exception);
     }

@@ -18,11 +18,11 @@ use serde::Serialize;
 use tantivy::schema::IndexRecordOption;
 use tantivy::{DocId, DocSet, Index, ReloadPolicy, SegmentReader, TERMINATED};
 
-use super::stored::{EventColumns, EventIds, stored_event};
+use super::stored::{EventColumns, EventIds, Reading, analysed, stored_event};
 use super::{EventWriter, Fields};
 use crate::error::{Error, Result};
-use crate::event::{Event, EventRecord, Exception, FileInfo};
-use crate::fold::{FoldSettings, GROUPING_VERSION};
+use crate::event::{Event, Exception};
+use crate::fold::GROUPING_VERSION;
 use crate::pipeline::PipelineSettings;
 
 /// Blocks of the docstore kept decompressed while events are read in order.
@@ -148,6 +148,11 @@ fn for_each_event(
 ) -> Result<()> {
     let columns = EventColumns::open(segment)?;
     let store = segment.get_store_reader(STORE_CACHE_BLOCKS).map_err(io)?;
+    let reading = Reading {
+        zone: settings.zone.clone(),
+        assume_year: settings.assume_year,
+        event_start: settings.event_start.clone(),
+    };
     for doc in 0..segment.max_doc() {
         if segment.is_deleted(doc) {
             continue;
@@ -156,7 +161,7 @@ fn for_each_event(
         let old = stored.event.exception.as_deref().cloned();
         // The indexed id, not one computed again: an event indexed without one has none.
         let old_pattern = columns.str("pattern", doc);
-        let event = analysed(stored.event, settings);
+        let event = analysed(&stored.event, &reading, &settings.analyzer);
         visit(doc, &columns, (old, old_pattern), event)?;
     }
     Ok(())
@@ -197,49 +202,6 @@ fn shipped_ids(
     Ok(out)
 }
 
-/// `record` as an event, its exception found and fingerprinted by `settings`.
-fn analysed(record: EventRecord<'static>, settings: &PipelineSettings) -> Event {
-    let file = Arc::new(FileInfo {
-        path: record.source.as_ref().into(),
-        meta: record.meta.into_owned(),
-        date_ts: None,
-    });
-    // The text was cut at the caps it was folded with; it is not cut again.
-    let uncapped = FoldSettings {
-        max_event_lines: u32::MAX,
-        max_event_bytes: usize::MAX,
-    };
-    let folder =
-        crate::read::LineFolder::new(&file, uncapped, settings.zone.clone(), settings.assume_year)
-            .with_event_start(settings.event_start.clone());
-    let refolded = crate::read::refold(folder, &record.text);
-    let (stack_trace, detail) = refolded.map_or((None, None), |e| (e.stack_trace, e.detail));
-    let text = record.text.into_owned();
-    let mut event = Event {
-        ts: record.ts,
-        level: record.level,
-        logger: record.logger.map(|l| l.into_owned()),
-        thread: record.thread.map(|t| t.into_owned()),
-        message: record.message.into_owned(),
-        source: file,
-        line: record.line,
-        offset: record.offset,
-        end_offset: record.offset + text.len() as u64 + 1,
-        lines: record.lines,
-        format: crate::parse::format_name(&record.format),
-        text,
-        truncated: record.truncated,
-        continued: record.continued,
-        stack_trace,
-        detail,
-        exception: None,
-        pattern: None,
-        fields: record.fields.into_owned(),
-    };
-    settings.analyzer.analyse(&mut event);
-    event
-}
-
 fn io(err: std::io::Error) -> Error {
     Error::Index(err.into())
 }
@@ -249,7 +211,7 @@ mod tests {
     use tantivy::TantivyDocument;
     use tantivy::collector::TopDocs;
     use tantivy::query::TermQuery;
-    use tantivy::schema::{Term, Value as _};
+    use tantivy::schema::Term;
 
     use super::*;
     use crate::config::ConfigFile;
@@ -288,8 +250,10 @@ mod tests {
             .unwrap();
         let exception = hits.first().and_then(|(_, address)| {
             let doc: TantivyDocument = searcher.doc(*address).unwrap();
-            let json = doc.get_first(fields.exception)?.as_str()?.to_owned();
-            Some(serde_json::from_str(&json).unwrap())
+            let segment = searcher.segment_reader(address.segment_ord);
+            let columns = EventColumns::open(segment).unwrap();
+            let stored = stored_event(fields, &doc, &columns, address.doc_id);
+            stored.event.exception.map(std::borrow::Cow::into_owned)
         });
         (hits.len(), exception)
     }

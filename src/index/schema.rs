@@ -53,7 +53,11 @@ pub struct Fields {
     pub root_type: Field,
     pub fingerprint: Field,
     pub frames: Field,
+    /// A pattern's template when the config's `[patterns]` made it (else computed again).
     pub template: Field,
+    /// The exception as JSON when grouping config of one's own made it; one made by the
+    /// standard grouping is found again in `text` when read (see
+    /// [`Exception::recomputable`](crate::event::Exception::recomputable)).
     pub exception: Field,
     /// The pattern id of an event without an exception (see [`crate::fold::pattern`]); its
     /// template is computed again from the message when read, not stored.

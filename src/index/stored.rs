@@ -6,6 +6,7 @@
 //! [`schema`](super::schema)).
 
 use std::borrow::Cow;
+use std::sync::{Arc, LazyLock};
 
 use serde::{Deserialize, Serialize};
 use tantivy::columnar::{Column, StrColumn};
@@ -15,7 +16,10 @@ use tantivy::{DateTime, DocId, SegmentReader, TantivyDocument};
 use super::Fields;
 use super::document::{FLAG_CONTINUED, FLAG_TRUNCATED, format_id, key_hash, message_from};
 use super::schema::from_date;
-use crate::event::{EventRecord, Exception, FileMeta, Level};
+use crate::event::{Event, EventRecord, Exception, FileInfo, FileMeta, Level};
+use crate::fold::Analyzer;
+use crate::fold::FoldSettings;
+use crate::read::LineFolder;
 
 /// An event as the index gives it back: `id` (16 hex digits), then the fields of
 /// `stackfold fold`'s NDJSON, in that order.
@@ -27,9 +31,20 @@ pub struct StoredEvent {
 }
 
 /// The string columns an event is shown with, in the order of [`EventColumns::strs`].
-const STR_COLUMNS: [&str; 12] = [
-    "level", "logger", "thread", "source", "logtype", "app", "env", "tag", "host", "date",
-    "format", "pattern",
+const STR_COLUMNS: [&str; 13] = [
+    "level",
+    "logger",
+    "thread",
+    "source",
+    "logtype",
+    "app",
+    "env",
+    "tag",
+    "host",
+    "date",
+    "format",
+    "pattern",
+    "fingerprint",
 ];
 
 /// The ids of one segment's events, computed from the columns of their keys and offsets
@@ -118,6 +133,7 @@ pub struct EventColumns {
     lines: Column<u64>,
     flags: Column<u64>,
     message_at: Column<u64>,
+    grouping_version: Column<u64>,
     strs: [Option<StrColumn>; STR_COLUMNS.len()],
 }
 
@@ -135,6 +151,7 @@ impl EventColumns {
             lines: ff.u64("lines")?,
             flags: ff.u64("flags")?,
             message_at: ff.u64("message_at")?,
+            grouping_version: ff.u64("grouping_version")?,
             strs,
         })
     }
@@ -171,16 +188,17 @@ pub fn stored_event(
     }
     .unwrap_or_default();
     let flags = columns.flags.first(at).unwrap_or(0);
-    let exception = doc
+    let stored = doc
         .get_first(f.exception)
         .and_then(|v| v.as_str())
         .and_then(|json| serde_json::from_str::<Exception>(json).ok());
     let column = |name| columns.str(name, at);
+    let fingerprint = column("fingerprint");
     // A pattern is a function of the message alone: its template is computed again, not
     // stored, and only for an event without an exception. Its id is the one indexed, which
     // queries and listings go by (the same unless the pattern rules changed since; `regroup`
     // brings it up to date).
-    let pattern = exception.is_none().then(|| {
+    let pattern = (stored.is_none() && fingerprint.is_none()).then(|| {
         let mut pattern = match self::text(doc, f.template) {
             // Made by the config's `[patterns]`, and kept.
             Some(template) => crate::event::Pattern {
@@ -206,31 +224,116 @@ pub fn stored_event(
         host: column("host"),
         date: column("date"),
     };
+    let mut event = EventRecord {
+        ts: columns.ts.first(at).map(from_date),
+        level: column("level").as_deref().and_then(Level::from_word),
+        logger: column("logger").map(Cow::Owned),
+        thread: column("thread").map(Cow::Owned),
+        message: Cow::Owned(message),
+        source: Cow::Owned(column("source").unwrap_or_default()),
+        line: columns.line.first(at).unwrap_or(0),
+        meta: Cow::Owned(meta),
+        offset: columns.ids.offset(at).unwrap_or(0),
+        lines: columns.lines.first(at).unwrap_or(0) as u32,
+        format: Cow::Owned(column("format").unwrap_or_default()),
+        text: Cow::Owned(text),
+        truncated: flags & FLAG_TRUNCATED != 0,
+        continued: flags & FLAG_CONTINUED != 0,
+        pattern: pattern.map(Cow::Owned),
+        exception: None,
+        fields: Cow::Owned(
+            doc.get_first(f.fields)
+                .and_then(|v| v.as_str())
+                .and_then(|json| serde_json::from_str(json).ok())
+                .unwrap_or_default(),
+        ),
+    };
+    let exception = match (stored, fingerprint) {
+        (Some(stored), _) => Some(stored),
+        (None, Some(fingerprint)) => {
+            let version = columns.grouping_version.first(at).map(|v| v as u32);
+            found_again(&event, fingerprint, version)
+        }
+        (None, None) => None,
+    };
+    event.exception = exception.map(Cow::Owned);
     StoredEvent {
         id: columns.ids.id(at).map(format_id).unwrap_or_default(),
-        event: EventRecord {
-            ts: columns.ts.first(at).map(from_date),
-            level: column("level").as_deref().and_then(Level::from_word),
-            logger: column("logger").map(Cow::Owned),
-            thread: column("thread").map(Cow::Owned),
-            message: Cow::Owned(message),
-            source: Cow::Owned(column("source").unwrap_or_default()),
-            line: columns.line.first(at).unwrap_or(0),
-            meta: Cow::Owned(meta),
-            offset: columns.ids.offset(at).unwrap_or(0),
-            lines: columns.lines.first(at).unwrap_or(0) as u32,
-            format: Cow::Owned(column("format").unwrap_or_default()),
-            text: Cow::Owned(text),
-            truncated: flags & FLAG_TRUNCATED != 0,
-            continued: flags & FLAG_CONTINUED != 0,
-            pattern: pattern.map(Cow::Owned),
-            exception: exception.map(Cow::Owned),
-            fields: Cow::Owned(
-                doc.get_first(f.fields)
-                    .and_then(|v| v.as_str())
-                    .and_then(|json| serde_json::from_str(json).ok())
-                    .unwrap_or_default(),
-            ),
-        },
+        event,
     }
+}
+
+/// The exception of an event indexed without one stored: found again in its text by the
+/// standard analysis, which made it (see [`Exception::recomputable`]), under the group it is
+/// indexed under, which queries and listings go by (the same unless the grouping changed
+/// since; `regroup` brings it up to date).
+pub(crate) fn found_again(
+    record: &EventRecord<'_>,
+    fingerprint: String,
+    grouping_version: Option<u32>,
+) -> Option<Exception> {
+    static STANDARD: LazyLock<Analyzer> = LazyLock::new(Analyzer::standard);
+    // The year and zone do not change what a trace says.
+    let reading = Reading {
+        zone: jiff::tz::TimeZone::UTC,
+        assume_year: 1970,
+        event_start: None,
+    };
+    let mut exception = analysed(record, &reading, &STANDARD).exception?;
+    exception.fingerprint = fingerprint;
+    if let Some(version) = grouping_version {
+        exception.grouping_version = version;
+    }
+    Some(exception)
+}
+
+/// How an event's text is read again: the zone and year of timestamps without them, and the
+/// config's `event_start`, as the event was read the first time.
+pub(crate) struct Reading {
+    pub zone: jiff::tz::TimeZone,
+    pub assume_year: i16,
+    pub event_start: Option<Arc<regex::Regex>>,
+}
+
+/// `record` as an event, its text read again as `reading` says, its exception found and
+/// fingerprinted by `analyzer` as if it were folded now.
+pub(crate) fn analysed(record: &EventRecord<'_>, reading: &Reading, analyzer: &Analyzer) -> Event {
+    let file = Arc::new(FileInfo {
+        path: record.source.as_ref().into(),
+        meta: record.meta.clone().into_owned(),
+        date_ts: None,
+    });
+    // The text was cut at the caps it was folded with; it is not cut again.
+    let uncapped = FoldSettings {
+        max_event_lines: u32::MAX,
+        max_event_bytes: usize::MAX,
+    };
+    let folder = LineFolder::new(&file, uncapped, reading.zone.clone(), reading.assume_year)
+        .with_event_start(reading.event_start.clone());
+    let refolded = crate::read::refold(folder, &record.text);
+    let (stack_trace, detail) = refolded.map_or((None, None), |e| (e.stack_trace, e.detail));
+    let text = record.text.clone().into_owned();
+    let mut event = Event {
+        ts: record.ts,
+        level: record.level,
+        logger: record.logger.clone().map(Cow::into_owned),
+        thread: record.thread.clone().map(Cow::into_owned),
+        message: record.message.clone().into_owned(),
+        source: file,
+        line: record.line,
+        offset: record.offset,
+        end_offset: record.offset + text.len() as u64 + 1,
+        lines: record.lines,
+        format: crate::parse::format_name(&record.format),
+        text,
+        truncated: record.truncated,
+        continued: record.continued,
+        stack_trace,
+        detail,
+        exception: None,
+        pattern: None,
+        fields: record.fields.clone().into_owned(),
+    };
+    analyzer.analyse(&mut event);
+    event
 }

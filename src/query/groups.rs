@@ -1,8 +1,7 @@
 //! Exception groups: the list with exact counts and trends, and one group in full.
 
 use serde::{Deserialize, Serialize};
-use tantivy::schema::Value as _;
-use tantivy::{DocAddress, Searcher, TantivyDocument};
+use tantivy::{DocAddress, Searcher};
 
 use super::events::StoredEvent;
 use super::filters::{Filters, QueryError};
@@ -350,17 +349,14 @@ impl Reader {
         }))
     }
 
-    /// The exception stored with the document at `address`, if it has one.
+    /// The exception of the event at `address`, if it has one.
     fn stored_exception(
         &self,
         searcher: &Searcher,
         address: DocAddress,
     ) -> Result<Option<Exception>, QueryError> {
-        let doc: TantivyDocument = searcher.doc(address)?;
-        Ok(doc
-            .get_first(self.fields.exception)
-            .and_then(|v| v.as_str())
-            .and_then(|json| serde_json::from_str(json).ok()))
+        let event = self.event_at(searcher, address)?.event;
+        Ok(event.exception.map(std::borrow::Cow::into_owned))
     }
 }
 
