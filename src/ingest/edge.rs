@@ -17,6 +17,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::event::{Event, EventRecord, FileInfo};
+use crate::fold::GROUPING_VERSION;
 
 /// The header a stackfold central puts on its Elasticsearch answers (its version): an edge
 /// that sees it compresses with zstd, which costs it a fraction of gzip's time; to anything
@@ -47,6 +48,12 @@ pub struct EdgeMark<'a> {
     pub stream: Cow<'a, str>,
     /// Where the event ends in its file: the stream's position once the event is stored.
     pub end_offset: u64,
+    /// The event's exception was made by the standard grouping of this grouping version: a
+    /// central of the same version finds it again in the text and need not store it (see
+    /// [`Exception::recomputable`](crate::event::Exception::recomputable)). Sent only when
+    /// true; older centrals ignore it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub standard_grouping: bool,
 }
 
 impl<'a> EdgeDoc<'a> {
@@ -59,6 +66,7 @@ impl<'a> EdgeDoc<'a> {
                 edge: Cow::Borrowed(edge),
                 stream: Cow::Borrowed(stream),
                 end_offset: event.end_offset,
+                standard_grouping: event.exception.as_ref().is_some_and(|x| x.recomputable),
             },
         }
     }
@@ -123,7 +131,11 @@ impl EdgeEvent {
             continued: record.continued,
             stack_trace: None,
             detail: None,
-            exception: record.exception.map(Cow::into_owned),
+            exception: record.exception.map(|x| {
+                let mut x = x.into_owned();
+                x.recomputable = mark.standard_grouping && x.grouping_version == GROUPING_VERSION;
+                x
+            }),
             pattern: record.pattern.map(Cow::into_owned),
             fields: record.fields.into_owned(),
         };
@@ -174,6 +186,46 @@ mod tests {
         assert_eq!(got.event.record(), sent.record());
         assert_eq!(got.event.end_offset, 160);
         assert_eq!(got.event.format, "iso");
+    }
+
+    /// An exception the edge made by the standard grouping of this version arrives marked
+    /// so, and the central does not store it; any other arrives to be stored.
+    #[test]
+    fn the_standard_grouping_travels_with_the_exception() {
+        let file = Arc::new(FileInfo {
+            path: PathBuf::from("/logs/app.log"),
+            meta: FileMeta::default(),
+            date_ts: None,
+        });
+        let text = "2024-03-01 10:00:00,000 ERROR [main] com.acme.Job - failed\n\
+                    java.lang.IllegalStateException: boom\n\
+                    \tat com.acme.Job.run(Job.java:10)";
+        let folder = crate::read::LineFolder::new(
+            &file,
+            crate::fold::FoldSettings::default(),
+            jiff::tz::TimeZone::UTC,
+            2024,
+        );
+        let mut sent = crate::read::refold(folder, text).unwrap();
+        sent.end_offset = sent.offset + text.len() as u64 + 1;
+        crate::fold::Analyzer::standard().analyse(&mut sent);
+        let arrived = |sent: &Event| {
+            let json = serde_json::to_string(&EdgeDoc::new(sent, "web01", "s1")).unwrap();
+            let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+            let mark = value["stackfold"]["standard_grouping"].clone();
+            let got = EdgeEvent::from_doc(serde_json::from_str(&json).unwrap()).unwrap();
+            assert_eq!(got.event.exception, sent.exception);
+            (mark, got.event.exception.unwrap().recomputable)
+        };
+        assert_eq!(arrived(&sent), (serde_json::Value::Bool(true), true));
+        // From an edge whose grouping is its own.
+        let mut own = sent.clone();
+        own.exception.as_mut().unwrap().recomputable = false;
+        assert_eq!(arrived(&own), (serde_json::Value::Null, false));
+        // From an edge of another grouping version.
+        let mut older = sent.clone();
+        older.exception.as_mut().unwrap().grouping_version -= 1;
+        assert_eq!(arrived(&older), (serde_json::Value::Bool(true), false));
     }
 
     #[test]
