@@ -349,14 +349,20 @@ impl Reader {
         }))
     }
 
-    /// The exception of the event at `address`, if it has one.
+    /// The exception of the event at `address`, if it has one, without the rest of the event.
     fn stored_exception(
         &self,
         searcher: &Searcher,
         address: DocAddress,
     ) -> Result<Option<Exception>, QueryError> {
-        let event = self.event_at(searcher, address)?.event;
-        Ok(event.exception.map(std::borrow::Cow::into_owned))
+        let doc: tantivy::TantivyDocument = searcher.doc(address)?;
+        let columns = self.columns.get(searcher, address.segment_ord)?;
+        Ok(crate::index::stored::stored_exception(
+            &self.fields,
+            &doc,
+            &columns,
+            address.doc_id,
+        ))
     }
 }
 
