@@ -1,7 +1,7 @@
 //! Exception groups: the list with exact counts and trends, and one group in full.
 
 use serde::{Deserialize, Serialize};
-use tantivy::{DocAddress, Searcher};
+use tantivy::{DocAddress, Searcher, TantivyDocument};
 
 use super::events::StoredEvent;
 use super::filters::{Filters, QueryError};
@@ -355,7 +355,7 @@ impl Reader {
         searcher: &Searcher,
         address: DocAddress,
     ) -> Result<Option<Exception>, QueryError> {
-        let doc: tantivy::TantivyDocument = searcher.doc(address)?;
+        let doc: TantivyDocument = searcher.doc(address)?;
         let columns = self.columns.get(searcher, address.segment_ord)?;
         Ok(crate::index::stored::stored_exception(
             &self.fields,
