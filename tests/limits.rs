@@ -123,8 +123,17 @@ fn an_index_file_truncated_under_the_server_fails_queries_not_the_server() {
         "the server is alive"
     );
     assert!(healthz(&server.addr).starts_with("HTTP/1.1 200"));
-    // The operator's log names the file and says what to run.
-    let log = server.log.lock().unwrap().clone();
+    // The operator's log names the file and says what to run. The server writes it before
+    // it answers, but the thread here that reads its stderr may not have got to it yet (CI,
+    // under the load of the other tests, once read the log without it).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let log = loop {
+        let log = server.log.lock().unwrap().clone();
+        if log.contains("`stackfold check` tells") || Instant::now() > deadline {
+            break log;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
     assert!(
         log.contains(".store: bytes") || log.contains(".idx: bytes"),
         "{log}"
