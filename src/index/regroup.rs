@@ -18,7 +18,7 @@ use serde::Serialize;
 use tantivy::schema::IndexRecordOption;
 use tantivy::{DocId, DocSet, Index, ReloadPolicy, SegmentReader, TERMINATED};
 
-use super::stored::{EventColumns, EventIds, Reading, analysed, stored_event};
+use super::stored::{EventColumns, EventIds, ReadBack, Reading, analysed, found_again, read_back};
 use super::{EventWriter, Fields};
 use crate::error::{Error, Result};
 use crate::event::{Event, Exception};
@@ -148,6 +148,7 @@ fn for_each_event(
 ) -> Result<()> {
     let columns = EventColumns::open(segment)?;
     let store = segment.get_store_reader(STORE_CACHE_BLOCKS).map_err(io)?;
+    let fingerprints = columns.fingerprints().map_err(io)?;
     let reading = Reading {
         zone: settings.zone.clone(),
         assume_year: settings.assume_year,
@@ -157,11 +158,28 @@ fn for_each_event(
         if segment.is_deleted(doc) {
             continue;
         }
-        let stored = stored_event(fields, &store.get(doc)?, &columns, doc);
-        let old = stored.event.exception.as_deref().cloned();
+        let ReadBack { stored, to_find } = read_back(fields, &store.get(doc)?, &columns, doc);
         // The indexed id, not one computed again: an event indexed without one has none.
         let old_pattern = columns.str("pattern", doc);
         let event = analysed(&stored.event, &reading, &settings.analyzer);
+        let old = if !to_find {
+            stored.event.exception.as_deref().cloned()
+        } else {
+            let (fingerprint, version) = columns.group(doc, &fingerprints);
+            if settings.analyzer.standard {
+                // What the reader would find again is what was just found, under the group
+                // the event is indexed under: the same analysis need not run twice.
+                event.exception.clone().map(|mut x| {
+                    x.fingerprint = fingerprint;
+                    if let Some(version) = version {
+                        x.grouping_version = version;
+                    }
+                    x
+                })
+            } else {
+                found_again(&stored.event, fingerprint, version)
+            }
+        };
         visit(doc, &columns, (old, old_pattern), event)?;
     }
     Ok(())
@@ -215,6 +233,7 @@ mod tests {
 
     use super::*;
     use crate::config::ConfigFile;
+    use crate::index::stored::stored_event;
 
     fn settings(config: &str) -> PipelineSettings {
         ConfigFile::parse(config)

@@ -175,6 +175,33 @@ impl EventColumns {
             .expect("a column of STR_COLUMNS")
     }
 
+    /// Every fingerprint of the segment, by ordinal, in one pass over the column's dictionary:
+    /// for a reader of every event, to whom a look-up per event decompressed a block of the
+    /// dictionary each time.
+    pub(crate) fn fingerprints(&self) -> std::io::Result<Vec<String>> {
+        let Some(column) = &self.strs[Self::position("fingerprint")] else {
+            return Ok(Vec::new());
+        };
+        let mut names = Vec::with_capacity(column.num_terms());
+        let mut terms = column.dictionary().stream()?;
+        while terms.advance() {
+            names.push(String::from_utf8_lossy(terms.key()).into_owned());
+        }
+        Ok(names)
+    }
+
+    /// The group `doc` is indexed under: its fingerprint, named from [`Self::fingerprints`],
+    /// and its grouping version.
+    pub(crate) fn group(&self, doc: DocId, fingerprints: &[String]) -> (String, Option<u32>) {
+        let fingerprint = self.strs[Self::position("fingerprint")]
+            .as_ref()
+            .and_then(|column| column.ords().first(doc))
+            .and_then(|ord| fingerprints.get(ord as usize).cloned())
+            .unwrap_or_default();
+        let version = self.grouping_version.first(doc).map(|v| v as u32);
+        (fingerprint, version)
+    }
+
     /// The value of string column `name` for `doc`, if it has one.
     pub(crate) fn str(&self, name: &str, doc: DocId) -> Option<String> {
         let column = self.strs[Self::position(name)].as_ref()?;
@@ -196,6 +223,41 @@ pub fn stored_event(
     columns: &EventColumns,
     at: DocId,
 ) -> StoredEvent {
+    let ReadBack {
+        mut stored,
+        to_find,
+    } = read_back(f, doc, columns, at);
+    if to_find {
+        let key = (columns.segment, at);
+        let found = match FOUND.get(&key) {
+            Some(found) => found.as_deref().cloned(),
+            None => {
+                let fingerprint = columns.str("fingerprint", at).unwrap_or_default();
+                let version = columns.grouping_version.first(at).map(|v| v as u32);
+                let found = found_again(&stored.event, fingerprint, version);
+                FOUND.insert(key, found.clone().map(Arc::new));
+                found
+            }
+        };
+        stored.event.exception = found.map(Cow::Owned);
+    }
+    stored
+}
+
+/// An event read back, with its exception when it was stored.
+pub(crate) struct ReadBack {
+    pub stored: StoredEvent,
+    /// The event was indexed with an exception that was not stored: it is to be found again.
+    pub to_find: bool,
+}
+
+/// The event `at` as stored, its exception not found again (see [`stored_event`]).
+pub(crate) fn read_back(
+    f: &Fields,
+    doc: &TantivyDocument,
+    columns: &EventColumns,
+    at: DocId,
+) -> ReadBack {
     let text = text(doc, f.text).unwrap_or_default();
     let message = match columns.message_at.first(at) {
         Some(start) => message_from(&text, start as usize).map(str::to_owned),
@@ -263,27 +325,13 @@ pub fn stored_event(
                 .unwrap_or_default(),
         ),
     };
-    let exception = match stored {
-        Some(stored) => Some(stored),
-        None if grouped => {
-            let key = (columns.segment, at);
-            match FOUND.get(&key) {
-                Some(found) => found.as_deref().cloned(),
-                None => {
-                    let fingerprint = column("fingerprint").unwrap_or_default();
-                    let version = columns.grouping_version.first(at).map(|v| v as u32);
-                    let found = found_again(&event, fingerprint, version);
-                    FOUND.insert(key, found.clone().map(Arc::new));
-                    found
-                }
-            }
-        }
-        None => None,
-    };
-    event.exception = exception.map(Cow::Owned);
-    StoredEvent {
-        id: columns.ids.id(at).map(format_id).unwrap_or_default(),
-        event,
+    event.exception = stored.map(Cow::Owned);
+    ReadBack {
+        stored: StoredEvent {
+            id: columns.ids.id(at).map(format_id).unwrap_or_default(),
+            event,
+        },
+        to_find: grouped,
     }
 }
 
