@@ -18,7 +18,9 @@ use serde::Serialize;
 use tantivy::schema::IndexRecordOption;
 use tantivy::{DocId, DocSet, Index, ReloadPolicy, SegmentReader, TERMINATED};
 
-use super::stored::{EventColumns, EventIds, ReadBack, Reading, analysed, found_again, read_back};
+use super::stored::{
+    EventColumns, EventIds, ReadBack, Reading, analysed, found_again, indexed_under, read_back,
+};
 use super::{EventWriter, Fields};
 use crate::error::{Error, Result};
 use crate::event::{Event, Exception};
@@ -169,13 +171,7 @@ fn for_each_event(
             if settings.analyzer.standard {
                 // What the reader would find again is what was just found, under the group
                 // the event is indexed under: the same analysis need not run twice.
-                event.exception.clone().map(|mut x| {
-                    x.fingerprint = fingerprint;
-                    if let Some(version) = version {
-                        x.grouping_version = version;
-                    }
-                    x
-                })
+                (event.exception.clone()).map(|x| indexed_under(x, fingerprint, version))
             } else {
                 found_again(&stored.event, fingerprint, version)
             }

@@ -301,7 +301,7 @@ pub(crate) fn read_back(
         host: column("host"),
         date: column("date"),
     };
-    let mut event = EventRecord {
+    let event = EventRecord {
         ts: columns.ts.first(at).map(from_date),
         level: column("level").as_deref().and_then(Level::from_word),
         logger: column("logger").map(Cow::Owned),
@@ -317,7 +317,7 @@ pub(crate) fn read_back(
         truncated: flags & FLAG_TRUNCATED != 0,
         continued: flags & FLAG_CONTINUED != 0,
         pattern: pattern.map(Cow::Owned),
-        exception: None,
+        exception: stored.map(Cow::Owned),
         fields: Cow::Owned(
             doc.get_first(f.fields)
                 .and_then(|v| v.as_str())
@@ -325,7 +325,6 @@ pub(crate) fn read_back(
                 .unwrap_or_default(),
         ),
     };
-    event.exception = stored.map(Cow::Owned);
     ReadBack {
         stored: StoredEvent {
             id: columns.ids.id(at).map(format_id).unwrap_or_default(),
@@ -406,12 +405,21 @@ pub(crate) fn found_again(
         assume_year: 1970,
         event_start: None,
     };
-    let mut exception = analysed(record, &reading, &STANDARD).exception?;
+    let exception = analysed(record, &reading, &STANDARD).exception?;
+    Some(indexed_under(exception, fingerprint, grouping_version))
+}
+
+/// `exception` under the group its event is indexed under.
+pub(crate) fn indexed_under(
+    mut exception: Exception,
+    fingerprint: String,
+    grouping_version: Option<u32>,
+) -> Exception {
     exception.fingerprint = fingerprint;
     if let Some(version) = grouping_version {
         exception.grouping_version = version;
     }
-    Some(exception)
+    exception
 }
 
 /// How an event's text is read again: the zone and year of timestamps without them, and the
