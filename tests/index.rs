@@ -180,6 +180,37 @@ fn fixtures_search_and_groups() {
     assert!(String::from_utf8_lossy(&text.stdout).contains("PaymentClient"));
 }
 
+/// `NOT` excludes from what the rest of the query matches, alone or in a group, as in
+/// Kibana: the UI's filter-out appends `AND NOT field:"value"` to the query.
+#[test]
+fn a_negation_excludes_from_what_the_rest_matches() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = data_arg(&tmp);
+    let dirs = fixture_dirs();
+    let dirs: Vec<&str> = dirs.iter().map(String::as_str).collect();
+    index(&data, &dirs);
+    let r = reader(&data);
+    let count = |q: &str| r.count(q, &Filters::default()).unwrap();
+    let (all, errors, failed) = (count(""), count("level:ERROR"), count("failed"));
+    let failed_errors = count("failed AND level:ERROR");
+    assert!(all > errors && errors > 0 && failed > failed_errors && failed_errors > 0);
+    for q in ["NOT level:ERROR", "-level:ERROR", "(NOT level:ERROR)"] {
+        assert_eq!(count(q), all - errors, "{q}");
+    }
+    for q in [
+        "failed AND NOT level:ERROR",
+        "failed -level:ERROR",
+        "failed AND (NOT level:ERROR)",
+        "NOT level:ERROR AND failed",
+    ] {
+        assert_eq!(count(q), failed - failed_errors, "{q}");
+    }
+    assert_eq!(
+        count("failed AND NOT level:ERROR AND NOT level:WARN"),
+        failed - failed_errors - count("failed AND level:WARN")
+    );
+}
+
 #[test]
 fn query_errors_are_clear() {
     let tmp = tempfile::tempdir().unwrap();

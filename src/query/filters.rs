@@ -5,8 +5,10 @@ use std::ops::Bound;
 use jiff::Timestamp;
 use tantivy::Term;
 use tantivy::query::{
-    AllQuery, BooleanQuery, ExistsQuery, Occur, Query, QueryParser, RangeQuery, TermQuery,
+    AllQuery, BooleanQuery, ExistsQuery, Occur, Query, QueryParser, QueryParserError, RangeQuery,
+    TermQuery,
 };
+use tantivy::query_grammar::{self, UserInputAst, UserInputLeaf};
 use tantivy::schema::{Field, IndexRecordOption};
 
 use super::group_stats::{KeyField, PATTERN};
@@ -148,7 +150,15 @@ pub fn build(
     if !text.is_empty() && text != "*" {
         check_shape(text)?;
         let text = rewrite_wildcards(text);
-        let (query, errors) = parser.parse_query_lenient(&text);
+        let (ast, errors) = query_grammar::parse_query_lenient(&text);
+        if let Some(err) = errors.into_iter().next() {
+            return Err(syntax_error(QueryParserError::SyntaxError(format!(
+                "{} at position {}",
+                err.message, err.pos
+            ))));
+        }
+        let ast = negations_of_all(ast);
+        let (query, errors) = parser.build_query_from_user_input_ast_lenient(ast);
         if let Some(err) = errors.into_iter().next() {
             return Err(syntax_error(err));
         }
@@ -199,6 +209,34 @@ pub fn build(
         1 => clauses.pop().expect("one clause").1,
         _ => Box::new(BooleanQuery::new(clauses)),
     })
+}
+
+/// `ast` with every group of only negations (`NOT a`, `-a -b`) matching the events without
+/// them, as Kibana's query string does. tantivy's grammar reads `x AND NOT y` as `x` and a
+/// group holding only `NOT y`, and such a group matches nothing: `x AND NOT y` found no
+/// event (the UI's filter-out writes it), and `NOT y` alone was refused.
+fn negations_of_all(ast: UserInputAst) -> UserInputAst {
+    match ast {
+        UserInputAst::Clause(clauses) => {
+            let only_negations = !clauses.is_empty()
+                && clauses
+                    .iter()
+                    .all(|(occur, _)| *occur == Some(Occur::MustNot));
+            let mut clauses: Vec<_> = clauses
+                .into_iter()
+                .map(|(occur, ast)| (occur, negations_of_all(ast)))
+                .collect();
+            if only_negations {
+                let all = UserInputAst::Leaf(Box::new(UserInputLeaf::All));
+                clauses.insert(0, (Some(Occur::Must), all));
+            }
+            UserInputAst::Clause(clauses)
+        }
+        UserInputAst::Boost(ast, boost) => {
+            UserInputAst::Boost(Box::new(negations_of_all(*ast)), boost)
+        }
+        leaf => leaf,
+    }
 }
 
 /// Fields indexed whole (one term per value): a wildcard there is a regex over the value.
