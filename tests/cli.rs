@@ -488,7 +488,13 @@ fn check_space_shows_the_bytes_of_each_field() {
     let data = dir.path().join("data");
     common::stackfold(&["index", "--data", data.to_str().unwrap(), &fixture("java")]);
     let out = common::stackfold(&["check", "--data", data.to_str().unwrap(), "--space"]);
-    let table = String::from_utf8(out.stdout).unwrap();
+    let printed = String::from_utf8(out.stdout).unwrap();
+    // The events' index, then the frame blocks' (see src/index/blocks.rs).
+    let (table, blocks) = printed.split_once("\n\n").expect("two tables");
+    assert!(
+        blocks.starts_with("frame blocks, indexed once (") && blocks.contains("\nbody "),
+        "{printed}"
+    );
     let numbers = |label: &str| -> Vec<u64> {
         let line = table
             .lines()

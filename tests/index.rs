@@ -372,6 +372,7 @@ fn assert_exact_groups(data: &str, manifest: &Value) {
     got.sort();
     want.sort();
     assert_eq!(got, want);
+    common::assert_frames_find_their_events(Path::new(data));
 }
 
 #[test]

@@ -302,4 +302,5 @@ fn killed_twenty_times_while_receiving_every_line_is_in_one_event_once() {
     .unwrap();
     assert!(!folded.is_empty());
     assert_eq!(counts(indexed), counts(folded));
+    common::assert_frames_find_their_events(&data);
 }

@@ -30,6 +30,7 @@ pub fn run(args: IndexArgs) -> anyhow::Result<ExitCode> {
         n => n,
     };
     let writer = EventWriter::open(&index, fields, args.heap_mb << 20, threads)
+        .and_then(|writer| writer.with_blocks(&args.data))
         .map_err(|e| super::explain_write_failure(e, &args.data))?;
     let mut ingest = Ingest::new(writer);
     let found = discover(&args.paths);
@@ -182,11 +183,20 @@ fn dir_size(dir: &Path) -> u64 {
 pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let (index, fields) = crate::index::open(&args.data)?;
     let dir = crate::index::index_dir(&args.data);
-    let damaged = crate::index::damaged_files(&index)?;
+    let blocks = crate::index::blocks::BlockSearch::open(&args.data)?;
+    let mut damaged: Vec<PathBuf> = crate::index::damaged_files(&index)?
+        .into_iter()
+        .map(|file| dir.join(file))
+        .collect();
+    if let Some(blocks) = &blocks {
+        let blocks_dir = crate::index::blocks::blocks_dir(&args.data);
+        let files = crate::index::damaged_files(blocks.index())?;
+        damaged.extend(files.into_iter().map(|file| blocks_dir.join(file)));
+    }
     for file in &damaged {
         eprintln!(
             "stackfold: {}: checksum mismatch: the file is damaged",
-            dir.join(file).display()
+            file.display()
         );
     }
     let payload = index.load_metas()?.payload;
@@ -214,6 +224,11 @@ pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     );
     if args.space {
         print!("{}", crate::index::space::measure(&index)?.table());
+        if let Some(blocks) = &blocks {
+            let space = crate::index::space::measure(blocks.index())?;
+            println!("\nframe blocks, indexed once ({} in all):", space.total);
+            print!("{}", space.table());
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -224,7 +239,9 @@ pub fn regroup(args: RegroupArgs) -> anyhow::Result<ExitCode> {
     let mut writer = if args.dry_run {
         None
     } else {
-        let writer = EventWriter::open(&index, fields.clone(), 64 << 20, 1).with_context(|| {
+        let writer = EventWriter::open(&index, fields.clone(), 64 << 20, 1)
+            .and_then(|writer| writer.with_blocks(&args.data));
+        let writer = writer.with_context(|| {
             format!(
                 "{}: cannot write the index: is a `tail`, `run` or `serve` taking logs writing it? stop it, regroup, start it again",
                 args.data.display()

@@ -68,6 +68,8 @@ pub struct EventDocument {
     ingested: u64,
     source: String,
     body: Body,
+    /// The hash of the frame block taken out of `body` (see [`super::blocks`]).
+    block: Option<u64>,
     message_at: Option<u64>,
     /// `module.function` of the in-app frames.
     frames: Vec<String>,
@@ -128,12 +130,33 @@ impl EventDocument {
             key: key.to_owned(),
             ingested,
             body,
+            block: None,
             message_at: at.map(|at| at as u64),
             frames,
             exception,
             extra,
             doc_ids: Vec::new(),
             event,
+        }
+    }
+
+    /// Takes an exception event's frame block out of its searched body, to be indexed once in
+    /// the blocks index: returns the block's hash and text, or `None` for an event without an
+    /// exception or whose body has no indented line.
+    pub fn take_block(&mut self) -> Option<(u64, String)> {
+        self.event.exception.as_ref()?;
+        let (kept, block) = super::blocks::split(self.body())?;
+        let hash = super::blocks::hash(&block);
+        self.body = Body::Owned(kept);
+        self.block = Some(hash);
+        Some((hash, block))
+    }
+
+    /// The text `body` is searched by.
+    fn body(&self) -> &str {
+        match &self.body {
+            Body::TextFrom(at) => &self.event.text[*at..],
+            Body::Owned(body) => body,
         }
     }
 
@@ -169,13 +192,7 @@ impl EventDocument {
         if self.message_at.is_none() {
             text(f.message, Some(&event.message));
         }
-        text(
-            f.body,
-            Some(match &self.body {
-                Body::TextFrom(at) => &event.text[*at..],
-                Body::Owned(body) => body,
-            }),
-        );
+        text(f.body, Some(self.body()));
         if let Some(x) = &event.exception {
             for exc in &x.chain {
                 text(f.exc_types, Some(&exc.ty));
@@ -212,6 +229,9 @@ impl EventDocument {
         }
         if let Some(ts) = event.ts {
             out.push((f.ts, Leaf::Date(to_date(ts))));
+        }
+        if let Some(block) = self.block {
+            out.push((f.block, Leaf::U64(block)));
         }
         if let Some(x) = &event.exception {
             out.push((f.grouping_version, Leaf::U64(u64::from(x.grouping_version))));

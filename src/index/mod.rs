@@ -6,6 +6,7 @@
 //! together: after a crash, a re-run resumes each file exactly after its last committed
 //! event. Queries never see this module's writer; they open the index read-only.
 
+pub mod blocks;
 pub mod checkpoint;
 mod directory;
 pub mod document;
@@ -58,19 +59,27 @@ pub fn open_or_create_for_reading(data: &Path) -> Result<(Index, Fields)> {
     open_or_create_in(data, ReadDirectory::open)
 }
 
+/// The directory `dir` (created if needed) opened by `directory`.
+fn directory_at<D: tantivy::Directory>(
+    dir: &Path,
+    directory: impl FnOnce(&Path) -> Result<D, OpenDirectoryError>,
+) -> Result<D> {
+    std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    directory(dir).map_err(|source| Error::IndexDir {
+        path: dir.to_path_buf(),
+        source,
+    })
+}
+
 fn open_or_create_in<D: tantivy::Directory>(
     data: &Path,
     directory: impl FnOnce(&Path) -> Result<D, OpenDirectoryError>,
 ) -> Result<(Index, Fields)> {
     let dir = index_dir(data);
-    std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
-        path: dir.clone(),
-        source,
-    })?;
-    let directory = directory(&dir).map_err(|source| Error::IndexDir {
-        path: dir.clone(),
-        source,
-    })?;
+    let directory = directory_at(&dir, directory)?;
     let (schema, _) = schema::build();
     let index = Index::builder()
         .schema(schema)

@@ -2,12 +2,12 @@
 
 use tantivy::DateTime;
 use tantivy::schema::{
-    DateOptions, DateTimePrecision, FAST, Field, IndexRecordOption, Schema, TextFieldIndexing,
-    TextOptions,
+    DateOptions, DateTimePrecision, FAST, Field, IndexRecordOption, NumericOptions, Schema,
+    TextFieldIndexing, TextOptions,
 };
 
 /// Bumped when the schema changes; an index of another version is refused with a message.
-pub const SCHEMA_VERSION: u64 = 7;
+pub const SCHEMA_VERSION: u64 = 8;
 
 /// The name the code tokenizer is registered under.
 pub const CODE_TOKENIZER: &str = "code";
@@ -49,6 +49,9 @@ pub struct Fields {
     /// What is searched by default: the message and the continuation lines, without the
     /// repeated headers (timestamps and levels have fields of their own).
     pub body: Field,
+    /// The hash of an exception event's frame block, whose lines are searched in the blocks
+    /// index rather than in `body` (see [`crate::index::blocks`]).
+    pub block: Field,
     pub exc_types: Field,
     pub root_type: Field,
     pub fingerprint: Field,
@@ -72,7 +75,7 @@ pub struct Fields {
 
 /// Code-tokenized text with positions (for phrases, which camelCase splitting makes of most
 /// queries) and without field norms (results are sorted by time, never scored by length).
-fn code_text(stored: bool) -> TextOptions {
+pub(super) fn code_text(stored: bool) -> TextOptions {
     let indexing = TextFieldIndexing::default()
         .set_tokenizer(CODE_TOKENIZER)
         .set_index_option(IndexRecordOption::WithFreqsAndPositions)
@@ -134,6 +137,8 @@ pub fn build() -> (Schema, Fields) {
         message_at: b.add_u64_field("message_at", FAST),
         text: b.add_text_field("text", stored_only.clone()),
         body: b.add_text_field("body", code_text(false)),
+        // Terms only: no norms (a byte an event), never read back.
+        block: b.add_u64_field("block", NumericOptions::default().set_indexed()),
         exc_types: b.add_text_field("exc_types", code_text(false)),
         root_type: b.add_text_field("root_type", filterable.clone()),
         fingerprint: b.add_text_field("fingerprint", filterable.clone()),
@@ -175,6 +180,7 @@ impl Fields {
             message_at: f("message_at")?,
             text: f("text")?,
             body: f("body")?,
+            block: f("block")?,
             exc_types: f("exc_types")?,
             root_type: f("root_type")?,
             fingerprint: f("fingerprint")?,

@@ -9,6 +9,7 @@ use tantivy::query::doc_predicate_query::{DocPredicateQuery, FunctionPredicate};
 use tantivy::schema::Term;
 use tantivy::{DocId, Index, IndexWriter, SegmentReader};
 
+use super::blocks::BlockWriter;
 use super::checkpoint::{Checkpoints, FileCheckpoint, PendingLine};
 use super::document::EventDocument;
 use super::schema::{Fields, to_date};
@@ -31,6 +32,9 @@ pub struct EventWriter {
     batch: u64,
     /// Checkpoints changed since the last commit (with or without documents).
     dirty: bool,
+    /// Where exception events' frame blocks go, indexed once; without it, they stay in the
+    /// events' bodies.
+    blocks: Option<BlockWriter>,
 }
 
 impl EventWriter {
@@ -53,7 +57,26 @@ impl EventWriter {
             uncommitted_events: 0,
             batch: next_batch(0),
             dirty: false,
+            blocks: None,
         })
+    }
+
+    /// The same writer, indexing each distinct frame block once in the blocks index under
+    /// `data` (see [`super::blocks`]): how every command writes; tests may leave it out.
+    pub fn with_blocks(mut self, data: &Path) -> Result<Self> {
+        self.blocks = Some(BlockWriter::open(data)?);
+        Ok(self)
+    }
+
+    /// Adds `doc`, its frame block to the blocks index if it has one not indexed yet.
+    fn add_document(&mut self, mut doc: EventDocument) -> Result<()> {
+        if let Some(blocks) = &mut self.blocks
+            && let Some((hash, block)) = doc.take_block()
+        {
+            blocks.add(hash, &block)?;
+        }
+        self.writer.add_document(doc).map_err(index_error)?;
+        Ok(())
     }
 
     /// The checkpoints as of the last commit plus what was added since.
@@ -74,7 +97,7 @@ impl EventWriter {
         self.uncommitted_events += 1;
         self.dirty = true;
         let doc = EventDocument::new(&self.fields, event, key, self.batch);
-        self.writer.add_document(doc).map_err(index_error)?;
+        self.add_document(doc)?;
         Ok(())
     }
 
@@ -90,7 +113,7 @@ impl EventWriter {
         self.uncommitted_events += 1;
         self.dirty = true;
         let doc = EventDocument::new(&self.fields, event, key, self.batch).with_doc_ids(ids);
-        self.writer.add_document(doc).map_err(index_error)?;
+        self.add_document(doc)?;
         Ok(())
     }
 
@@ -173,6 +196,10 @@ impl EventWriter {
     /// Commits the documents added so far together with the checkpoints that describe them;
     /// returns the batch number they were indexed under.
     pub fn commit(&mut self) -> Result<u64> {
+        // The blocks first: an event committed is never without the block it names.
+        if let Some(blocks) = &mut self.blocks {
+            blocks.commit()?;
+        }
         let mut prepared = self.writer.prepare_commit().map_err(index_error)?;
         prepared.set_payload(&self.checkpoints.to_payload());
         prepared.commit().map_err(index_error)?;
@@ -228,7 +255,7 @@ impl EventWriter {
         doc_ids: &[String],
     ) -> Result<()> {
         let doc = EventDocument::new(&self.fields, event, key, ingested).with_doc_ids(doc_ids);
-        self.writer.add_document(doc).map_err(index_error)?;
+        self.add_document(doc)?;
         self.dirty = true;
         self.uncommitted_events += 1;
         Ok(())
@@ -236,6 +263,9 @@ impl EventWriter {
 
     /// Waits for background merges to finish, so the index on disk is compact.
     pub fn wait_merging_threads(self) -> Result<()> {
+        if let Some(blocks) = self.blocks {
+            blocks.wait_merging_threads()?;
+        }
         self.writer.wait_merging_threads().map_err(index_error)
     }
 }

@@ -13,6 +13,7 @@ use tantivy::schema::{Field, IndexRecordOption};
 
 use super::group_stats::{KeyField, PATTERN};
 use crate::index::Fields;
+use crate::index::blocks::BlockSearch;
 use crate::index::schema::to_date;
 
 /// Restrictions on top of the query text. Several values of one field are alternatives.
@@ -138,12 +139,14 @@ fn is_not(rest: &str) -> bool {
 }
 
 /// Builds the query for `text` (tantivy's query language; empty or `*` matches everything)
-/// restricted by `filters`.
+/// restricted by `filters`; with `blocks`, what the query asks of the body is also asked of
+/// the frame blocks the events name (see [`crate::index::blocks`]).
 pub fn build(
     parser: &QueryParser,
     fields: &Fields,
     text: &str,
     filters: &Filters,
+    blocks: Option<&BlockSearch>,
 ) -> Result<Box<dyn Query>, QueryError> {
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     let text = text.trim();
@@ -158,6 +161,10 @@ pub fn build(
             ))));
         }
         let ast = negations_of_all(ast);
+        let ast = match blocks {
+            Some(blocks) => or_blocks(ast, blocks)?,
+            None => ast,
+        };
         let (query, errors) = parser.build_query_from_user_input_ast_lenient(ast);
         if let Some(err) = errors.into_iter().next() {
             return Err(syntax_error(err));
@@ -237,6 +244,50 @@ fn negations_of_all(ast: UserInputAst) -> UserInputAst {
         }
         leaf => leaf,
     }
+}
+
+/// `ast` with each leaf that asks something of the body (a word, phrase or regex on the
+/// default field or on `body`) also matching the events that name a frame block the leaf
+/// matches: `body:X` becomes `(body:X OR block:IN [hashes])`. What a leaf matches is decided
+/// by the leaf alone, so `NOT`, `AND` and grouping keep their meaning; a phrase that spans
+/// an event's message and its frame lines is not found.
+fn or_blocks(ast: UserInputAst, blocks: &BlockSearch) -> Result<UserInputAst, QueryError> {
+    Ok(match ast {
+        UserInputAst::Clause(clauses) => UserInputAst::Clause(
+            clauses
+                .into_iter()
+                .map(|(occur, ast)| Ok((occur, or_blocks(ast, blocks)?)))
+                .collect::<Result<_, QueryError>>()?,
+        ),
+        UserInputAst::Boost(ast, boost) => {
+            UserInputAst::Boost(Box::new(or_blocks(*ast, blocks)?), boost)
+        }
+        UserInputAst::Leaf(leaf) => {
+            let on_body = match &*leaf {
+                UserInputLeaf::Literal(literal) => {
+                    literal.field_name.as_deref().is_none_or(|f| f == "body")
+                }
+                UserInputLeaf::Regex { field, .. } => field.as_deref() == Some("body"),
+                _ => false,
+            };
+            let leaf = UserInputAst::Leaf(leaf);
+            if !on_body {
+                return Ok(leaf);
+            }
+            let hashes = blocks.matching(leaf.clone())?;
+            if hashes.is_empty() {
+                return Ok(leaf);
+            }
+            let named = UserInputLeaf::Set {
+                field: Some("block".to_owned()),
+                elements: hashes.iter().map(u64::to_string).collect(),
+            };
+            UserInputAst::Clause(vec![
+                (Some(Occur::Should), leaf),
+                (Some(Occur::Should), UserInputAst::Leaf(Box::new(named))),
+            ])
+        }
+    })
 }
 
 /// Fields indexed whole (one term per value): a wildcard there is a regex over the value.

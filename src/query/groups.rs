@@ -201,7 +201,7 @@ impl Reader {
         order: Order,
         keep: impl Fn(&str) -> bool,
     ) -> Result<Ranking, QueryError> {
-        let query = self.query(text, filters)?;
+        let query = self.query(searcher, text, filters)?;
         let mut page = PageCollector::untrended(field);
         if order.trend_buckets > 0 {
             let (lo, hi) = self.span(searcher, &*query, text, filters)?;
@@ -243,7 +243,7 @@ impl Reader {
             filters.clone().with_keys(field, names)
         };
         let describe = |shown: &Filters| format!("page {page:?} {text:?} {shown:?}");
-        let query = self.query(text, &shown)?;
+        let query = self.query(searcher, text, &shown)?;
         let mut pages = self.aggregate(searcher, &*query, &shown, describe, page)?;
         let rows = groups
             .into_iter()

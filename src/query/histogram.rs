@@ -31,7 +31,7 @@ impl Reader {
         interval: Option<i64>,
     ) -> Result<Histogram, QueryError> {
         let searcher = self.searcher();
-        let query = self.query(text, filters)?;
+        let query = self.query(&searcher, text, filters)?;
         let (from, to) = self.span(&searcher, &*query, text, filters)?;
         let interval_s = match interval {
             Some(i) if (1..=MAX_INTERVAL_SECONDS).contains(&i) => i,

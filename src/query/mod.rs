@@ -19,6 +19,8 @@ mod search;
 pub mod time;
 
 use std::path::Path;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -38,6 +40,7 @@ use search::{WINDOW_ABOVE_MATCHES, WINDOW_HOLDS};
 
 use crate::error::Error;
 use crate::index::Fields;
+use crate::index::blocks::BlockSearch;
 use crate::index::checkpoint::{Checkpoints, FileCheckpoint};
 
 /// A read-only view of the index under a data directory.
@@ -53,6 +56,12 @@ pub struct Reader {
     columns: ColumnCache,
     /// Aggregations per segment and query (see [`cache`]).
     aggregates: cache::SegmentCache,
+    /// The frame blocks the events name (see [`crate::index::blocks`]), the data directory
+    /// they are opened from when they appear there, and the events' generation the blocks were
+    /// last reloaded for.
+    blocks: OnceLock<BlockSearch>,
+    blocks_in: Option<std::path::PathBuf>,
+    blocks_seen: AtomicU64,
 }
 
 /// One value of a breakdown and how many events have it.
@@ -66,7 +75,34 @@ impl Reader {
     /// Opens the index under `data`.
     pub fn open(data: &Path) -> Result<Reader, Error> {
         let (index, fields) = crate::index::open(data)?;
-        Self::new(index, fields)
+        let mut reader = Self::new(index, fields)?;
+        // Writers create the blocks just after the events' index: a reader opened between
+        // the two opens them at its first query after they appear.
+        reader.blocks_in = Some(data.to_path_buf());
+        Ok(reader)
+    }
+
+    /// The same reader, also finding events by the frame blocks they name.
+    pub fn with_blocks(self, blocks: BlockSearch) -> Self {
+        let _ = self.blocks.set(blocks);
+        self
+    }
+
+    /// The frame blocks, if the index has them.
+    fn blocks(&self) -> Result<Option<&BlockSearch>, QueryError> {
+        if let Some(blocks) = self.blocks.get() {
+            return Ok(Some(blocks));
+        }
+        let Some(data) = &self.blocks_in else {
+            return Ok(None);
+        };
+        let opened = BlockSearch::open(data).map_err(|err| match err {
+            Error::Index(err) | Error::IndexOpen { source: err, .. } => QueryError::Index(err),
+            other => QueryError::Index(tantivy::TantivyError::SystemError(
+                crate::error::Chain(&other).to_string(),
+            )),
+        })?;
+        Ok(opened.map(|blocks| self.blocks.get_or_init(|| blocks)))
     }
 
     /// A reader over an opened index.
@@ -90,6 +126,9 @@ impl Reader {
             window_holds: WINDOW_HOLDS,
             columns: ColumnCache::default(),
             aggregates: cache::SegmentCache::default(),
+            blocks: OnceLock::new(),
+            blocks_in: None,
+            blocks_seen: AtomicU64::new(u64::MAX),
         })
     }
 
@@ -173,12 +212,24 @@ impl Reader {
         Ok(searcher.search(query, &cached)?)
     }
 
+    /// The query for `text` and `filters` over the events `searcher` sees.
     fn query(
         &self,
+        searcher: &Searcher,
         text: &str,
         filters: &Filters,
     ) -> Result<Box<dyn tantivy::query::Query>, QueryError> {
-        filters::build(&self.parser, &self.fields, text, filters)
+        let blocks = self.blocks()?;
+        if let Some(blocks) = blocks {
+            // The blocks the searcher's events name were committed before them: seeing the
+            // blocks as of now, after the searcher was taken, sees them all.
+            let generation = searcher.generation().generation_id();
+            if self.blocks_seen.load(Ordering::Acquire) != generation {
+                blocks.reload()?;
+                self.blocks_seen.store(generation, Ordering::Release);
+            }
+        }
+        filters::build(&self.parser, &self.fields, text, filters, blocks)
     }
 
     /// The batch of the events indexed last (0 for an empty index): where a live view
@@ -207,9 +258,8 @@ impl Reader {
 
     /// How many events match.
     pub fn count(&self, text: &str, filters: &Filters) -> Result<usize, QueryError> {
-        Ok(self
-            .searcher()
-            .search(&self.query(text, filters)?, &Count)?)
+        let searcher = self.searcher();
+        Ok(searcher.search(&self.query(&searcher, text, filters)?, &Count)?)
     }
 
     fn event_at(
@@ -255,7 +305,7 @@ impl Reader {
         top: usize,
     ) -> Result<std::collections::BTreeMap<String, Vec<ValueCount>>, QueryError> {
         let searcher = self.searcher();
-        let query = self.query(text, filters)?;
+        let query = self.query(&searcher, text, filters)?;
         let describe = |filters: &Filters| format!("fields {text:?} {filters:?}");
         let counts = self.aggregate(
             &searcher,

@@ -102,7 +102,7 @@ impl Reader {
         k: usize,
     ) -> Result<Vec<(Option<DateTime>, DocAddress)>, QueryError> {
         let top = TopDocs::with_limit(k).order_by_fast_field::<DateTime>("ts", Order::Desc);
-        let query = self.query(text, filters)?;
+        let query = self.query(searcher, text, filters)?;
         if let Some((first, last)) = self.time_bounds(searcher) {
             let after_last = Timestamp::from_microsecond(last + 1).unwrap_or(Timestamp::MAX);
             let upper = filters.to.map_or(after_last, |to| to.min(after_last));
@@ -128,7 +128,7 @@ impl Reader {
                     to: Some(upper),
                     ..filters.clone()
                 };
-                let hits = searcher.search(&*self.query(text, &window)?, &top)?;
+                let hits = searcher.search(&*self.query(searcher, text, &window)?, &top)?;
                 if hits.len() >= k {
                     return Ok(hits);
                 }
@@ -149,7 +149,7 @@ impl Reader {
     ) -> Result<SearchPage, QueryError> {
         let searcher = self.searcher();
         let (addresses, cursor) = self.page(&searcher, text, filters, limit, cursor)?;
-        let query = self.query(text, filters)?;
+        let query = self.query(&searcher, text, filters)?;
         let describe = |filters: &Filters| format!("count {text:?} {filters:?}");
         let total = self.aggregate(&searcher, &*query, filters, describe, Count)?;
         let snippets =
@@ -271,7 +271,7 @@ impl Reader {
                 untimed_only: true,
                 ..filters.clone()
             };
-            let left = searcher.search(&*self.query(text, &untimed)?, &Count)?;
+            let left = searcher.search(&*self.query(searcher, text, &untimed)?, &Count)?;
             (left > 0).then_some(Cursor::Untimed { seen: 0 })
         } else {
             None

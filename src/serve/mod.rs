@@ -86,7 +86,8 @@ impl AppState {
     /// server starts before anything was sent to it.
     pub fn open(data: PathBuf, users: Option<Users>, web: WebAssets) -> Result<AppState> {
         let (index, fields) = crate::index::open_or_create_for_reading(&data)?;
-        let reader = Arc::new(Reader::new(index, fields)?);
+        let blocks = crate::index::blocks::BlockSearch::open_for_reading(&data)?;
+        let reader = Arc::new(Reader::new(index, fields)?.with_blocks(blocks));
         let triage = Arc::new(crate::triage::Store::open(&data)?);
         Ok(AppState {
             triage,

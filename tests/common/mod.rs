@@ -129,6 +129,29 @@ pub fn group_counts(data: &Path) -> std::collections::BTreeMap<String, u64> {
         .collect()
 }
 
+/// Each class the generator names in a problem's frame lines (`Service12x0`: in Java's `at`
+/// lines, Python's `File` lines as a module, Go's function lines) finds every event of the
+/// index under `data` whose text names it: frame lines are searched through their block,
+/// committed before the events that name it (src/index/blocks.rs).
+pub fn assert_frames_find_their_events(data: &Path) {
+    let classes = regex::Regex::new(r"service[0-9]+x0\b").unwrap();
+    let mut naming: std::collections::BTreeMap<String, u64> = Default::default();
+    for event in search_all(data) {
+        let text = event["text"].as_str().unwrap().to_lowercase();
+        let named: std::collections::BTreeSet<&str> =
+            classes.find_iter(&text).map(|m| m.as_str()).collect();
+        for class in named {
+            *naming.entry(class.to_owned()).or_default() += 1;
+        }
+    }
+    assert!(naming.len() > 5, "{naming:?}");
+    let reader = stackfold::query::Reader::open(data).unwrap();
+    for (class, events) in naming {
+        let found = reader.count(&class, &Default::default()).unwrap() as u64;
+        assert_eq!(found, events, "{class}");
+    }
+}
+
 /// Appends `text` to the file at `path`, creating it: a service writing its log.
 pub fn append(path: &Path, text: &str) {
     use std::io::Write;

@@ -1,0 +1,370 @@
+//! Frame blocks indexed once (issue 17): the indented lines of a trace, which repeat from one
+//! event to the next while messages vary, searched through a small index of their own.
+//!
+//! An exception event's `body` keeps its message and the trace's unindented lines (the
+//! `Caused by:`, `Traceback`, Go's function lines); its indented lines (Java's `at`, Python's
+//! `File` and source lines, .NET's and JavaScript's `at`) are its *block*. Each distinct block
+//! is indexed once, in the blocks index under `DATA/blocks`, by the xxh3 hash of its text;
+//! the event holds that hash in its `block` field. A search for words on the body also finds
+//! the events whose block holds them: each leaf of the query on the body becomes
+//! `body:X OR block:IN [blocks matching X]` (see [`BlockSearch::matching`]). The event's
+//! stored text is unchanged, so it is shown and exported byte for byte as written.
+//!
+//! Blocks are committed before the events that name them: a crash between the two leaves
+//! blocks no event names yet, which match nothing. A block is never changed or removed, so
+//! an answer kept for a segment stays true as blocks are added.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use tantivy::collector::DocSetCollector;
+use tantivy::directory::MmapDirectory;
+use tantivy::query::QueryParser;
+use tantivy::query_grammar::UserInputAst;
+use tantivy::schema::{Field, NumericOptions, Schema};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument};
+
+use super::directory::ReadDirectory;
+use super::schema::code_text;
+use crate::error::{Error, Result};
+
+/// Where the blocks index lives under the data directory.
+pub fn blocks_dir(data: &Path) -> PathBuf {
+    data.join("blocks")
+}
+
+/// Heap of the blocks' writer: the least tantivy takes; blocks are few and small.
+const HEAP_BYTES: usize = 15 << 20;
+
+/// The blocks index's fields: the block's hash (what events name it by) and its text,
+/// searched as an event's body is.
+#[derive(Debug, Clone, Copy)]
+struct BlockFields {
+    hash: Field,
+    body: Field,
+}
+
+fn schema() -> (Schema, BlockFields) {
+    let mut b = Schema::builder();
+    let fields = BlockFields {
+        // A column only: read for the blocks a query matches, never searched.
+        hash: b.add_u64_field("hash", NumericOptions::default().set_fast()),
+        body: b.add_text_field("body", code_text(false)),
+    };
+    (b.build(), fields)
+}
+
+fn open_in<D: tantivy::Directory>(
+    data: &Path,
+    directory: impl FnOnce(
+        &Path,
+    ) -> std::result::Result<D, tantivy::directory::error::OpenDirectoryError>,
+) -> Result<(Index, BlockFields)> {
+    let dir = blocks_dir(data);
+    let directory = super::directory_at(&dir, directory)?;
+    let (schema, fields) = schema();
+    let index =
+        Index::open_or_create(directory, schema.clone()).map_err(|source| Error::IndexOpen {
+            path: dir.clone(),
+            source,
+        })?;
+    if index.schema() != schema {
+        return Err(Error::NotAnIndex {
+            path: dir,
+            message: "the blocks index has another schema than this build's".into(),
+        });
+    }
+    super::register_tokenizers(&index);
+    Ok((index, fields))
+}
+
+/// The block of an exception event's searched body: its indented lines after the first,
+/// joined as written; `None` when there are none. Returns what stays in the body (the other
+/// lines) and the block.
+pub fn split(body: &str) -> Option<(String, String)> {
+    let mut lines = body.split('\n');
+    let mut kept: Vec<&str> = lines.next().into_iter().collect();
+    let mut block: Vec<&str> = Vec::new();
+    for line in lines {
+        if line.starts_with([' ', '\t']) {
+            block.push(line);
+        } else {
+            kept.push(line);
+        }
+    }
+    (!block.is_empty()).then(|| (kept.join("\n"), block.join("\n")))
+}
+
+/// The hash a block is named by.
+pub fn hash(block: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(block.as_bytes())
+}
+
+/// Adds the blocks not indexed yet; what [`super::EventWriter`] commits before its events.
+pub struct BlockWriter {
+    writer: IndexWriter,
+    fields: BlockFields,
+    /// Every block committed or added since.
+    known: HashSet<u64>,
+    uncommitted: bool,
+}
+
+impl BlockWriter {
+    /// The writer of the blocks index under `data`, created if needed.
+    pub fn open(data: &Path) -> Result<BlockWriter> {
+        let (index, fields) = open_in(data, |dir| MmapDirectory::open(dir))?;
+        let writer = index
+            .writer_with_num_threads(1, HEAP_BYTES)
+            .map_err(Error::Index)?;
+        let searcher = index.reader().map_err(Error::Index)?.searcher();
+        let mut known = HashSet::new();
+        for segment in searcher.segment_readers() {
+            let column = segment.fast_fields().u64("hash").map_err(Error::Index)?;
+            for doc in segment.doc_ids_alive() {
+                known.extend(column.first(doc));
+            }
+        }
+        Ok(BlockWriter {
+            writer,
+            fields,
+            known,
+            uncommitted: false,
+        })
+    }
+
+    /// Indexes `block` under `hash` unless it is already.
+    pub fn add(&mut self, hash: u64, block: &str) -> Result<()> {
+        if self.known.insert(hash) {
+            let mut doc = TantivyDocument::default();
+            doc.add_u64(self.fields.hash, hash);
+            doc.add_text(self.fields.body, block);
+            self.writer.add_document(doc).map_err(Error::Index)?;
+            self.uncommitted = true;
+        }
+        Ok(())
+    }
+
+    /// Makes the blocks added so far durable.
+    pub fn commit(&mut self) -> Result<()> {
+        if self.uncommitted {
+            self.writer.commit().map_err(Error::Index)?;
+            self.uncommitted = false;
+        }
+        Ok(())
+    }
+
+    /// Waits for the blocks index's merges.
+    pub fn wait_merging_threads(self) -> Result<()> {
+        self.writer.wait_merging_threads().map_err(Error::Index)
+    }
+}
+
+/// Finds the blocks a query's leaf matches.
+pub struct BlockSearch {
+    index: Index,
+    reader: IndexReader,
+    parser: QueryParser,
+}
+
+impl BlockSearch {
+    /// The blocks index under `data`, for a server's reading (created empty if missing).
+    pub fn open_for_reading(data: &Path) -> Result<BlockSearch> {
+        let (index, fields) = open_in(data, ReadDirectory::open)?;
+        Self::new(index, fields)
+    }
+
+    /// The blocks index under `data`, if there is one.
+    pub fn open(data: &Path) -> Result<Option<BlockSearch>> {
+        if !blocks_dir(data).join("meta.json").exists() {
+            return Ok(None);
+        }
+        let (index, fields) = open_in(data, |dir| MmapDirectory::open(dir))?;
+        Self::new(index, fields).map(Some)
+    }
+
+    fn new(index: Index, fields: BlockFields) -> Result<BlockSearch> {
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(Error::Index)?;
+        let mut parser = QueryParser::for_index(&index, vec![fields.body]);
+        parser.set_conjunction_by_default();
+        parser.allow_regexes();
+        Ok(BlockSearch {
+            index,
+            reader,
+            parser,
+        })
+    }
+
+    /// The blocks index.
+    pub fn index(&self) -> &Index {
+        &self.index
+    }
+
+    /// Sees the blocks committed until now: called when the events' reader sees a newer
+    /// commit, whose blocks were committed before it.
+    pub fn reload(&self) -> tantivy::Result<()> {
+        self.reader.reload()
+    }
+
+    /// The hashes of the blocks that `leaf`, a leaf of a query on the body, matches, in
+    /// increasing order. A leaf the blocks cannot answer matches none.
+    pub fn matching(&self, leaf: UserInputAst) -> tantivy::Result<Vec<u64>> {
+        let (query, errors) = self.parser.build_query_from_user_input_ast_lenient(leaf);
+        if !errors.is_empty() {
+            return Ok(Vec::new());
+        }
+        let searcher = self.reader.searcher();
+        let docs = searcher.search(&query, &DocSetCollector)?;
+        let mut hashes = Vec::with_capacity(docs.len());
+        let segments = searcher.segment_readers();
+        let mut columns = Vec::with_capacity(segments.len());
+        for segment in segments {
+            columns.push(segment.fast_fields().u64("hash")?);
+        }
+        for address in docs {
+            hashes.extend(columns[address.segment_ord as usize].first(address.doc_id));
+        }
+        hashes.sort_unstable();
+        hashes.dedup();
+        Ok(hashes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::index::{EventWriter, file_key};
+    use crate::query::{Filters, Reader};
+
+    /// Three exceptions: two with the same frames and other messages, one with frames of its
+    /// own; and a line without a trace.
+    const LOG: &str = "\
+2024-03-01 10:00:01,000 ERROR [main] c.a.Billing - charge failed for order 1
+java.lang.IllegalStateException: card declined
+\tat com.acme.billing.PaymentClient.charge(PaymentClient.java:42)
+\tat com.acme.billing.OrderService.place(OrderService.java:7)
+2024-03-01 10:00:02,000 ERROR [main] c.a.Billing - charge failed for order 2
+java.lang.IllegalStateException: card expired
+\tat com.acme.billing.PaymentClient.charge(PaymentClient.java:42)
+\tat com.acme.billing.OrderService.place(OrderService.java:7)
+2024-03-01 10:00:03,000 ERROR [main] c.a.Stock - reserve failed
+java.io.IOException: stock service down
+\tat com.acme.stock.StockClient.reserve(StockClient.java:9)
+Caused by: java.net.ConnectException: refused
+\t... 1 more
+2024-03-01 10:00:04,000 INFO [main] c.a.Billing - PaymentClient ready
+";
+
+    /// A word found only in a shared trace finds every event that has the trace, and the
+    /// query language keeps its meaning over blocks: NOT, AND, phrases, wildcards. The frame
+    /// lines are in the blocks index once and not in the events' body.
+    #[test]
+    fn frame_lines_are_searched_in_their_block_indexed_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let settings = crate::config::ConfigFile::default()
+            .settings(Some("UTC"), 1, 2020)
+            .unwrap();
+        let path = dir.path().join("app.log");
+        std::fs::write(&path, LOG).unwrap();
+        let (events, _) = crate::pipeline::collect_file(path.clone(), &settings);
+        assert_eq!(events.len(), 4);
+        let (index, fields) = crate::index::open_or_create(&data).unwrap();
+        // Opened between the events' index and the blocks, as a server's alerts may be.
+        let early = Reader::open(&data).unwrap();
+        let mut writer = EventWriter::open(&index, fields.clone(), 32 << 20, 1)
+            .unwrap()
+            .with_blocks(&data)
+            .unwrap();
+        for event in events.clone() {
+            writer.add(&file_key(&path), event).unwrap();
+        }
+        writer.commit().unwrap();
+
+        let reader = Reader::open(&data).unwrap();
+        let count = |q: &str| reader.count(q, &Filters::default()).unwrap();
+        assert_eq!(count("OrderService.place"), 2);
+        early.reload().unwrap();
+        let early_count = early.count("OrderService.place", &Filters::default());
+        assert_eq!(early_count.unwrap(), 2);
+        assert_eq!(count("\"PaymentClient.charge(PaymentClient.java:42)\""), 2);
+        assert_eq!(count("PaymentClient"), 3, "two traces and a message");
+        assert_eq!(count("level:ERROR AND NOT OrderService"), 1);
+        assert_eq!(count("failed -OrderService"), 1);
+        assert_eq!(count("OrderService AND expired"), 1);
+        assert_eq!(count("OrderService OR StockClient"), 3);
+        assert_eq!(count("Stock*"), 1);
+        assert_eq!(count("body:reserve AND level:ERROR"), 1);
+        assert_eq!(count("\"1 more\""), 1);
+        // What a phrase over the message and the frame lines loses.
+        assert_eq!(count("\"card declined at com\""), 0);
+
+        // The frame lines are in no event's body, and each distinct block is indexed once.
+        let searcher = index.reader().unwrap().searcher();
+        let term = tantivy::Term::from_field_text(fields.body, "place");
+        assert_eq!(searcher.doc_freq(&term).unwrap(), 0);
+        let blocks = BlockSearch::open(&data).unwrap().unwrap();
+        assert_eq!(blocks.index().reader().unwrap().searcher().num_docs(), 2);
+
+        // An event read back is as it was written.
+        let shown = reader
+            .search("OrderService", &Filters::default(), 10)
+            .unwrap();
+        let texts: Vec<&str> = shown.iter().map(|e| &*e.event.text).collect();
+        assert_eq!(texts, [events[1].text.as_str(), events[0].text.as_str()]);
+
+        // A writer opened again knows the blocks: the same trace adds none.
+        drop(writer);
+        let mut writer = EventWriter::open(&index, fields, 32 << 20, 1)
+            .unwrap()
+            .with_blocks(&data)
+            .unwrap();
+        let again = dir.path().join("again.log");
+        std::fs::write(&again, LOG).unwrap();
+        let (events, _) = crate::pipeline::collect_file(again.clone(), &settings);
+        for event in events {
+            writer.add(&file_key(&again), event).unwrap();
+        }
+        writer.commit().unwrap();
+        reader.reload().unwrap();
+        assert_eq!(count("OrderService.place"), 4);
+        blocks.reload().unwrap();
+        assert_eq!(blocks.index().reader().unwrap().searcher().num_docs(), 2);
+
+        // A reader that sees a new commit sees the blocks its events name.
+        let new = dir.path().join("new.log");
+        let trace = LOG.replace("OrderService.place", "InventoryGateway.lookup");
+        std::fs::write(&new, trace).unwrap();
+        let (events, _) = crate::pipeline::collect_file(new.clone(), &settings);
+        for event in events {
+            writer.add(&file_key(&new), event).unwrap();
+        }
+        writer.commit().unwrap();
+        assert_eq!(count("InventoryGateway.lookup"), 0, "not reloaded yet");
+        reader.reload().unwrap();
+        assert_eq!(count("InventoryGateway.lookup"), 2);
+    }
+
+    #[test]
+    fn a_trace_splits_into_its_unindented_lines_and_its_indented_block() {
+        let body = "charge failed\njava.lang.IllegalStateException: x\n\tat a.B.c(B.java:1)\n\tat a.B.d(B.java:2)\nCaused by: java.io.IOException: y\n\t... 2 more";
+        let (kept, block) = split(body).unwrap();
+        assert_eq!(
+            kept,
+            "charge failed\njava.lang.IllegalStateException: x\nCaused by: java.io.IOException: y"
+        );
+        assert_eq!(
+            block,
+            "\tat a.B.c(B.java:1)\n\tat a.B.d(B.java:2)\n\t... 2 more"
+        );
+        // The first line stays even when indented; a body without indented lines has no block.
+        assert_eq!(split("  msg\nnext"), None);
+        assert_eq!(split("msg"), None);
+        let (kept, block) = split("\nTraceback:\n  File \"a.py\", line 1\n    x()\nE: m").unwrap();
+        assert_eq!(kept, "\nTraceback:\nE: m");
+        assert_eq!(block, "  File \"a.py\", line 1\n    x()");
+    }
+}
