@@ -16,13 +16,19 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use quick_cache::sync::Cache;
+use tantivy_fst::Automaton;
+use tantivy_fst::raw::CompiledAddr;
 
 use tantivy::collector::DocSetCollector;
 use tantivy::directory::MmapDirectory;
-use tantivy::query::QueryParser;
+use tantivy::query::{AutomatonWeight, EnableScoring, Query, QueryParser, Weight};
 use tantivy::query_grammar::UserInputAst;
 use tantivy::schema::{Field, NumericOptions, Schema};
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument};
 
 use super::directory::ReadDirectory;
 use super::schema::code_text;
@@ -164,7 +170,16 @@ pub struct BlockSearch {
     index: Index,
     reader: IndexReader,
     parser: QueryParser,
+    /// What each leaf matched, by the blocks' generation and the leaf: the UI asks the same
+    /// query for its search, histogram and fields, and building the set of a word found in
+    /// tens of thousands of blocks took most of those requests' time.
+    matched: Cache<(u64, UserInputAst), Option<Arc<BlockSet>>, ByBytes>,
+    /// The generation last reloaded to: the sets of earlier ones are dropped then.
+    generation: AtomicU64,
 }
+
+/// The memory the sets of blocks matched may take.
+const MATCHED_CAPACITY_BYTES: u64 = 16 << 20;
 
 impl BlockSearch {
     /// The blocks index under `data`, for a server's reading (created empty if missing).
@@ -183,7 +198,7 @@ impl BlockSearch {
     }
 
     fn new(index: Index, fields: BlockFields) -> Result<BlockSearch> {
-        let reader = index
+        let reader: IndexReader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()
@@ -191,10 +206,13 @@ impl BlockSearch {
         let mut parser = QueryParser::for_index(&index, vec![fields.body]);
         parser.set_conjunction_by_default();
         parser.allow_regexes();
+        let generation = reader.searcher().generation().generation_id();
         Ok(BlockSearch {
             index,
             reader,
             parser,
+            matched: Cache::with_weighter(1024, MATCHED_CAPACITY_BYTES, ByBytes),
+            generation: AtomicU64::new(generation),
         })
     }
 
@@ -206,30 +224,117 @@ impl BlockSearch {
     /// Sees the blocks committed until now: called when the events' reader sees a newer
     /// commit, whose blocks were committed before it.
     pub fn reload(&self) -> tantivy::Result<()> {
-        self.reader.reload()
+        self.reader.reload()?;
+        let generation = self.reader.searcher().generation().generation_id();
+        if self.generation.swap(generation, Ordering::AcqRel) != generation {
+            self.matched.clear();
+        }
+        Ok(())
     }
 
-    /// The hashes of the blocks that `leaf`, a leaf of a query on the body, matches, in
-    /// increasing order. A leaf the blocks cannot answer matches none.
-    pub fn matching(&self, leaf: UserInputAst) -> tantivy::Result<Vec<u64>> {
-        let (query, errors) = self.parser.build_query_from_user_input_ast_lenient(leaf);
-        if !errors.is_empty() {
-            return Ok(Vec::new());
-        }
+    /// The blocks that `leaf`, a leaf of a query on the body, matches; `None` when it matches
+    /// none, or cannot be asked of the blocks.
+    pub fn matching(&self, leaf: &UserInputAst) -> tantivy::Result<Option<Arc<BlockSet>>> {
         let searcher = self.reader.searcher();
-        let docs = searcher.search(&query, &DocSetCollector)?;
-        let mut hashes = Vec::with_capacity(docs.len());
-        let segments = searcher.segment_readers();
-        let mut columns = Vec::with_capacity(segments.len());
-        for segment in segments {
-            columns.push(segment.fast_fields().u64("hash")?);
+        let key = (searcher.generation().generation_id(), leaf.clone());
+        if let Some(matched) = self.matched.get(&key) {
+            return Ok(matched);
         }
-        for address in docs {
-            hashes.extend(columns[address.segment_ord as usize].first(address.doc_id));
-        }
-        hashes.sort_unstable();
-        hashes.dedup();
-        Ok(hashes)
+        let (query, errors) = self
+            .parser
+            .build_query_from_user_input_ast_lenient(leaf.clone());
+        let matched = if errors.is_empty() {
+            search(&searcher, &*query)?
+        } else {
+            None
+        };
+        self.matched.insert(key, matched.clone());
+        Ok(matched)
+    }
+}
+
+/// The blocks `query` matches as `searcher` sees them.
+fn search(searcher: &Searcher, query: &dyn Query) -> tantivy::Result<Option<Arc<BlockSet>>> {
+    let docs = searcher.search(query, &DocSetCollector)?;
+    if docs.is_empty() {
+        return Ok(None);
+    }
+    let mut columns = Vec::new();
+    for segment in searcher.segment_readers() {
+        columns.push(segment.fast_fields().u64("hash")?);
+    }
+    let mut hashes: Vec<u64> = docs
+        .into_iter()
+        .filter_map(|at| columns[at.segment_ord as usize].first(at.doc_id))
+        .collect();
+    hashes.sort_unstable();
+    hashes.dedup();
+    // The events' `block` terms: a u64's bytes, big-endian, as tantivy orders them.
+    let keys = hashes.iter().map(|hash| (hash.to_be_bytes(), 0));
+    let map = tantivy_fst::Map::from_iter(keys).map_err(std::io::Error::other)?;
+    Ok(Some(Arc::new(BlockSet(map))))
+}
+
+/// A set of blocks, as an automaton over the events' `block` terms.
+pub struct BlockSet(tantivy_fst::Map<Vec<u8>>);
+
+impl std::fmt::Debug for BlockSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "BlockSet({} blocks)", self.0.len())
+    }
+}
+
+impl Automaton for BlockSet {
+    type State = Option<CompiledAddr>;
+
+    fn start(&self) -> Self::State {
+        Some(self.0.as_ref().root().addr())
+    }
+
+    fn is_match(&self, state: &Self::State) -> bool {
+        state.is_some_and(|at| self.0.as_ref().node(at).is_final())
+    }
+
+    fn can_match(&self, state: &Self::State) -> bool {
+        state.is_some()
+    }
+
+    fn accept(&self, state: &Self::State, byte: u8) -> Self::State {
+        let node = self.0.as_ref().node((*state)?);
+        let transition = node.find_input(byte)?;
+        Some(node.transition_addr(transition))
+    }
+}
+
+#[derive(Clone)]
+struct ByBytes;
+
+impl quick_cache::Weighter<(u64, UserInputAst), Option<Arc<BlockSet>>> for ByBytes {
+    /// The set's automaton, and a leaf's few strings.
+    fn weight(&self, _: &(u64, UserInputAst), set: &Option<Arc<BlockSet>>) -> u64 {
+        let set = set.as_ref().map_or(0, |set| set.0.as_fst().size());
+        (set + 256) as u64
+    }
+}
+
+/// The events that name one of a set of blocks.
+#[derive(Debug, Clone)]
+pub struct NamesABlock {
+    field: Field,
+    blocks: Arc<BlockSet>,
+}
+
+impl NamesABlock {
+    /// The events whose `field` (the events' `block`) names one of `blocks`.
+    pub fn new(field: Field, blocks: Arc<BlockSet>) -> NamesABlock {
+        NamesABlock { field, blocks }
+    }
+}
+
+impl Query for NamesABlock {
+    fn weight(&self, _: EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
+        let weight = AutomatonWeight::<BlockSet>::new(self.field, Arc::clone(&self.blocks));
+        Ok(Box::new(weight))
     }
 }
 
@@ -297,6 +402,8 @@ Caused by: java.net.ConnectException: refused
         assert_eq!(count("OrderService AND expired"), 1);
         assert_eq!(count("OrderService OR StockClient"), 3);
         assert_eq!(count("Stock*"), 1);
+        assert_eq!(count("(OrderService OR StockClient)^2 AND expired"), 1);
+        assert_eq!(count("body:/stock.*/"), 1);
         assert_eq!(count("body:reserve AND level:ERROR"), 1);
         assert_eq!(count("\"1 more\""), 1);
         // What a phrase over the message and the frame lines loses.

@@ -3,17 +3,17 @@
 use std::ops::Bound;
 
 use jiff::Timestamp;
-use tantivy::Term;
 use tantivy::query::{
-    AllQuery, BooleanQuery, ExistsQuery, Occur, Query, QueryParser, QueryParserError, RangeQuery,
-    TermQuery,
+    AllQuery, BooleanQuery, BoostQuery, ExistsQuery, Occur, Query, QueryParser, QueryParserError,
+    RangeQuery, TermQuery,
 };
 use tantivy::query_grammar::{self, UserInputAst, UserInputLeaf};
 use tantivy::schema::{Field, IndexRecordOption};
+use tantivy::{Score, Term};
 
 use super::group_stats::{KeyField, PATTERN};
 use crate::index::Fields;
-use crate::index::blocks::BlockSearch;
+use crate::index::blocks::{BlockSearch, NamesABlock};
 use crate::index::schema::to_date;
 
 /// Restrictions on top of the query text. Several values of one field are alternatives.
@@ -160,16 +160,18 @@ pub fn build(
                 err.message, err.pos
             ))));
         }
-        let ast = negations_of_all(ast);
-        let ast = match blocks {
-            Some(blocks) => or_blocks(ast, blocks)?,
-            None => ast,
-        };
-        let (query, errors) = parser.build_query_from_user_input_ast_lenient(ast);
+        let mut errors = Vec::new();
+        let query = Builder {
+            parser,
+            blocks,
+            block: fields.block,
+            errors: &mut errors,
+        }
+        .query(ast)?;
         if let Some(err) = errors.into_iter().next() {
             return Err(syntax_error(err));
         }
-        clauses.push((Occur::Must, query));
+        clauses.push((Occur::Must, query.unwrap_or_else(|| Box::new(AllQuery))));
     }
     if filters.from.is_some() || filters.to.is_some() {
         let bound = |ts: Option<Timestamp>, inclusive: bool| match ts {
@@ -218,76 +220,74 @@ pub fn build(
     })
 }
 
-/// `ast` with every group of only negations (`NOT a`, `-a -b`) matching the events without
-/// them, as Kibana's query string does. tantivy's grammar reads `x AND NOT y` as `x` and a
-/// group holding only `NOT y`, and such a group matches nothing: `x AND NOT y` found no
-/// event (the UI's filter-out writes it), and `NOT y` alone was refused.
-fn negations_of_all(ast: UserInputAst) -> UserInputAst {
-    match ast {
-        UserInputAst::Clause(clauses) => {
-            let only_negations = !clauses.is_empty()
-                && clauses
-                    .iter()
-                    .all(|(occur, _)| *occur == Some(Occur::MustNot));
-            let mut clauses: Vec<_> = clauses
-                .into_iter()
-                .map(|(occur, ast)| (occur, negations_of_all(ast)))
-                .collect();
-            if only_negations {
-                let all = UserInputAst::Leaf(Box::new(UserInputLeaf::All));
-                clauses.insert(0, (Some(Occur::Must), all));
-            }
-            UserInputAst::Clause(clauses)
-        }
-        UserInputAst::Boost(ast, boost) => {
-            UserInputAst::Boost(Box::new(negations_of_all(*ast)), boost)
-        }
-        leaf => leaf,
-    }
+/// Builds the query of tantivy's user AST: each leaf by tantivy's parser, the groups here,
+/// so that a leaf can also match the events that name a frame block.
+struct Builder<'a> {
+    parser: &'a QueryParser,
+    blocks: Option<&'a BlockSearch>,
+    block: Field,
+    errors: &'a mut Vec<QueryParserError>,
 }
 
-/// `ast` with each leaf that asks something of the body (a word, phrase or regex on the
-/// default field or on `body`) also matching the events that name a frame block the leaf
-/// matches: `body:X` becomes `(body:X OR block:IN [hashes])`. What a leaf matches is decided
-/// by the leaf alone, so `NOT`, `AND` and grouping keep their meaning; a phrase that spans
-/// an event's message and its frame lines is not found.
-fn or_blocks(ast: UserInputAst, blocks: &BlockSearch) -> Result<UserInputAst, QueryError> {
-    Ok(match ast {
-        UserInputAst::Clause(clauses) => UserInputAst::Clause(
-            clauses
-                .into_iter()
-                .map(|(occur, ast)| Ok((occur, or_blocks(ast, blocks)?)))
-                .collect::<Result<_, QueryError>>()?,
-        ),
-        UserInputAst::Boost(ast, boost) => {
-            UserInputAst::Boost(Box::new(or_blocks(*ast, blocks)?), boost)
-        }
-        UserInputAst::Leaf(leaf) => {
-            let on_body = match &*leaf {
-                UserInputLeaf::Literal(literal) => {
-                    literal.field_name.as_deref().is_none_or(|f| f == "body")
+impl Builder<'_> {
+    /// The query of `ast`; `None` for what asks nothing (a leaf without a word), which its
+    /// group leaves out, as tantivy's parser does.
+    fn query(&mut self, ast: UserInputAst) -> Result<Option<Box<dyn Query>>, QueryError> {
+        Ok(match ast {
+            UserInputAst::Clause(clauses) => {
+                let mut parts: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+                for (occur, ast) in clauses {
+                    if let Some(query) = self.query(ast)? {
+                        // Words are ANDed by default.
+                        parts.push((occur.unwrap_or(Occur::Must), query));
+                    }
                 }
-                UserInputLeaf::Regex { field, .. } => field.as_deref() == Some("body"),
-                _ => false,
-            };
-            let leaf = UserInputAst::Leaf(leaf);
-            if !on_body {
-                return Ok(leaf);
+                // A group of only negations matches the events without them, as Kibana's
+                // query string does (`x AND NOT y` is `x` and a group holding `NOT y`; the
+                // UI's filter-out writes it). tantivy's own reading matched nothing.
+                if !parts.is_empty() && parts.iter().all(|(occur, _)| *occur == Occur::MustNot) {
+                    parts.insert(0, (Occur::Must, Box::new(AllQuery)));
+                }
+                match parts.len() {
+                    0 => None,
+                    1 if parts[0].0 != Occur::MustNot => parts.pop().map(|(_, query)| query),
+                    _ => Some(Box::new(BooleanQuery::new(parts))),
+                }
             }
-            let hashes = blocks.matching(leaf.clone())?;
-            if hashes.is_empty() {
-                return Ok(leaf);
+            UserInputAst::Boost(ast, boost) => self.query(*ast)?.map(|query| {
+                Box::new(BoostQuery::new(query, boost.into_inner() as Score)) as Box<dyn Query>
+            }),
+            UserInputAst::Leaf(leaf) => {
+                let on_body = match &*leaf {
+                    UserInputLeaf::Literal(literal) => {
+                        literal.field_name.as_deref().is_none_or(|f| f == "body")
+                    }
+                    UserInputLeaf::Regex { field, .. } => field.as_deref() == Some("body"),
+                    _ => false,
+                };
+                let leaf = UserInputAst::Leaf(leaf);
+                // A word on the body is also found in the frame blocks the events name
+                // (see `crate::index::blocks`): `body:X OR block:[blocks matching X]`.
+                let named = match self.blocks {
+                    Some(blocks) if on_body => blocks.matching(&leaf)?,
+                    _ => None,
+                };
+                let (query, mut errors) = self.parser.build_query_from_user_input_ast_lenient(leaf);
+                self.errors.append(&mut errors);
+                let asks_nothing = query
+                    .downcast_ref::<BooleanQuery>()
+                    .is_some_and(|q| q.clauses().is_empty());
+                match named {
+                    Some(named) => Some(Box::new(BooleanQuery::new(vec![
+                        (Occur::Should, query),
+                        (Occur::Should, Box::new(NamesABlock::new(self.block, named))),
+                    ])) as Box<dyn Query>),
+                    None if asks_nothing => None,
+                    None => Some(query),
+                }
             }
-            let named = UserInputLeaf::Set {
-                field: Some("block".to_owned()),
-                elements: hashes.iter().map(u64::to_string).collect(),
-            };
-            UserInputAst::Clause(vec![
-                (Some(Occur::Should), leaf),
-                (Some(Occur::Should), UserInputAst::Leaf(Box::new(named))),
-            ])
-        }
-    })
+        })
+    }
 }
 
 /// Fields indexed whole (one term per value): a wildcard there is a regex over the value.
