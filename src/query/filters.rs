@@ -4,8 +4,8 @@ use std::ops::Bound;
 
 use jiff::Timestamp;
 use tantivy::query::{
-    AllQuery, BooleanQuery, BoostQuery, ExistsQuery, Occur, Query, QueryParser, QueryParserError,
-    RangeQuery, TermQuery,
+    AllQuery, BooleanQuery, BoostQuery, EmptyQuery, ExistsQuery, Occur, Query, QueryParser,
+    QueryParserError, RangeQuery, TermQuery,
 };
 use tantivy::query_grammar::{self, UserInputAst, UserInputLeaf};
 use tantivy::schema::{Field, IndexRecordOption};
@@ -171,7 +171,8 @@ pub fn build(
         if let Some(err) = errors.into_iter().next() {
             return Err(syntax_error(err));
         }
-        clauses.push((Occur::Must, query.unwrap_or_else(|| Box::new(AllQuery))));
+        let nothing = || Box::new(EmptyQuery) as Box<dyn Query>;
+        clauses.push((Occur::Must, query.unwrap_or_else(nothing)));
     }
     if filters.from.is_some() || filters.to.is_some() {
         let bound = |ts: Option<Timestamp>, inclusive: bool| match ts {
@@ -230,8 +231,9 @@ struct Builder<'a> {
 }
 
 impl Builder<'_> {
-    /// The query of `ast`; `None` for what asks nothing (a leaf without a word), which its
-    /// group leaves out, as tantivy's parser does.
+    /// The query of `ast`; `None` for what asks nothing (a leaf without a word, `!!!`), which
+    /// its group leaves out, as tantivy's own reading does; a text that asks nothing at all
+    /// matches nothing.
     fn query(&mut self, ast: UserInputAst) -> Result<Option<Box<dyn Query>>, QueryError> {
         Ok(match ast {
             UserInputAst::Clause(clauses) => {
@@ -274,9 +276,7 @@ impl Builder<'_> {
                 };
                 let (query, mut errors) = self.parser.build_query_from_user_input_ast_lenient(leaf);
                 self.errors.append(&mut errors);
-                let asks_nothing = query
-                    .downcast_ref::<BooleanQuery>()
-                    .is_some_and(|q| q.clauses().is_empty());
+                let asks_nothing = query.downcast_ref::<EmptyQuery>().is_some();
                 match named {
                     Some(named) => Some(Box::new(BooleanQuery::new(vec![
                         (Occur::Should, query),
