@@ -450,10 +450,19 @@ test("an event's fields filter for and out, the sidebar excludes, an event has a
   // The sidebar excludes a value.
   await page.goto(`${base}#/search?q=PaymentClient`);
   await page.waitForSelector("#fields button[data-out=host]");
+  await page.waitForFunction(() => /^\d+ events/.test(document.querySelector("#total")?.textContent || ""));
+  const all = await page.locator("#total").textContent();
   await page.locator("#fields button[data-out=host]").first().click();
   await page.waitForFunction(`(${query})().includes('NOT host:"')`);
   await page.waitForFunction(() => /^\d+ events/.test(document.querySelector("#total")?.textContent || "") || document.querySelector(".error-inline"));
   assert.equal(await page.locator(".error-inline").count(), 0, "the exclusion runs");
+  // `PaymentClient AND NOT host:"..."` keeps the other hosts' events (it found none before).
+  await page.waitForFunction((all) => {
+    const total = document.querySelector("#total")?.textContent || "";
+    return /^\d+ events/.test(total) && total !== all;
+  }, all);
+  const left = parseInt(await page.locator("#total").textContent(), 10);
+  assert.ok(left > 0 && left < parseInt(all, 10), `${left} of ${all}: the other hosts' events are left`);
 
   // One event's page, reached from its link: its text, fields and surrounding lines.
   await page.goto(`${base}#/search?q=PaymentClient`);
