@@ -310,6 +310,16 @@ fn prune_removes_old_events_and_groups_stay_exact() {
     };
     let keep = r.count("", &recent).unwrap();
     let groups_recent = r.groups("", &recent).unwrap();
+    // Words of frame lines (found through frame blocks, see src/index/blocks.rs), asked
+    // before the prune too, so what the reader keeps per segment is kept across it.
+    let frame_words = ["runWorker", "\"PaymentClient.charge\"", "Handler.handle"];
+    let frames_recent: Vec<usize> = frame_words
+        .iter()
+        .map(|w| {
+            assert!(r.count(w, &Filters::default()).unwrap() > 0, "{w}");
+            r.count(w, &recent).unwrap()
+        })
+        .collect();
     assert!(
         keep > 0 && keep + without_time < all,
         "the cut leaves some and drops some"
@@ -337,6 +347,11 @@ fn prune_removes_old_events_and_groups_stay_exact() {
             .collect()
     };
     assert_eq!(counts(r.groups("", &timed).unwrap()), counts(groups_recent));
+    let frames_left: Vec<usize> = frame_words
+        .iter()
+        .map(|w| r.count(w, &timed).unwrap())
+        .collect();
+    assert_eq!(frames_left, frames_recent, "{frame_words:?}");
 }
 
 #[test]
