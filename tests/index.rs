@@ -27,6 +27,13 @@ fn fixture_dirs() -> Vec<String> {
         .collect()
 }
 
+/// Indexes the fixtures of [`fixture_dirs`] into `data`; the summary.
+fn index_fixtures(data: &str) -> Value {
+    let dirs = fixture_dirs();
+    let dirs: Vec<&str> = dirs.iter().map(String::as_str).collect();
+    index(data, &dirs)
+}
+
 fn reader(data: &str) -> Reader {
     Reader::open(Path::new(data)).unwrap()
 }
@@ -37,9 +44,7 @@ use common::json_lines;
 fn fixtures_search_and_groups() {
     let tmp = tempfile::tempdir().unwrap();
     let data = data_arg(&tmp);
-    let dirs = fixture_dirs();
-    let dirs: Vec<&str> = dirs.iter().map(String::as_str).collect();
-    let summary = index(&data, &dirs);
+    let summary = index_fixtures(&data);
     let events = summary["events"].as_u64().unwrap();
     assert_eq!(
         reader(&data).count("", &Filters::default()).unwrap() as u64,
@@ -186,9 +191,7 @@ fn fixtures_search_and_groups() {
 fn a_negation_excludes_from_what_the_rest_matches() {
     let tmp = tempfile::tempdir().unwrap();
     let data = data_arg(&tmp);
-    let dirs = fixture_dirs();
-    let dirs: Vec<&str> = dirs.iter().map(String::as_str).collect();
-    index(&data, &dirs);
+    index_fixtures(&data);
     let r = reader(&data);
     let count = |q: &str| r.count(q, &Filters::default()).unwrap();
     let (all, errors, failed) = (count(""), count("level:ERROR"), count("failed"));
@@ -283,9 +286,7 @@ fn indexing_twice_adds_nothing_and_grown_files_add_only_the_new_part() {
 fn prune_removes_old_events_and_groups_stay_exact() {
     let tmp = tempfile::tempdir().unwrap();
     let data = data_arg(&tmp);
-    let dirs = fixture_dirs();
-    let dirs: Vec<&str> = dirs.iter().map(String::as_str).collect();
-    index(&data, &dirs);
+    index_fixtures(&data);
     // Fixtures span 2011 to 2024; cut between 2016 and 2024 whenever the test runs.
     let now = jiff::Timestamp::now();
     let cutoff_2020: jiff::Timestamp = "2020-06-01T00:00:00Z".parse().unwrap();

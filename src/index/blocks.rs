@@ -175,12 +175,11 @@ pub struct BlockSearch {
     index: Index,
     reader: IndexReader,
     parser: QueryParser,
-    /// What each leaf matched, by the blocks' generation and the leaf: the UI asks the same
+    /// What each leaf matched, by the blocks' segments and the leaf: the UI asks the same
     /// query for its search, histogram and fields, and building the set of a word found in
-    /// tens of thousands of blocks took most of those requests' time.
-    matched: Cache<(u64, UserInputAst), Option<Arc<BlockSet>>, ByBytes>,
-    /// The generation last reloaded to: the sets of earlier ones are dropped then.
-    generation: AtomicU64,
+    /// tens of thousands of blocks took most of those requests' time. A commit of events
+    /// that brings no new block leaves the segments, and so the sets, as they were.
+    matched: Cache<(Vec<SegmentId>, UserInputAst), Option<Arc<BlockSet>>, ByBytes>,
 }
 
 /// The memory the sets of blocks matched may take.
@@ -211,13 +210,11 @@ impl BlockSearch {
         let mut parser = QueryParser::for_index(&index, vec![fields.body]);
         parser.set_conjunction_by_default();
         parser.allow_regexes();
-        let generation = reader.searcher().generation().generation_id();
         Ok(BlockSearch {
             index,
             reader,
             parser,
             matched: Cache::with_weighter(1024, MATCHED_CAPACITY_BYTES, ByBytes),
-            generation: AtomicU64::new(generation),
         })
     }
 
@@ -229,19 +226,20 @@ impl BlockSearch {
     /// Sees the blocks committed until now: called when the events' reader sees a newer
     /// commit, whose blocks were committed before it.
     pub fn reload(&self) -> tantivy::Result<()> {
-        self.reader.reload()?;
-        let generation = self.reader.searcher().generation().generation_id();
-        if self.generation.swap(generation, Ordering::AcqRel) != generation {
-            self.matched.clear();
-        }
-        Ok(())
+        self.reader.reload()
     }
 
     /// The blocks that `leaf`, a leaf of a query on the body, matches; `None` when it matches
     /// none, or cannot be asked of the blocks.
     pub fn matching(&self, leaf: &UserInputAst) -> tantivy::Result<Option<Arc<BlockSet>>> {
         let searcher = self.reader.searcher();
-        let key = (searcher.generation().generation_id(), leaf.clone());
+        let mut segments: Vec<SegmentId> = searcher
+            .segment_readers()
+            .iter()
+            .map(SegmentReader::segment_id)
+            .collect();
+        segments.sort_unstable();
+        let key = (segments, leaf.clone());
         if let Some(matched) = self.matched.get(&key) {
             return Ok(matched);
         }
@@ -326,9 +324,9 @@ impl Automaton for BlockSet {
 #[derive(Clone)]
 struct ByBytes;
 
-impl quick_cache::Weighter<(u64, UserInputAst), Option<Arc<BlockSet>>> for ByBytes {
-    /// The set's automaton, and a leaf's few strings.
-    fn weight(&self, _: &(u64, UserInputAst), set: &Option<Arc<BlockSet>>) -> u64 {
+impl quick_cache::Weighter<(Vec<SegmentId>, UserInputAst), Option<Arc<BlockSet>>> for ByBytes {
+    /// The set's automaton, and a leaf's few strings and the segments' ids.
+    fn weight(&self, _: &(Vec<SegmentId>, UserInputAst), set: &Option<Arc<BlockSet>>) -> u64 {
         let set = set.as_ref().map_or(0, |set| set.map.as_fst().size());
         (set + 256) as u64
     }
