@@ -36,7 +36,8 @@ measure() { # label, command...: prints "seconds rss_kb"
 echo "== stackfold index"
 read -r SF_S SF_RSS < <(measure stackfold ./target/release/stackfold index --data "$WORK/data" \
   --threads "$THREADS" --json "$WORK/logs")
-INDEX=$(du -sb "$WORK/data/index" | cut -f1)
+# The whole data directory: the events' index, the frame blocks and the events' texts.
+INDEX=$(du -sb "$WORK/data" | cut -f1)
 
 REF_LINE="| tantivy-cli (same events as JSON, $THREADS threads) | not installed | | | |"
 if command -v tantivy >/dev/null; then

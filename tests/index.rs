@@ -287,6 +287,13 @@ fn prune_removes_old_events_and_groups_stay_exact() {
     let tmp = tempfile::tempdir().unwrap();
     let data = data_arg(&tmp);
     index_fixtures(&data);
+    // A file of old events indexed on its own: its chunk of text holds only events to prune.
+    let old = tmp.path().join("app_billing_prd_1.0_old01_20120301.log");
+    let lines: String = (0..20)
+        .map(|n| format!("2012-03-01 10:00:{n:02},000 INFO [main] c.a.B - old event {n}\n"))
+        .collect();
+    std::fs::write(&old, lines).unwrap();
+    index(&data, &[&old.display().to_string()]);
     // Fixtures span 2011 to 2024; cut between 2016 and 2024 whenever the test runs.
     let now = jiff::Timestamp::now();
     let cutoff_2020: jiff::Timestamp = "2020-06-01T00:00:00Z".parse().unwrap();
@@ -325,6 +332,19 @@ fn prune_removes_old_events_and_groups_stay_exact() {
         keep > 0 && keep + without_time < all,
         "the cut leaves some and drops some"
     );
+    let texts = |filters: &Filters| -> Vec<String> {
+        let hits = r.search("", filters, 10_000).unwrap();
+        hits.into_iter()
+            .map(|e| e.event.text.into_owned())
+            .collect()
+    };
+    let texts_recent = texts(&recent);
+    let chunks = || {
+        let texts = stackfold::index::texts::TextStore::open(Path::new(&data));
+        let texts = texts.unwrap().expect("the events' texts are in DIR/texts");
+        texts.index().reader().unwrap().searcher().num_docs()
+    };
+    let chunks_before = chunks();
     common::stackfold(&[
         "prune",
         "--data",
@@ -353,6 +373,9 @@ fn prune_removes_old_events_and_groups_stay_exact() {
         .map(|w| r.count(w, &timed).unwrap())
         .collect();
     assert_eq!(frames_left, frames_recent, "{frame_words:?}");
+    // The kept events read as before; the chunks of text only pruned events named are gone.
+    assert_eq!(texts(&timed), texts_recent);
+    assert!(chunks() < chunks_before, "{} chunks", chunks());
 }
 
 #[test]

@@ -30,7 +30,7 @@ pub fn run(args: IndexArgs) -> anyhow::Result<ExitCode> {
         n => n,
     };
     let writer = EventWriter::open(&index, fields, args.heap_mb << 20, threads)
-        .and_then(|writer| writer.with_blocks(&args.data))
+        .and_then(|writer| writer.with_stores(&args.data))
         .map_err(|e| super::explain_write_failure(e, &args.data))?;
     let mut ingest = Ingest::new(writer);
     let found = discover(&args.paths);
@@ -80,6 +80,7 @@ pub fn run(args: IndexArgs) -> anyhow::Result<ExitCode> {
     }
     summary.seconds = started.elapsed().as_secs_f64();
     summary.index_bytes = Some(dir_size(&crate::index::index_dir(&args.data)));
+    summary.data_bytes = Some(dir_size(&args.data));
     if args.json {
         println!("{}", serde_json::to_string(&summary)?);
     } else {
@@ -193,6 +194,12 @@ pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         let files = crate::index::damaged_files(blocks.index())?;
         damaged.extend(files.into_iter().map(|file| blocks_dir.join(file)));
     }
+    let texts = crate::index::texts::TextStore::open(&args.data)?;
+    if let Some(texts) = &texts {
+        let texts_dir = crate::index::texts::texts_dir(&args.data);
+        let files = crate::index::damaged_files(texts.index())?;
+        damaged.extend(files.into_iter().map(|file| texts_dir.join(file)));
+    }
     for file in &damaged {
         eprintln!(
             "stackfold: {}: checksum mismatch: the file is damaged",
@@ -229,6 +236,11 @@ pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
             println!("\nframe blocks, indexed once ({} in all):", space.total);
             print!("{}", space.table());
         }
+        if let Some(texts) = &texts {
+            let space = crate::index::space::measure(texts.index())?;
+            println!("\nevents' texts, in chunks ({} in all):", space.total);
+            print!("{}", space.table());
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -240,7 +252,7 @@ pub fn regroup(args: RegroupArgs) -> anyhow::Result<ExitCode> {
         None
     } else {
         let writer = EventWriter::open(&index, fields.clone(), 64 << 20, 1)
-            .and_then(|writer| writer.with_blocks(&args.data));
+            .and_then(|writer| writer.with_stores(&args.data));
         let writer = writer.with_context(|| {
             format!(
                 "{}: cannot write the index: is a `tail`, `run` or `serve` taking logs writing it? stop it, regroup, start it again",
@@ -249,7 +261,8 @@ pub fn regroup(args: RegroupArgs) -> anyhow::Result<ExitCode> {
         })?;
         Some(writer)
     };
-    let report = crate::index::regroup::regroup(&index, &fields, &settings, writer.as_mut())
+    let texts = crate::index::texts::TextStore::open(&args.data)?.map(std::sync::Arc::new);
+    let report = crate::index::regroup::regroup(&index, &fields, &settings, texts, writer.as_mut())
         .context("re-grouping")
         .map_err(|e| super::explain_write_failure(e, &args.data))?;
     if let Some(writer) = writer {
@@ -285,7 +298,8 @@ pub fn prune(args: PruneArgs) -> anyhow::Result<ExitCode> {
     let (index, fields) = crate::index::open(&args.data)?;
     let reader = Reader::new(index.clone(), fields.clone())?;
     let before = reader.count("", &Default::default())?;
-    let mut writer = EventWriter::open(&index, fields, 64 << 20, 1)?;
+    // With the stores, so the chunks of text only the deleted events named go too.
+    let mut writer = EventWriter::open(&index, fields, 64 << 20, 1)?.with_stores(&args.data)?;
     writer.delete_before(cutoff)?;
     writer.commit()?;
     writer.wait_merging_threads()?;

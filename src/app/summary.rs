@@ -24,9 +24,13 @@ pub struct Summary {
     pub decoded_bytes: u64,
     /// Files left alone because they were indexed before and did not change.
     pub skipped_files: u64,
-    /// Size of the index on disk after the run.
+    /// Size of the events' index on disk after the run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub index_bytes: Option<u64>,
+    /// Size of the whole data directory after the run: the events' index, the frame blocks
+    /// and the events' texts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_bytes: Option<u64>,
     pub seconds: f64,
 }
 
@@ -74,8 +78,8 @@ impl Summary {
                 .map_or(String::new(), |g| format!(" in {g} groups")),
             mb / seconds.max(1e-9),
             self.events as f64 / seconds.max(1e-9),
-            self.index_bytes.map_or(String::new(), |b| format!(
-                ", index {:.1} MB",
+            self.data_bytes.map_or(String::new(), |b| format!(
+                ", data {:.1} MB",
                 b as f64 / 1e6
             )),
         )

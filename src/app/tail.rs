@@ -174,7 +174,7 @@ pub(super) fn tailer(
 ) -> anyhow::Result<Tailer> {
     let (index, fields) = crate::index::open_or_create(data)?;
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let writer = EventWriter::open(&index, fields, heap_mb << 20, threads)?.with_blocks(data)?;
+    let writer = EventWriter::open(&index, fields, heap_mb << 20, threads)?.with_stores(data)?;
     Ok(Tailer::new(
         paths,
         Arc::new(settings),

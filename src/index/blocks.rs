@@ -71,20 +71,14 @@ fn open_in<D: tantivy::Directory>(
         &Path,
     ) -> std::result::Result<D, tantivy::directory::error::OpenDirectoryError>,
 ) -> Result<(Index, BlockFields)> {
-    let dir = blocks_dir(data);
-    let directory = super::directory_at(&dir, directory)?;
     let (schema, fields) = schema();
-    let index =
-        Index::open_or_create(directory, schema.clone()).map_err(|source| Error::IndexOpen {
-            path: dir.clone(),
-            source,
-        })?;
-    if index.schema() != schema {
-        return Err(Error::NotAnIndex {
-            path: dir,
-            message: "the blocks index has another schema than this build's".into(),
-        });
-    }
+    let index = super::open_side_index(
+        &blocks_dir(data),
+        schema,
+        tantivy::IndexSettings::default(),
+        "blocks",
+        directory,
+    )?;
     super::register_tokenizers(&index);
     Ok((index, fields))
 }
@@ -449,7 +443,7 @@ Caused by: java.net.ConnectException: refused
         let early = Reader::open(&data).unwrap();
         let mut writer = EventWriter::open(&index, fields.clone(), 32 << 20, 1)
             .unwrap()
-            .with_blocks(&data)
+            .with_stores(&data)
             .unwrap();
         for event in events.clone() {
             writer.add(&file_key(&path), event).unwrap();
@@ -494,7 +488,7 @@ Caused by: java.net.ConnectException: refused
         drop(writer);
         let mut writer = EventWriter::open(&index, fields, 32 << 20, 1)
             .unwrap()
-            .with_blocks(&data)
+            .with_stores(&data)
             .unwrap();
         let again = dir.path().join("again.log");
         std::fs::write(&again, LOG).unwrap();

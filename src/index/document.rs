@@ -70,6 +70,8 @@ pub struct EventDocument {
     body: Body,
     /// The hash of the frame block taken out of `body` (see [`super::blocks`]).
     block: Option<u64>,
+    /// The chunk of the texts index the text was written to (see [`super::texts`]).
+    text_chunk: Option<u64>,
     message_at: Option<u64>,
     /// `module.function` of the in-app frames.
     frames: Vec<String>,
@@ -131,6 +133,7 @@ impl EventDocument {
             ingested,
             body,
             block: None,
+            text_chunk: None,
             message_at: at.map(|at| at as u64),
             frames,
             exception,
@@ -150,6 +153,21 @@ impl EventDocument {
         self.body = Body::Owned(kept);
         self.block = Some(hash);
         Some((hash, block))
+    }
+
+    /// Writes the event's text, line, lines and where its message starts to `texts` rather
+    /// than to the docstore and the columns.
+    pub fn write_text(&mut self, texts: &mut super::texts::TextWriter) -> crate::error::Result<()> {
+        let chunk = texts.add(&super::texts::Entry {
+            key_hash: key_hash(self.key.as_bytes()),
+            offset: self.event.offset,
+            line: self.event.line,
+            lines: self.event.lines,
+            message_at: self.message_at,
+            text: &self.event.text,
+        })?;
+        self.text_chunk = Some(chunk);
+        Ok(())
     }
 
     /// The text `body` is searched by.
@@ -188,7 +206,9 @@ impl EventDocument {
         text(f.date, meta.date.as_deref());
         text(f.source, Some(&self.source));
         text(f.format, Some(event.format));
-        text(f.text, Some(&event.text));
+        if self.text_chunk.is_none() {
+            text(f.text, Some(&event.text));
+        }
         if self.message_at.is_none() {
             text(f.message, Some(&event.message));
         }
@@ -219,13 +239,18 @@ impl EventDocument {
             | (u64::from(event.continued) * FLAG_CONTINUED);
         out.extend([
             (f.ingested, Leaf::U64(self.ingested)),
-            (f.line, Leaf::U64(event.line)),
             (f.offset, Leaf::U64(event.offset)),
-            (f.lines, Leaf::U64(u64::from(event.lines))),
             (f.flags, Leaf::U64(flags)),
         ]);
-        if let Some(at) = self.message_at {
-            out.push((f.message_at, Leaf::U64(at)));
+        match self.text_chunk {
+            Some(chunk) => out.push((f.text_chunk, Leaf::U64(chunk))),
+            None => {
+                out.push((f.line, Leaf::U64(event.line)));
+                out.push((f.lines, Leaf::U64(u64::from(event.lines))));
+                if let Some(at) = self.message_at {
+                    out.push((f.message_at, Leaf::U64(at)));
+                }
+            }
         }
         if let Some(ts) = event.ts {
             out.push((f.ts, Leaf::Date(to_date(ts))));

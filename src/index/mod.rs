@@ -15,6 +15,7 @@ pub mod regroup;
 pub mod schema;
 pub mod space;
 pub mod stored;
+pub mod texts;
 pub mod tokenizer;
 mod writer;
 
@@ -37,7 +38,7 @@ pub use writer::{EventWriter, file_key};
 /// index 1,023 → 913 MB (0.68× → 0.61× the raw logs), the docstore alone −18 %, and every
 /// search of `cargo bench --bench search_latency` still under 50 ms p99 (14–41 ms; 15–38
 /// with 32 KiB in the run before). Indexes keep the block size they were created with.
-const DOCSTORE_BLOCK_BYTES: usize = 256 * 1024;
+pub(crate) const DOCSTORE_BLOCK_BYTES: usize = 256 * 1024;
 
 /// zstd level of the docstore: level 1 compresses logs about as well as 3 at twice the speed,
 /// and the docstore compressor thread is a sixth of the indexing CPU.
@@ -72,6 +73,33 @@ fn directory_at<D: tantivy::Directory>(
         path: dir.to_path_buf(),
         source,
     })
+}
+
+/// Opens the index of `schema` at `dir`, beside the events' index (the frame blocks, the
+/// texts), creating it with `settings` if there is none; `what` names it in errors.
+fn open_side_index<D: tantivy::Directory>(
+    dir: &Path,
+    schema: tantivy::schema::Schema,
+    settings: tantivy::IndexSettings,
+    what: &str,
+    directory: impl FnOnce(&Path) -> Result<D, OpenDirectoryError>,
+) -> Result<Index> {
+    let directory = directory_at(dir, directory)?;
+    let index = tantivy::IndexBuilder::new()
+        .schema(schema.clone())
+        .settings(settings)
+        .open_or_create(directory)
+        .map_err(|source| Error::IndexOpen {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    if index.schema() != schema {
+        return Err(Error::NotAnIndex {
+            path: dir.to_path_buf(),
+            message: format!("the {what} index has another schema than this build's"),
+        });
+    }
+    Ok(index)
 }
 
 fn open_or_create_in<D: tantivy::Directory>(
@@ -156,7 +184,9 @@ pub fn damaged_files(index: &Index) -> Result<Vec<PathBuf>> {
 #[cfg(test)]
 pub(crate) fn index_files_for_test(data: &Path, paths: &[PathBuf]) {
     let (index, fields) = open_or_create(data).unwrap();
-    let mut writer = EventWriter::open(&index, fields, 32 << 20, 1).unwrap();
+    let mut writer = EventWriter::open(&index, fields, 32 << 20, 1)
+        .and_then(|writer| writer.with_stores(data))
+        .unwrap();
     let settings = crate::config::ConfigFile::default()
         .settings(Some("UTC"), 1, 2020)
         .unwrap();

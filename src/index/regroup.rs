@@ -21,6 +21,7 @@ use tantivy::{DocId, DocSet, Index, ReloadPolicy, SegmentReader, TERMINATED};
 use super::stored::{
     EventColumns, EventIds, ReadBack, Reading, analysed, found_again, indexed_under, read_back,
 };
+use super::texts::TextStore;
 use super::{EventWriter, Fields};
 use crate::error::{Error, Result};
 use crate::event::{Event, Exception};
@@ -58,6 +59,7 @@ pub fn regroup(
     index: &Index,
     fields: &Fields,
     settings: &PipelineSettings,
+    texts: Option<Arc<TextStore>>,
     writer: Option<&mut EventWriter>,
 ) -> Result<RegroupReport> {
     let reader = index
@@ -77,6 +79,7 @@ pub fn regroup(
             segment,
             fields,
             settings,
+            texts.as_ref(),
             |doc, columns, (old, old_pattern), event| {
                 report.events += 1;
                 let id = columns.ids.id(doc).unwrap_or(0);
@@ -120,15 +123,21 @@ pub fn regroup(
             continue;
         }
         let mut doc_ids = shipped_ids(segment, fields, &wanted)?;
-        for_each_event(segment, fields, settings, |doc, columns, _, event| {
-            if wanted.contains(&doc) {
-                let batch = ingested.first(doc).unwrap_or(0);
-                let ids = doc_ids.remove(&doc).unwrap_or_default();
-                let key = columns.ids.key(doc).unwrap_or_default();
-                writer.add_again(&key, event, batch, &ids)?;
-            }
-            Ok(())
-        })?;
+        for_each_event(
+            segment,
+            fields,
+            settings,
+            texts.as_ref(),
+            |doc, columns, _, event| {
+                if wanted.contains(&doc) {
+                    let batch = ingested.first(doc).unwrap_or(0);
+                    let ids = doc_ids.remove(&doc).unwrap_or_default();
+                    let key = columns.ids.key(doc).unwrap_or_default();
+                    writer.add_again(&key, event, batch, &ids)?;
+                }
+                Ok(())
+            },
+        )?;
     }
     writer.commit()?;
     Ok(report)
@@ -141,6 +150,7 @@ fn for_each_event(
     segment: &SegmentReader,
     fields: &Fields,
     settings: &PipelineSettings,
+    texts: Option<&Arc<TextStore>>,
     mut visit: impl FnMut(
         DocId,
         &EventColumns,
@@ -148,7 +158,7 @@ fn for_each_event(
         Event,
     ) -> Result<()>,
 ) -> Result<()> {
-    let columns = EventColumns::open(segment)?;
+    let columns = EventColumns::open(segment, texts.cloned())?;
     let store = segment.get_store_reader(STORE_CACHE_BLOCKS).map_err(io)?;
     let fingerprints = columns.fingerprints().map_err(io)?;
     let reading = Reading {
@@ -266,7 +276,7 @@ mod tests {
         let exception = hits.first().and_then(|(_, address)| {
             let doc: TantivyDocument = searcher.doc(*address).unwrap();
             let segment = searcher.segment_reader(address.segment_ord);
-            let columns = EventColumns::open(segment).unwrap();
+            let columns = EventColumns::open(segment, None).unwrap();
             let stored = stored_event(fields, &doc, &columns, address.doc_id);
             stored.event.exception.map(std::borrow::Cow::into_owned)
         });
@@ -315,7 +325,7 @@ mod tests {
         };
         assert_eq!(with_pattern(&"0".repeat(16)), 1);
 
-        let dry = regroup(&index, &fields, &now, None).unwrap();
+        let dry = regroup(&index, &fields, &now, None, None).unwrap();
         assert_eq!(
             (
                 dry.events,
@@ -334,7 +344,7 @@ mod tests {
             "0".repeat(32)
         );
 
-        let report = regroup(&index, &fields, &now, Some(&mut writer)).unwrap();
+        let report = regroup(&index, &fields, &now, None, Some(&mut writer)).unwrap();
         assert_eq!(report, dry);
         assert_eq!(index.reader().unwrap().searcher().num_docs(), 4);
         assert_eq!(with_pattern(&"0".repeat(16)), 0);
@@ -352,7 +362,7 @@ mod tests {
         assert_eq!(stored_exception(&index, &fields, "a:4"), (1, None));
         // Nothing left to change.
         assert_eq!(
-            regroup(&index, &fields, &now, Some(&mut writer))
+            regroup(&index, &fields, &now, None, Some(&mut writer))
                 .unwrap()
                 .changed,
             0
@@ -373,7 +383,7 @@ mod tests {
         let after = settings(
             "[[grouping.rules]]\ntype = \"java.lang.IllegalStateException\"\nfingerprint = [\"card-declined\"]\n",
         );
-        let report = regroup(&index, &fields, &after, Some(&mut writer)).unwrap();
+        let report = regroup(&index, &fields, &after, None, Some(&mut writer)).unwrap();
         assert_eq!(
             (report.changed, report.groups_before, report.groups_after),
             (1, 2, 2)

@@ -7,7 +7,7 @@ use tantivy::schema::{
 };
 
 /// Bumped when the schema changes; an index of another version is refused with a message.
-pub const SCHEMA_VERSION: u64 = 8;
+pub const SCHEMA_VERSION: u64 = 9;
 
 /// The name the code tokenizer is registered under.
 pub const CODE_TOKENIZER: &str = "code";
@@ -44,8 +44,12 @@ pub struct Fields {
     /// starts and it is not stored twice.
     pub message: Field,
     pub message_at: Field,
-    /// The event as written: stored for display, not indexed.
+    /// The event as written: stored for display, not indexed, when the writer has no texts
+    /// index; else kept there (see [`crate::index::texts`]), and `line`, `lines` and
+    /// `message_at` with it.
     pub text: Field,
+    /// The number of the chunk of the texts index that holds the event's text.
+    pub text_chunk: Field,
     /// What is searched by default: the message and the continuation lines, without the
     /// repeated headers (timestamps and levels have fields of their own).
     pub body: Field,
@@ -136,6 +140,7 @@ pub fn build() -> (Schema, Fields) {
         message: b.add_text_field("message", stored_only.clone()),
         message_at: b.add_u64_field("message_at", FAST),
         text: b.add_text_field("text", stored_only.clone()),
+        text_chunk: b.add_u64_field("text_chunk", FAST),
         body: b.add_text_field("body", code_text(false)),
         // Terms only: no norms (a byte an event), never read back.
         block: b.add_u64_field("block", NumericOptions::default().set_indexed()),
@@ -179,6 +184,7 @@ impl Fields {
             message: f("message")?,
             message_at: f("message_at")?,
             text: f("text")?,
+            text_chunk: f("text_chunk")?,
             body: f("body")?,
             block: f("block")?,
             exc_types: f("exc_types")?,

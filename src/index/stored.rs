@@ -18,6 +18,7 @@ use tantivy::{DateTime, DocId, SegmentReader, TantivyDocument};
 use super::Fields;
 use super::document::{FLAG_CONTINUED, FLAG_TRUNCATED, format_id, key_hash, message_from};
 use super::schema::from_date;
+use super::texts::{Entry, TextStore};
 use crate::event::{Event, EventRecord, Exception, FileInfo, FileMeta, Level};
 use crate::fold::Analyzer;
 use crate::fold::FoldSettings;
@@ -79,9 +80,13 @@ impl EventIds {
 
     /// The id of `doc`.
     pub fn id(&self, doc: DocId) -> Option<u64> {
+        Some(self.key_hash(doc)?.wrapping_add(self.offsets.first(doc)?))
+    }
+
+    /// The hash of the checkpoint key of `doc`.
+    pub fn key_hash(&self, doc: DocId) -> Option<u64> {
         let ord = self.keys.as_ref()?.ords().first(doc)?;
-        let hash = self.hashes.get(ord as usize)?;
-        Some(hash.wrapping_add(self.offsets.first(doc)?))
+        self.hashes.get(ord as usize).copied()
     }
 
     /// The checkpoint key of the file or stream `doc` was read from.
@@ -138,10 +143,17 @@ pub struct EventColumns {
     grouping_version: Column<u64>,
     strs: [Option<StrColumn>; STR_COLUMNS.len()],
     segment: SegmentId,
+    text_chunk: Column<u64>,
+    /// Where texts not in the docstore are read (see [`super::texts`]).
+    texts: Option<Arc<TextStore>>,
 }
 
 impl EventColumns {
-    pub fn open(reader: &SegmentReader) -> tantivy::Result<EventColumns> {
+    /// The columns of the segment `reader`, the texts read from `texts`.
+    pub fn open(
+        reader: &SegmentReader,
+        texts: Option<Arc<TextStore>>,
+    ) -> tantivy::Result<EventColumns> {
         let ff = reader.fast_fields();
         let mut strs: [Option<StrColumn>; STR_COLUMNS.len()] = Default::default();
         for (column, name) in strs.iter_mut().zip(STR_COLUMNS) {
@@ -157,7 +169,29 @@ impl EventColumns {
             grouping_version: ff.u64("grouping_version")?,
             strs,
             segment: reader.segment_id(),
+            text_chunk: ff.u64("text_chunk")?,
+            texts,
         })
+    }
+
+    /// The text of `doc` as the texts index keeps it, with its line, lines and where its
+    /// message starts; `None` when it is kept in the docstore.
+    fn kept_text(&self, doc: DocId) -> Option<Entry<String>> {
+        let chunk = self.text_chunk.first(doc)?;
+        let Some(texts) = &self.texts else {
+            tracing::warn!("an event's text is in chunk {chunk} of a texts index not opened");
+            return None;
+        };
+        let (key_hash, offset) = (self.ids.key_hash(doc)?, self.ids.offset(doc)?);
+        match texts.get(chunk, key_hash, offset) {
+            Ok(Some(entry)) => Some(entry),
+            // Its chunk deleted since the caller's view (the event was pruned or regrouped).
+            Ok(None) => None,
+            Err(err) => {
+                tracing::warn!("reading chunk {chunk} of the texts index: {err}");
+                None
+            }
+        }
     }
 
     /// Whether string column `name` has a value for `doc`, without looking the value up in
@@ -258,8 +292,20 @@ pub(crate) fn read_back(
     columns: &EventColumns,
     at: DocId,
 ) -> ReadBack {
-    let text = text(doc, f.text).unwrap_or_default();
-    let message = match columns.message_at.first(at) {
+    let (text, line, lines, message_at) = match text(doc, f.text) {
+        Some(text) => (
+            text,
+            columns.line.first(at).unwrap_or(0),
+            columns.lines.first(at).unwrap_or(0) as u32,
+            columns.message_at.first(at),
+        ),
+        None => columns
+            .kept_text(at)
+            .map_or_else(Default::default, |entry| {
+                (entry.text, entry.line, entry.lines, entry.message_at)
+            }),
+    };
+    let message = match message_at {
         Some(start) => message_from(&text, start as usize).map(str::to_owned),
         None => self::text(doc, f.message),
     }
@@ -308,10 +354,10 @@ pub(crate) fn read_back(
         thread: column("thread").map(Cow::Owned),
         message: Cow::Owned(message),
         source: Cow::Owned(column("source").unwrap_or_default()),
-        line: columns.line.first(at).unwrap_or(0),
+        line,
         meta: Cow::Owned(meta),
         offset: columns.ids.offset(at).unwrap_or(0),
-        lines: columns.lines.first(at).unwrap_or(0) as u32,
+        lines,
         format: Cow::Owned(column("format").unwrap_or_default()),
         text: Cow::Owned(text),
         truncated: flags & FLAG_TRUNCATED != 0,

@@ -14,6 +14,7 @@ use super::checkpoint::{Checkpoints, FileCheckpoint, PendingLine};
 use super::document::EventDocument;
 use super::schema::{Fields, to_date};
 use super::stored::EventIds;
+use super::texts::TextWriter;
 use crate::error::{Error, Result};
 use crate::event::Event;
 
@@ -35,6 +36,11 @@ pub struct EventWriter {
     /// Where exception events' frame blocks go, indexed once; without it, they stay in the
     /// events' bodies.
     blocks: Option<BlockWriter>,
+    /// Where events' texts go (see [`super::texts`]); without it, they are stored in the
+    /// events' index.
+    texts: Option<TextWriter>,
+    /// Events were deleted since the last commit: the chunks only they named are to go.
+    deleted: bool,
 }
 
 impl EventWriter {
@@ -58,22 +64,58 @@ impl EventWriter {
             batch: next_batch(0),
             dirty: false,
             blocks: None,
+            texts: None,
+            deleted: false,
         })
     }
 
     /// The same writer, indexing each distinct frame block once in the blocks index under
-    /// `data` (see [`super::blocks`]): how every command writes; tests may leave it out.
-    pub fn with_blocks(mut self, data: &Path) -> Result<Self> {
+    /// `data` (see [`super::blocks`]) and keeping events' texts in the texts index there (see
+    /// [`super::texts`]): how every command writes; tests may leave it out. Chunks of text no
+    /// committed event names (a crash between the two commits leaves some) are deleted.
+    pub fn with_stores(mut self, data: &Path) -> Result<Self> {
         self.blocks = Some(BlockWriter::open(data)?);
+        self.texts = Some(TextWriter::open(data)?);
+        self.retain_texts()?;
         Ok(self)
     }
 
-    /// Adds `doc`, its frame block to the blocks index if it has one not indexed yet.
+    /// Deletes the chunks of text that no live event of the last commit names.
+    fn retain_texts(&mut self) -> Result<()> {
+        let Some(texts) = &mut self.texts else {
+            return Ok(());
+        };
+        let searcher = self
+            .writer
+            .index()
+            .reader()
+            .map_err(index_error)?
+            .searcher();
+        let mut named = HashSet::new();
+        for segment in searcher.segment_readers() {
+            let column = segment
+                .fast_fields()
+                .u64("text_chunk")
+                .map_err(index_error)?;
+            named.extend(segment.doc_ids_alive().filter_map(|doc| column.first(doc)));
+        }
+        let deleted = texts.retain(named)?;
+        if deleted > 0 {
+            tracing::debug!(chunks = deleted, "deleted chunks of text no event names");
+        }
+        Ok(())
+    }
+
+    /// Adds `doc`, its frame block to the blocks index if it has one not indexed yet, its
+    /// text to the texts index.
     fn add_document(&mut self, mut doc: EventDocument) -> Result<()> {
         if let Some(blocks) = &mut self.blocks
             && let Some((hash, block)) = doc.take_block()
         {
             blocks.add(hash, &block)?;
+        }
+        if let Some(texts) = &mut self.texts {
+            doc.write_text(texts)?;
         }
         self.writer.add_document(doc).map_err(index_error)?;
         Ok(())
@@ -196,9 +238,12 @@ impl EventWriter {
     /// Commits the documents added so far together with the checkpoints that describe them;
     /// returns the batch number they were indexed under.
     pub fn commit(&mut self) -> Result<u64> {
-        // The blocks first: an event committed is never without the block it names.
+        // The blocks and texts first: an event committed is never without what it names.
         if let Some(blocks) = &mut self.blocks {
             blocks.commit()?;
+        }
+        if let Some(texts) = &mut self.texts {
+            texts.commit()?;
         }
         let mut prepared = self.writer.prepare_commit().map_err(index_error)?;
         prepared.set_payload(&self.checkpoints.to_payload());
@@ -211,6 +256,9 @@ impl EventWriter {
         self.uncommitted_bytes = 0;
         self.uncommitted_events = 0;
         self.dirty = false;
+        if std::mem::take(&mut self.deleted) {
+            self.retain_texts()?;
+        }
         let committed = self.batch;
         self.batch = next_batch(committed);
         Ok(committed)
@@ -224,6 +272,7 @@ impl EventWriter {
             .delete_query(Box::new(query))
             .map_err(index_error)?;
         self.dirty = true;
+        self.deleted = true;
         Ok(())
     }
 
@@ -241,6 +290,7 @@ impl EventWriter {
             .delete_query(Box::new(query))
             .map_err(index_error)?;
         self.dirty = true;
+        self.deleted = true;
         Ok(())
     }
 
@@ -265,6 +315,9 @@ impl EventWriter {
     pub fn wait_merging_threads(self) -> Result<()> {
         if let Some(blocks) = self.blocks {
             blocks.wait_merging_threads()?;
+        }
+        if let Some(texts) = self.texts {
+            texts.wait_merging_threads()?;
         }
         self.writer.wait_merging_threads().map_err(index_error)
     }
@@ -314,5 +367,86 @@ mod tests {
             .collect();
         assert_eq!(kept, ["edge:web01/b", "stream:web01 /l/app.log"]);
         assert!(writer.is_dirty());
+    }
+
+    /// The chunks of text in the texts index that are not deleted.
+    fn chunks(data: &Path) -> u64 {
+        let texts = crate::index::texts::TextStore::open(data).unwrap().unwrap();
+        texts.index().reader().unwrap().searcher().num_docs()
+    }
+
+    /// A chunk of text lives while an event names it: one committed without its events (a
+    /// crash between the two commits) is deleted when a writer opens, a pruned file's after
+    /// the commit that deletes its events; the events left read as they were written, their
+    /// lines too.
+    #[test]
+    fn a_chunk_of_text_goes_with_the_last_event_that_names_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let settings = crate::config::ConfigFile::default()
+            .settings(Some("UTC"), 1, 2020)
+            .unwrap();
+        let (index, fields) = super::super::open_or_create(&data).unwrap();
+        let mut writer = EventWriter::open(&index, fields.clone(), 32 << 20, 1)
+            .and_then(|writer| writer.with_stores(&data))
+            .unwrap();
+        let mut kept = Vec::new();
+        for year in [2020, 2024] {
+            let path = dir
+                .path()
+                .join(format!("app_billing_pro_1.0_h1_{year}0301.log"));
+            let text: String = (0..30)
+                .map(|n| {
+                    let trace = if n % 7 == 0 {
+                        "\n\tat a.B.c(B.java:1)"
+                    } else {
+                        ""
+                    };
+                    format!("{year}-03-01 10:00:{n:02},000 INFO [main] c.a.B - event {n}{trace}\n")
+                })
+                .collect();
+            std::fs::write(&path, text).unwrap();
+            let (events, _) = crate::pipeline::collect_file(path.clone(), &settings);
+            for event in events {
+                if year == 2024 {
+                    kept.push((event.text.clone(), event.line, event.lines));
+                }
+                writer.add(&file_key(&path), event).unwrap();
+            }
+            writer.commit().unwrap();
+        }
+        drop(writer);
+        let mut texts = crate::index::texts::TextWriter::open(&data).unwrap();
+        let orphan = crate::index::texts::Entry {
+            key_hash: 1,
+            offset: 0,
+            line: 1,
+            lines: 1,
+            message_at: None,
+            text: "committed, its event never",
+        };
+        texts.add(&orphan).unwrap();
+        texts.commit().unwrap();
+        drop(texts);
+        assert_eq!(chunks(&data), 3);
+
+        let mut writer = EventWriter::open(&index, fields, 32 << 20, 1)
+            .and_then(|writer| writer.with_stores(&data))
+            .unwrap();
+        assert_eq!(chunks(&data), 2);
+        let cutoff: jiff::Timestamp = "2021-01-01T00:00:00Z".parse().unwrap();
+        writer.delete_before(cutoff).unwrap();
+        writer.commit().unwrap();
+        assert_eq!(chunks(&data), 1);
+
+        let reader = crate::query::Reader::open(&data).unwrap();
+        let mut found: Vec<_> = reader
+            .search("", &crate::query::Filters::default(), 100)
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.event.text.into_owned(), e.event.line, e.event.lines))
+            .collect();
+        found.sort_by_key(|(_, line, _)| *line);
+        assert_eq!(found, kept);
     }
 }

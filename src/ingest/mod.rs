@@ -78,7 +78,7 @@ impl Inlet {
         // One indexing thread: each thread writes a segment of its own at every commit, and
         // shippers' requests each cost a commit (two threads made the crash test of
         // tests/ingest.rs, 374 small bulks, 2.7× slower).
-        let writer = EventWriter::open(&index, fields.clone(), HEAP_BYTES, 1)?.with_blocks(data)?;
+        let writer = EventWriter::open(&index, fields.clone(), HEAP_BYTES, 1)?.with_stores(data)?;
         let never = Arc::new(AtomicBool::new(false));
         Self::spawn(Sink::own(writer), data, pipeline, settings, never)
     }

@@ -2,7 +2,8 @@
 //! [`crate::index::stored`]), keeping each segment's fast columns between queries.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use tantivy::index::SegmentId;
 use tantivy::{DocAddress, Searcher, TantivyDocument};
@@ -10,14 +11,51 @@ use tantivy::{DocAddress, Searcher, TantivyDocument};
 use crate::index::Fields;
 pub use crate::index::stored::StoredEvent;
 use crate::index::stored::{EventColumns, stored_event};
+use crate::index::texts::TextStore;
 
 /// The fast columns of the segments events were read from, kept between queries: opening
 /// a segment's columns costs about 0.2 ms, and the newest hits of a query are spread over
-/// every segment.
+/// every segment. Also where events' texts are read (see [`crate::index::texts`]).
 #[derive(Default)]
-pub struct ColumnCache(Mutex<HashMap<SegmentId, Arc<EventColumns>>>);
+pub struct ColumnCache {
+    columns: Mutex<HashMap<SegmentId, Arc<EventColumns>>>,
+    texts: OnceLock<Arc<TextStore>>,
+    /// The data directory the texts index is opened from when it appears there.
+    texts_in: Option<PathBuf>,
+}
 
 impl ColumnCache {
+    /// A cache whose texts are opened from `data` when they are there.
+    pub(super) fn opening_texts_in(data: &Path) -> Self {
+        ColumnCache {
+            texts_in: Some(data.to_path_buf()),
+            ..Default::default()
+        }
+    }
+
+    /// A cache whose texts are read from `texts`.
+    pub(super) fn with_texts(texts: TextStore) -> Self {
+        let cache = ColumnCache::default();
+        let _ = cache.texts.set(Arc::new(texts));
+        cache
+    }
+
+    /// The texts index, if there is one.
+    fn texts(&self) -> tantivy::Result<Option<Arc<TextStore>>> {
+        if let Some(texts) = self.texts.get() {
+            return Ok(Some(texts.clone()));
+        }
+        let Some(data) = &self.texts_in else {
+            return Ok(None);
+        };
+        // Writers create it beside the events' index: a reader opened between the two
+        // opens it when it appears.
+        let opened = TextStore::open(data).map_err(|err| {
+            tantivy::TantivyError::SystemError(crate::error::Chain(&err).to_string())
+        })?;
+        Ok(opened.map(|texts| self.texts.get_or_init(|| Arc::new(texts)).clone()))
+    }
+
     pub(super) fn get(
         &self,
         searcher: &Searcher,
@@ -25,11 +63,11 @@ impl ColumnCache {
     ) -> tantivy::Result<Arc<EventColumns>> {
         let reader = searcher.segment_reader(segment);
         let id = reader.segment_id();
-        let mut cache = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut cache = self.columns.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(columns) = cache.get(&id) {
             return Ok(columns.clone());
         }
-        let columns = Arc::new(EventColumns::open(reader)?);
+        let columns = Arc::new(EventColumns::open(reader, self.texts()?)?);
         // Segments merged away since are forgotten when a new one is met.
         let live: HashSet<SegmentId> = searcher
             .segment_readers()
@@ -85,7 +123,9 @@ mod tests {
             .settings(Some("UTC"), 1, 2020)
             .unwrap();
         let (index, fields) = crate::index::open_or_create(&dir.path().join("data")).unwrap();
-        let mut writer = EventWriter::open(&index, fields, 32 << 20, 1).unwrap();
+        let mut writer = EventWriter::open(&index, fields, 32 << 20, 1)
+            .and_then(|writer| writer.with_stores(&dir.path().join("data")))
+            .unwrap();
         let mut all = Vec::new();
         // Two files with the same offsets, in one segment.
         for host in ["h1", "h2"] {

@@ -79,7 +79,14 @@ impl Reader {
         // Writers create the blocks just after the events' index: a reader opened between
         // the two opens them at its first query after they appear.
         reader.blocks_in = Some(data.to_path_buf());
+        reader.columns = ColumnCache::opening_texts_in(data);
         Ok(reader)
+    }
+
+    /// The same reader, reading events' texts from `texts` (see [`crate::index::texts`]).
+    pub fn with_texts(mut self, texts: crate::index::texts::TextStore) -> Self {
+        self.columns = ColumnCache::with_texts(texts);
+        self
     }
 
     /// The same reader, also finding events by the frame blocks they name.

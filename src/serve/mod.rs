@@ -87,7 +87,12 @@ impl AppState {
     pub fn open(data: PathBuf, users: Option<Users>, web: WebAssets) -> Result<AppState> {
         let (index, fields) = crate::index::open_or_create_for_reading(&data)?;
         let blocks = crate::index::blocks::BlockSearch::open_for_reading(&data)?;
-        let reader = Arc::new(Reader::new(index, fields)?.with_blocks(blocks));
+        let texts = crate::index::texts::TextStore::open_for_reading(&data)?;
+        let reader = Arc::new(
+            Reader::new(index, fields)?
+                .with_blocks(blocks)
+                .with_texts(texts),
+        );
         let triage = Arc::new(crate::triage::Store::open(&data)?);
         Ok(AppState {
             triage,
