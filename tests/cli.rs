@@ -480,6 +480,37 @@ fn check_finds_a_damaged_segment_file() {
     );
 }
 
+/// The events' texts are in `DIR/texts` (see src/index/texts.rs): with them gone, `check`
+/// says how many events lost theirs and fails.
+#[test]
+fn check_finds_events_whose_text_is_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let summary = common::stackfold(&[
+        "index",
+        "--data",
+        data.to_str().unwrap(),
+        "--json",
+        &fixture("java"),
+    ]);
+    let summary: serde_json::Value = serde_json::from_slice(&summary.stdout).unwrap();
+    std::fs::remove_dir_all(data.join("texts")).unwrap();
+    let out = Command::new(common::binary())
+        .args(["check", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let events = summary["events"].as_u64().unwrap();
+    assert!(
+        stderr.contains(&format!(
+            "{events} events name chunks of text that are not there"
+        )),
+        "{stderr}"
+    );
+}
+
 /// `check --space` says where the disk goes: per field and part, then the stored events and
 /// the whole index, in bytes.
 #[test]
@@ -493,6 +524,15 @@ fn check_space_shows_the_bytes_of_each_field() {
     let (table, blocks) = printed.split_once("\n\n").expect("two tables");
     assert!(
         blocks.starts_with("frame blocks, indexed once (") && blocks.contains("\nbody "),
+        "{printed}"
+    );
+    // Then the events' texts (see src/index/texts.rs): a column of chunk numbers, and the
+    // chunks stored.
+    let texts = printed.split("\n\n").nth(2).expect("three tables");
+    assert!(
+        texts.starts_with("events' texts, in chunks (")
+            && texts.contains("\nchunk ")
+            && texts.contains("\nstored events "),
         "{printed}"
     );
     let numbers = |label: &str| -> Vec<u64> {

@@ -194,12 +194,12 @@ pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         let files = crate::index::damaged_files(blocks.index())?;
         damaged.extend(files.into_iter().map(|file| blocks_dir.join(file)));
     }
-    let texts = crate::index::texts::TextStore::open(&args.data)?;
-    if let Some(texts) = &texts {
-        let texts_dir = crate::index::texts::texts_dir(&args.data);
-        let files = crate::index::damaged_files(texts.index())?;
-        damaged.extend(files.into_iter().map(|file| texts_dir.join(file)));
-    }
+    let texts_dir = crate::index::texts::texts_dir(&args.data);
+    // Opened for reading (created empty when it is gone), so events that name chunks of text
+    // are found without them.
+    let texts = crate::index::texts::TextStore::open_for_reading(&args.data)?;
+    let files = crate::index::damaged_files(texts.index())?;
+    damaged.extend(files.into_iter().map(|file| texts_dir.join(file)));
     for file in &damaged {
         eprintln!(
             "stackfold: {}: checksum mismatch: the file is damaged",
@@ -215,7 +215,18 @@ pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
             Chain(err)
         );
     }
-    if !damaged.is_empty() || checkpoints.is_err() {
+    let without_text = if damaged.is_empty() {
+        texts.events_without_text(&index.reader()?.searcher())?
+    } else {
+        0
+    };
+    if without_text > 0 {
+        eprintln!(
+            "stackfold: {}: {without_text} events name chunks of text that are not there",
+            texts_dir.display()
+        );
+    }
+    if !damaged.is_empty() || checkpoints.is_err() || without_text > 0 {
         eprintln!(
             "stackfold: the index under {} is damaged: restore it, or index the logs again into a new --data directory",
             args.data.display()
@@ -236,11 +247,9 @@ pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
             println!("\nframe blocks, indexed once ({} in all):", space.total);
             print!("{}", space.table());
         }
-        if let Some(texts) = &texts {
-            let space = crate::index::space::measure(texts.index())?;
-            println!("\nevents' texts, in chunks ({} in all):", space.total);
-            print!("{}", space.table());
-        }
+        let space = crate::index::space::measure(texts.index())?;
+        println!("\nevents' texts, in chunks ({} in all):", space.total);
+        print!("{}", space.table());
     }
     Ok(ExitCode::SUCCESS)
 }

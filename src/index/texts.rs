@@ -380,6 +380,25 @@ impl TextStore {
         &self.index
     }
 
+    /// How many live events of `events` name a chunk this texts index does not hold: their
+    /// text is lost (what `stackfold check` looks for).
+    pub fn events_without_text(&self, events: &Searcher) -> tantivy::Result<u64> {
+        self.reader.reload()?;
+        let mut held = HashSet::new();
+        for segment in self.reader.searcher().segment_readers() {
+            held.extend(self.located(segment)?.iter().map(|(chunk, _)| *chunk));
+        }
+        let mut missing = 0;
+        for segment in events.segment_readers() {
+            let column = segment.fast_fields().u64("text_chunk")?;
+            missing += segment
+                .doc_ids_alive()
+                .filter(|&doc| column.first(doc).is_some_and(|c| !held.contains(&c)))
+                .count() as u64;
+        }
+        Ok(missing)
+    }
+
     /// The entry of the event at `offset` of the file or stream whose key hashes to
     /// `key_hash`, in chunk `chunk`; `None` when the chunk has no such entry or is gone (its
     /// events were deleted since the caller's view of them).
