@@ -480,18 +480,34 @@ fn check_finds_a_damaged_segment_file() {
     );
 }
 
+/// A log of `lines` events under `dir`: with a fixture, more than the 1 MiB of text a commit
+/// keeps in chunks (see src/index/writer.rs).
+fn log_of_lines(dir: &Path, lines: usize) -> String {
+    let path = dir.join("app_billing_prd_1.0_web01_20240301.log");
+    let text: String = (0..lines)
+        .map(|n| {
+            let (h, m, s) = (n / 3600, n / 60 % 60, n % 60);
+            format!("2024-03-01 {h:02}:{m:02}:{s:02},000 INFO [main] c.a.B - event {n} of many\n")
+        })
+        .collect();
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
 /// The events' texts are in `DIR/texts` (see src/index/texts.rs): with them gone, `check`
 /// says how many events lost theirs and fails.
 #[test]
 fn check_finds_events_whose_text_is_gone() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
+    let log = log_of_lines(dir.path(), 20_000);
     let summary = common::stackfold(&[
         "index",
         "--data",
         data.to_str().unwrap(),
         "--json",
         &fixture("java"),
+        &log,
     ]);
     let summary: serde_json::Value = serde_json::from_slice(&summary.stdout).unwrap();
     std::fs::remove_dir_all(data.join("texts")).unwrap();
@@ -517,7 +533,14 @@ fn check_finds_events_whose_text_is_gone() {
 fn check_space_shows_the_bytes_of_each_field() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    common::stackfold(&["index", "--data", data.to_str().unwrap(), &fixture("java")]);
+    let log = log_of_lines(dir.path(), 20_000);
+    common::stackfold(&[
+        "index",
+        "--data",
+        data.to_str().unwrap(),
+        &fixture("java"),
+        &log,
+    ]);
     let out = common::stackfold(&["check", "--data", data.to_str().unwrap(), "--space"]);
     let printed = String::from_utf8(out.stdout).unwrap();
     // The events' index, then the frame blocks' (see src/index/blocks.rs).

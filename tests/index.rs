@@ -287,10 +287,17 @@ fn prune_removes_old_events_and_groups_stay_exact() {
     let tmp = tempfile::tempdir().unwrap();
     let data = data_arg(&tmp);
     index_fixtures(&data);
-    // A file of old events indexed on its own: its chunk of text holds only events to prune.
+    // A file of old events indexed on its own, more than the 1 MiB of text a commit
+    // keeps in chunks (src/index/writer.rs):
+    // its chunks hold only events to prune.
     let old = tmp.path().join("app_billing_prd_1.0_old01_20120301.log");
-    let lines: String = (0..20)
-        .map(|n| format!("2012-03-01 10:00:{n:02},000 INFO [main] c.a.B - old event {n}\n"))
+    let lines: String = (0..20_000)
+        .map(|n| {
+            let (h, m, s) = (n / 3600, n / 60 % 60, n % 60);
+            format!(
+                "2012-03-01 {h:02}:{m:02}:{s:02},000 INFO [main] c.a.B - old event {n} of many\n"
+            )
+        })
         .collect();
     std::fs::write(&old, lines).unwrap();
     index(&data, &[&old.display().to_string()]);

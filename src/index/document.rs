@@ -155,6 +155,11 @@ impl EventDocument {
         Some((hash, block))
     }
 
+    /// The length of the event's text.
+    pub fn text_len(&self) -> usize {
+        self.event.text.len()
+    }
+
     /// Writes the event's text, line, lines and where its message starts to `texts` rather
     /// than to the docstore and the columns.
     pub fn write_text(&mut self, texts: &mut super::texts::TextWriter) -> crate::error::Result<()> {
