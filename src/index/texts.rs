@@ -63,8 +63,8 @@ pub fn texts_dir(data: &Path) -> PathBuf {
 pub const CHUNK_BYTES: usize = 128 * 1024;
 
 /// zstd level of the texts' blocks. On 300 MB of the generated corpus, compared with level 1
-/// (the events' docstore's): 36.4 against 40.1 MB, and 3 % more CPU for `stackfold index`
-/// (the blocks are compressed on tantivy's docstore thread).
+/// (the events' docstore's): 36.4 against 40.1 MB, for about a tenth more CPU in `stackfold
+/// index` (the blocks are compressed on tantivy's docstore thread: 10 % of the samples).
 const TEXT_ZSTD_LEVEL: i32 = 7;
 
 /// Heap of the texts' writer: the least tantivy takes; a chunk has no term to index.
