@@ -39,6 +39,10 @@ use tantivy::schema::{
 use tantivy::store::Compressor;
 use tantivy::{Index, IndexSettings, TantivyDocument};
 
+/// The allocator of the `stackfold` binary (see src/main.rs).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The writer of `stackfold index` on this machine's two cores.
 const THREADS: usize = 2;
 const HEAP_BYTES: usize = 128 << 20;
