@@ -27,7 +27,7 @@ const MIN_HEAP_PER_THREAD: usize = 15 << 20;
 
 /// The index writer and the checkpoints of the documents it holds.
 pub struct EventWriter {
-    writer: IndexWriter<EventDocument>,
+    writer: IndexWriter<Box<EventDocument>>,
     fields: Fields,
     checkpoints: Checkpoints,
     /// Decoded bytes of events added since the last commit.
@@ -50,7 +50,8 @@ pub struct EventWriter {
     /// [`TEXTS_AT_LEAST`] of text keeps its texts in the events' docstore (shippers' small
     /// requests, a quiet file under `tail`), and from there on every text of the commit goes
     /// into chunks.
-    pending: Vec<EventDocument>,
+    #[expect(clippy::vec_box, reason = "they go on to tantivy's writer boxed")]
+    pending: Vec<Box<EventDocument>>,
     pending_bytes: usize,
     /// This commit's texts go into chunks.
     chunked: bool,
@@ -124,7 +125,7 @@ impl EventWriter {
 
     /// Adds `doc`, its frame block to the blocks index if it has one not indexed yet, its
     /// text to the texts index.
-    fn add_document(&mut self, mut doc: EventDocument) -> Result<()> {
+    fn add_document(&mut self, mut doc: Box<EventDocument>) -> Result<()> {
         if let Some(blocks) = &mut self.blocks
             && let Some((hash, block)) = doc.take_block()
         {
