@@ -270,7 +270,8 @@ pub fn regroup(args: RegroupArgs) -> anyhow::Result<ExitCode> {
         })?;
         Some(writer)
     };
-    let texts = crate::index::texts::TextStore::open(&args.data)?.map(std::sync::Arc::new);
+    let texts = crate::index::texts::TextStore::open(&args.data)?
+        .map(|texts| std::sync::Arc::new(texts.for_scanning()));
     let report = crate::index::regroup::regroup(&index, &fields, &settings, texts, writer.as_mut())
         .context("re-grouping")
         .map_err(|e| super::explain_write_failure(e, &args.data))?;
