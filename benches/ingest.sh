@@ -4,6 +4,10 @@
 #
 #   benches/ingest.sh [SIZE_MB] [WORKDIR]      (defaults: 1500 MB, /tmp/stackfold-bench)
 #
+# TRACE_RATIO (default 0.05) is the share of events that carry a trace; the generator's
+# traces repeat (a few dozen problems), so TRACE_RATIO=0.3 is the case of a service logging
+# the same traces again and again.
+#
 # Needs GNU time (/usr/bin/time). tantivy-cli is compared when `tantivy` is on PATH
 # (`cargo install tantivy-cli`, about 4 minutes on 2 cores).
 set -euo pipefail
@@ -11,13 +15,14 @@ cd "$(dirname "$0")/.."
 SIZE_MB=${1:-1500}
 WORK=${2:-/tmp/stackfold-bench}
 THREADS=$(nproc)
+TRACE_RATIO=${TRACE_RATIO:-0.05}
 
 cargo build --release --bins --quiet
 rm -rf "$WORK" && mkdir -p "$WORK"
 
 echo "== generating ${SIZE_MB} MB (zstd files)"
 ./target/release/stackfold-gen --out "$WORK/logs" --size-mb "$SIZE_MB" --apps 5 --hosts 4 \
-  --tags 4 --days 8 --compress zstd --reference-jsonl "$WORK/events.jsonl"
+  --tags 4 --days 8 --trace-ratio "$TRACE_RATIO" --compress zstd --reference-jsonl "$WORK/events.jsonl"
 mv "$WORK/logs/manifest.json" "$WORK/manifest.json"
 RAW=$(jq .bytes "$WORK/manifest.json")
 EVENTS=$(jq .events "$WORK/manifest.json")
