@@ -424,6 +424,15 @@ Caused by: java.net.ConnectException: refused
 2024-03-01 10:00:04,000 INFO [main] c.a.Billing - PaymentClient ready
 ";
 
+    /// The events of `log`, written to `path` and folded with the default settings in UTC.
+    fn folded(path: &Path, log: &str) -> Vec<crate::event::Event> {
+        let settings = crate::config::ConfigFile::default()
+            .settings(Some("UTC"), 1, 2020)
+            .unwrap();
+        std::fs::write(path, log).unwrap();
+        crate::pipeline::collect_file(path.to_path_buf(), &settings).0
+    }
+
     /// A word found only in a shared trace finds every event that has the trace, and the
     /// query language keeps its meaning over blocks: NOT, AND, phrases, wildcards. The frame
     /// lines are in the blocks index once and not in the events' body.
@@ -431,12 +440,8 @@ Caused by: java.net.ConnectException: refused
     fn frame_lines_are_searched_in_their_block_indexed_once() {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
-        let settings = crate::config::ConfigFile::default()
-            .settings(Some("UTC"), 1, 2020)
-            .unwrap();
         let path = dir.path().join("app.log");
-        std::fs::write(&path, LOG).unwrap();
-        let (events, _) = crate::pipeline::collect_file(path.clone(), &settings);
+        let events = folded(&path, LOG);
         assert_eq!(events.len(), 4);
         let (index, fields) = crate::index::open_or_create(&data).unwrap();
         // Opened between the events' index and the blocks, as a server's alerts may be.
@@ -491,9 +496,7 @@ Caused by: java.net.ConnectException: refused
             .with_stores(&data)
             .unwrap();
         let again = dir.path().join("again.log");
-        std::fs::write(&again, LOG).unwrap();
-        let (events, _) = crate::pipeline::collect_file(again.clone(), &settings);
-        for event in events {
+        for event in folded(&again, LOG) {
             writer.add(&file_key(&again), event).unwrap();
         }
         writer.commit().unwrap();
@@ -505,15 +508,56 @@ Caused by: java.net.ConnectException: refused
         // A reader that sees a new commit sees the blocks its events name.
         let new = dir.path().join("new.log");
         let trace = LOG.replace("OrderService.place", "InventoryGateway.lookup");
-        std::fs::write(&new, trace).unwrap();
-        let (events, _) = crate::pipeline::collect_file(new.clone(), &settings);
-        for event in events {
+        for event in folded(&new, &trace) {
             writer.add(&file_key(&new), event).unwrap();
         }
         writer.commit().unwrap();
         assert_eq!(count("InventoryGateway.lookup"), 0, "not reloaded yet");
         reader.reload().unwrap();
         assert_eq!(count("InventoryGateway.lookup"), 2);
+    }
+
+    /// `exc_types` and `frames` are fields of the query language (README, Queries): every
+    /// type of an exception's chain, and its in-app frames as `module.function`; not the
+    /// framework's frames, nor a message that names a class.
+    #[test]
+    fn exception_types_and_in_app_frames_are_fields_of_the_query_language() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let path = dir.path().join("app.log");
+        let web = "2024-03-01 10:00:05,000 ERROR [main] c.a.Web - request failed\n\
+            java.lang.IllegalStateException: bad state\n\
+            \tat org.springframework.web.servlet.DispatcherServlet.doDispatch(DispatcherServlet.java:1)\n\
+            \tat com.acme.web.Controller.handle(Controller.java:3)\n";
+        let events = folded(&path, &format!("{LOG}{web}"));
+        assert_eq!(events.len(), 5);
+        let (index, fields) = crate::index::open_or_create(&data).unwrap();
+        let mut writer = EventWriter::open(&index, fields, 32 << 20, 1)
+            .unwrap()
+            .with_stores(&data)
+            .unwrap();
+        for event in events {
+            writer.add(&file_key(&path), event).unwrap();
+        }
+        writer.commit().unwrap();
+
+        let reader = Reader::open(&data).unwrap();
+        let count = |q: &str| reader.count(q, &Filters::default()).unwrap();
+        assert_eq!(count("exc_types:IllegalStateException"), 3);
+        assert_eq!(count("exc_types:ConnectException"), 1, "a cause's type");
+        assert_eq!(count("exc_types:\"java.io.IOException\""), 1);
+        assert_eq!(count("frames:\"OrderService.place\""), 2);
+        assert_eq!(
+            count("frames:PaymentClient"),
+            2,
+            "not the message naming it"
+        );
+        assert_eq!(
+            count("frames:\"Controller.handle\" AND exc_types:IllegalState"),
+            1
+        );
+        assert_eq!(count("frames:DispatcherServlet"), 0, "a framework frame");
+        assert_eq!(count("DispatcherServlet"), 1, "which the body finds");
     }
 
     #[test]
