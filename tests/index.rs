@@ -218,6 +218,101 @@ fn a_negation_excludes_from_what_the_rest_matches() {
     assert_eq!(count("!!!"), 0);
 }
 
+/// The values an event takes from its file (app, env, tag, host, log type, date, source) are
+/// indexed together as one value per file, and still queried, filtered and counted as fields
+/// of their own: each query below finds exactly the events whose value says so, and a value
+/// shared by several files (the same log plain, gzip and zstd) counts all their events.
+#[test]
+fn the_file_values_are_fields_of_their_own() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = data_arg(&tmp);
+    index_fixtures(&data);
+    let events = common::search_all(Path::new(&data));
+    let r = reader(&data);
+    let count = |q: &str| r.count(q, &Filters::default()).unwrap();
+    let expected = |keep: &dyn Fn(&Value) -> bool| events.iter().filter(|e| keep(e)).count();
+    let meta = |e: &Value, part: &str| e["meta"][part].as_str().map(str::to_owned);
+    let is = |part: &'static str, value: &'static str| {
+        move |e: &Value| meta(e, part).as_deref() == Some(value)
+    };
+
+    let billing = expected(&is("app", "billing"));
+    let sources = |keep: &dyn Fn(&Value) -> bool| {
+        let mut sources: Vec<&str> = events
+            .iter()
+            .filter(|e| keep(e))
+            .map(|e| e["source"].as_str().unwrap())
+            .collect();
+        sources.sort();
+        sources.dedup();
+        sources.len()
+    };
+    assert!(
+        sources(&is("app", "billing")) >= 3,
+        "billing is in several files"
+    );
+    assert!(billing > 0 && billing < events.len());
+    assert_eq!(count("app:billing"), billing);
+    assert_eq!(count("app:bill*"), billing);
+    assert_eq!(count("app:/bil+ing/"), billing);
+    assert_eq!(count("app:/bil/"), 0, "a regex matches the whole value");
+    assert_eq!(count("app: IN [billing nothing]"), billing);
+    assert_eq!(count("-app:billing"), events.len() - billing);
+    assert_eq!(count("app:Billing"), 0, "values are exact");
+    assert_eq!(
+        count("app:*"),
+        expected(&|e: &Value| meta(e, "app").is_some())
+    );
+    assert_eq!(
+        count("app:billing AND env:pro AND host:web02"),
+        expected(&|e: &Value| is("app", "billing")(e)
+            && is("env", "pro")(e)
+            && is("host", "web02")(e))
+    );
+    assert_eq!(count("tag:1.4.3"), expected(&is("tag", "1.4.3")));
+    assert_eq!(
+        count("tag:[1.4.0 TO 1.4.2]"),
+        expected(&is("tag", "1.4.2")),
+        "a range over the values"
+    );
+    assert_eq!(count("logtype:worker"), expected(&is("logtype", "worker")));
+    assert_eq!(
+        count("date:2024-03-02"),
+        expected(&is("date", "2024-03-02"))
+    );
+    let source = events[0]["source"].as_str().unwrap();
+    assert_eq!(
+        count(&format!("source:\"{source}\"")),
+        expected(&|e: &Value| e["source"] == source)
+    );
+    let filtered = Filters {
+        app: vec!["billing".into()],
+        host: vec!["web01".into(), "job01".into()],
+        ..Filters::default()
+    };
+    assert_eq!(
+        r.count("", &filtered).unwrap(),
+        expected(&|e: &Value| is("app", "billing")(e)
+            && (is("host", "web01")(e) || is("host", "job01")(e)))
+    );
+
+    // The field sidebar adds up the files that share a value.
+    let values = r.field_values("", &Filters::default(), 100).unwrap();
+    for part in ["app", "env", "host", "tag", "logtype"] {
+        let mut want: std::collections::BTreeMap<String, u64> = Default::default();
+        for e in &events {
+            if let Some(value) = meta(e, part) {
+                *want.entry(value).or_default() += 1;
+            }
+        }
+        let got: std::collections::BTreeMap<String, u64> = values[part]
+            .iter()
+            .map(|v| (v.value.clone(), v.count))
+            .collect();
+        assert_eq!(got, want, "{part}");
+    }
+}
+
 #[test]
 fn query_errors_are_clear() {
     let tmp = tempfile::tempdir().unwrap();

@@ -66,7 +66,8 @@ pub struct EventDocument {
     event: Event,
     key: String,
     ingested: u64,
-    source: String,
+    /// The values the event takes from its file, as one term (see [`super::files`]).
+    file: String,
     body: Body,
     /// The hash of the frame block taken out of `body` (see [`super::blocks`]).
     block: Option<u64>,
@@ -131,9 +132,24 @@ impl EventDocument {
         }
         let extra = (!event.fields.is_empty())
             .then(|| serde_json::to_string(&event.fields).expect("fields serialise"));
+        let mut file = String::new();
+        {
+            let meta = event.meta();
+            let source = event.source.path.to_string_lossy();
+            let parts: super::files::Parts = [
+                meta.app.as_deref(),
+                meta.env.as_deref(),
+                meta.tag.as_deref(),
+                meta.host.as_deref(),
+                meta.logtype.as_deref(),
+                meta.date.as_deref(),
+                Some(&source),
+            ];
+            super::files::encode(&parts, &mut file);
+        }
         Box::new(EventDocument {
             fields: fields.clone(),
-            source: event.source.path.to_string_lossy().into_owned(),
+            file,
             key: key.to_owned(),
             ingested,
             body,
@@ -204,17 +220,10 @@ impl EventDocument {
             }
         };
         text(f.key, Some(&self.key));
-        let meta = event.meta();
         text(f.level, event.level.map(|l| l.as_str()));
         text(f.logger, event.logger.as_deref());
         text(f.thread, event.thread.as_deref());
-        text(f.app, meta.app.as_deref());
-        text(f.env, meta.env.as_deref());
-        text(f.tag, meta.tag.as_deref());
-        text(f.host, meta.host.as_deref());
-        text(f.logtype, meta.logtype.as_deref());
-        text(f.date, meta.date.as_deref());
-        text(f.source, Some(&self.source));
+        text(f.file, Some(&self.file));
         text(f.format, Some(event.format));
         if self.text_chunk.is_none() {
             text(f.text, Some(&event.text));

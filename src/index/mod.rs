@@ -10,6 +10,7 @@ pub mod blocks;
 pub mod checkpoint;
 mod directory;
 pub mod document;
+pub mod files;
 pub mod ingest;
 pub mod regroup;
 pub mod schema;

@@ -7,7 +7,7 @@ use tantivy::schema::{
 };
 
 /// Bumped when the schema changes; an index of another version is refused with a message.
-pub const SCHEMA_VERSION: u64 = 9;
+pub const SCHEMA_VERSION: u64 = 10;
 
 /// The name the code tokenizer is registered under.
 pub const CODE_TOKENIZER: &str = "code";
@@ -27,13 +27,9 @@ pub struct Fields {
     pub level: Field,
     pub logger: Field,
     pub thread: Field,
-    pub app: Field,
-    pub env: Field,
-    pub tag: Field,
-    pub host: Field,
-    pub logtype: Field,
-    pub date: Field,
-    pub source: Field,
+    /// The values the event takes from its file (app, env, tag, host, log type, date,
+    /// source), held together as one term (see [`crate::index::files`]).
+    pub file: Field,
     pub line: Field,
     pub offset: Field,
     pub lines: Field,
@@ -125,13 +121,7 @@ pub fn build() -> (Schema, Fields) {
         // held them once per event (issue 17: the index 5 % smaller).
         logger: b.add_text_field("logger", filterable.clone()),
         thread: b.add_text_field("thread", filterable.clone()),
-        app: b.add_text_field("app", filterable.clone()),
-        env: b.add_text_field("env", filterable.clone()),
-        tag: b.add_text_field("tag", filterable.clone()),
-        host: b.add_text_field("host", filterable.clone()),
-        logtype: b.add_text_field("logtype", filterable.clone()),
-        date: b.add_text_field("date", TextOptions::from(FAST)),
-        source: b.add_text_field("source", TextOptions::from(FAST)),
+        file: b.add_text_field(super::files::FILE_FIELD, filterable.clone()),
         line: b.add_u64_field("line", FAST),
         offset: b.add_u64_field("offset", FAST),
         lines: b.add_u64_field("lines", FAST),
@@ -169,13 +159,7 @@ impl Fields {
             level: f("level")?,
             logger: f("logger")?,
             thread: f("thread")?,
-            app: f("app")?,
-            env: f("env")?,
-            tag: f("tag")?,
-            host: f("host")?,
-            logtype: f("logtype")?,
-            date: f("date")?,
-            source: f("source")?,
+            file: f(super::files::FILE_FIELD)?,
             line: f("line")?,
             offset: f("offset")?,
             lines: f("lines")?,

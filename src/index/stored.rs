@@ -34,17 +34,11 @@ pub struct StoredEvent {
 }
 
 /// The string columns an event is shown with, in the order of [`EventColumns::strs`].
-const STR_COLUMNS: [&str; 13] = [
+const STR_COLUMNS: [&str; 7] = [
     "level",
     "logger",
     "thread",
-    "source",
-    "logtype",
-    "app",
-    "env",
-    "tag",
-    "host",
-    "date",
+    super::files::FILE_FIELD,
     "format",
     "pattern",
     "fingerprint",
@@ -339,13 +333,19 @@ pub(crate) fn read_back(
         }
         pattern
     });
+    let file = column(super::files::FILE_FIELD).unwrap_or_default();
+    let parts = super::files::decode(&file).unwrap_or_default();
+    let part = |name| {
+        let at = super::files::part(name).expect("a file part");
+        parts[at].map(str::to_owned)
+    };
     let meta = FileMeta {
-        logtype: column("logtype"),
-        app: column("app"),
-        env: column("env"),
-        tag: column("tag"),
-        host: column("host"),
-        date: column("date"),
+        logtype: part("logtype"),
+        app: part("app"),
+        env: part("env"),
+        tag: part("tag"),
+        host: part("host"),
+        date: part("date"),
     };
     let event = EventRecord {
         ts: columns.ts.first(at).map(from_date),
@@ -353,7 +353,7 @@ pub(crate) fn read_back(
         logger: column("logger").map(Cow::Owned),
         thread: column("thread").map(Cow::Owned),
         message: Cow::Owned(message),
-        source: Cow::Owned(column("source").unwrap_or_default()),
+        source: Cow::Owned(part("source").unwrap_or_default()),
         line,
         meta: Cow::Owned(meta),
         offset: columns.ids.offset(at).unwrap_or(0),

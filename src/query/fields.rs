@@ -3,9 +3,10 @@
 use std::collections::{BTreeMap, HashMap};
 
 use tantivy::collector::{Collector, SegmentCollector};
-use tantivy::columnar::StrColumn;
 use tantivy::index::SegmentReader;
 use tantivy::{DocId, Score, SegmentOrdinal};
+
+use crate::index::files::ValueColumn;
 
 /// The fields counted.
 pub const FIELDS: [&str; 6] = ["level", "app", "env", "host", "tag", "logtype"];
@@ -14,8 +15,9 @@ pub const FIELDS: [&str; 6] = ["level", "app", "env", "host", "tag", "logtype"];
 pub struct FieldsCollector;
 
 pub struct SegmentFields {
-    columns: Vec<Option<StrColumn>>,
-    /// Per field, events per value ordinal (a field has a few hundred values at most).
+    columns: Vec<Option<ValueColumn>>,
+    /// Per field, events per value ordinal (a field has a few hundred values at most; one
+    /// taken from the file's values has one ordinal per file, see [`ValueColumn`]).
     counts: Vec<Vec<u64>>,
     ords: Vec<Option<u64>>,
 }
@@ -32,11 +34,11 @@ impl Collector for FieldsCollector {
         let ff = reader.fast_fields();
         let columns = FIELDS
             .iter()
-            .map(|f| ff.str(f))
+            .map(|f| ValueColumn::open(ff, f))
             .collect::<tantivy::Result<Vec<_>>>()?;
         let counts = columns
             .iter()
-            .map(|c| vec![0; c.as_ref().map_or(0, |c| c.num_terms())])
+            .map(|c| vec![0; c.as_ref().map_or(0, |c| c.num_ords())])
             .collect();
         Ok(SegmentFields {
             counts,
@@ -77,7 +79,7 @@ impl SegmentCollector for SegmentFields {
                 continue;
             };
             self.ords.fill(None);
-            column.ords().first_vals(docs, &mut self.ords);
+            column.first_ords(docs, &mut self.ords);
             for ord in self.ords.iter().flatten() {
                 if let Some(count) = counts.get_mut(*ord as usize) {
                     *count += 1;
@@ -94,9 +96,9 @@ impl SegmentCollector for SegmentFields {
                 let ords: Vec<u64> = (0..counts.len() as u64)
                     .filter(|&ord| counts[ord as usize] > 0)
                     .collect();
-                super::name_ords(column, &ords, |ord, value| {
+                column.name_ords(&ords, |ord, value| {
                     let value = String::from_utf8_lossy(value).into_owned();
-                    values.insert(value, counts[ord as usize]);
+                    *values.entry(value).or_default() += counts[ord as usize];
                 });
             }
             out.insert((*name).to_owned(), values);

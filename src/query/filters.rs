@@ -9,11 +9,12 @@ use tantivy::query::{
 };
 use tantivy::query_grammar::{self, UserInputAst, UserInputLeaf};
 use tantivy::schema::{Field, IndexRecordOption};
-use tantivy::{Score, Term};
+use tantivy::{Score, Searcher, Term};
 
 use super::group_stats::{KeyField, PATTERN};
 use crate::index::Fields;
 use crate::index::blocks::{BlockSearch, NamesABlock};
+use crate::index::files;
 use crate::index::schema::to_date;
 
 /// Restrictions on top of the query text. Several values of one field are alternatives.
@@ -139,11 +140,13 @@ fn is_not(rest: &str) -> bool {
 }
 
 /// Builds the query for `text` (tantivy's query language; empty or `*` matches everything)
-/// restricted by `filters`; with `blocks`, what the query asks of the body is also asked of
-/// the frame blocks the events name (see [`crate::index::blocks`]).
+/// restricted by `filters`, over the events `searcher` sees; with `blocks`, what the query
+/// asks of the body is also asked of the frame blocks the events name (see
+/// [`crate::index::blocks`]).
 pub fn build(
     parser: &QueryParser,
     fields: &Fields,
+    searcher: &Searcher,
     text: &str,
     filters: &Filters,
     blocks: Option<&BlockSearch>,
@@ -165,6 +168,8 @@ pub fn build(
             parser,
             blocks,
             block: fields.block,
+            searcher,
+            file: fields.file,
             errors: &mut errors,
         }
         .query(ast)?;
@@ -184,12 +189,22 @@ pub fn build(
         clauses.push((Occur::Must, Box::new(range)));
     }
     let levels: Vec<String> = filters.level.iter().map(|l| normalise_level(l)).collect();
+    for (part, values) in [
+        ("app", &filters.app),
+        ("env", &filters.env),
+        ("host", &filters.host),
+        ("tag", &filters.tag),
+        ("logtype", &filters.logtype),
+    ] {
+        if !values.is_empty() {
+            let wanted = PartMatch::In(values.clone());
+            clauses.push((
+                Occur::Must,
+                part_query(searcher, fields.file, part, &wanted)?,
+            ));
+        }
+    }
     for (field, values) in [
-        (fields.app, &filters.app),
-        (fields.env, &filters.env),
-        (fields.host, &filters.host),
-        (fields.tag, &filters.tag),
-        (fields.logtype, &filters.logtype),
         (fields.level, &levels),
         (fields.fingerprint, &filters.fingerprint),
         (fields.pattern, &filters.pattern),
@@ -227,7 +242,116 @@ struct Builder<'a> {
     parser: &'a QueryParser,
     blocks: Option<&'a BlockSearch>,
     block: Field,
+    searcher: &'a Searcher,
+    file: Field,
     errors: &'a mut Vec<QueryParserError>,
+}
+
+/// What a query asks of one of the file's values (see [`files`]), as tantivy would have read
+/// it of a keyword field of its own.
+enum PartMatch {
+    Equals(String),
+    Prefix(String),
+    In(Vec<String>),
+    /// Anchored at both ends, as tantivy's regex queries are.
+    Regex(regex::Regex),
+    Range(Bound<String>, Bound<String>),
+    Exists,
+}
+
+impl PartMatch {
+    /// What `leaf` asks, and of which part; `None` for a leaf on another field.
+    fn of(leaf: &UserInputLeaf) -> Result<Option<(&'static str, PartMatch)>, QueryError> {
+        let part = |field: Option<&str>| field.and_then(files::part).map(|at| files::PARTS[at]);
+        Ok(match leaf {
+            UserInputLeaf::Literal(literal) => part(literal.field_name.as_deref()).map(|part| {
+                let value = literal.phrase.clone();
+                let wanted = if literal.prefix {
+                    PartMatch::Prefix(value)
+                } else {
+                    PartMatch::Equals(value)
+                };
+                (part, wanted)
+            }),
+            UserInputLeaf::Regex { field, pattern } => match part(field.as_deref()) {
+                Some(part) => {
+                    let regex = regex::Regex::new(&format!("^(?:{pattern})$")).map_err(|err| {
+                        QueryError::Syntax {
+                            message: format!("the regex /{pattern}/ on {part}: {err}"),
+                            position: None,
+                        }
+                    })?;
+                    Some((part, PartMatch::Regex(regex)))
+                }
+                None => None,
+            },
+            UserInputLeaf::Set { field, elements } => {
+                part(field.as_deref()).map(|part| (part, PartMatch::In(elements.clone())))
+            }
+            UserInputLeaf::Range {
+                field,
+                lower,
+                upper,
+            } => {
+                let bound = |b: &query_grammar::UserInputBound| match b {
+                    query_grammar::UserInputBound::Inclusive(v) => Bound::Included(v.clone()),
+                    query_grammar::UserInputBound::Exclusive(v) => Bound::Excluded(v.clone()),
+                    query_grammar::UserInputBound::Unbounded => Bound::Unbounded,
+                };
+                part(field.as_deref())
+                    .map(|part| (part, PartMatch::Range(bound(lower), bound(upper))))
+            }
+            UserInputLeaf::Exists { field } => {
+                part(Some(field)).map(|part| (part, PartMatch::Exists))
+            }
+            UserInputLeaf::All => None,
+        })
+    }
+
+    fn matches(&self, value: Option<&str>) -> bool {
+        let Some(value) = value else {
+            return false;
+        };
+        match self {
+            PartMatch::Equals(wanted) => value == wanted,
+            PartMatch::Prefix(prefix) => value.starts_with(prefix.as_str()),
+            PartMatch::In(values) => values.iter().any(|v| v == value),
+            PartMatch::Regex(regex) => regex.is_match(value),
+            PartMatch::Range(lower, upper) => {
+                let above = match lower {
+                    Bound::Included(low) => value >= low.as_str(),
+                    Bound::Excluded(low) => value > low.as_str(),
+                    Bound::Unbounded => true,
+                };
+                let below = match upper {
+                    Bound::Included(high) => value <= high.as_str(),
+                    Bound::Excluded(high) => value < high.as_str(),
+                    Bound::Unbounded => true,
+                };
+                above && below
+            }
+            PartMatch::Exists => true,
+        }
+    }
+}
+
+/// The events whose file value `part` is as `wanted` asks: the `file` terms that say so.
+fn part_query(
+    searcher: &Searcher,
+    file: Field,
+    part: &str,
+    wanted: &PartMatch,
+) -> Result<Box<dyn Query>, QueryError> {
+    let at = files::part(part).expect("a file part");
+    let terms = files::terms_where(searcher, file, at, |value| wanted.matches(value))?;
+    Ok(match terms.len() {
+        0 => Box::new(EmptyQuery),
+        1 => Box::new(TermQuery::new(
+            terms.into_iter().next().expect("one term"),
+            IndexRecordOption::Basic,
+        )),
+        _ => Box::new(tantivy::query::TermSetQuery::new(terms)),
+    })
 }
 
 impl Builder<'_> {
@@ -260,6 +384,9 @@ impl Builder<'_> {
                 Box::new(BoostQuery::new(query, boost.into_inner() as Score)) as Box<dyn Query>
             }),
             UserInputAst::Leaf(leaf) => {
+                if let Some((part, wanted)) = PartMatch::of(&leaf)? {
+                    return Ok(Some(part_query(self.searcher, self.file, part, &wanted)?));
+                }
                 let on_body = match &*leaf {
                     UserInputLeaf::Literal(literal) => {
                         literal.field_name.as_deref().is_none_or(|f| f == "body")
@@ -300,6 +427,8 @@ const KEYWORD_FIELDS: &[&str] = &[
     "tag",
     "host",
     "logtype",
+    "date",
+    "source",
     "root_type",
     "fingerprint",
     "pattern",

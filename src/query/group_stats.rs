@@ -16,6 +16,8 @@ use tantivy::columnar::{Column, StrColumn};
 use tantivy::index::SegmentReader;
 use tantivy::{DateTime, DocAddress, DocId, Score, SegmentOrdinal};
 
+use crate::index::files::ValueColumn;
+
 /// The breakdown dimensions of exception groups, in the order of their [`Breakdowns`].
 pub const DIMENSIONS: [&str; 4] = ["app", "env", "host", "tag"];
 
@@ -138,7 +140,7 @@ pub struct GroupCounts {
     /// The fingerprints that are not their key written in hex.
     names: KeyMap<String>,
     /// Each segment's tag column, to name [`GroupStats::first`]'s tag.
-    tags: HashMap<SegmentOrdinal, StrColumn>,
+    tags: HashMap<SegmentOrdinal, ValueColumn>,
 }
 
 impl GroupCounts {
@@ -154,9 +156,7 @@ impl GroupCounts {
     pub fn first_tag(&self, stats: &GroupStats) -> Option<String> {
         let first = stats.first?.1;
         let column = self.tags.get(&first.segment_ord)?;
-        let ord = column.ords().first(first.doc_id)?;
-        let mut tag = String::new();
-        column.ord_to_str(ord, &mut tag).ok()?.then_some(tag)
+        column.ord_value(column.first_ord(first.doc_id)?)
     }
 }
 
@@ -169,7 +169,7 @@ pub struct SegmentGroups {
     field: KeyField,
     key: Option<StrColumn>,
     ts: Column<DateTime>,
-    tag: Option<StrColumn>,
+    tag: Option<ValueColumn>,
     /// Row of each key ordinal, [`NO_ROW`] until the group's first event.
     rows: Vec<u32>,
     stats: Vec<SegmentStats>,
@@ -189,7 +189,7 @@ struct SegmentStats {
 #[derive(Clone)]
 pub struct SegmentFruit {
     segment: SegmentOrdinal,
-    tag: Option<StrColumn>,
+    tag: Option<ValueColumn>,
     groups: Vec<(Key, Option<String>, GroupStats)>,
 }
 
@@ -210,7 +210,7 @@ impl Collector for GroupCollector {
             field: self.0,
             key,
             ts: ff.date("ts")?,
-            tag: ff.str("tag")?,
+            tag: ValueColumn::open(ff, "tag")?,
             rows: vec![NO_ROW; terms],
             stats: Vec::new(),
         })
@@ -352,7 +352,7 @@ impl PageCollector {
 pub struct SegmentPage {
     key: Option<StrColumn>,
     ts: Column<DateTime>,
-    dims: Vec<Option<StrColumn>>,
+    dims: Vec<Option<ValueColumn>>,
     counts: HashMap<(u64, usize, u64), u64>,
     trends: HashMap<u64, Vec<u64>>,
     range: PageCollector,
@@ -375,7 +375,7 @@ impl Collector for PageCollector {
                 .field
                 .dims
                 .iter()
-                .map(|dim| ff.str(dim))
+                .map(|dim| ValueColumn::open(ff, dim))
                 .collect::<tantivy::Result<_>>()?,
             counts: HashMap::new(),
             trends: HashMap::new(),
@@ -417,7 +417,7 @@ impl SegmentCollector for SegmentPage {
             return;
         };
         for (dim, column) in self.dims.iter().enumerate() {
-            if let Some(ord) = first_ord(column, doc) {
+            if let Some(ord) = column.as_ref().and_then(|c| c.first_ord(doc)) {
                 *self.counts.entry((fp, dim, ord)).or_default() += 1;
             }
         }
@@ -436,24 +436,29 @@ impl SegmentCollector for SegmentPage {
     }
 
     fn harvest(self) -> KeyMap<PageStats> {
-        let names = |column: &Option<StrColumn>, ords: Vec<u64>| {
-            let mut named = HashMap::new();
-            if let Some(column) = column {
-                let mut ords = ords;
-                ords.sort_unstable();
-                ords.dedup();
-                super::name_ords(column, &ords, |ord, bytes| {
-                    named.insert(ord, bytes.to_vec());
-                });
-            }
-            named
-        };
+        fn sorted(mut ords: Vec<u64>) -> Vec<u64> {
+            ords.sort_unstable();
+            ords.dedup();
+            ords
+        }
+        let mut keys = HashMap::new();
+        if let Some(column) = &self.key {
+            let ords = sorted(self.trends.keys().copied().collect());
+            super::name_ords(column, &ords, |ord, bytes| {
+                keys.insert(ord, bytes.to_vec());
+            });
+        }
         let field = self.range.field;
-        let keys = names(&self.key, self.trends.keys().copied().collect());
         let values: Vec<HashMap<u64, Vec<u8>>> = (0..self.dims.len())
             .map(|dim| {
-                let ords = self.counts.keys().filter(|k| k.1 == dim).map(|k| k.2);
-                names(&self.dims[dim], ords.collect())
+                let mut named = HashMap::new();
+                if let Some(column) = &self.dims[dim] {
+                    let ords = self.counts.keys().filter(|k| k.1 == dim).map(|k| k.2);
+                    column.name_ords(&sorted(ords.collect()), |ord, bytes| {
+                        named.insert(ord, bytes.to_vec());
+                    });
+                }
+                named
             })
             .collect();
         let key = |fp: &u64| keys.get(fp).map(|name| key_of(field, name).0);

@@ -236,7 +236,7 @@ impl Reader {
                 self.blocks_seen.store(generation, Ordering::Release);
             }
         }
-        filters::build(&self.parser, &self.fields, text, filters, blocks)
+        filters::build(&self.parser, &self.fields, searcher, text, filters, blocks)
     }
 
     /// The batch of the events indexed last (0 for an empty index): where a live view
