@@ -10,6 +10,13 @@
 //! `body:X OR block:IN [blocks matching X]` (see [`BlockSearch::matching`]). The event's
 //! stored text is unchanged, so it is shown and exported byte for byte as written.
 //!
+//! The same goes for what an exception's `exc_types` and `frames` hold (the chain's types and
+//! its in-app frames), which repeat with the trace: each distinct set of them is a *trace*
+//! document of the blocks index, under the hash of its values, and the event names it in its
+//! `block` field too. A leaf of the query on `exc_types` or `frames` becomes
+//! `frames:X OR block:IN [traces matching X]`, as a leaf on the body does (issue 17: indexed
+//! per event, the two fields were a fifth of ingest on logs where traces repeat).
+//!
 //! Blocks are committed before the events that name them: a crash between the two leaves
 //! blocks no event names yet, which match nothing. A block is never changed or removed, so
 //! an answer kept for a segment stays true as blocks are added.
@@ -47,12 +54,15 @@ pub fn blocks_dir(data: &Path) -> PathBuf {
 /// Heap of the blocks' writer: the least tantivy takes; blocks are few and small.
 const HEAP_BYTES: usize = 15 << 20;
 
-/// The blocks index's fields: the block's hash (what events name it by) and its text,
-/// searched as an event's body is.
+/// The blocks index's fields: the hash events name a document by, and a block's text,
+/// searched as an event's body is, or a trace's types and in-app frames, searched as the
+/// events' fields of the same names were.
 #[derive(Debug, Clone, Copy)]
 struct BlockFields {
     hash: Field,
     body: Field,
+    exc_types: Field,
+    frames: Field,
 }
 
 fn schema() -> (Schema, BlockFields) {
@@ -61,6 +71,8 @@ fn schema() -> (Schema, BlockFields) {
         // A column only: read for the blocks a query matches, never searched.
         hash: b.add_u64_field("hash", NumericOptions::default().set_fast()),
         body: b.add_text_field("body", code_text(false)),
+        exc_types: b.add_text_field("exc_types", code_text(false)),
+        frames: b.add_text_field("frames", code_text(false)),
     };
     (b.build(), fields)
 }
@@ -105,6 +117,26 @@ pub fn hash(block: &str) -> u64 {
     xxhash_rust::xxh3::xxh3_64(block.as_bytes())
 }
 
+/// The hash a trace is named by: of its types and frames, each ended by a byte no block's
+/// text holds, so that it names no block.
+pub fn trace_hash<'a>(
+    types: impl IntoIterator<Item = &'a str>,
+    frames: impl IntoIterator<Item = &'a str>,
+) -> u64 {
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    hasher.update(b"trace\0");
+    for ty in types {
+        hasher.update(ty.as_bytes());
+        hasher.update(b"\0");
+    }
+    hasher.update(b"\x01");
+    for frame in frames {
+        hasher.update(frame.as_bytes());
+        hasher.update(b"\0");
+    }
+    hasher.digest()
+}
+
 /// Adds the blocks not indexed yet; what [`super::EventWriter`] commits before its events.
 pub struct BlockWriter {
     writer: IndexWriter,
@@ -143,6 +175,23 @@ impl BlockWriter {
             let mut doc = TantivyDocument::default();
             doc.add_u64(self.fields.hash, hash);
             doc.add_text(self.fields.body, block);
+            self.writer.add_document(doc).map_err(Error::Index)?;
+            self.uncommitted = true;
+        }
+        Ok(())
+    }
+
+    /// Indexes the trace of `types` and in-app `frames` under `hash` unless it is already.
+    pub fn add_trace(&mut self, hash: u64, types: &[&str], frames: &[String]) -> Result<()> {
+        if self.known.insert(hash) {
+            let mut doc = TantivyDocument::default();
+            doc.add_u64(self.fields.hash, hash);
+            for ty in types {
+                doc.add_text(self.fields.exc_types, ty);
+            }
+            for frame in frames {
+                doc.add_text(self.fields.frames, frame);
+            }
             self.writer.add_document(doc).map_err(Error::Index)?;
             self.uncommitted = true;
         }
@@ -223,8 +272,8 @@ impl BlockSearch {
         self.reader.reload()
     }
 
-    /// The blocks that `leaf`, a leaf of a query on the body, matches; `None` when it matches
-    /// none, or cannot be asked of the blocks.
+    /// The blocks (or traces) that `leaf`, a leaf of a query on the body (or on `exc_types`
+    /// or `frames`), matches; `None` when it matches none, or cannot be asked of the blocks.
     pub fn matching(&self, leaf: &UserInputAst) -> tantivy::Result<Option<Arc<BlockSet>>> {
         let searcher = self.reader.searcher();
         let mut segments: Vec<SegmentId> = searcher
@@ -480,7 +529,8 @@ Caused by: java.net.ConnectException: refused
         let term = tantivy::Term::from_field_text(fields.body, "place");
         assert_eq!(searcher.doc_freq(&term).unwrap(), 0);
         let blocks = BlockSearch::open(&data).unwrap().unwrap();
-        assert_eq!(blocks.index().reader().unwrap().searcher().num_docs(), 2);
+        // Two blocks, and two traces (see the next test).
+        assert_eq!(blocks.index().reader().unwrap().searcher().num_docs(), 4);
 
         // An event read back is as it was written.
         let shown = reader
@@ -503,7 +553,7 @@ Caused by: java.net.ConnectException: refused
         reader.reload().unwrap();
         assert_eq!(count("OrderService.place"), 4);
         blocks.reload().unwrap();
-        assert_eq!(blocks.index().reader().unwrap().searcher().num_docs(), 2);
+        assert_eq!(blocks.index().reader().unwrap().searcher().num_docs(), 4);
 
         // A reader that sees a new commit sees the blocks its events name.
         let new = dir.path().join("new.log");
@@ -519,33 +569,68 @@ Caused by: java.net.ConnectException: refused
 
     /// `exc_types` and `frames` are fields of the query language (README, Queries): every
     /// type of an exception's chain, and its in-app frames as `module.function`; not the
-    /// framework's frames, nor a message that names a class.
+    /// framework's frames, nor a message that names a class. They find the same whether
+    /// indexed per event (a writer without the blocks index) or once per distinct trace.
     #[test]
     fn exception_types_and_in_app_frames_are_fields_of_the_query_language() {
-        let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("data");
-        let path = dir.path().join("app.log");
         let web = "2024-03-01 10:00:05,000 ERROR [main] c.a.Web - request failed\n\
             java.lang.IllegalStateException: bad state\n\
             \tat org.springframework.web.servlet.DispatcherServlet.doDispatch(DispatcherServlet.java:1)\n\
+            \tat com.acme.web.Controller.handle(Controller.java:3)\n\
+            2024-03-01 10:00:06,000 ERROR [main] c.a.Web - request failed again\n\
+            java.lang.IllegalStateException: bad state again\n\
+            \tat org.springframework.web.servlet.DispatcherServlet.doDispatch(DispatcherServlet.java:2)\n\
             \tat com.acme.web.Controller.handle(Controller.java:3)\n";
-        let events = folded(&path, &format!("{LOG}{web}"));
-        assert_eq!(events.len(), 5);
-        let (index, fields) = crate::index::open_or_create(&data).unwrap();
-        let mut writer = EventWriter::open(&index, fields, 32 << 20, 1)
-            .unwrap()
-            .with_stores(&data)
-            .unwrap();
-        for event in events {
-            writer.add(&file_key(&path), event).unwrap();
-        }
-        writer.commit().unwrap();
+        for per_trace in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let data = dir.path().join("data");
+            let path = dir.path().join("app.log");
+            let events = folded(&path, &format!("{LOG}{web}"));
+            assert_eq!(events.len(), 6);
+            let (index, fields) = crate::index::open_or_create(&data).unwrap();
+            let mut writer = EventWriter::open(&index, fields.clone(), 32 << 20, 1).unwrap();
+            if per_trace {
+                writer = writer.with_stores(&data).unwrap();
+            }
+            for event in events {
+                writer.add(&file_key(&path), event).unwrap();
+            }
+            writer.commit().unwrap();
+            let reader = Reader::open(&data).unwrap();
+            check_exception_types_and_frames(&reader);
 
-        let reader = Reader::open(&data).unwrap();
+            let searcher = index.reader().unwrap().searcher();
+            let on_events = |field, word| {
+                let term = tantivy::Term::from_field_text(field, word);
+                searcher.doc_freq(&term).unwrap()
+            };
+            if per_trace {
+                // In no event, and each distinct trace once, though its frame blocks differ
+                // (the line numbers of a framework's frame).
+                assert_eq!(on_events(fields.frames, "controller"), 0);
+                assert_eq!(on_events(fields.exc_types, "illegal"), 0);
+                let blocks = BlockSearch::open(&data).unwrap().unwrap();
+                let blocks = blocks.index().reader().unwrap().searcher();
+                let traces = |word| {
+                    let field = blocks.schema().get_field("frames").unwrap();
+                    blocks
+                        .doc_freq(&tantivy::Term::from_field_text(field, word))
+                        .unwrap()
+                };
+                assert_eq!(traces("controller"), 1);
+                assert_eq!(traces("place"), 1);
+            } else {
+                assert_eq!(on_events(fields.frames, "controller"), 2);
+            }
+        }
+    }
+
+    fn check_exception_types_and_frames(reader: &Reader) {
         let count = |q: &str| reader.count(q, &Filters::default()).unwrap();
-        assert_eq!(count("exc_types:IllegalStateException"), 3);
+        assert_eq!(count("exc_types:IllegalStateException"), 4);
         assert_eq!(count("exc_types:ConnectException"), 1, "a cause's type");
         assert_eq!(count("exc_types:\"java.io.IOException\""), 1);
+        assert_eq!(count("exc_types:/illegal.*/"), 4);
         assert_eq!(count("frames:\"OrderService.place\""), 2);
         assert_eq!(
             count("frames:PaymentClient"),
@@ -554,10 +639,13 @@ Caused by: java.net.ConnectException: refused
         );
         assert_eq!(
             count("frames:\"Controller.handle\" AND exc_types:IllegalState"),
-            1
+            2
         );
+        assert_eq!(count("frames:Controller AND again"), 1);
+        assert_eq!(count("exc_types:IllegalState AND NOT frames:Controller"), 2);
+        assert_eq!(count("-frames:Controller"), 4, "events without a trace too");
         assert_eq!(count("frames:DispatcherServlet"), 0, "a framework frame");
-        assert_eq!(count("DispatcherServlet"), 1, "which the body finds");
+        assert_eq!(count("DispatcherServlet"), 2, "which the body finds");
     }
 
     #[test]

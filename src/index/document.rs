@@ -71,6 +71,9 @@ pub struct EventDocument {
     body: Body,
     /// The hash of the frame block taken out of `body` (see [`super::blocks`]).
     block: Option<u64>,
+    /// The hash of the trace whose types and frames are indexed in the blocks index rather
+    /// than in `exc_types` and `frames` (see [`super::blocks`]).
+    trace: Option<u64>,
     /// The chunk of the texts index the text was written to (see [`super::texts`]).
     text_chunk: Option<u64>,
     message_at: Option<u64>,
@@ -154,6 +157,7 @@ impl EventDocument {
             ingested,
             body,
             block: None,
+            trace: None,
             text_chunk: None,
             message_at: at.map(|at| at as u64),
             frames,
@@ -174,6 +178,20 @@ impl EventDocument {
         self.body = Body::Owned(kept);
         self.block = Some(hash);
         Some((hash, block))
+    }
+
+    /// Takes an exception event's types and in-app frames out of its `exc_types` and
+    /// `frames`, to be indexed once per distinct trace in the blocks index: returns the
+    /// trace's hash, types and frames, or `None` for an event without an exception.
+    pub fn take_trace(&mut self) -> Option<(u64, Vec<&str>, &[String])> {
+        let exception = self.event.exception.as_ref()?;
+        let types: Vec<&str> = exception.chain.iter().map(|e| e.ty.as_str()).collect();
+        let hash = super::blocks::trace_hash(
+            types.iter().copied(),
+            self.frames.iter().map(String::as_str),
+        );
+        self.trace = Some(hash);
+        Some((hash, types, &self.frames))
     }
 
     /// The length of the event's text.
@@ -233,11 +251,13 @@ impl EventDocument {
         }
         text(f.body, Some(self.body()));
         if let Some(x) = &event.exception {
-            for exc in &x.chain {
-                text(f.exc_types, Some(&exc.ty));
-            }
-            for frame in &self.frames {
-                text(f.frames, Some(frame));
+            if self.trace.is_none() {
+                for exc in &x.chain {
+                    text(f.exc_types, Some(&exc.ty));
+                }
+                for frame in &self.frames {
+                    text(f.frames, Some(frame));
+                }
             }
             text(f.root_type, Some(&x.root_type));
             text(f.fingerprint, Some(&x.fingerprint));
@@ -274,8 +294,8 @@ impl EventDocument {
         if let Some(ts) = event.ts {
             out.push((f.ts, Leaf::Date(to_date(ts))));
         }
-        if let Some(block) = self.block {
-            out.push((f.block, Leaf::U64(block)));
+        for named in [self.block, self.trace].into_iter().flatten() {
+            out.push((f.block, Leaf::U64(named)));
         }
         if let Some(x) = &event.exception {
             out.push((f.grouping_version, Leaf::U64(u64::from(x.grouping_version))));

@@ -7,7 +7,7 @@ use tantivy::schema::{
 };
 
 /// Bumped when the schema changes; an index of another version is refused with a message.
-pub const SCHEMA_VERSION: u64 = 10;
+pub const SCHEMA_VERSION: u64 = 11;
 
 /// The name the code tokenizer is registered under.
 pub const CODE_TOKENIZER: &str = "code";
@@ -52,6 +52,8 @@ pub struct Fields {
     /// The hash of an exception event's frame block, whose lines are searched in the blocks
     /// index rather than in `body` (see [`crate::index::blocks`]).
     pub block: Field,
+    /// The chain's types, and below the in-app frames: per event when the writer has no
+    /// blocks index, else once per distinct trace there (see [`crate::index::blocks`]).
     pub exc_types: Field,
     pub root_type: Field,
     pub fingerprint: Field,

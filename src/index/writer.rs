@@ -123,13 +123,16 @@ impl EventWriter {
         Ok(())
     }
 
-    /// Adds `doc`, its frame block to the blocks index if it has one not indexed yet, its
-    /// text to the texts index.
+    /// Adds `doc`, its frame block and its trace to the blocks index if it has ones not
+    /// indexed yet, its text to the texts index.
     fn add_document(&mut self, mut doc: Box<EventDocument>) -> Result<()> {
-        if let Some(blocks) = &mut self.blocks
-            && let Some((hash, block)) = doc.take_block()
-        {
-            blocks.add(hash, &block)?;
+        if let Some(blocks) = &mut self.blocks {
+            if let Some((hash, block)) = doc.take_block() {
+                blocks.add(hash, &block)?;
+            }
+            if let Some((hash, types, frames)) = doc.take_trace() {
+                blocks.add_trace(hash, &types, frames)?;
+            }
         }
         if let Some(texts) = &mut self.texts {
             if self.chunked {

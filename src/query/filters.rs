@@ -387,16 +387,21 @@ impl Builder<'_> {
                 if let Some((part, wanted)) = PartMatch::of(&leaf)? {
                     return Ok(Some(part_query(self.searcher, self.file, part, &wanted)?));
                 }
+                // The fields whose values of an exception event are in the blocks index.
+                let in_blocks = |field: Option<&str>| {
+                    field.is_none_or(|f| matches!(f, "body" | "exc_types" | "frames"))
+                };
                 let on_body = match &*leaf {
-                    UserInputLeaf::Literal(literal) => {
-                        literal.field_name.as_deref().is_none_or(|f| f == "body")
+                    UserInputLeaf::Literal(literal) => in_blocks(literal.field_name.as_deref()),
+                    UserInputLeaf::Regex { field, .. } => {
+                        field.is_some() && in_blocks(field.as_deref())
                     }
-                    UserInputLeaf::Regex { field, .. } => field.as_deref() == Some("body"),
                     _ => false,
                 };
                 let leaf = UserInputAst::Leaf(leaf);
-                // A word on the body is also found in the frame blocks the events name
-                // (see `crate::index::blocks`): `body:X OR block:[blocks matching X]`.
+                // A word on the body is also found in the frame blocks the events name, and
+                // one on `exc_types` or `frames` in their traces (see
+                // `crate::index::blocks`): `body:X OR block:[blocks matching X]`.
                 let named = match self.blocks {
                     Some(blocks) if on_body => blocks.matching(&leaf)?,
                     _ => None,
