@@ -62,10 +62,12 @@ pub fn texts_dir(data: &Path) -> PathBuf {
 /// one event decompresses what reading it from the docstore did.
 pub const CHUNK_BYTES: usize = 128 * 1024;
 
-/// zstd level of the texts' blocks. On 300 MB of the generated corpus, compared with level 1
-/// (the events' docstore's): 36.4 against 40.1 MB, for about a tenth more CPU in `stackfold
-/// index` (the blocks are compressed on tantivy's docstore thread: 10 % of the samples).
-const TEXT_ZSTD_LEVEL: i32 = 7;
+/// zstd level of the texts' blocks: 1, as the events' docstore's. Level 7 made them a tenth
+/// smaller (36.4 against 40.1 MB on 300 MB of the generated corpus) for a seventh of
+/// `stackfold index`'s CPU (issue 17, 1.5 GB: 46.1–47.5 s against 54.1–55.0 s, the index
+/// 0.337× the raw logs against 0.325×). Level 1 became affordable once the file's values and
+/// the traces were indexed once: the index stays under 0.35× the raw logs, the real ones too.
+const TEXT_ZSTD_LEVEL: i32 = 1;
 
 /// Heap of the texts' writer: the least tantivy takes; a chunk has no term to index.
 const HEAP_BYTES: usize = 15 << 20;
