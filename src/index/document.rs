@@ -67,7 +67,7 @@ pub struct EventDocument {
     key: String,
     ingested: u64,
     /// The values the event takes from its file, as one term (see [`super::files`]).
-    file: String,
+    file: std::sync::Arc<str>,
     body: Body,
     /// The hash of the frame block taken out of `body` (see [`super::blocks`]).
     block: Option<u64>,
@@ -101,6 +101,24 @@ impl EventDocument {
     /// way to an indexing thread (copies and the queue were 14 % of `stackfold index`'s CPU
     /// in its profile, 7 % once boxed).
     pub fn new(fields: &Fields, event: Event, key: &str, ingested: u64) -> Box<EventDocument> {
+        Self::new_in(
+            fields,
+            event,
+            key,
+            ingested,
+            &mut super::files::FileTerms::default(),
+        )
+    }
+
+    /// [`EventDocument::new`], the event's `file` term taken from `files`, which makes it once
+    /// per file rather than once per event.
+    pub fn new_in(
+        fields: &Fields,
+        event: Event,
+        key: &str,
+        ingested: u64,
+        files: &mut super::files::FileTerms,
+    ) -> Box<EventDocument> {
         let at = message_at(&event.text, &event.message);
         let body = match at {
             Some(at) if event.stack_trace.is_none() && event.detail.is_none() => Body::TextFrom(at),
@@ -135,21 +153,7 @@ impl EventDocument {
         }
         let extra = (!event.fields.is_empty())
             .then(|| serde_json::to_string(&event.fields).expect("fields serialise"));
-        let mut file = String::new();
-        {
-            let meta = event.meta();
-            let source = event.source.path.to_string_lossy();
-            let parts: super::files::Parts = [
-                meta.app.as_deref(),
-                meta.env.as_deref(),
-                meta.tag.as_deref(),
-                meta.host.as_deref(),
-                meta.logtype.as_deref(),
-                meta.date.as_deref(),
-                Some(&source),
-            ];
-            super::files::encode(&parts, &mut file);
-        }
+        let file = files.term(&event.source);
         Box::new(EventDocument {
             fields: fields.clone(),
             file,

@@ -19,6 +19,8 @@ use tantivy::fastfield::FastFieldReaders;
 use tantivy::schema::Field;
 use tantivy::{DocId, Searcher, Term};
 
+use crate::event::FileInfo;
+
 /// The parts of a `file` value, in order.
 pub const PARTS: [&str; 7] = ["app", "env", "tag", "host", "logtype", "date", "source"];
 
@@ -64,6 +66,40 @@ pub fn decode(term: &str) -> Option<Parts<'_>> {
         rest = &after[len..];
     }
     rest.is_empty().then_some(parts)
+}
+
+/// The `file` term of a file's events, made once for the run of events of one file rather than
+/// once per event (formatting it was 5 % of the adding thread's time).
+#[derive(Debug, Default)]
+pub struct FileTerms {
+    last: Option<(std::sync::Arc<FileInfo>, std::sync::Arc<str>)>,
+}
+
+impl FileTerms {
+    /// The term of the events of `file`.
+    pub fn term(&mut self, file: &std::sync::Arc<FileInfo>) -> std::sync::Arc<str> {
+        if let Some((last, term)) = &self.last
+            && std::sync::Arc::ptr_eq(last, file)
+        {
+            return std::sync::Arc::clone(term);
+        }
+        let source = file.path.to_string_lossy();
+        let meta = &file.meta;
+        let parts: Parts = [
+            meta.app.as_deref(),
+            meta.env.as_deref(),
+            meta.tag.as_deref(),
+            meta.host.as_deref(),
+            meta.logtype.as_deref(),
+            meta.date.as_deref(),
+            Some(&source),
+        ];
+        let mut term = String::new();
+        encode(&parts, &mut term);
+        let term: std::sync::Arc<str> = term.into();
+        self.last = Some((std::sync::Arc::clone(file), std::sync::Arc::clone(&term)));
+        term
+    }
 }
 
 /// The `file` terms of every segment `searcher` sees whose part `part` satisfies `matches`

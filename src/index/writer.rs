@@ -40,6 +40,8 @@ pub struct EventWriter {
     /// Where exception events' frame blocks go, indexed once; without it, they stay in the
     /// events' bodies.
     blocks: Option<BlockWriter>,
+    /// The `file` term of the last file whose events were added.
+    files: super::files::FileTerms,
     /// Where events' texts go (see [`super::texts`]); without it, they are stored in the
     /// events' index.
     texts: Option<TextWriter>,
@@ -78,6 +80,7 @@ impl EventWriter {
             batch: next_batch(0),
             dirty: false,
             blocks: None,
+            files: super::files::FileTerms::default(),
             texts: None,
             deleted: false,
             pending: Vec::new(),
@@ -187,7 +190,7 @@ impl EventWriter {
         self.uncommitted_bytes += event.end_offset - event.offset;
         self.uncommitted_events += 1;
         self.dirty = true;
-        let doc = EventDocument::new(&self.fields, event, key, self.batch);
+        let doc = EventDocument::new_in(&self.fields, event, key, self.batch, &mut self.files);
         self.add_document(doc)?;
         Ok(())
     }
@@ -203,7 +206,8 @@ impl EventWriter {
         self.uncommitted_bytes += event.end_offset - event.offset;
         self.uncommitted_events += 1;
         self.dirty = true;
-        let doc = EventDocument::new(&self.fields, event, key, self.batch).with_doc_ids(ids);
+        let doc = EventDocument::new_in(&self.fields, event, key, self.batch, &mut self.files)
+            .with_doc_ids(ids);
         self.add_document(doc)?;
         Ok(())
     }
@@ -359,7 +363,8 @@ impl EventWriter {
         ingested: u64,
         doc_ids: &[String],
     ) -> Result<()> {
-        let doc = EventDocument::new(&self.fields, event, key, ingested).with_doc_ids(doc_ids);
+        let doc = EventDocument::new_in(&self.fields, event, key, ingested, &mut self.files)
+            .with_doc_ids(doc_ids);
         self.add_document(doc)?;
         self.dirty = true;
         self.uncommitted_events += 1;
