@@ -129,6 +129,19 @@ pub fn terms_where(
         .collect())
 }
 
+/// Calls `each` with each of `ords` (sorted, distinct) and its term in `column`, in one
+/// sorted pass over the dictionary: a lookup per ordinal decompresses a dictionary block
+/// each time (with 30 k groups, 80 % of a group listing went there).
+pub fn name_ords(column: &StrColumn, ords: &[u64], mut each: impl FnMut(u64, &[u8])) {
+    let mut ords_iter = ords.iter();
+    // An error leaves the rest unnamed; those are left out, as a missing term would be.
+    let _ = column.dictionary().sorted_ords_to_term_cb(ords, |bytes| {
+        if let Some(&ord) = ords_iter.next() {
+            each(ord, bytes);
+        }
+    });
+}
+
 /// A keyword column as listings read it: its own column, or for a part of the file values,
 /// the `file` column read through that part.
 ///
@@ -163,31 +176,21 @@ impl ValueColumn {
         self.column.ords().first_vals(docs, out);
     }
 
-    /// Calls `each` with each of the sorted `ords` and its value; an ordinal whose file
-    /// term has no value for the part is skipped.
+    /// Calls `each` with each of the sorted `ords` and its value (see [`name_ords`]); an
+    /// ordinal whose file term has no value for the part is skipped.
     pub fn name_ords(&self, ords: &[u64], mut each: impl FnMut(u64, &[u8])) {
-        let mut ords_iter = ords.iter();
-        // An error leaves the rest unnamed; those are left out, as a missing term would be.
-        let _ = self
-            .column
-            .dictionary()
-            .sorted_ords_to_term_cb(ords, |bytes| {
-                let Some(&ord) = ords_iter.next() else {
-                    return;
-                };
-                match self.part {
-                    None => each(ord, bytes),
-                    Some(part) => {
-                        let value = std::str::from_utf8(bytes)
-                            .ok()
-                            .and_then(decode)
-                            .and_then(|parts| parts[part]);
-                        if let Some(value) = value {
-                            each(ord, value.as_bytes());
-                        }
-                    }
+        name_ords(&self.column, ords, |ord, bytes| match self.part {
+            None => each(ord, bytes),
+            Some(part) => {
+                let value = std::str::from_utf8(bytes)
+                    .ok()
+                    .and_then(decode)
+                    .and_then(|parts| parts[part]);
+                if let Some(value) = value {
+                    each(ord, value.as_bytes());
                 }
-            });
+            }
+        });
     }
 
     /// The value of ordinal `ord`.

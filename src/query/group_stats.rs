@@ -16,7 +16,7 @@ use tantivy::columnar::{Column, StrColumn};
 use tantivy::index::SegmentReader;
 use tantivy::{DateTime, DocAddress, DocId, Score, SegmentOrdinal};
 
-use crate::index::files::ValueColumn;
+use crate::index::files::{self, ValueColumn};
 
 /// The breakdown dimensions of exception groups, in the order of their [`Breakdowns`].
 pub const DIMENSIONS: [&str; 4] = ["app", "env", "host", "tag"];
@@ -286,7 +286,7 @@ impl SegmentCollector for SegmentGroups {
         let ords: Vec<u64> = by_ord.iter().map(|&row| self.stats[row].key_ord).collect();
         let mut keys = Vec::with_capacity(ords.len());
         if let Some(column) = &self.key {
-            super::name_ords(column, &ords, |_, bytes| {
+            files::name_ords(column, &ords, |_, bytes| {
                 let (key, plain) = key_of(self.field, bytes);
                 let odd = (!plain).then(|| String::from_utf8_lossy(bytes).into_owned());
                 keys.push((key, odd));
@@ -444,7 +444,7 @@ impl SegmentCollector for SegmentPage {
         let mut keys = HashMap::new();
         if let Some(column) = &self.key {
             let ords = sorted(self.trends.keys().copied().collect());
-            super::name_ords(column, &ords, |ord, bytes| {
+            files::name_ords(column, &ords, |ord, bytes| {
                 keys.insert(ord, bytes.to_vec());
             });
         }

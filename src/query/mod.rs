@@ -341,23 +341,6 @@ fn sorted_counts(map: std::collections::HashMap<String, u64>) -> Vec<ValueCount>
     v
 }
 
-/// Calls `each` with each of `ords` (sorted, distinct) and its term in `column`, in one
-/// sorted pass over the dictionary: a lookup per ordinal decompresses a dictionary block
-/// each time (with 30 k groups, 80 % of a group listing went there).
-pub(super) fn name_ords(
-    column: &tantivy::columnar::StrColumn,
-    ords: &[u64],
-    mut each: impl FnMut(u64, &[u8]),
-) {
-    let mut ords_iter = ords.iter();
-    // An error leaves the rest unnamed; those groups are left out, as a missing term would.
-    let _ = column.dictionary().sorted_ords_to_term_cb(ords, |bytes| {
-        if let Some(&ord) = ords_iter.next() {
-            each(ord, bytes);
-        }
-    });
-}
-
 /// A time in microseconds as RFC 3339; times beyond what can be written are clamped.
 fn micros_to_string(us: i64) -> String {
     let (min, max) = (
