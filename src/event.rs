@@ -379,6 +379,67 @@ pub struct Frame {
     pub in_app: bool,
 }
 
+/// An exception's frames, shared by the events whose traces hold the same frame lines: a
+/// service logs the same trace again and again with other messages, and its frames are read
+/// once and shared rather than copied and freed with every event (issue 17). Reads as a
+/// `Vec<Frame>`; [`Frames::to_mut`] copies them first when they are shared.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Frames(Arc<Vec<Frame>>);
+
+impl Frames {
+    /// The frames to change, copied first if another exception shares them.
+    pub fn to_mut(&mut self) -> &mut Vec<Frame> {
+        Arc::make_mut(&mut self.0)
+    }
+
+    /// Whether `self` and `other` are the same frames, not copies.
+    #[cfg(test)]
+    pub fn is_shared_with(&self, other: &Frames) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl std::ops::Deref for Frames {
+    type Target = Vec<Frame>;
+
+    fn deref(&self) -> &Vec<Frame> {
+        &self.0
+    }
+}
+
+impl<'a> IntoIterator for &'a Frames {
+    type Item = &'a Frame;
+    type IntoIter = std::slice::Iter<'a, Frame>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl From<Vec<Frame>> for Frames {
+    fn from(frames: Vec<Frame>) -> Self {
+        Frames(Arc::new(frames))
+    }
+}
+
+impl PartialEq<Vec<Frame>> for Frames {
+    fn eq(&self, other: &Vec<Frame>) -> bool {
+        *self.0 == *other
+    }
+}
+
+impl Serialize for Frames {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Frames {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Vec::<Frame>::deserialize(d).map(Frames::from)
+    }
+}
+
 /// One exception of a chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExceptionInfo {
@@ -386,7 +447,7 @@ pub struct ExceptionInfo {
     #[serde(rename = "type")]
     pub ty: String,
     pub message: String,
-    pub frames: Vec<Frame>,
+    pub frames: Frames,
 }
 
 impl ExceptionInfo {
@@ -395,7 +456,7 @@ impl ExceptionInfo {
         ExceptionInfo {
             ty: ty.to_owned(),
             message: message.to_owned(),
-            frames: Vec::new(),
+            frames: Frames::default(),
         }
     }
 }

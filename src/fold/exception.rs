@@ -7,6 +7,7 @@ mod dotnet;
 mod node;
 mod php;
 mod ruby;
+mod runs;
 mod rust;
 
 use std::borrow::Cow;
@@ -210,23 +211,37 @@ fn java(lines: &[&str], in_app: &InApp) -> Option<Vec<ExceptionInfo>> {
     let (start, head) = java_first_exception(lines, limit)?;
     let mut chain = vec![head];
     let mut suppressed_indent: Option<usize> = None;
-    for line in &lines[start + 1..] {
+    let rest = &lines[start + 1..];
+    let mut i = 0;
+    while i < rest.len() {
+        let line = rest[i];
+        let kind = classify(line);
+        i += 1;
         let indent = indentation(line);
         if let Some(level) = suppressed_indent {
-            let back_to_main = classify(line) == Kind::JavaCause && indent < level;
+            let back_to_main = kind == Kind::JavaCause && indent < level;
             if !back_to_main {
                 continue;
             }
             suppressed_indent = None;
         }
-        match classify(line) {
+        match kind {
             Kind::JavaFrame => {
-                let frame = java_frame(line.trim_start(), in_app);
-                chain
-                    .last_mut()
-                    .expect("chain is not empty")
-                    .frames
-                    .extend(frame);
+                // The run of frame lines this one starts, read once per thread while it
+                // repeats.
+                let run = 1 + rest[i..]
+                    .iter()
+                    .take_while(|l| classify(l) == Kind::JavaFrame)
+                    .count();
+                let frames =
+                    runs::frames_of("java", &rest[i - 1..i - 1 + run], in_app, java_frames);
+                i += run - 1;
+                let exc = chain.last_mut().expect("chain is not empty");
+                if exc.frames.is_empty() {
+                    exc.frames = frames;
+                } else {
+                    exc.frames.to_mut().extend(frames.iter().cloned());
+                }
             }
             Kind::JavaCause => {
                 let cause = line.trim_start().trim_start_matches("Caused by: ");
@@ -237,6 +252,14 @@ fn java(lines: &[&str], in_app: &InApp) -> Option<Vec<ExceptionInfo>> {
         }
     }
     Some(chain)
+}
+
+/// The frames of a run of `at` lines.
+fn java_frames(lines: &[&str], in_app: &InApp) -> Vec<Frame> {
+    lines
+        .iter()
+        .filter_map(|line| java_frame(line.trim_start(), in_app))
+        .collect()
 }
 
 /// The outermost exception: the first line before the first frame that is an exception line,
@@ -268,7 +291,7 @@ fn java_first_exception(lines: &[&str], first_frame: usize) -> Option<(usize, Ex
     let head = embedded.unwrap_or_else(|| ExceptionInfo {
         ty: String::new(),
         message: String::new(),
-        frames: Vec::new(),
+        frames: Default::default(),
     });
     Some((before, head))
 }
@@ -298,7 +321,7 @@ fn bracketed_exception(t: &str) -> Option<ExceptionInfo> {
     named.then(|| ExceptionInfo {
         ty: class.to_owned(),
         message: message.to_owned(),
-        frames: Vec::new(),
+        frames: Default::default(),
     })
 }
 
@@ -339,7 +362,7 @@ fn java_exception(t: &str) -> ExceptionInfo {
     ExceptionInfo {
         ty: ty.trim().to_owned(),
         message: message.trim().to_owned(),
-        frames: Vec::new(),
+        frames: Default::default(),
     }
 }
 
@@ -410,13 +433,13 @@ fn python(lines: &[&str], in_app: &InApp) -> Option<Vec<ExceptionInfo>> {
                 current = Some(ExceptionInfo {
                     ty: String::new(),
                     message: String::new(),
-                    frames: Vec::new(),
+                    frames: Default::default(),
                 });
             }
             Kind::PyFrame => {
                 if let Some(exc) = current.as_mut() {
                     frame_indent = indentation(line);
-                    exc.frames.extend(python_frame(t, in_app));
+                    exc.frames.to_mut().extend(python_frame(t, in_app));
                 }
             }
             Kind::Blank | Kind::PyChain => {}
@@ -439,7 +462,7 @@ fn python(lines: &[&str], in_app: &InApp) -> Option<Vec<ExceptionInfo>> {
         return None;
     }
     for exc in &mut printed {
-        exc.frames.reverse();
+        exc.frames.to_mut().reverse();
         if exc.ty.is_empty() {
             exc.ty = "<unknown>".to_owned();
         }
@@ -532,11 +555,11 @@ fn go(lines: &[&str], in_app: &InApp) -> Option<Vec<ExceptionInfo>> {
     let mut exc = ExceptionInfo {
         ty: ty.to_owned(),
         message: message.to_owned(),
-        frames: Vec::new(),
+        frames: Default::default(),
     };
     let goroutine = lines.iter().position(|l| classify(l) == Kind::GoGoroutine);
     if let Some(start) = goroutine {
-        exc.frames = go_frames(&lines[start + 1..], in_app);
+        exc.frames = runs::frames_of("go", &lines[start + 1..], in_app, go_frames);
     }
     Some(vec![exc])
 }

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use regex::Regex;
-use xxhash_rust::xxh3::xxh3_128;
+use xxhash_rust::xxh3::Xxh3;
 
 use crate::event::{ExceptionInfo, Frame, Language};
 
@@ -73,20 +73,19 @@ fn push_frames(out: &mut Vec<String>, language: Language, chain: &[ExceptionInfo
     let nearest_first = std::iter::once(lead).chain((0..chain.len()).rev().filter(|&i| i != lead));
     let in_app = nearest_first
         .clone()
-        .map(|i| frames(language, chain[i].frames.iter().filter(|f| f.in_app)))
-        .find(|f| !f.is_empty());
-    let chosen = in_app.or_else(|| {
-        nearest_first
-            .map(|i| {
-                frames(
-                    language,
-                    chain[i].frames.iter().take(TOP_FRAMES_WITHOUT_IN_APP),
-                )
-            })
-            .find(|f| !f.is_empty())
-    });
-    match chosen {
-        Some(frames) => out.extend(frames.into_iter().map(|f| format!("frame:{f}"))),
+        .find(|&i| chain[i].frames.iter().any(|f| f.in_app));
+    if let Some(i) = in_app {
+        return push_names(out, language, chain[i].frames.iter().filter(|f| f.in_app));
+    }
+    match nearest_first
+        .into_iter()
+        .find(|&i| !chain[i].frames.is_empty())
+    {
+        Some(i) => push_names(
+            out,
+            language,
+            chain[i].frames.iter().take(TOP_FRAMES_WITHOUT_IN_APP),
+        ),
         None => out.push(format!(
             "message:{}",
             super::template::parameterize(&chain[lead].message)
@@ -94,23 +93,27 @@ fn push_frames(out: &mut Vec<String>, language: Language, chain: &[ExceptionInfo
     }
 }
 
-/// Normalised `module.function` names, consecutive repeats (recursion) collapsed.
-fn frames<'a>(language: Language, frames: impl Iterator<Item = &'a Frame>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
+/// `frame:` and the normalised `module.function` of each frame, consecutive repeats
+/// (recursion) collapsed.
+fn push_names<'a>(
+    out: &mut Vec<String>,
+    language: Language,
+    frames: impl Iterator<Item = &'a Frame>,
+) {
+    let first = out.len();
     for frame in frames {
         let name = match language {
             Language::Java => format!(
-                "{}.{}",
+                "frame:{}.{}",
                 normalize_jvm(&frame.module),
                 normalize_jvm(&frame.function)
             ),
-            _ => format!("{}.{}", frame.module, frame.function),
+            _ => format!("frame:{}.{}", frame.module, frame.function),
         };
-        if out.last() != Some(&name) {
+        if out.len() == first || out.last() != Some(&name) {
             out.push(name);
         }
     }
-    out
 }
 
 /// Generated JVM names: lambdas, reflection accessors, CGLIB/ByteBuddy/Javassist/Hibernate
@@ -130,7 +133,8 @@ static GENERATED: LazyLock<Regex> = LazyLock::new(|| {
 /// `Foo$$Lambda$123/0x0000000800c0b448` → `Foo<lambda>`, `lambda$charge$3` → `<lambda>`,
 /// `GeneratedMethodAccessor45` → `<auto>`, `Foo$$EnhancerBySpringCGLIB$$a1b2` → `Foo<auto>`.
 pub fn normalize_jvm(name: &str) -> Cow<'_, str> {
-    if !name.contains(['$', 'G']) {
+    // Every generated name holds a `$` or `Generated`.
+    if !name.contains('$') && !name.contains("Generated") {
         return Cow::Borrowed(name);
     }
     GENERATED.replace_all(name, |caps: &regex::Captures<'_>| {
@@ -144,7 +148,14 @@ pub fn normalize_jvm(name: &str) -> Cow<'_, str> {
 
 /// The fingerprint of the components: 32 lower-case hex digits.
 pub fn hash(components: &[String]) -> String {
-    format!("{:032x}", xxh3_128(components.join("\n").as_bytes()))
+    let mut hasher = Xxh3::new();
+    for (i, component) in components.iter().enumerate() {
+        if i > 0 {
+            hasher.update(b"\n");
+        }
+        hasher.update(component.as_bytes());
+    }
+    format!("{:032x}", hasher.digest128())
 }
 
 #[cfg(test)]
@@ -154,6 +165,29 @@ mod tests {
     #[track_caller]
     fn norm(name: &str, want: &str) {
         assert_eq!(normalize_jvm(name), want, "{name}");
+    }
+
+    /// Fingerprints are kept in indexes and alerts: hashing the components one by one must
+    /// give what hashing them joined by newlines always gave.
+    #[test]
+    fn the_hash_is_of_the_components_joined_by_newlines() {
+        for components in [
+            vec![],
+            vec!["language:java".to_owned()],
+            vec![
+                "language:go".into(),
+                "type:panic".into(),
+                "frame:main.run".into(),
+            ],
+            vec!["".into(), "a\nb".into(), "".into()],
+        ] {
+            let joined = xxhash_rust::xxh3::xxh3_128(components.join("\n").as_bytes());
+            assert_eq!(
+                hash(&components),
+                format!("{joined:032x}"),
+                "{components:?}"
+            );
+        }
     }
 
     #[test]

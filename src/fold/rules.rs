@@ -92,7 +92,7 @@ impl Rules {
             if !rule.matches_event(event, chain) {
                 continue;
             }
-            for frame in chain.iter_mut().flat_map(|e| e.frames.iter_mut()) {
+            for frame in chain.iter_mut().flat_map(|e| e.frames.to_mut().iter_mut()) {
                 if rule.matches_frame(frame) {
                     frame.in_app = in_app;
                 }
@@ -328,6 +328,35 @@ fingerprint = ["{{ default }}", "{{ message }}"]
             !explain.iter().any(|c| c.contains("com.acme.util")),
             "{explain:?}"
         );
+    }
+
+    /// Events whose traces share their frame lines share their frames (see
+    /// `exception::runs`): a rule that marks the frames of one of them leaves the others',
+    /// before and after it, as they were read.
+    #[test]
+    fn a_rule_marks_the_frames_of_its_events_only() {
+        let rules = analyzer(
+            "[[grouping.rules]]\nmessage = \"*4712*\"\nmodule = \"com.acme.util.*\"\nin_app = false\n",
+        )
+        .unwrap();
+        let trace = "\njava.lang.IllegalStateException: order ORDER failed
+\tat com.acme.util.Db.connect(Db.java:12)
+\tat com.acme.billing.web.OrderController.charge(OrderController.java:51)";
+        let log: String = (4711..=4713)
+            .map(|n| {
+                format!(
+                    "2024-03-01 10:00:0{},000 ERROR [t] c.a.b.X - failed{trace}\n",
+                    n - 4711
+                )
+                .replace("ORDER", &n.to_string())
+            })
+            .collect();
+        let events = analysed(&rules, &log);
+        let util_in_app: Vec<bool> = events
+            .iter()
+            .map(|e| e.exception.as_ref().unwrap().chain[0].frames[0].in_app)
+            .collect();
+        assert_eq!(util_in_app, [true, false, true]);
     }
 
     #[test]

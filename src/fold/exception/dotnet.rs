@@ -38,7 +38,7 @@ pub(super) fn extract(lines: &[&str], in_app: &InApp) -> Option<Vec<ExceptionInf
     for line in &lines[first_frame..] {
         let t = line.trim();
         match classify(line) {
-            Kind::DotnetFrame => chain[owner].frames.extend(frame(t, in_app)),
+            Kind::DotnetFrame => chain[owner].frames.to_mut().extend(frame(t, in_app)),
             Kind::DotnetMarker if t.contains("End of inner exception") => {
                 owner = owner.saturating_sub(1)
             }

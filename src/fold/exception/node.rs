@@ -32,7 +32,7 @@ pub(super) fn extract(lines: &[&str], in_app: &InApp) -> Option<Vec<ExceptionInf
             chain.push(error_line(cause).unwrap_or_else(|| ExceptionInfo::new("Error", cause)));
         } else if is_frame(line) {
             let current = chain.last_mut().expect("the chain is not empty");
-            current.frames.extend(frame(t, in_app));
+            current.frames.to_mut().extend(frame(t, in_app));
         }
     }
     Some(chain)

@@ -16,7 +16,7 @@ pub(super) fn extract(lines: &[&str], in_app: &InApp) -> Option<Vec<ExceptionInf
             printed.extend(current.replace(head));
         } else if let Some(frame) = frame(t, in_app) {
             let exc = current.get_or_insert_with(|| ExceptionInfo::new("", ""));
-            exc.frames.extend(frame);
+            exc.frames.to_mut().extend(frame);
         }
     }
     printed.extend(current);

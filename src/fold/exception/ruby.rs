@@ -20,6 +20,7 @@ pub(super) fn extract(lines: &[&str], in_app: &InApp) -> Option<Vec<ExceptionInf
     for line in lines[first_frame..].iter().filter(|l| frame_at(l)) {
         let t = line.trim();
         head.frames
+            .to_mut()
             .extend(frame(t.strip_prefix("from ").unwrap_or(t), in_app));
     }
     Some(vec![head])

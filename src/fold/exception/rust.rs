@@ -68,7 +68,7 @@ pub(super) fn extract(lines: &[&str], in_app: &InApp) -> Option<Vec<ExceptionInf
     Some(vec![ExceptionInfo {
         ty: "panic".to_owned(),
         message,
-        frames,
+        frames: frames.into(),
     }])
 }
 

@@ -178,3 +178,47 @@ fn explanation_lists_the_hashed_components() {
     assert_eq!(exc.grouping_version, crate::fold::GROUPING_VERSION);
     assert_eq!(exc.fingerprint.len(), 32);
 }
+
+/// Frames are read once per run of frame lines (`exception::runs`): two events whose traces
+/// differ only in their messages share their frames, which are those the trace read alone
+/// gives; the same lines read under other in-app prefixes give those prefixes' frames.
+#[test]
+fn frames_are_read_once_per_run_of_frame_lines() {
+    use crate::fold::exception::{InApp, extract};
+    let log = format!(
+        "{JAVA}\n{}",
+        variant(&[("order 4711", "order 4712"), ("card 4111", "card 5555")])
+    );
+    let (events, _) = fold_with(&log, FoldSettings::default());
+    let chains: Vec<_> = events
+        .iter()
+        .map(|e| &e.exception.as_ref().unwrap().chain)
+        .collect();
+    assert_eq!(chains.len(), 2);
+    let alone = std::thread::spawn(|| fold_with(JAVA, FoldSettings::default()).0)
+        .join()
+        .unwrap();
+    let alone = &alone[0].exception.as_ref().unwrap().chain;
+    for ((first, second), alone) in chains[0].iter().zip(chains[1]).zip(alone) {
+        assert!(first.frames.is_shared_with(&second.frames));
+        assert_eq!(*first.frames, *alone.frames);
+    }
+    assert_eq!(chains[0][1].frames.len(), 6);
+
+    let trace = JAVA.split_once('\n').unwrap().1;
+    let in_app_of = |in_app: &InApp| -> Vec<bool> {
+        let (_, chain) = extract(trace, in_app, true).unwrap();
+        chain[1].frames.iter().map(|f| f.in_app).collect()
+    };
+    let standard = in_app_of(&InApp::default());
+    let only_orders = InApp {
+        include: vec!["com.acme.billing.OrderService".to_owned()],
+        exclude: Vec::new(),
+    };
+    assert_eq!(standard, [true, true, true, true, true, false]);
+    assert_eq!(
+        in_app_of(&only_orders),
+        [false, false, false, true, true, false]
+    );
+    assert_eq!(in_app_of(&InApp::default()), standard);
+}
