@@ -423,23 +423,47 @@ fn without_group_markers<'a>(lines: &[&'a str]) -> Vec<&'a str> {
 fn python(lines: &[&str], in_app: &InApp) -> Option<Vec<ExceptionInfo>> {
     let lines = &without_group_markers(lines)[..];
     let mut printed: Vec<ExceptionInfo> = Vec::new();
+    // Its frames are kept most recent call first as they are read: a run read later is
+    // put before those read earlier.
     let mut current: Option<ExceptionInfo> = None;
     let mut frame_indent = 0;
-    for line in lines {
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        i += 1;
         let t = line.trim_start();
         match classify(line) {
             Kind::PyTraceback => {
                 printed.extend(current.take());
-                current = Some(ExceptionInfo {
-                    ty: String::new(),
-                    message: String::new(),
-                    frames: Default::default(),
-                });
+                current = Some(ExceptionInfo::new("", ""));
             }
             Kind::PyFrame => {
-                if let Some(exc) = current.as_mut() {
+                let Some(exc) = current.as_mut() else {
+                    continue;
+                };
+                let run = python_run(&lines[i - 1..]);
+                let frames = runs::frames_of(
+                    "python",
+                    &lines[i - 1..][..run.lines],
+                    in_app,
+                    python_frames,
+                );
+                if frames.len() == run.frames {
+                    frame_indent = run.indent;
+                    i += run.lines - 1;
+                    put_before(&mut exc.frames, frames);
+                } else {
+                    // A frame line that does not read as one (none today: `classify` and
+                    // `python_frame` ask for the same): line by line, as before the first
+                    // frame read the line under it is the exception.
                     frame_indent = indentation(line);
-                    exc.frames.to_mut().extend(python_frame(t, in_app));
+                    put_before(
+                        &mut exc.frames,
+                        python_frame(t, in_app)
+                            .into_iter()
+                            .collect::<Vec<_>>()
+                            .into(),
+                    );
                 }
             }
             Kind::Blank | Kind::PyChain => {}
@@ -462,7 +486,6 @@ fn python(lines: &[&str], in_app: &InApp) -> Option<Vec<ExceptionInfo>> {
         return None;
     }
     for exc in &mut printed {
-        exc.frames.to_mut().reverse();
         if exc.ty.is_empty() {
             exc.ty = "<unknown>".to_owned();
         }
@@ -470,6 +493,62 @@ fn python(lines: &[&str], in_app: &InApp) -> Option<Vec<ExceptionInfo>> {
     // Python prints the root cause first and the exception that escaped last.
     printed.reverse();
     Some(printed)
+}
+
+/// The lines of a Python traceback that a frame line starts: it and the frame lines after
+/// it, each with the lines indented deeper than it (its source line, caret marks).
+struct PythonRun {
+    lines: usize,
+    /// How many of them are frame lines.
+    frames: usize,
+    /// The indentation of the last frame line.
+    indent: usize,
+}
+
+fn python_run(lines: &[&str]) -> PythonRun {
+    let mut run = PythonRun {
+        lines: 1,
+        frames: 1,
+        indent: indentation(lines[0]),
+    };
+    for line in &lines[1..] {
+        match classify(line) {
+            Kind::PyFrame => {
+                run.frames += 1;
+                run.indent = indentation(line);
+            }
+            Kind::PyTraceback | Kind::PyChain | Kind::Blank => break,
+            _ if indentation(line) > run.indent => {}
+            _ => break,
+        }
+        run.lines += 1;
+    }
+    run
+}
+
+/// The frames of a run of Python frame lines, most recent call first.
+fn python_frames(lines: &[&str], in_app: &InApp) -> Vec<Frame> {
+    let mut frames: Vec<Frame> = lines
+        .iter()
+        .filter(|line| classify(line) == Kind::PyFrame)
+        .filter_map(|line| python_frame(line.trim_start(), in_app))
+        .collect();
+    frames.reverse();
+    frames
+}
+
+/// `frames` put before those `exc` has, shared when it has none.
+fn put_before(exc: &mut crate::event::Frames, frames: crate::event::Frames) {
+    if exc.is_empty() {
+        *exc = frames;
+    } else {
+        *exc = frames
+            .iter()
+            .chain(exc.iter())
+            .cloned()
+            .collect::<Vec<_>>()
+            .into();
+    }
 }
 
 /// `ValueError: bad`, `requests.exceptions.ConnectionError: ...`, or a bare `KeyboardInterrupt`.

@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use xxhash_rust::xxh3::Xxh3;
 
-use crate::event::{ExceptionInfo, Frame, Language};
+use crate::event::{ExceptionInfo, Frames, Language};
 
 /// Bumped whenever a change to these rules would move an event to another group; stored with
 /// every event so old data can be re-grouped rather than silently split.
@@ -75,17 +75,13 @@ fn push_frames(out: &mut Vec<String>, language: Language, chain: &[ExceptionInfo
         .clone()
         .find(|&i| chain[i].frames.iter().any(|f| f.in_app));
     if let Some(i) = in_app {
-        return push_names(out, language, chain[i].frames.iter().filter(|f| f.in_app));
+        return push_names(out, language, &chain[i].frames, true);
     }
     match nearest_first
         .into_iter()
         .find(|&i| !chain[i].frames.is_empty())
     {
-        Some(i) => push_names(
-            out,
-            language,
-            chain[i].frames.iter().take(TOP_FRAMES_WITHOUT_IN_APP),
-        ),
+        Some(i) => push_names(out, language, &chain[i].frames, false),
         None => out.push(format!(
             "message:{}",
             super::template::parameterize(&chain[lead].message)
@@ -94,26 +90,63 @@ fn push_frames(out: &mut Vec<String>, language: Language, chain: &[ExceptionInfo
 }
 
 /// `frame:` and the normalised `module.function` of each frame, consecutive repeats
-/// (recursion) collapsed.
-fn push_names<'a>(
-    out: &mut Vec<String>,
-    language: Language,
-    frames: impl Iterator<Item = &'a Frame>,
-) {
-    let first = out.len();
-    for frame in frames {
-        let name = match language {
-            Language::Java => format!(
-                "frame:{}.{}",
-                normalize_jvm(&frame.module),
-                normalize_jvm(&frame.function)
-            ),
-            _ => format!("frame:{}.{}", frame.module, frame.function),
-        };
-        if out.len() == first || out.last() != Some(&name) {
-            out.push(name);
-        }
+/// (recursion) collapsed; of the in-app frames only, or of the top ones.
+///
+/// Remembered per thread for the last frames seen, by their identity: frames shared by the
+/// events of one trace (see [`crate::event::Frames`]) give their names once.
+fn push_names(out: &mut Vec<String>, language: Language, frames: &Frames, in_app: bool) {
+    struct Slot {
+        frames: Frames,
+        language: Language,
+        in_app: bool,
+        names: Vec<String>,
     }
+    std::thread_local! {
+        static RECENT: std::cell::RefCell<Vec<Option<Slot>>> =
+            const { std::cell::RefCell::new(Vec::new()) };
+    }
+    const SLOTS: usize = 256;
+    RECENT.with_borrow_mut(|recent| {
+        if recent.is_empty() {
+            recent.resize_with(SLOTS, || None);
+        }
+        // The slot holds the frames, so no other frames take their identity meanwhile.
+        let slot = &mut recent[(frames.identity() >> 4) % SLOTS];
+        let hit = slot.as_ref().filter(|s| {
+            s.frames.is_shared_with(frames) && s.language == language && s.in_app == in_app
+        });
+        if let Some(seen) = hit {
+            out.extend(seen.names.iter().cloned());
+            return;
+        }
+        let chosen = frames.iter().filter(|f| f.in_app || !in_app);
+        let chosen = chosen.take(if in_app {
+            usize::MAX
+        } else {
+            TOP_FRAMES_WITHOUT_IN_APP
+        });
+        let mut names: Vec<String> = Vec::new();
+        for frame in chosen {
+            let name = match language {
+                Language::Java => format!(
+                    "frame:{}.{}",
+                    normalize_jvm(&frame.module),
+                    normalize_jvm(&frame.function)
+                ),
+                _ => format!("frame:{}.{}", frame.module, frame.function),
+            };
+            if names.last() != Some(&name) {
+                names.push(name);
+            }
+        }
+        out.extend(names.iter().cloned());
+        *slot = Some(Slot {
+            frames: frames.clone(),
+            language,
+            in_app,
+            names,
+        });
+    })
 }
 
 /// Generated JVM names: lambdas, reflection accessors, CGLIB/ByteBuddy/Javassist/Hibernate

@@ -185,25 +185,54 @@ fn explanation_lists_the_hashed_components() {
 #[test]
 fn frames_are_read_once_per_run_of_frame_lines() {
     use crate::fold::exception::{InApp, extract};
-    let log = format!(
-        "{JAVA}\n{}",
-        variant(&[("order 4711", "order 4712"), ("card 4111", "card 5555")])
+    let chained = format!(
+        "{PYTHON}\n\nDuring handling of the above exception, another exception occurred:\n\n{}",
+        PYTHON
+            .split_once('\n')
+            .unwrap()
+            .1
+            .replace("line 42", "line 43")
     );
-    let (events, _) = fold_with(&log, FoldSettings::default());
-    let chains: Vec<_> = events
-        .iter()
-        .map(|e| &e.exception.as_ref().unwrap().chain)
-        .collect();
-    assert_eq!(chains.len(), 2);
-    let alone = std::thread::spawn(|| fold_with(JAVA, FoldSettings::default()).0)
-        .join()
-        .unwrap();
-    let alone = &alone[0].exception.as_ref().unwrap().chain;
-    for ((first, second), alone) in chains[0].iter().zip(chains[1]).zip(alone) {
-        assert!(first.frames.is_shared_with(&second.frames));
-        assert_eq!(*first.frames, *alone.frames);
+    let traces = [
+        (
+            JAVA.to_owned(),
+            [("order 4711", "order 4712"), ("card 4111", "card 5555")],
+        ),
+        (
+            PYTHON.to_owned(),
+            [("job 991", "job 992"), ("card 4111", "card 5555")],
+        ),
+        (
+            chained,
+            [("job 991", "job 992"), ("card 4111", "card 5555")],
+        ),
+        (
+            GO.to_owned(),
+            [("[5] with length 3", "[9] with length 2"), ("", "")],
+        ),
+    ];
+    for (trace, changes) in traces {
+        let other = changes
+            .iter()
+            .fold(trace.clone(), |text, (from, to)| text.replace(from, to));
+        assert_ne!(trace, other);
+        let (events, _) = fold_with(&format!("{trace}\n{other}"), FoldSettings::default());
+        let chains: Vec<_> = events
+            .iter()
+            .map(|e| &e.exception.as_ref().unwrap().chain)
+            .collect();
+        assert_eq!(chains.len(), 2, "{trace}");
+        let alone = std::thread::spawn(move || fold_with(&trace, FoldSettings::default()).0)
+            .join()
+            .unwrap();
+        let alone = &alone[0].exception.as_ref().unwrap().chain;
+        assert_eq!(chains[0].len(), alone.len());
+        for ((first, second), alone) in chains[0].iter().zip(chains[1]).zip(alone) {
+            assert!(first.frames.is_shared_with(&second.frames));
+            assert_eq!(*first.frames, *alone.frames);
+            assert!(!alone.frames.is_empty());
+        }
     }
-    assert_eq!(chains[0][1].frames.len(), 6);
 
     let trace = JAVA.split_once('\n').unwrap().1;
     let in_app_of = |in_app: &InApp| -> Vec<bool> {
