@@ -97,19 +97,36 @@ fn open_in<D: tantivy::Directory>(
 
 /// The block of an exception event's searched body: its indented lines after the first,
 /// joined as written; `None` when there are none. Returns what stays in the body (the other
-/// lines) and the block.
-pub fn split(body: &str) -> Option<(String, String)> {
+/// lines) and the block's hash; the block itself is given by [`block_of`] only when it is
+/// not indexed yet.
+pub fn split(body: &str) -> Option<(String, u64)> {
     let mut lines = body.split('\n');
-    let mut kept: Vec<&str> = lines.next().into_iter().collect();
-    let mut block: Vec<&str> = Vec::new();
+    let mut kept = String::with_capacity(body.len());
+    kept.push_str(lines.next().unwrap_or(""));
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    let mut any = false;
     for line in lines {
         if line.starts_with([' ', '\t']) {
-            block.push(line);
+            if any {
+                hasher.update(b"\n");
+            }
+            hasher.update(line.as_bytes());
+            any = true;
         } else {
-            kept.push(line);
+            kept.push('\n');
+            kept.push_str(line);
         }
     }
-    (!block.is_empty()).then(|| (kept.join("\n"), block.join("\n")))
+    any.then(|| (kept, hasher.digest()))
+}
+
+/// The block [`split`] hashed: the indented lines after the first, joined by `\n`.
+pub fn block_of(body: &str) -> String {
+    let indented = body
+        .split('\n')
+        .skip(1)
+        .filter(|l| l.starts_with([' ', '\t']));
+    indented.collect::<Vec<_>>().join("\n")
 }
 
 /// The hash a block is named by.
@@ -117,11 +134,11 @@ pub fn hash(block: &str) -> u64 {
     xxhash_rust::xxh3::xxh3_64(block.as_bytes())
 }
 
-/// The hash a trace is named by: of its types and frames, each ended by a byte no block's
-/// text holds, so that it names no block.
+/// The hash a trace is named by: of its types and its in-app frames' `module.function`, each
+/// ended by a byte no block's text holds, so that it names no block.
 pub fn trace_hash<'a>(
     types: impl IntoIterator<Item = &'a str>,
-    frames: impl IntoIterator<Item = &'a str>,
+    frames: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> u64 {
     let mut hasher = xxhash_rust::xxh3::Xxh3::new();
     hasher.update(b"trace\0");
@@ -130,8 +147,10 @@ pub fn trace_hash<'a>(
         hasher.update(b"\0");
     }
     hasher.update(b"\x01");
-    for frame in frames {
-        hasher.update(frame.as_bytes());
+    for (module, function) in frames {
+        hasher.update(module.as_bytes());
+        hasher.update(b".");
+        hasher.update(function.as_bytes());
         hasher.update(b"\0");
     }
     hasher.digest()
@@ -169,20 +188,26 @@ impl BlockWriter {
         })
     }
 
-    /// Indexes `block` under `hash` unless it is already.
-    pub fn add(&mut self, hash: u64, block: &str) -> Result<()> {
+    /// Indexes the block `block()` gives under `hash` unless it is already.
+    pub fn add(&mut self, hash: u64, block: impl FnOnce() -> String) -> Result<()> {
         if self.known.insert(hash) {
             let mut doc = TantivyDocument::default();
             doc.add_u64(self.fields.hash, hash);
-            doc.add_text(self.fields.body, block);
+            doc.add_text(self.fields.body, block());
             self.writer.add_document(doc).map_err(Error::Index)?;
             self.uncommitted = true;
         }
         Ok(())
     }
 
-    /// Indexes the trace of `types` and in-app `frames` under `hash` unless it is already.
-    pub fn add_trace(&mut self, hash: u64, types: &[&str], frames: &[String]) -> Result<()> {
+    /// Indexes the trace of `types` and in-app `frames` (`module.function`) under `hash`
+    /// unless it is already.
+    pub fn add_trace<'a>(
+        &mut self,
+        hash: u64,
+        types: impl IntoIterator<Item = &'a str>,
+        frames: impl IntoIterator<Item = String>,
+    ) -> Result<()> {
         if self.known.insert(hash) {
             let mut doc = TantivyDocument::default();
             doc.add_u64(self.fields.hash, hash);
@@ -650,6 +675,15 @@ Caused by: java.net.ConnectException: refused
 
     #[test]
     fn a_trace_splits_into_its_unindented_lines_and_its_indented_block() {
+        // What stays in the body and the block, which is named by the hash of its text:
+        // indexes written before keep naming blocks that way.
+        let split = |body: &str| {
+            split(body).map(|(kept, named)| {
+                let block = block_of(body);
+                assert_eq!(named, hash(&block), "{body:?}");
+                (kept, block)
+            })
+        };
         let body = "charge failed\njava.lang.IllegalStateException: x\n\tat a.B.c(B.java:1)\n\tat a.B.d(B.java:2)\nCaused by: java.io.IOException: y\n\t... 2 more";
         let (kept, block) = split(body).unwrap();
         assert_eq!(
@@ -666,5 +700,17 @@ Caused by: java.net.ConnectException: refused
         let (kept, block) = split("\nTraceback:\n  File \"a.py\", line 1\n    x()\nE: m").unwrap();
         assert_eq!(kept, "\nTraceback:\nE: m");
         assert_eq!(block, "  File \"a.py\", line 1\n    x()");
+        let (kept, block) = split("m\n\tat x\n\n\tat y\n").unwrap();
+        assert_eq!((kept.as_str(), block.as_str()), ("m\n\n", "\tat x\n\tat y"));
+    }
+
+    /// A trace is named by the hash of its types and in-app frames, as it always was.
+    #[test]
+    fn a_trace_is_named_by_its_types_and_frames() {
+        let hash = trace_hash(["a.X", "b.Y"], [("c.D", "run"), ("e.F", "go")]);
+        let mut named = b"trace\0a.X\0b.Y\0\x01c.D.run\0e.F.go\0".to_vec();
+        assert_eq!(hash, xxhash_rust::xxh3::xxh3_64(&named));
+        named.pop();
+        assert_ne!(hash, xxhash_rust::xxh3::xxh3_64(&named));
     }
 }

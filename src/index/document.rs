@@ -124,14 +124,8 @@ impl EventDocument {
             Some(at) if event.stack_trace.is_none() && event.detail.is_none() => Body::TextFrom(at),
             _ => Body::Owned(event.trace_text().into_owned()),
         };
-        let mut frames = Vec::new();
         let mut exception = None;
         if let Some(x) = &event.exception {
-            for exc in &x.chain {
-                for frame in exc.frames.iter().filter(|fr| fr.in_app) {
-                    frames.push(format!("{}.{}", frame.module, frame.function));
-                }
-            }
             // An exception the reader finds again in the text is not stored (issue 17:
             // the exceptions were 12 % of the stored events).
             if !x.recomputable {
@@ -164,7 +158,7 @@ impl EventDocument {
             trace: None,
             text_chunk: None,
             message_at: at.map(|at| at as u64),
-            frames,
+            frames: Vec::new(),
             exception,
             extra,
             doc_ids: Vec::new(),
@@ -173,29 +167,58 @@ impl EventDocument {
     }
 
     /// Takes an exception event's frame block out of its searched body, to be indexed once in
-    /// the blocks index: returns the block's hash and text, or `None` for an event without an
-    /// exception or whose body has no indented line.
-    pub fn take_block(&mut self) -> Option<(u64, String)> {
-        self.event.exception.as_ref()?;
-        let (kept, block) = super::blocks::split(self.body())?;
-        let hash = super::blocks::hash(&block);
+    /// `blocks` (see [`super::blocks`]). Nothing for an event without an exception or whose
+    /// body has no indented line.
+    pub fn take_block(
+        &mut self,
+        blocks: &mut super::blocks::BlockWriter,
+    ) -> crate::error::Result<()> {
+        if self.event.exception.is_none() {
+            return Ok(());
+        }
+        let Some((kept, hash)) = super::blocks::split(self.body()) else {
+            return Ok(());
+        };
+        blocks.add(hash, || super::blocks::block_of(self.body()))?;
         self.body = Body::Owned(kept);
         self.block = Some(hash);
-        Some((hash, block))
+        Ok(())
     }
 
     /// Takes an exception event's types and in-app frames out of its `exc_types` and
-    /// `frames`, to be indexed once per distinct trace in the blocks index: returns the
-    /// trace's hash, types and frames, or `None` for an event without an exception.
-    pub fn take_trace(&mut self) -> Option<(u64, Vec<&str>, &[String])> {
-        let exception = self.event.exception.as_ref()?;
-        let types: Vec<&str> = exception.chain.iter().map(|e| e.ty.as_str()).collect();
-        let hash = super::blocks::trace_hash(
-            types.iter().copied(),
-            self.frames.iter().map(String::as_str),
-        );
+    /// `frames`, to be indexed once per distinct trace in `blocks`. Nothing for an event
+    /// without an exception.
+    pub fn take_trace(
+        &mut self,
+        blocks: &mut super::blocks::BlockWriter,
+    ) -> crate::error::Result<()> {
+        let Some(exception) = self.event.exception.as_ref() else {
+            return Ok(());
+        };
+        let types = || exception.chain.iter().map(|e| e.ty.as_str());
+        let frames = || {
+            let frames = exception.chain.iter().flat_map(|e| e.frames.iter());
+            frames.filter(|frame| frame.in_app)
+        };
+        let named = frames().map(|f| (f.module.as_str(), f.function.as_str()));
+        let hash = super::blocks::trace_hash(types(), named);
+        let names = frames().map(|f| format!("{}.{}", f.module, f.function));
+        blocks.add_trace(hash, types(), names)?;
         self.trace = Some(hash);
-        Some((hash, types, &self.frames))
+        Ok(())
+    }
+
+    /// Keeps an exception event's in-app frames for its own `frames` field, for an index
+    /// without blocks.
+    pub fn keep_frames(&mut self) {
+        let Some(exception) = self.event.exception.as_ref() else {
+            return;
+        };
+        let frames = exception.chain.iter().flat_map(|e| e.frames.iter());
+        self.frames = frames
+            .filter(|frame| frame.in_app)
+            .map(|frame| format!("{}.{}", frame.module, frame.function))
+            .collect();
     }
 
     /// The length of the event's text.

@@ -129,13 +129,12 @@ impl EventWriter {
     /// Adds `doc`, its frame block and its trace to the blocks index if it has ones not
     /// indexed yet, its text to the texts index.
     fn add_document(&mut self, mut doc: Box<EventDocument>) -> Result<()> {
-        if let Some(blocks) = &mut self.blocks {
-            if let Some((hash, block)) = doc.take_block() {
-                blocks.add(hash, &block)?;
+        match &mut self.blocks {
+            Some(blocks) => {
+                doc.take_block(blocks)?;
+                doc.take_trace(blocks)?;
             }
-            if let Some((hash, types, frames)) = doc.take_trace() {
-                blocks.add_trace(hash, &types, frames)?;
-            }
+            None => doc.keep_frames(),
         }
         if let Some(texts) = &mut self.texts {
             if self.chunked {
