@@ -205,7 +205,11 @@ impl Folder {
             level: None,
             logger: None,
             thread: None,
-            message: line.raw.to_owned(),
+            // The line's own, or the header's below: made once.
+            message: match line.header {
+                Some(_) => String::new(),
+                None => line.raw.to_owned(),
+            },
             source: Arc::clone(&self.file),
             line: line.number,
             offset: line.offset,
