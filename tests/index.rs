@@ -715,6 +715,16 @@ fn every_fixture_event_reads_back_as_folded() {
     let own = reads_back_as_folded(&own);
     assert_eq!(own.exceptions, standard.exceptions);
     assert_eq!(own.stored_exceptions, own.exceptions, "{own:?}");
+
+    // Events cut at a cap read back cut, and their rest as a continuation, whatever the
+    // others in their segment.
+    assert_eq!(standard.cut, 0);
+    let capped = stackfold::config::ConfigFile::parse("[fold]\nmax_event_lines = 4\n")
+        .unwrap()
+        .settings(Some("UTC"), 1, 2020)
+        .unwrap();
+    let capped = reads_back_as_folded(&capped);
+    assert!(capped.cut > 100, "{capped:?}");
 }
 
 #[derive(Debug)]
@@ -723,6 +733,8 @@ struct ReadBack {
     exceptions: usize,
     /// Documents that store one.
     stored_exceptions: usize,
+    /// Events cut at a cap, or continuing one that was.
+    cut: usize,
 }
 
 /// Indexes every fixture with `settings` and checks that each event reads back as folded.
@@ -784,6 +796,10 @@ fn reads_back_as_folded(settings: &stackfold::pipeline::PipelineSettings) -> Rea
     ReadBack {
         exceptions: folded.iter().filter(|(_, e)| e.exception.is_some()).count(),
         stored_exceptions,
+        cut: folded
+            .iter()
+            .filter(|(_, e)| e.truncated || e.continued)
+            .count(),
     }
 }
 

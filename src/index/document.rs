@@ -306,8 +306,12 @@ impl EventDocument {
         out.extend([
             (f.ingested, Leaf::U64(self.ingested)),
             (f.offset, Leaf::U64(event.offset)),
-            (f.flags, Leaf::U64(flags)),
         ]);
+        // Nearly always none: an event without a value reads as 0 (issue 17: a value a column
+        // less for tantivy to record per event).
+        if flags != 0 {
+            out.push((f.flags, Leaf::U64(flags)));
+        }
         match self.text_chunk {
             Some(chunk) => out.push((f.text_chunk, Leaf::U64(chunk))),
             None => {
