@@ -448,23 +448,11 @@ fn python(lines: &[&str], in_app: &InApp) -> Option<Vec<ExceptionInfo>> {
                     in_app,
                     python_frames,
                 );
-                if frames.len() == run.frames {
-                    frame_indent = run.indent;
-                    i += run.lines - 1;
-                    put_before(&mut exc.frames, frames);
-                } else {
-                    // A frame line that does not read as one (none today: `classify` and
-                    // `python_frame` ask for the same): line by line, as before the first
-                    // frame read the line under it is the exception.
-                    frame_indent = indentation(line);
-                    put_before(
-                        &mut exc.frames,
-                        python_frame(t, in_app)
-                            .into_iter()
-                            .collect::<Vec<_>>()
-                            .into(),
-                    );
-                }
+                // `classify` and `python_frame` ask for the same: every frame line reads.
+                debug_assert_eq!(frames.len(), run.frames, "{:?}", &lines[i - 1..]);
+                frame_indent = run.indent;
+                i += run.lines - 1;
+                put_before(&mut exc.frames, frames);
             }
             Kind::Blank | Kind::PyChain => {}
             _ => {

@@ -106,7 +106,7 @@ pub fn split(body: &str) -> Option<(String, u64)> {
     let mut hasher = xxhash_rust::xxh3::Xxh3::new();
     let mut any = false;
     for line in lines {
-        if line.starts_with([' ', '\t']) {
+        if in_block(line) {
             if any {
                 hasher.update(b"\n");
             }
@@ -122,16 +122,13 @@ pub fn split(body: &str) -> Option<(String, u64)> {
 
 /// The block [`split`] hashed: the indented lines after the first, joined by `\n`.
 pub fn block_of(body: &str) -> String {
-    let indented = body
-        .split('\n')
-        .skip(1)
-        .filter(|l| l.starts_with([' ', '\t']));
+    let indented = body.split('\n').skip(1).filter(|line| in_block(line));
     indented.collect::<Vec<_>>().join("\n")
 }
 
-/// The hash a block is named by.
-pub fn hash(block: &str) -> u64 {
-    xxhash_rust::xxh3::xxh3_64(block.as_bytes())
+/// Whether a line of a body after its first is one of its block's: an indented one.
+fn in_block(line: &str) -> bool {
+    line.starts_with([' ', '\t'])
 }
 
 /// The hash a trace is named by: of its types and its in-app frames' `module.function`, each
@@ -680,7 +677,8 @@ Caused by: java.net.ConnectException: refused
         let split = |body: &str| {
             split(body).map(|(kept, named)| {
                 let block = block_of(body);
-                assert_eq!(named, hash(&block), "{body:?}");
+                let hash = xxhash_rust::xxh3::xxh3_64(block.as_bytes());
+                assert_eq!(named, hash, "{body:?}");
                 (kept, block)
             })
         };

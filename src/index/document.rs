@@ -6,7 +6,7 @@ use tantivy::schema::{Document, Field};
 use xxhash_rust::xxh3::xxh3_64;
 
 use super::schema::{Fields, to_date};
-use crate::event::Event;
+use crate::event::{Event, Exception, Frame};
 
 /// `flags` bit: the event was cut at a cap.
 pub const FLAG_TRUNCATED: u64 = 1;
@@ -56,6 +56,17 @@ pub fn message_from(text: &str, at: usize) -> Option<&str> {
 
 fn first_line(text: &str) -> &str {
     text.split_once('\n').map_or(text, |(first, _)| first)
+}
+
+/// The in-app frames of an exception's chain, which its `frames` field holds.
+fn in_app_frames(exception: &Exception) -> impl Iterator<Item = &Frame> {
+    let frames = exception.chain.iter().flat_map(|e| e.frames.iter());
+    frames.filter(|frame| frame.in_app)
+}
+
+/// `module.function`, as `frames` holds a frame.
+fn frame_name(frame: &Frame) -> String {
+    format!("{}.{}", frame.module, frame.function)
 }
 
 /// An event as tantivy indexes it: the event itself and what is computed from it, its
@@ -196,14 +207,9 @@ impl EventDocument {
             return Ok(());
         };
         let types = || exception.chain.iter().map(|e| e.ty.as_str());
-        let frames = || {
-            let frames = exception.chain.iter().flat_map(|e| e.frames.iter());
-            frames.filter(|frame| frame.in_app)
-        };
-        let named = frames().map(|f| (f.module.as_str(), f.function.as_str()));
+        let named = in_app_frames(exception).map(|f| (f.module.as_str(), f.function.as_str()));
         let hash = super::blocks::trace_hash(types(), named);
-        let names = frames().map(|f| format!("{}.{}", f.module, f.function));
-        blocks.add_trace(hash, types(), names)?;
+        blocks.add_trace(hash, types(), in_app_frames(exception).map(frame_name))?;
         self.trace = Some(hash);
         Ok(())
     }
@@ -214,11 +220,7 @@ impl EventDocument {
         let Some(exception) = self.event.exception.as_ref() else {
             return;
         };
-        let frames = exception.chain.iter().flat_map(|e| e.frames.iter());
-        self.frames = frames
-            .filter(|frame| frame.in_app)
-            .map(|frame| format!("{}.{}", frame.module, frame.function))
-            .collect();
+        self.frames = in_app_frames(exception).map(frame_name).collect();
     }
 
     /// The length of the event's text.
