@@ -323,6 +323,42 @@ fn link_loops_say_so_and_fifos_are_streams() {
     );
 }
 
+/// Kubernetes' `/var/log/containers` holds only links to the files under `/var/log/pods`:
+/// `index` on it read nothing and said "0 files". A linked file is read, and once when the
+/// directory it is in is given as well.
+#[test]
+fn a_directory_of_links_is_indexed_once_with_what_it_links_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let pods = dir.path().join("pods/web");
+    let containers = dir.path().join("containers");
+    std::fs::create_dir_all(&pods).unwrap();
+    std::fs::create_dir_all(&containers).unwrap();
+    std::fs::copy(
+        common::fixtures().join("java/kafka-state-change-2.2.2.log"),
+        pods.join("0.log"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(pods.join("0.log"), containers.join("web.log")).unwrap();
+    let index = |data: &Path, inputs: &[&Path]| -> serde_json::Value {
+        let mut args = vec!["index", "--data", data.to_str().unwrap(), "--json"];
+        args.extend(inputs.iter().map(|p| p.to_str().unwrap()));
+        let out = common::stackfold(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let alone = index(&dir.path().join("alone"), &[&pods]);
+    assert!(alone["events"].as_u64().unwrap() > 0);
+    let linked = index(&dir.path().join("linked"), &[&containers]);
+    assert_eq!(linked["events"], alone["events"], "{linked}");
+    let both = index(&dir.path().join("both"), &[&containers, &pods]);
+    assert_eq!(both["files"], 1, "{both}");
+    assert_eq!(both["events"], alone["events"], "{both}");
+}
+
 /// Hardening finding 12: a FIFO nobody writes to hung `fold` without a word (opening it
 /// blocks). stackfold now says it waits for a writer, and reads once one comes.
 #[test]

@@ -15,6 +15,12 @@ pub struct Discovered {
 
 /// Expands command-line inputs into files. Directories are walked recursively, skipping
 /// hidden entries (`.git`, editor swap files); globs use `*`, `?`, `[...]` and `**`.
+///
+/// A link to a file found in a directory is read as the file it names, as a link given on
+/// the command line is: Kubernetes' `/var/log/containers` holds nothing but such links.
+/// Links to directories are not walked (no loops, no tree reached twice), and a link whose
+/// file is gone (a deleted pod's) is passed over. Readers take a file by its canonical path,
+/// so a file reached both by a link and by its own path is read once.
 pub fn discover(inputs: &[String]) -> Discovered {
     let mut found = Discovered::default();
     for input in inputs {
@@ -49,6 +55,7 @@ fn walk(dir: &Path, found: &mut Discovered) {
     for entry in entries {
         match entry {
             Ok(e) if e.file_type().is_file() => found.files.push(e.into_path()),
+            Ok(e) if e.path_is_symlink() && e.path().is_file() => found.files.push(e.into_path()),
             Ok(_) => {}
             Err(err) => {
                 let path = err.path().unwrap_or(dir).to_path_buf();
@@ -127,5 +134,31 @@ mod tests {
         assert_eq!(rel, ["a/1.log", "a/b/2.log", "a/x.txt", "a/1.log"]);
         assert_eq!(found.errors.len(), 1);
         assert!(found.errors[0].to_string().contains("nope.log"));
+    }
+
+    /// Kubernetes' `/var/log/containers`: links to the files under `/var/log/pods`.
+    #[test]
+    fn a_directory_of_links_gives_the_files_they_name() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("pods/web/app")).unwrap();
+        std::fs::create_dir_all(root.join("containers")).unwrap();
+        std::fs::write(root.join("pods/web/app/0.log"), "x\n").unwrap();
+        symlink(
+            root.join("pods/web/app/0.log"),
+            root.join("containers/web_app.log"),
+        )
+        .unwrap();
+        // A deleted pod's link, and a link to a directory: neither is a file to read.
+        symlink(
+            root.join("pods/gone/0.log"),
+            root.join("containers/gone.log"),
+        )
+        .unwrap();
+        symlink(root.join("pods"), root.join("containers/pods")).unwrap();
+        let found = discover(&[root.join("containers").display().to_string()]);
+        assert_eq!(found.files, [root.join("containers/web_app.log")]);
+        assert!(found.errors.is_empty(), "{:?}", found.errors);
     }
 }
