@@ -842,3 +842,78 @@ fn python_exception_groups_are_one_event_with_the_group_as_root() {
         "ExceptionGroup"
     );
 }
+
+// Kubernetes: what containerd and CRI-O write under /var/log/pods, each line behind the
+// runtime's time, stream and `F` (the layout of the CRI log format; the content lines are
+// those of the tests above).
+const CRI: &str = "2024-03-01T10:00:00.123456789Z stdout F 2024-03-01 10:00:00,123 INFO  [main] com.acme.App - started
+2024-03-01T10:00:01.000000001Z stderr F 2024-03-01 10:00:01,000 ERROR [http-1] com.acme.Orders - failed
+2024-03-01T10:00:01.000000002Z stderr F java.lang.IllegalStateException: boom
+2024-03-01T10:00:01.000000003Z stderr F \tat com.acme.Orders.place(Orders.java:42)
+2024-03-01T10:00:01.000000004Z stderr F \tat com.acme.Api.handle(Api.java:7)
+2024-03-01T10:00:03.000000001Z stderr F Traceback (most recent call last):
+2024-03-01T10:00:03.000000002Z stderr F   File \"/app/main.py\", line 10, in <module>
+2024-03-01T10:00:03.000000003Z stderr F     main()
+2024-03-01T10:00:03.000000004Z stderr F   File \"/app/main.py\", line 7, in main
+2024-03-01T10:00:03.000000005Z stderr F     raise ValueError(\"bad input\")
+2024-03-01T10:00:03.000000006Z stderr F ValueError: bad input
+2024-03-01T10:00:04.000000000Z stdout F {\"level\":\"warn\",\"msg\":\"slow\",\"logger\":\"db\"}
+2024-03-01T10:00:05.000000000Z stdout F plain output";
+
+#[test]
+fn a_container_runtimes_lines_fold_as_what_the_container_wrote() {
+    let events = shape(CRI, &[1, 4, 6, 1, 1]);
+    assert_eq!(events[0].level, Some(Level::Info));
+    assert_eq!(events[0].logger.as_deref(), Some("com.acme.App"));
+    assert_eq!(events[0].message, "started");
+    // The runtime's time, to the nanosecond.
+    assert_eq!(
+        events[0].ts.unwrap().to_string(),
+        "2024-03-01T10:00:00.123456789Z"
+    );
+    assert_eq!(events[1].level, Some(Level::Error));
+    assert_eq!(chain_types(&events[1]), ["java.lang.IllegalStateException"]);
+    assert_eq!(
+        events[1].exception.as_ref().unwrap().chain[0].frames.len(),
+        2
+    );
+    assert_eq!(chain_types(&events[2]), ["ValueError"]);
+    let python = &events[2].exception.as_ref().unwrap().chain[0];
+    assert_eq!(python.message, "bad input");
+    assert_eq!(python.frames.len(), 2);
+    assert_eq!(events[3].format, "json");
+    assert_eq!(events[3].logger.as_deref(), Some("db"));
+    assert_eq!(events[4].format, "cri");
+    assert_eq!(events[4].message, "plain output");
+}
+
+// Docker's json-file logging driver (/var/lib/docker/containers/*/*-json.log): one JSON object
+// per line the container wrote.
+const DOCKER: &str = r#"{"log":"2024-03-01 10:00:01,000 ERROR [http-1] com.acme.Orders - failed\n","stream":"stderr","time":"2024-03-01T10:00:01.000000001Z"}
+{"log":"java.lang.IllegalStateException: boom\n","stream":"stderr","time":"2024-03-01T10:00:01.000000002Z"}
+{"log":"\tat com.acme.Orders.place(Orders.java:42)\n","stream":"stderr","time":"2024-03-01T10:00:01.000000003Z"}
+{"log":"\tat com.acme.Api.handle(Api.java:7)\n","stream":"stderr","time":"2024-03-01T10:00:01.000000004Z"}
+{"log":"{\"level\":\"warn\",\"msg\":\"slow\"}\n","stream":"stdout","time":"2024-03-01T10:00:02Z"}
+{"log":"plain output\r\n","stream":"stdout","time":"2024-03-01T10:00:03Z"}"#;
+
+#[test]
+fn dockers_json_file_lines_fold_as_what_the_container_wrote() {
+    let events = shape(DOCKER, &[4, 1, 1]);
+    assert_eq!(events[0].level, Some(Level::Error));
+    assert_eq!(events[0].message, "failed");
+    assert_eq!(
+        events[0].ts.unwrap().to_string(),
+        "2024-03-01T10:00:01.000000001Z"
+    );
+    assert_eq!(chain_types(&events[0]), ["java.lang.IllegalStateException"]);
+    assert_eq!(
+        events[0].exception.as_ref().unwrap().chain[0].frames.len(),
+        2
+    );
+    assert_eq!(
+        (events[1].format, events[1].level),
+        ("json", Some(Level::Warn))
+    );
+    assert_eq!(events[2].format, "docker");
+    assert_eq!(events[2].message, "plain output");
+}

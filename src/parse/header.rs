@@ -91,6 +91,45 @@ fn direct(line: &str) -> Option<RawHeader<'_>> {
     result.ok().map(|(_, h)| h)
 }
 
+/// A line as a container runtime writes it under Kubernetes (the CRI log format of containerd
+/// and CRI-O): `2024-03-01T10:00:01.123456789Z stderr F <what the container wrote>`, `P`
+/// instead of `F` when the runtime split a long line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContainerLine<'a> {
+    pub civil: Civil,
+    /// `stdout` or `stderr`.
+    pub stream: &'a str,
+    /// What the container wrote, without the runtime's prefix.
+    pub content: &'a str,
+}
+
+/// The runtime's prefix of a CRI line, if `line` has one. Checked on every line, so a line
+/// whose eleventh byte is not the `T` of an RFC 3339 time fails at once.
+pub fn container_line(line: &str) -> Option<ContainerLine<'_>> {
+    if line.as_bytes().get(10) != Some(&b'T') {
+        return None;
+    }
+    let parsed: IResult<&str, _> = (
+        iso_datetime,
+        char(' '),
+        alt((tag("stdout"), tag("stderr"))),
+        char(' '),
+        one_of("FP"),
+    )
+        .parse(line);
+    let (rest, (civil, _, stream, _, _)) = parsed.ok()?;
+    let content = match rest.strip_prefix(' ') {
+        Some(content) => content,
+        None if rest.is_empty() => rest,
+        None => return None,
+    };
+    Some(ContainerLine {
+        civil,
+        stream,
+        content,
+    })
+}
+
 /// `2018-03-05 19:50:11,731 INFO org.a.B: msg` and every layout [`parse_rest`] knows.
 fn iso(i: &str) -> Res<'_> {
     let (rest, civil) = iso_datetime(i)?;

@@ -16,6 +16,18 @@ pub struct JsonHeader {
     pub thread: Option<String>,
     pub message: String,
     pub stack_trace: Option<String>,
+    /// Docker's json-file driver's line (`{"log":"...\n","stream":"stderr","time":...}`):
+    /// the stream and what the container wrote, for the header parser to read through.
+    pub docker: Option<DockerLine>,
+}
+
+/// What a container wrote, as Docker's json-file logging driver keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DockerLine {
+    /// `stdout` or `stderr`.
+    pub stream: String,
+    /// The line without its newline.
+    pub content: String,
 }
 
 const TS_KEYS: &[&str] = &["@timestamp", "timestamp", "time", "ts", "datetime"];
@@ -45,6 +57,19 @@ pub fn parse_json(line: &str) -> Option<JsonHeader> {
             .and_then(text)
             .unwrap_or_default(),
         stack_trace: lookup(&map, STACK_KEYS).and_then(text),
+        docker: docker(&map),
+    })
+}
+
+/// The json-file driver's fields: a string `log` beside a string `stream`.
+fn docker(map: &Map<String, Value>) -> Option<DockerLine> {
+    let (Value::String(log), Value::String(stream)) = (map.get("log")?, map.get("stream")?) else {
+        return None;
+    };
+    let content = log.strip_suffix('\n').unwrap_or(log);
+    Some(DockerLine {
+        stream: stream.clone(),
+        content: content.strip_suffix('\r').unwrap_or(content).to_owned(),
     })
 }
 
@@ -113,6 +138,23 @@ mod tests {
         let h = parse_json(r#"{"time":1700000000500,"log.level":"info","message":"ok"}"#).unwrap();
         assert_eq!(h.ts.unwrap().to_string(), "2023-11-14T22:13:20.5Z");
         assert_eq!(h.level, Some(Level::Info));
+    }
+
+    #[test]
+    fn dockers_json_file_lines() {
+        let h = parse_json(r#"{"log":"x\r\n","stream":"stderr","time":"2024-03-01T10:00:00Z"}"#);
+        let docker = h.unwrap().docker.unwrap();
+        assert_eq!(
+            (docker.stream.as_str(), docker.content.as_str()),
+            ("stderr", "x")
+        );
+        // ECS's `log` is an object, and a `log` without a `stream` is a field like any other.
+        for line in [
+            r#"{"log":{"level":"warn"},"stream":"stderr","msg":"slow"}"#,
+            r#"{"log":"x","msg":"slow"}"#,
+        ] {
+            assert_eq!(parse_json(line).unwrap().docker, None, "{line}");
+        }
     }
 
     #[test]

@@ -21,8 +21,8 @@ use nom::bytes::complete::{tag, take_while};
 use nom::sequence::preceded;
 
 use crate::event::Level;
-pub use header::{RawHeader, raw_header};
-pub use json::{JsonHeader, parse_json};
+pub use header::{ContainerLine, RawHeader, container_line, raw_header};
+pub use json::{DockerLine, JsonHeader, parse_json};
 pub use rest::{Rest, is_dotted_name, parse_rest};
 use time::TimeResolver;
 
@@ -30,8 +30,9 @@ use time::TimeResolver;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Header<'a> {
     /// Which grammar matched: `iso`, `bracketed`, `celery`, `tomcat`, `jul`, `time`, `logcat`,
-    /// `syslog3164`, `syslog5424`, `vdsm`, `apache`, `level`, `json`, and `start` for a line
-    /// that only `[fold] event_start` recognised.
+    /// `syslog3164`, `syslog5424`, `vdsm`, `apache`, `level`, `json`, `cri` and `docker` for a
+    /// container runtime's line whose content has no header of its own, and `start` for a line that only
+    /// `[fold] event_start` recognised.
     pub format: &'static str,
     pub ts: Option<Timestamp>,
     pub level: Option<Level>,
@@ -47,6 +48,21 @@ pub struct Header<'a> {
 }
 
 impl<'a> Header<'a> {
+    /// The same header, owning what it borrowed.
+    pub fn into_owned(self) -> Header<'static> {
+        let owned = |c: Cow<'_, str>| Cow::Owned(c.into_owned());
+        Header {
+            format: self.format,
+            ts: self.ts,
+            level: self.level,
+            logger: self.logger.map(owned),
+            thread: self.thread.map(owned),
+            message: owned(self.message),
+            origin: self.origin.map(owned),
+            stack_trace: self.stack_trace,
+        }
+    }
+
     /// The header of a line that only the user's `[fold] event_start` pattern recognised: no
     /// time, level or logger, the whole line as the message.
     pub fn started(line: &'a str) -> Header<'a> {
@@ -78,6 +94,8 @@ pub const FORMATS: &[&str] = &[
     "apache",
     "level",
     "json",
+    "cri",
+    "docker",
     "start",
     "none",
 ];
@@ -110,8 +128,62 @@ impl HeaderParser {
     /// The header of `line`, if it has one. `line` must be free of ANSI colour codes
     /// (see [`strip_ansi`]).
     pub fn parse<'a>(&mut self, line: &'a str) -> Option<Header<'a>> {
+        match container_line(line) {
+            Some(container) => Some(self.in_container(container)),
+            None => self.parse_written(line),
+        }
+    }
+
+    /// The header of a line a container runtime wrote (see [`container_line`]): the header of
+    /// what the container wrote, if it has one, else a `cri` header with no level. Either way
+    /// the time is the runtime's (UTC to the nanosecond, as Filebeat's `container` input takes
+    /// it) and the line's origin is its stream, so a trace the container wrote line by line
+    /// folds under the runtime's repeated prefixes as under a logger's.
+    fn in_container<'a>(&mut self, container: ContainerLine<'a>) -> Header<'a> {
+        let ts = self.time.resolve(&container.civil);
+        self.contained("cri", ts, container.stream, container.content)
+    }
+
+    /// The header of `content`, written by a container to `stream` and kept by its runtime
+    /// at `ts` in a layout called `format` when `content` has no header of its own.
+    fn contained<'a>(
+        &mut self,
+        format: &'static str,
+        ts: Option<Timestamp>,
+        stream: &'a str,
+        content: &'a str,
+    ) -> Header<'a> {
+        let origin = Some(Cow::Borrowed(stream));
+        match self.parse_written(content) {
+            Some(inner) => Header {
+                ts: ts.or(inner.ts),
+                origin,
+                ..inner
+            },
+            None => Header {
+                format,
+                ts,
+                level: None,
+                logger: None,
+                thread: None,
+                message: Cow::Borrowed(content),
+                origin,
+                stack_trace: None,
+            },
+        }
+    }
+
+    /// The header of a line as the program wrote it.
+    fn parse_written<'a>(&mut self, line: &'a str) -> Option<Header<'a>> {
         if line.starts_with('{') {
-            return parse_json(line).map(from_json);
+            let json = parse_json(line)?;
+            return Some(match &json.docker {
+                // Docker's json-file driver: read through, as a CRI line is.
+                Some(docker) => self
+                    .contained("docker", json.ts, &docker.stream, &docker.content)
+                    .into_owned(),
+                None => from_json(json),
+            });
         }
         let raw = raw_header(line)?;
         let ts = raw.civil.and_then(|c| self.time.resolve(&c));
@@ -220,5 +292,37 @@ mod tests {
         assert_eq!(h.ts.unwrap().to_string(), "2015-04-16T01:00:09.062Z");
         let h = p.parse("02:03:04 WARNING: later").unwrap();
         assert_eq!(h.ts.unwrap().to_string(), "2015-04-16T02:03:04Z");
+    }
+
+    #[test]
+    fn a_container_runtimes_prefix_is_read_through() {
+        let mut p = HeaderParser::new(TimeZone::UTC, 2020, None);
+        let h = p
+            .parse("2024-03-01T10:00:01.5Z stderr F 2024-03-01 09:00:01,000 ERROR [t] a.B - x")
+            .unwrap();
+        assert_eq!(h.format, "iso");
+        assert_eq!(h.level, Some(crate::event::Level::Error));
+        assert_eq!(h.logger.as_deref(), Some("a.B"));
+        assert_eq!(h.message, "x");
+        assert_eq!(h.origin.as_deref(), Some("stderr"));
+        assert_eq!(h.ts.unwrap().to_string(), "2024-03-01T10:00:01.5Z");
+        let h = p
+            .parse("2024-03-01T10:00:01Z stdout P \tat a.B.c(B.java:1)")
+            .unwrap();
+        assert_eq!(h.format, "cri");
+        assert_eq!(h.message, "\tat a.B.c(B.java:1)");
+        assert_eq!(h.origin.as_deref(), Some("stdout"));
+        assert_eq!(
+            p.parse("2024-03-01T10:00:01Z stdout F ").unwrap().message,
+            ""
+        );
+        // An ISO time before other words is a header of its own, not a runtime's.
+        for line in [
+            "2024-03-01T10:00:01Z INFO stdout F x",
+            "2024-03-01T10:00:01Z stdout x",
+            "2024-03-01T10:00:01Z stdout Fx",
+        ] {
+            assert_eq!(p.parse(line).unwrap().format, "iso", "{line}");
+        }
     }
 }
