@@ -13,7 +13,7 @@ use jiff::tz::TimeZone;
 use crate::decode::{LineReader, RawLine, Resume};
 use crate::event::{Event, FileInfo};
 use crate::fold::{FoldCounters, FoldSettings, Folder, Line};
-use crate::parse::{HeaderParser, strip_ansi};
+use crate::parse::{HeaderParser, container_line, strip_ansi};
 
 /// How [`fold_lines`] ended.
 pub struct FoldOutcome {
@@ -69,13 +69,13 @@ pub fn fold_lines(
             };
         }
     }
-    if let Some(event) = folder.finish()
-        && !emit(event)
-    {
-        return FoldOutcome {
-            counters: None,
-            error,
-        };
+    while let Some(event) = folder.finish() {
+        if !emit(event) {
+            return FoldOutcome {
+                counters: None,
+                error,
+            };
+        }
     }
     FoldOutcome {
         counters: Some(*folder.counters()),
@@ -85,11 +85,35 @@ pub fn fold_lines(
 
 /// The parse and fold stages for one file's lines: a header parser and a folder that keep
 /// their state from line to line, so a followed file can be fed as it grows.
+///
+/// A line a container runtime split because it was longer than its limit (CRI's `P` pieces,
+/// 16 KiB each by default, then an `F` one) is joined again before it is parsed: a JSON log
+/// line holding a long stack trace is read as the one line the container wrote. Its pieces
+/// stay the event's text as written, one line each.
 #[derive(Debug)]
 pub struct LineFolder {
     parser: HeaderParser,
     folder: Folder,
     event_start: Option<Arc<regex::Regex>>,
+    split: Option<Split>,
+    /// The most a split line may gather before it is folded as it is (the fold stage's cap
+    /// on an event's bytes).
+    max_split_bytes: usize,
+}
+
+/// The pieces of a split line read so far.
+#[derive(Debug)]
+struct Split {
+    number: u64,
+    offset: u64,
+    /// Where the last piece read ends.
+    end: u64,
+    /// The pieces as written, joined by `\n`.
+    raw: String,
+    /// The first piece (prefix included, colour codes removed) and the content of the others:
+    /// the line as the container wrote it, behind the runtime's first prefix.
+    joined: String,
+    pieces: u32,
 }
 
 impl LineFolder {
@@ -99,8 +123,10 @@ impl LineFolder {
         let file_date = file.date_ts.map(|ts| ts.to_zoned(zone.clone()).date());
         LineFolder {
             parser: HeaderParser::new(zone, assume_year, file_date),
+            max_split_bytes: fold.max_event_bytes,
             folder: Folder::new(fold, Arc::clone(file)),
             event_start: None,
+            split: None,
         }
     }
 
@@ -118,31 +144,91 @@ impl LineFolder {
             Err(_) => String::from_utf8_lossy(raw.bytes),
         };
         let clean = strip_ansi(&text);
-        let header = self.parser.parse(&clean).or_else(|| {
-            let starts = self
-                .event_start
-                .as_ref()
-                .is_some_and(|r| r.is_match(&clean));
-            starts.then(|| crate::parse::Header::started(&clean))
+        let container = container_line(&clean);
+        let partial = container.is_some_and(|c| c.partial);
+        if !partial && self.split.is_none() {
+            return self.fold(raw.number, raw.offset, raw.end, &text, &clean, 1);
+        }
+        let split = match &mut self.split {
+            Some(split) => {
+                split.raw.push('\n');
+                split.raw.push_str(&text);
+                // A line after a piece ends the line, whatever it is.
+                split
+                    .joined
+                    .push_str(container.map_or(&*clean, |c| c.content));
+                split.pieces += 1;
+                split.end = raw.end;
+                split
+            }
+            None => self.split.insert(Split {
+                number: raw.number,
+                offset: raw.offset,
+                end: raw.end,
+                raw: text.to_string(),
+                joined: clean.to_string(),
+                pieces: 1,
+            }),
+        };
+        if partial && split.raw.len() < self.max_split_bytes {
+            return None;
+        }
+        let split = self.split.take().expect("a split line is open");
+        self.fold_split(split)
+    }
+
+    fn fold_split(&mut self, split: Split) -> Option<Event> {
+        self.fold(
+            split.number,
+            split.offset,
+            split.end,
+            &split.raw,
+            &split.joined,
+            split.pieces,
+        )
+    }
+
+    /// Parses and folds one line (or the pieces of a split one), `clean` being it without
+    /// colour codes (joined again, for a split one).
+    fn fold(
+        &mut self,
+        number: u64,
+        offset: u64,
+        end: u64,
+        raw: &str,
+        clean: &str,
+        pieces: u32,
+    ) -> Option<Event> {
+        let header = self.parser.parse(clean).or_else(|| {
+            let starts = self.event_start.as_ref().is_some_and(|r| r.is_match(clean));
+            starts.then(|| crate::parse::Header::started(clean))
         });
         self.folder.push(Line {
-            number: raw.number,
-            offset: raw.offset,
-            end: raw.end,
-            raw: &text,
+            number,
+            offset,
+            end,
+            raw,
+            pieces,
             header,
         })
     }
 
     /// Closes the open event, if any: at the end of input, or when a followed file has been
-    /// quiet for a while. Lines pushed later start a new event.
+    /// quiet for a while. Lines pushed later start a new event. Call it until it returns
+    /// `None`: the pieces of a split line whose last piece never came are folded as they
+    /// are, which may close the event before them first.
     pub fn finish(&mut self) -> Option<Event> {
+        if let Some(split) = self.split.take()
+            && let Some(closed) = self.fold_split(split)
+        {
+            return Some(closed);
+        }
         self.folder.finish()
     }
 
     /// Whether an event is open (lines pushed but not yet returned).
     pub fn has_open_event(&self) -> bool {
-        self.folder.has_open_event()
+        self.split.is_some() || self.folder.has_open_event()
     }
 
     pub fn counters(&self) -> &FoldCounters {
@@ -154,10 +240,16 @@ impl LineFolder {
 /// `folder`, or `None` when it folds into more than one: what re-grouping reads an indexed
 /// event's trace from (a JSON line's stack field, lines under repeated headers), since the
 /// index keeps the text as written, not the trace as folding found it.
-pub fn refold(mut folder: LineFolder, text: &str) -> Option<Event> {
+pub fn refold(folder: LineFolder, text: &str) -> Option<Event> {
+    let mut events = fold_all(folder, text.split('\n'));
+    (events.len() == 1).then(|| events.pop()).flatten()
+}
+
+/// Every event `lines` (a file's, from its start) fold into through `folder`.
+fn fold_all<'a>(mut folder: LineFolder, lines: impl IntoIterator<Item = &'a str>) -> Vec<Event> {
     let mut events = Vec::new();
     let mut offset = 0u64;
-    for (i, line) in text.split('\n').enumerate() {
+    for (i, line) in lines.into_iter().enumerate() {
         let end = offset + line.len() as u64 + 1;
         let raw = RawLine {
             offset,
@@ -168,6 +260,88 @@ pub fn refold(mut folder: LineFolder, text: &str) -> Option<Event> {
         events.extend(folder.push(raw));
         offset = end;
     }
-    events.extend(folder.finish());
-    (events.len() == 1).then(|| events.pop()).flatten()
+    while let Some(event) = folder.finish() {
+        events.push(event);
+    }
+    events
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every event `lines` folds into, analysed, the way a file is read.
+    fn fold_analysed(lines: &[String]) -> Vec<Event> {
+        let file = Arc::new(FileInfo {
+            path: "0.log".into(),
+            meta: Default::default(),
+            date_ts: None,
+        });
+        let folder = LineFolder::new(&file, FoldSettings::default(), TimeZone::UTC, 2020);
+        let mut events = fold_all(folder, lines.iter().map(String::as_str));
+        let analyzer = crate::fold::Analyzer::default();
+        for event in &mut events {
+            analyzer.analyse(event);
+        }
+        events
+    }
+
+    /// containerd cuts a line longer than 16 KiB into `P` pieces and a last `F` one: a JSON
+    /// log line holding a long Java trace, cut inside its JSON, is read as the one line it was.
+    #[test]
+    fn a_line_the_runtime_split_is_read_as_one() {
+        let frames: String = (0..400)
+            .map(|i| format!("\\n\\tat com.acme.Orders.step{i}(Orders.java:{i})"))
+            .collect();
+        let json = format!(
+            r#"{{"level":"ERROR","logger_name":"com.acme.Orders","message":"failed","stack_trace":"java.lang.IllegalStateException: boom{frames}"}}"#
+        );
+        let prefix = |flag| format!("2024-03-01T10:00:01.000000001Z stderr {flag} ");
+        let pieces: Vec<&str> = json
+            .as_bytes()
+            .chunks(4096)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect();
+        assert!(pieces.len() > 3);
+        let mut lines = vec![format!(
+            "{}2024-03-01 10:00:00,000 INFO [main] com.acme.App - before",
+            prefix('F')
+        )];
+        for (i, piece) in pieces.iter().enumerate() {
+            let flag = if i + 1 == pieces.len() { 'F' } else { 'P' };
+            lines.push(format!("{}{piece}", prefix(flag)));
+        }
+        lines.push(format!("{}after", prefix('F')));
+        let events = fold_analysed(&lines);
+        let got: Vec<u32> = events.iter().map(|e| e.lines).collect();
+        assert_eq!(got, [1, pieces.len() as u32, 1]);
+        let split = &events[1];
+        assert_eq!(
+            split.text,
+            lines[1..=pieces.len()].join("\n"),
+            "the pieces as written"
+        );
+        assert_eq!(
+            (split.format, split.level),
+            ("json", Some(crate::event::Level::Error))
+        );
+        let exception = split
+            .exception
+            .as_ref()
+            .expect("the trace in the joined JSON");
+        assert_eq!(exception.root_type, "java.lang.IllegalStateException");
+        assert_eq!(exception.chain[0].frames.len(), 400);
+        assert_eq!(
+            events[2].line,
+            2 + pieces.len() as u64,
+            "line numbers go on"
+        );
+
+        // A file that ends inside a split line keeps its pieces.
+        let cut = &lines[..3];
+        let events = fold_analysed(cut);
+        let joined: Vec<&str> = events.iter().map(|e| e.text.as_str()).collect();
+        assert_eq!(joined.join("\n"), cut.join("\n"));
+        assert_eq!(events.last().unwrap().lines, 2);
+    }
 }

@@ -45,8 +45,11 @@ pub struct Line<'a> {
     pub offset: u64,
     /// Byte offset of the next line: this one's offset plus its length and line ending.
     pub end: u64,
-    /// The line as written, without its line ending.
+    /// The line as written, without its line ending. A line a container runtime split
+    /// (see [`crate::read::LineFolder`]) is its pieces as written, joined by `\n`.
     pub raw: &'a str,
+    /// How many lines of the file `raw` is: 1, or the pieces of a split line.
+    pub pieces: u32,
     /// Its header, if the parse stage recognised one.
     pub header: Option<Header<'a>>,
 }
@@ -134,7 +137,7 @@ impl Folder {
 
     /// Adds the next line; returns the event it closed, if any.
     pub fn push(&mut self, mut line: Line<'_>) -> Option<Event> {
-        self.counters.lines += 1;
+        self.counters.lines += u64::from(line.pieces);
         if let Some(open) = self.open.as_ref()
             && is_jul_level_line(open, &line)
         {
@@ -190,7 +193,7 @@ impl Folder {
 
     fn fits(&self, line: &Line<'_>) -> bool {
         let open = self.open.as_ref().expect("an event is open");
-        open.event.lines < self.settings.max_event_lines
+        open.event.lines + line.pieces <= self.settings.max_event_lines
             && open.event.text.len() + 1 + line.raw.len() <= self.settings.max_event_bytes
     }
 
@@ -214,7 +217,7 @@ impl Folder {
             line: line.number,
             offset: line.offset,
             end_offset: line.end,
-            lines: 1,
+            lines: line.pieces,
             text: line.raw.to_owned(),
             format: "none",
             truncated: false,
@@ -265,7 +268,7 @@ impl Folder {
             line: line.number,
             offset: line.offset,
             end_offset: line.end,
-            lines: 1,
+            lines: line.pieces,
             text: line.raw.to_owned(),
             truncated: false,
             continued: true,
@@ -329,7 +332,7 @@ fn append(open: &mut Open, line: Line<'_>, kind: Kind) {
         }
         detail.push_str(content);
     }
-    event.lines += 1;
+    event.lines += line.pieces;
     event.end_offset = line.end;
     event.text.push('\n');
     event.text.push_str(line.raw);

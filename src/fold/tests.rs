@@ -31,6 +31,7 @@ pub(crate) fn fold_with(text: &str, settings: FoldSettings) -> (Vec<Event>, Fold
             offset,
             end: offset + raw.len() as u64 + 1,
             raw,
+            pieces: 1,
             header,
         };
         offset += raw.len() as u64 + 1;
@@ -519,6 +520,7 @@ fn last_event_comes_out_at_end_of_input() {
         offset: 0,
         end: raw.len() as u64 + 1,
         raw,
+        pieces: 1,
         header: parser.parse(raw),
     };
     assert!(folder.push(line).is_none());

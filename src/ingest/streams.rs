@@ -406,10 +406,10 @@ impl Streams {
         let stream = self.streams.get_mut(&key).expect("opened above");
         stream.last = now;
         let mut events = Vec::new();
-        if fields.whole
-            && let Some(event) = stream.folder.finish()
-        {
-            events.push(event);
+        if fields.whole {
+            while let Some(event) = stream.folder.finish() {
+                events.push(event);
+            }
         }
         for (i, text) in shipped.text.split('\n').enumerate() {
             let line = PendingLine {
@@ -428,11 +428,11 @@ impl Streams {
         let idle = self.settings.idle;
         let mut closed = Vec::new();
         for (key, stream) in &mut self.streams {
-            if now.saturating_duration_since(stream.last) >= idle
-                && stream.folder.has_open_event()
-                && let Some(event) = stream.folder.finish()
+            if now.saturating_duration_since(stream.last) >= idle && stream.folder.has_open_event()
             {
-                closed.push((key.clone(), event));
+                while let Some(event) = stream.folder.finish() {
+                    closed.push((key.clone(), event));
+                }
             }
         }
         for (key, event) in closed {

@@ -101,6 +101,8 @@ pub struct ContainerLine<'a> {
     pub stream: &'a str,
     /// What the container wrote, without the runtime's prefix.
     pub content: &'a str,
+    /// `P`: the runtime split a longer line, whose next piece is on the next line.
+    pub partial: bool,
 }
 
 /// The runtime's prefix of a CRI line, if `line` has one. Checked on every line, so a line
@@ -117,7 +119,7 @@ pub fn container_line(line: &str) -> Option<ContainerLine<'_>> {
         one_of("FP"),
     )
         .parse(line);
-    let (rest, (civil, _, stream, _, _)) = parsed.ok()?;
+    let (rest, (civil, _, stream, _, flag)) = parsed.ok()?;
     let content = match rest.strip_prefix(' ') {
         Some(content) => content,
         None if rest.is_empty() => rest,
@@ -127,6 +129,7 @@ pub fn container_line(line: &str) -> Option<ContainerLine<'_>> {
         civil,
         stream,
         content,
+        partial: flag == 'P',
     })
 }
 

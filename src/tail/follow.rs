@@ -234,12 +234,12 @@ impl Follow {
         Ok(false)
     }
 
-    /// Closes the open event, if any.
+    /// Closes the open event, if any (and a split line whose last piece never came).
     fn flush(&mut self, sink: &mut impl EventSink) -> Result<()> {
-        match self.folder.finish() {
-            Some(event) => self.add(sink, event),
-            None => Ok(()),
+        while let Some(event) = self.folder.finish() {
+            self.add(sink, event)?;
         }
+        Ok(())
     }
 
     fn add(&self, sink: &mut impl EventSink, mut event: Event) -> Result<()> {
