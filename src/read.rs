@@ -110,10 +110,67 @@ struct Split {
     end: u64,
     /// The pieces as written, joined by `\n`.
     raw: String,
-    /// The first piece (prefix included, colour codes removed) and the content of the others:
-    /// the line as the container wrote it, behind the runtime's first prefix.
+    /// CRI: the first piece (prefix included, colour codes removed) and the content of the
+    /// others, the line as the container wrote it behind the runtime's first prefix. Docker:
+    /// the content of every piece.
     joined: String,
     pieces: u32,
+    /// Docker's json-file pieces: the first one's stream and time, for the line rebuilt.
+    docker: Option<(String, Option<jiff::Timestamp>)>,
+}
+
+/// A piece of a line a container runtime split, as [`LineFolder::push`] reads it.
+struct Piece<'a> {
+    /// Not the last piece.
+    partial: bool,
+    content: std::borrow::Cow<'a, str>,
+    /// Docker's json-file: the piece's stream and time.
+    docker: Option<(String, Option<jiff::Timestamp>)>,
+}
+
+/// The piece `line` is, if a split line is open or it starts one: the cheap checks first, so
+/// that a line of a file no runtime wrote costs a byte comparison or two.
+fn piece(line: &str, split_open: bool) -> Option<Piece<'_>> {
+    if let Some(c) = container_line(line) {
+        return (c.partial || split_open).then_some(Piece {
+            partial: c.partial,
+            content: std::borrow::Cow::Borrowed(c.content),
+            docker: None,
+        });
+    }
+    let ends = docker_line_ends(line)?;
+    if ends && !split_open {
+        return None;
+    }
+    let json = crate::parse::parse_json(line)?;
+    let docker = json.docker?;
+    Some(Piece {
+        partial: !ends,
+        content: std::borrow::Cow::Owned(docker.content),
+        docker: Some((docker.stream, json.ts)),
+    })
+}
+
+/// For a line of Docker's json-file driver (`{"log":"...`, the field it writes first),
+/// whether its `log` ends with the newline that ends a line the container wrote: the driver
+/// splits a longer line into `log`s without one. `None` for any other line. Scans the JSON
+/// string for its closing quote without decoding it.
+fn docker_line_ends(line: &str) -> Option<bool> {
+    let bytes = line.strip_prefix(r#"{"log":""#)?.as_bytes();
+    let (mut from, mut newline_until) = (0, usize::MAX);
+    loop {
+        let at = from + memchr::memchr2(b'\\', b'"', &bytes[from..])?;
+        if bytes[at] == b'"' {
+            return Some(newline_until == at);
+        }
+        if bytes.get(at + 1) == Some(&b'n') {
+            newline_until = at + 2;
+        }
+        from = at + 2;
+        if from > bytes.len() {
+            return None;
+        }
+    }
 }
 
 impl LineFolder {
@@ -144,8 +201,8 @@ impl LineFolder {
             Err(_) => String::from_utf8_lossy(raw.bytes),
         };
         let clean = strip_ansi(&text);
-        let container = container_line(&clean);
-        let partial = container.is_some_and(|c| c.partial);
+        let piece = piece(&clean, self.split.is_some());
+        let partial = piece.as_ref().is_some_and(|p| p.partial);
         if !partial && self.split.is_none() {
             return self.fold(raw.number, raw.offset, raw.end, &text, &clean, 1);
         }
@@ -156,19 +213,27 @@ impl LineFolder {
                 // A line after a piece ends the line, whatever it is.
                 split
                     .joined
-                    .push_str(container.map_or(&*clean, |c| c.content));
+                    .push_str(piece.as_ref().map_or(&*clean, |p| &p.content));
                 split.pieces += 1;
                 split.end = raw.end;
                 split
             }
-            None => self.split.insert(Split {
-                number: raw.number,
-                offset: raw.offset,
-                end: raw.end,
-                raw: text.to_string(),
-                joined: clean.to_string(),
-                pieces: 1,
-            }),
+            None => {
+                let piece = piece.expect("a line that starts a split is a piece");
+                let joined = match piece.docker {
+                    Some(_) => piece.content.into_owned(),
+                    None => clean.to_string(),
+                };
+                self.split.insert(Split {
+                    number: raw.number,
+                    offset: raw.offset,
+                    end: raw.end,
+                    raw: text.to_string(),
+                    joined,
+                    pieces: 1,
+                    docker: piece.docker,
+                })
+            }
         };
         if partial && split.raw.len() < self.max_split_bytes {
             return None;
@@ -178,12 +243,20 @@ impl LineFolder {
     }
 
     fn fold_split(&mut self, split: Split) -> Option<Event> {
+        // Docker's pieces make one json-file line again, with the first piece's stream and time.
+        let docker_line = split.docker.as_ref().map(|(stream, ts)| {
+            let mut line = serde_json::json!({"log": split.joined, "stream": stream});
+            if let Some(ts) = ts {
+                line["time"] = ts.to_string().into();
+            }
+            line.to_string()
+        });
         self.fold(
             split.number,
             split.offset,
             split.end,
             &split.raw,
-            &split.joined,
+            docker_line.as_deref().unwrap_or(&split.joined),
             split.pieces,
         )
     }
@@ -286,16 +359,21 @@ mod tests {
         events
     }
 
+    /// A logstash-logback-encoder line whose `stack_trace` has 400 frames (over 16 KiB).
+    fn json_with_a_long_trace() -> String {
+        let frames: String = (0..400)
+            .map(|i| format!("\\n\\tat com.acme.Orders.step{i}(Orders.java:{i})"))
+            .collect();
+        format!(
+            r#"{{"level":"ERROR","logger_name":"com.acme.Orders","message":"failed","stack_trace":"java.lang.IllegalStateException: boom{frames}"}}"#
+        )
+    }
+
     /// containerd cuts a line longer than 16 KiB into `P` pieces and a last `F` one: a JSON
     /// log line holding a long Java trace, cut inside its JSON, is read as the one line it was.
     #[test]
     fn a_line_the_runtime_split_is_read_as_one() {
-        let frames: String = (0..400)
-            .map(|i| format!("\\n\\tat com.acme.Orders.step{i}(Orders.java:{i})"))
-            .collect();
-        let json = format!(
-            r#"{{"level":"ERROR","logger_name":"com.acme.Orders","message":"failed","stack_trace":"java.lang.IllegalStateException: boom{frames}"}}"#
-        );
+        let json = json_with_a_long_trace();
         let prefix = |flag| format!("2024-03-01T10:00:01.000000001Z stderr {flag} ");
         let pieces: Vec<&str> = json
             .as_bytes()
@@ -343,5 +421,63 @@ mod tests {
         let joined: Vec<&str> = events.iter().map(|e| e.text.as_str()).collect();
         assert_eq!(joined.join("\n"), cut.join("\n"));
         assert_eq!(events.last().unwrap().lines, 2);
+    }
+
+    /// Docker's json-file driver cuts a line longer than 16 KiB into `log`s without a newline
+    /// and a last one with it: they are joined the same way.
+    #[test]
+    fn a_line_dockers_json_file_split_is_read_as_one() {
+        let json = json_with_a_long_trace();
+        let pieces: Vec<String> = json
+            .as_bytes()
+            .chunks(4096)
+            .map(|c| std::str::from_utf8(c).unwrap().to_owned())
+            .collect();
+        let docker = |log: &str| {
+            serde_json::json!({"log": log, "stream": "stderr", "time": "2024-03-01T10:00:01.000000001Z"})
+                .to_string()
+        };
+        let mut lines = vec![docker(
+            "2024-03-01 10:00:00,000 INFO [main] com.acme.App - before\n",
+        )];
+        for (i, piece) in pieces.iter().enumerate() {
+            let newline = if i + 1 == pieces.len() { "\n" } else { "" };
+            lines.push(docker(&format!("{piece}{newline}")));
+        }
+        lines.push(docker("after\n"));
+        let events = fold_analysed(&lines);
+        let got: Vec<u32> = events.iter().map(|e| e.lines).collect();
+        assert_eq!(got, [1, pieces.len() as u32, 1]);
+        let split = &events[1];
+        assert_eq!(split.text, lines[1..=pieces.len()].join("\n"));
+        assert_eq!(
+            (split.format, split.level),
+            ("json", Some(crate::event::Level::Error))
+        );
+        assert_eq!(
+            split.ts.unwrap().to_string(),
+            "2024-03-01T10:00:01.000000001Z"
+        );
+        let exception = split
+            .exception
+            .as_ref()
+            .expect("the trace in the joined JSON");
+        assert_eq!(exception.chain[0].frames.len(), 400);
+    }
+
+    #[test]
+    fn a_json_file_line_says_whether_it_ends_a_line() {
+        for (line, ends) in [
+            (r#"{"log":"a\n","stream":"stdout"}"#, Some(true)),
+            (r#"{"log":"a","stream":"stdout"}"#, Some(false)),
+            (r#"{"log":"a\"\n","stream":"stdout"}"#, Some(true)),
+            // A backslash, then an `n`: not a newline.
+            (r#"{"log":"a\\n","stream":"stdout"}"#, Some(false)),
+            (r#"{"log":"\n\ta","stream":"stdout"}"#, Some(false)),
+            (r#"{"log":"a\n"#, None),
+            (r#"{"level":"info","log":"a"}"#, None),
+        ] {
+            assert_eq!(docker_line_ends(line), ends, "{line}");
+        }
     }
 }
