@@ -13,7 +13,7 @@ use jiff::tz::TimeZone;
 use crate::decode::{LineReader, RawLine, Resume};
 use crate::event::{Event, FileInfo};
 use crate::fold::{FoldCounters, FoldSettings, Folder, Line};
-use crate::parse::{HeaderParser, container_line, strip_ansi};
+use crate::parse::{ContainerLine, HeaderParser, container_line, strip_ansi};
 
 /// How [`fold_lines`] ended.
 pub struct FoldOutcome {
@@ -86,10 +86,11 @@ pub fn fold_lines(
 /// The parse and fold stages for one file's lines: a header parser and a folder that keep
 /// their state from line to line, so a followed file can be fed as it grows.
 ///
-/// A line a container runtime split because it was longer than its limit (CRI's `P` pieces,
-/// 16 KiB each by default, then an `F` one) is joined again before it is parsed: a JSON log
-/// line holding a long stack trace is read as the one line the container wrote. Its pieces
-/// stay the event's text as written, one line each.
+/// A line a container runtime split because it was longer than its limit (16 KiB by default:
+/// CRI's `P` pieces then an `F` one, Docker json-file's `log`s without a newline then one
+/// with it) is joined again before it is parsed: a JSON log line holding a long stack trace
+/// is read as the one line the container wrote. Its pieces stay the event's text as
+/// written, one line each.
 #[derive(Debug)]
 pub struct LineFolder {
     parser: HeaderParser,
@@ -104,10 +105,8 @@ pub struct LineFolder {
 /// The pieces of a split line read so far.
 #[derive(Debug)]
 struct Split {
-    number: u64,
-    offset: u64,
-    /// Where the last piece read ends.
-    end: u64,
+    /// From the first piece to the end of the last one read.
+    span: Span,
     /// The pieces as written, joined by `\n`.
     raw: String,
     /// CRI: the first piece (prefix included, colour codes removed) and the content of the
@@ -119,6 +118,14 @@ struct Split {
     docker: Option<(String, Option<jiff::Timestamp>)>,
 }
 
+/// Where a line (or the pieces of a split one) is in the file: as [`Line`] has it.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    number: u64,
+    offset: u64,
+    end: u64,
+}
+
 /// A piece of a line a container runtime split, as [`LineFolder::push`] reads it.
 struct Piece<'a> {
     /// Not the last piece.
@@ -128,10 +135,15 @@ struct Piece<'a> {
     docker: Option<(String, Option<jiff::Timestamp>)>,
 }
 
-/// The piece `line` is, if a split line is open or it starts one: the cheap checks first, so
-/// that a line of a file no runtime wrote costs a byte comparison or two.
-fn piece(line: &str, split_open: bool) -> Option<Piece<'_>> {
-    if let Some(c) = container_line(line) {
+/// The piece `line` is, if a split line is open or it starts one; `container` is its CRI
+/// prefix, read already. The cheap checks come first, so that a line of a file no runtime
+/// wrote costs a byte comparison or two.
+fn piece<'a>(
+    line: &'a str,
+    container: Option<ContainerLine<'a>>,
+    split_open: bool,
+) -> Option<Piece<'a>> {
+    if let Some(c) = container {
         return (c.partial || split_open).then_some(Piece {
             partial: c.partial,
             content: std::borrow::Cow::Borrowed(c.content),
@@ -201,10 +213,16 @@ impl LineFolder {
             Err(_) => String::from_utf8_lossy(raw.bytes),
         };
         let clean = strip_ansi(&text);
-        let piece = piece(&clean, self.split.is_some());
+        let container = container_line(&clean);
+        let piece = piece(&clean, container, self.split.is_some());
         let partial = piece.as_ref().is_some_and(|p| p.partial);
         if !partial && self.split.is_none() {
-            return self.fold(raw.number, raw.offset, raw.end, &text, &clean, 1);
+            let span = Span {
+                number: raw.number,
+                offset: raw.offset,
+                end: raw.end,
+            };
+            return self.fold(span, &text, &clean, container, 1);
         }
         let split = match &mut self.split {
             Some(split) => {
@@ -215,7 +233,7 @@ impl LineFolder {
                     .joined
                     .push_str(piece.as_ref().map_or(&*clean, |p| &p.content));
                 split.pieces += 1;
-                split.end = raw.end;
+                split.span.end = raw.end;
                 split
             }
             None => {
@@ -225,9 +243,11 @@ impl LineFolder {
                     None => clean.to_string(),
                 };
                 self.split.insert(Split {
-                    number: raw.number,
-                    offset: raw.offset,
-                    end: raw.end,
+                    span: Span {
+                        number: raw.number,
+                        offset: raw.offset,
+                        end: raw.end,
+                    },
                     raw: text.to_string(),
                     joined,
                     pieces: 1,
@@ -251,35 +271,34 @@ impl LineFolder {
             }
             line.to_string()
         });
+        let clean = docker_line.as_deref().unwrap_or(&split.joined);
         self.fold(
-            split.number,
-            split.offset,
-            split.end,
+            split.span,
             &split.raw,
-            docker_line.as_deref().unwrap_or(&split.joined),
+            clean,
+            container_line(clean),
             split.pieces,
         )
     }
 
-    /// Parses and folds one line (or the pieces of a split one), `clean` being it without
-    /// colour codes (joined again, for a split one).
-    fn fold(
+    /// Parses and folds one line (or the pieces of a split one) at `span`: `clean` is it
+    /// without colour codes (joined again, for a split one), `container` its CRI prefix.
+    fn fold<'a>(
         &mut self,
-        number: u64,
-        offset: u64,
-        end: u64,
-        raw: &str,
-        clean: &str,
+        span: Span,
+        raw: &'a str,
+        clean: &'a str,
+        container: Option<ContainerLine<'a>>,
         pieces: u32,
     ) -> Option<Event> {
-        let header = self.parser.parse(clean).or_else(|| {
+        let header = self.parser.parse_read(clean, container).or_else(|| {
             let starts = self.event_start.as_ref().is_some_and(|r| r.is_match(clean));
             starts.then(|| crate::parse::Header::started(clean))
         });
         self.folder.push(Line {
-            number,
-            offset,
-            end,
+            number: span.number,
+            offset: span.offset,
+            end: span.end,
             raw,
             pieces,
             header,

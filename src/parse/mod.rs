@@ -22,7 +22,7 @@ use nom::sequence::preceded;
 
 use crate::event::Level;
 pub use header::{ContainerLine, RawHeader, container_line, raw_header};
-pub use json::{DockerLine, JsonHeader, parse_json};
+pub use json::{JsonHeader, parse_json};
 pub use rest::{Rest, is_dotted_name, parse_rest};
 use time::TimeResolver;
 
@@ -31,8 +31,8 @@ use time::TimeResolver;
 pub struct Header<'a> {
     /// Which grammar matched: `iso`, `bracketed`, `celery`, `tomcat`, `jul`, `time`, `logcat`,
     /// `syslog3164`, `syslog5424`, `vdsm`, `apache`, `level`, `json`, `cri` and `docker` for a
-    /// container runtime's line whose content has no header of its own, and `start` for a line that only
-    /// `[fold] event_start` recognised.
+    /// container runtime's line whose content has no header of its own, and `start` for a
+    /// line that only `[fold] event_start` recognised.
     pub format: &'static str,
     pub ts: Option<Timestamp>,
     pub level: Option<Level>,
@@ -128,7 +128,17 @@ impl HeaderParser {
     /// The header of `line`, if it has one. `line` must be free of ANSI colour codes
     /// (see [`strip_ansi`]).
     pub fn parse<'a>(&mut self, line: &'a str) -> Option<Header<'a>> {
-        match container_line(line) {
+        self.parse_read(line, container_line(line))
+    }
+
+    /// The same, for a line whose runtime prefix the caller already read (`None`: it has
+    /// none), so that it is not parsed twice.
+    pub fn parse_read<'a>(
+        &mut self,
+        line: &'a str,
+        container: Option<ContainerLine<'a>>,
+    ) -> Option<Header<'a>> {
+        match container {
             Some(container) => Some(self.in_container(container)),
             None => self.parse_written(line),
         }
